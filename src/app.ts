@@ -1,0 +1,87 @@
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
+import { useApiKeyAuth } from './auth/use-api-key-auth.js';
+import type { Config } from './config.js';
+import { isFullyMigrated } from './db/migrate.js';
+import type { Pool } from './db/sql.js';
+import type { Context } from './graphql/builder.js';
+import { serviceUnavailable } from './graphql/errors.js';
+import { schema } from './graphql/schema.js';
+
+export type AppOptions = {
+  sql: Pool;
+  config: Config;
+  secretKey: Buffer;
+  /** Pre-filled in GraphiQL's headers in development, so the first query just works. */
+  devApiKey?: string;
+};
+
+/** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
+export function createApp({ sql, config, secretKey, devApiKey }: AppOptions) {
+  return createYoga<{ request: Request }, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    context: () => ({ sql, config, secretKey }) as Context,
+    graphiql: {
+      title: 'Conversation webhooks',
+      defaultQuery: SAMPLE_OPERATION,
+      headers: JSON.stringify({ 'X-API-Key': devApiKey && !config.production ? devApiKey : '<your API key>' }, null, 2),
+    },
+    // isDev would attach stacks to masked errors; none may leave the server.
+    maskedErrors: { maskError: maskUnexpected, isDev: false },
+    plugins: [
+      useApiKeyAuth(sql),
+      useReadinessCheck({
+        endpoint: '/ready',
+        check: async () => (await isFullyMigrated(sql)) && (await sql`/* ready */ select 1`).length === 1,
+      }),
+    ],
+  });
+}
+
+// Errors from postgres.js when the database cannot be reached, and PostgreSQL's own
+// "shutting down" / "starting up" codes: the request may succeed if retried shortly.
+const DATABASE_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+function maskUnexpected(error: unknown, message: string, isDev?: boolean): Error {
+  const cause = error instanceof GraphQLError ? error.originalError : error;
+  const code = (cause as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && DATABASE_UNAVAILABLE.has(code)) return serviceUnavailable();
+  return maskError(error, message, isDev);
+}
+
+const SAMPLE_OPERATION = `# Register a webhook. The secret in the answer is shown only this once.
+mutation Register {
+  registerWebhook(input: {
+    name: "Call events"
+    agentId: "agent_123"
+    url: "https://example.com/webhooks/conversations"
+    events: [CONVERSATION_STARTED, CONVERSATION_ENDED]
+  }) {
+    id
+    secret
+    events
+    active
+  }
+}
+
+query List {
+  webhooks(first: 10) {
+    totalCount
+    edges { node { id name agentId url events active } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;

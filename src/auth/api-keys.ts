@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { Sql } from '../db/sql.js';
+import { newId, randomBase62 } from '../lib/ids.js';
+
+/** Every key starts with this, so secret scanners and people recognise a leaked one. */
+export const API_KEY_PREFIX = 'chk_';
+const API_KEY_PATTERN = /^chk_[0-9A-Za-z]{40}$/;
+
+export type ApiKeySummary = { id: string; prefix: string; createdAt: Date; revokedAt: Date | null };
+
+/**
+ * Keys are stored only as SHA-256 digests. A key has 238 bits of randomness, so a plain
+ * digest (no salt, no slow hash) is enough, and lookup by digest compares no secret
+ * bytes in application code: nothing for a timing attack to measure.
+ */
+function digest(apiKey: string): Buffer {
+  return createHash('sha256').update(apiKey).digest();
+}
+
+export async function createApiKey(sql: Sql, workspaceId: string): Promise<{ id: string; apiKey: string }> {
+  const apiKey = API_KEY_PREFIX + randomBase62(40);
+  const id = newId('apiKey');
+  await sql`/* api-keys.create */
+    insert into api_keys (id, workspace_id, prefix, key_hash)
+    values (${id}, ${workspaceId}, ${apiKey.slice(0, API_KEY_PREFIX.length + 6)}, ${digest(apiKey)})`;
+  return { id, apiKey };
+}
+
+export async function listApiKeys(sql: Sql, workspaceId: string): Promise<ApiKeySummary[]> {
+  return sql<ApiKeySummary[]>`/* api-keys.list */
+    select id, prefix, created_at, revoked_at from api_keys
+    where workspace_id = ${workspaceId} order by created_at desc, id desc`;
+}
+
+/** Returns false when no such key exists; revoking twice keeps the first revocation time. */
+export async function revokeApiKey(sql: Sql, id: string): Promise<boolean> {
+  const rows = await sql`/* api-keys.revoke */
+    update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ${id} returning id`;
+  return rows.length > 0;
+}
+
+/** The workspace a live key belongs to, or null for a malformed, unknown or revoked key. */
+export async function workspaceForApiKey(sql: Sql, apiKey: string): Promise<string | null> {
+  if (!API_KEY_PATTERN.test(apiKey)) return null;
+  const [row] = await sql<{ workspaceId: string }[]>`/* api-keys.authenticate */
+    select workspace_id from api_keys where key_hash = ${digest(apiKey)} and revoked_at is null`;
+  return row?.workspaceId ?? null;
+}

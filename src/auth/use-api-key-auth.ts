@@ -1,0 +1,48 @@
+import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Pool } from '../db/sql.js';
+import { unauthenticated } from '../graphql/errors.js';
+import { workspaceForApiKey } from './api-keys.js';
+
+/**
+ * Resolves `X-API-Key` to a workspace before any resolver runs, and refuses the
+ * operation with HTTP 401 when that fails. Introspection alone passes without a key:
+ * the schema is public, so GraphiQL and codegen work before a key is at hand.
+ */
+export function useApiKeyAuth(sql: Pool): Plugin<{ request: Request }> {
+  const authenticate = async (args: {
+    document: DocumentNode;
+    operationName?: string | null | undefined;
+    contextValue: { request: Request };
+  }) => {
+    if (isIntrospectionOnly(args.document, args.operationName)) return undefined;
+    const apiKey = args.contextValue.request.headers.get('x-api-key');
+    if (!apiKey) throw unauthenticated('Missing X-API-Key header');
+    const workspaceId = await workspaceForApiKey(sql, apiKey.trim());
+    if (!workspaceId) throw unauthenticated('Invalid or revoked API key');
+    return workspaceId;
+  };
+  return {
+    async onExecute({ args, extendContext }) {
+      const workspaceId = await authenticate(args);
+      if (workspaceId) extendContext({ workspaceId } as never);
+    },
+    async onSubscribe({ args, extendContext }) {
+      const workspaceId = await authenticate(args);
+      if (workspaceId) extendContext({ workspaceId } as never);
+    },
+  };
+}
+
+function isIntrospectionOnly(document: DocumentNode, operationName?: string | null): boolean {
+  const operations = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
+  const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
+  if (operation?.operation !== 'query') return false;
+  return operation.selectionSet.selections.every(
+    (s) =>
+      s.kind === Kind.FIELD &&
+      (s.name.value === '__schema' || s.name.value === '__type' || s.name.value === '__typename'),
+  );
+}

@@ -1,0 +1,108 @@
+/**
+ * Operator commands: workspaces and API keys. Works against DATABASE_URL, or this
+ * checkout's embedded database (shared with a running `npm start`).
+ *
+ *   create-workspace --name NAME       create-api-key --workspace org_…
+ *   list-api-keys --workspace org_…    revoke-api-key --id key_…
+ *
+ * `--json` prints exactly one JSON object on stdout.
+ */
+import { parseArgs } from 'node:util';
+import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/connect.js';
+import { migrate } from './db/migrate.js';
+import type { Sql } from './db/sql.js';
+import { isId } from './lib/ids.js';
+import { createWorkspace, workspaceExists } from './workspaces/store.js';
+
+class UsageError extends Error {}
+
+type Output = { json: Record<string, unknown>; text: string };
+type Options = { name?: string; workspace?: string; id?: string };
+
+const commands: Record<string, (sql: Sql, options: Options) => Promise<Output>> = {
+  async 'create-workspace'(sql, { name }) {
+    if (!name?.trim()) throw new UsageError('create-workspace needs --name NAME');
+    const workspace = await createWorkspace(sql, name.trim());
+    const { apiKey } = await createApiKey(sql, workspace.id);
+    return {
+      json: { workspaceId: workspace.id, apiKey },
+      text: `Workspace ${workspace.id} (${workspace.name})\nAPI key (shown once): ${apiKey}`,
+    };
+  },
+  async 'create-api-key'(sql, options) {
+    const workspaceId = await existingWorkspace(sql, options);
+    const { apiKey } = await createApiKey(sql, workspaceId);
+    return { json: { workspaceId, apiKey }, text: `API key for ${workspaceId} (shown once): ${apiKey}` };
+  },
+  async 'list-api-keys'(sql, options) {
+    const workspaceId = await existingWorkspace(sql, options);
+    const keys = await listApiKeys(sql, workspaceId);
+    const text = keys.length
+      ? keys
+          .map(
+            (k) =>
+              `${k.id}  ${k.prefix}…  created ${k.createdAt.toISOString()}${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}`,
+          )
+          .join('\n')
+      : `No API keys for ${workspaceId}`;
+    return { json: { keys }, text };
+  },
+  async 'revoke-api-key'(sql, { id }) {
+    if (!id) throw new UsageError('revoke-api-key needs --id key_…');
+    if (!isId('apiKey', id) || !(await revokeApiKey(sql, id))) throw new UsageError(`No API key with id "${id}"`);
+    return { json: { revoked: true }, text: `Revoked ${id}` };
+  },
+};
+
+async function existingWorkspace(sql: Sql, { workspace }: Options): Promise<string> {
+  if (!workspace) throw new UsageError('this command needs --workspace org_…');
+  if (!isId('workspace', workspace) || !(await workspaceExists(sql, workspace))) {
+    throw new UsageError(`No workspace with id "${workspace}"`);
+  }
+  return workspace;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      workspace: { type: 'string' },
+      id: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  const fail = (message: string) => {
+    if (values.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
+    else process.stderr.write(`${message}\n`);
+    return 1;
+  };
+  const command = commands[positionals[0] ?? ''];
+  if (!command)
+    return fail(`Usage: cli <${Object.keys(commands).join('|')}> [--name N] [--workspace org_…] [--id key_…] [--json]`);
+
+  const db = await openDatabase(loadConfig(), { poolSize: 2, applicationName: 'convo-hooks-cli' });
+  try {
+    await migrate(db.sql);
+    const output = await command(db.sql, values);
+    process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) return fail(error.message);
+    throw error;
+  } finally {
+    await db.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+    process.stderr.write(`${message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,105 @@
+import { z } from 'zod';
+import { parseDuration } from './lib/duration.js';
+
+const duration = (name: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `${name}: "${value}" is not a duration like 500ms, 5s, 5m, 2h or 5d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+  .transform((value) => value === 'true' || value === '1');
+
+/** A 32-byte AES key, given as 64 hex characters or as base64. */
+const encryptionKey = z.string().transform((value, ctx) => {
+  const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
+  if (key.length !== 32) {
+    ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
+    return z.NEVER;
+  }
+  return key;
+});
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }).optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
+  SECRET_ENCRYPTION_KEY: encryptionKey.optional(),
+  DATA_DIR: z.string().min(1).default('.data'),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  NODE_ENV: z.string().default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  DELIVERY_RETRY_SCHEDULE: z
+    .string()
+    .default('5s,5m,30m,2h,5h,10h,10h')
+    .transform((value, ctx) => {
+      const delays = value.split(',').map((part) => parseDuration(part.trim()));
+      if (delays.length === 0 || delays.some((ms) => ms === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'must be comma-separated durations like 5s,5m,30m' });
+        return z.NEVER;
+      }
+      return delays as number[];
+    }),
+  DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
+  ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
+});
+
+export type Config = {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  secretEncryptionKey: Buffer | undefined;
+  dataDir: string;
+  role: 'all' | 'api' | 'worker';
+  production: boolean;
+  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
+  deliveryTimeoutMs: number;
+  retrySchedule: number[];
+  disableAfterMs: number;
+  allowPrivateTargets: boolean;
+};
+
+export class ConfigError extends Error {}
+
+/** Reads and validates configuration; the first bad variable becomes a one-line error naming it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    const message = issue?.message.replace(`${variable}: `, '') ?? 'is invalid';
+    throw new ConfigError(`Invalid configuration: ${variable} ${message}`);
+  }
+  const e = parsed.data;
+  if (e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
+    throw new ConfigError(
+      'Invalid configuration: SECRET_ENCRYPTION_KEY is required when DATABASE_URL is set (32 bytes as hex or base64)',
+    );
+  }
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    databaseUrl: e.DATABASE_URL,
+    databasePoolSize: e.DATABASE_POOL_SIZE,
+    secretEncryptionKey: e.SECRET_ENCRYPTION_KEY,
+    dataDir: e.DATA_DIR,
+    role: e.ROLE,
+    production: e.NODE_ENV === 'production',
+    logLevel: e.LOG_LEVEL,
+    deliveryTimeoutMs: e.DELIVERY_TIMEOUT_MS,
+    retrySchedule: e.DELIVERY_RETRY_SCHEDULE,
+    disableAfterMs: e.DELIVERY_DISABLE_AFTER,
+    allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
+  };
+}

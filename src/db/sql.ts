@@ -1,0 +1,20 @@
+import postgres from 'postgres';
+
+/** The pool, or a transaction inside it: stores accept either. */
+export type Sql = postgres.Sql | postgres.TransactionSql;
+export type Pool = postgres.Sql;
+
+export type PoolOptions = { max?: number; applicationName?: string };
+
+export function createPool(url: string, options: PoolOptions = {}): Pool {
+  return postgres(url, {
+    max: options.max ?? 10,
+    // Fail fast while the database is away: callers answer with an error rather than hang,
+    // and the pool reconnects by itself on the next query once it is back.
+    connect_timeout: 5,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'convo-hooks' },
+    transform: postgres.camel,
+  });
+}

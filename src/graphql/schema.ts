@@ -1,0 +1,11 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.js';
+import '../webhooks/schema.js';
+
+/** The whole API. Each domain module registers its own types and root fields on import. */
+export const schema = builder.toSchema({ sortSchema: true });
+
+/** The SDL committed as `schema.graphql`, sorted so diffs show only real changes. */
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

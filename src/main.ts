@@ -1,0 +1,55 @@
+import { createServer } from 'node:http';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { openDatabase } from './db/connect.js';
+import { migrate } from './db/migrate.js';
+import { createLogger } from './lib/logger.js';
+import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const db = await openDatabase(config, { log: (line) => log.info(line) });
+  const applied = await migrate(db.sql);
+  if (applied.length > 0) log.info({ applied }, 'applied migrations');
+
+  const devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
+  const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, devApiKey: devKey?.apiKey });
+  const server = createServer(yoga);
+  // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log.info({ port, role: config.role }, `GraphQL API and GraphiQL at http://localhost:${port}/graphql`);
+  if (devKey) {
+    const where = `${config.dataDir}/dev-api-key`;
+    const banner = devKey.created
+      ? `Created a development workspace (${devKey.workspaceId}). Its API key, also in ${where}:\n\n  ${devKey.apiKey}\n`
+      : `Development API key (from ${where}):\n\n  ${devKey.apiKey}\n`;
+    process.stdout.write(`\n${banner}\n`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    server.close();
+    server.closeIdleConnections();
+    await db.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exit(1);
+});

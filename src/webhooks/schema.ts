@@ -1,0 +1,211 @@
+import { z } from 'zod';
+import { targetUrlProblem } from '../delivery/target-guard.js';
+import { builder, type Context } from '../graphql/builder.js';
+import { connectionOf, DEFAULT_PAGE_SIZE, decodeCursor, pageArgs, toPage } from '../graphql/connection.js';
+import { badUserInput, notFound } from '../graphql/errors.js';
+import { isId } from '../lib/ids.js';
+import type { Webhook, WebhookEventType, WebhookWithSecret } from './store.js';
+import * as store from './store.js';
+
+export const WebhookEvent = builder.enumType('WebhookEvent', {
+  description: 'A conversation event a webhook can subscribe to.',
+  values: {
+    CONVERSATION_STARTED: { value: 'conversation_started', description: 'An agent session began.' },
+    CONVERSATION_ENDED: { value: 'conversation_ended', description: 'An agent session closed.' },
+    CONVERSATION_ANALYSED: {
+      value: 'conversation_analysed',
+      description: 'Post-call analysis of a session is complete.',
+    },
+  } as const,
+});
+
+export const WebhookRef = builder.objectRef<Webhook | WebhookWithSecret>('Webhook');
+
+WebhookRef.implement({
+  description: 'An HTTPS endpoint that receives signed event deliveries for one agent of a workspace.',
+  fields: (t) => ({
+    id: t.exposeID('id', { description: 'Unique id: "wh_" followed by 16 base62 characters.' }),
+    workspaceId: t.exposeID('workspaceId', {
+      description: 'The workspace that owns this webhook: "org_" + 16 base62 characters.',
+    }),
+    name: t.exposeString('name', {
+      description: 'Human-readable name, for listings and dashboards; need not be unique.',
+    }),
+    agentId: t.exposeString('agentId', { description: 'The agent whose conversation events this webhook receives.' }),
+    url: t.exposeString('url', { description: 'Where deliveries are POSTed.' }),
+    events: t.field({
+      type: [WebhookEvent],
+      description: 'The event types delivered to this webhook; all others are ignored.',
+      resolve: (webhook) => webhook.events,
+    }),
+    active: t.exposeBoolean('active', {
+      description: 'Whether new events are delivered. A paused webhook keeps what was already accepted for it.',
+    }),
+    secret: t.string({
+      nullable: true,
+      description:
+        'The signing secret ("whsec_" + base64). Returned only by registerWebhook and rotateWebhookSecret; null everywhere else. Store it when you get it.',
+      // Read paths never load the secret, so only the objects those two mutations build carry one.
+      resolve: (webhook) => ('secret' in webhook ? webhook.secret : null),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the webhook was registered.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the webhook was last changed.' }),
+    disabledReason: t.exposeString('disabledReason', {
+      nullable: true,
+      description: 'Why the system turned this webhook off (e.g. the endpoint answered 410 Gone); null otherwise.',
+    }),
+  }),
+});
+
+const WebhookConnection = connectionOf('Webhook', WebhookRef, 'webhook');
+
+const WEBHOOK_URL_PATTERN = /^https?:\/\/.+/;
+
+const rules = {
+  name: z.string().trim().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters'),
+  agentId: z.string().trim().min(1, 'must be 1 to 64 characters').max(64, 'must be 1 to 64 characters'),
+  url: z
+    .string()
+    .max(2048, 'must be at most 2048 characters')
+    .regex(WEBHOOK_URL_PATTERN, 'must start with http:// or https://')
+    .refine((url) => URL.canParse(url), 'must be a valid absolute URL'),
+  events: z.array(z.enum(store.WEBHOOK_EVENTS)).min(1, 'must name at least one event'),
+};
+
+const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
+  description: 'A new webhook.',
+  fields: (t) => ({
+    name: t.string({
+      required: true,
+      description: 'Human-readable name, 1 to 128 characters.',
+      validate: { schema: rules.name },
+    }),
+    agentId: t.string({
+      required: true,
+      description: 'The agent to receive events for, 1 to 64 characters.',
+      validate: { schema: rules.agentId },
+    }),
+    url: t.string({
+      required: true,
+      description: 'Absolute http(s) URL, at most 2048 characters, of a publicly reachable endpoint.',
+      validate: { schema: rules.url },
+    }),
+    events: t.field({
+      type: [WebhookEvent],
+      required: true,
+      description: 'Event types to deliver; at least one. Repeats are ignored.',
+      validate: { schema: rules.events },
+    }),
+    active: t.boolean({ required: false, description: 'Whether to start delivering at once. Default true.' }),
+  }),
+});
+
+const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
+  description: 'Changes to a webhook. Fields left out stay as they are.',
+  fields: (t) => ({
+    name: t.string({ description: 'New name, 1 to 128 characters.', validate: { schema: rules.name } }),
+    url: t.string({ description: 'New endpoint URL; same rules as at registration.', validate: { schema: rules.url } }),
+    events: t.field({
+      type: [WebhookEvent],
+      description: 'New set of event types, replacing the old one; at least one.',
+      validate: { schema: rules.events },
+    }),
+    active: t.boolean({
+      description: 'false pauses deliveries; true resumes them and clears disabledReason.',
+    }),
+  }),
+  // A field left out stays as it is; an explicit null is a mistake, not "clear it".
+  validate: {
+    refine: [
+      [(input) => input.name !== null, { message: 'must not be null', path: ['name'] }],
+      [(input) => input.url !== null, { message: 'must not be null', path: ['url'] }],
+      [(input) => input.events !== null, { message: 'must not be null', path: ['events'] }],
+      [(input) => input.active !== null, { message: 'must not be null', path: ['active'] }],
+    ],
+  },
+});
+
+/** The delivery target policy depends on configuration, so it runs here rather than in the static input rules. */
+function assertTargetAllowed(ctx: Context, url: string) {
+  const problem = targetUrlProblem(new URL(url), ctx.config.allowPrivateTargets);
+  if (problem) throw badUserInput([{ path: ['input', 'url'], message: problem }]);
+}
+
+const unique = (events: readonly WebhookEventType[]) => [...new Set(events)];
+
+builder.queryFields((t) => ({
+  webhook: t.field({
+    type: WebhookRef,
+    nullable: true,
+    description: 'One webhook of your workspace, or null when there is none with this id.',
+    args: { id: t.arg.id({ required: true, description: 'The webhook id ("wh_…").' }) },
+    resolve: (_root, { id }, ctx) =>
+      isId('webhook', String(id)) ? store.findWebhook(ctx.sql, ctx.workspaceId, String(id)) : null,
+  }),
+  webhooks: t.field({
+    type: WebhookConnection,
+    description: 'Webhooks of your workspace, newest first.',
+    args: {
+      agentId: t.arg.string({ description: 'Only webhooks of this agent.' }),
+      active: t.arg.boolean({ description: 'Only active (true) or only paused (false) webhooks.' }),
+      ...pageArgs(t.arg),
+    },
+    resolve: async (_root, args, ctx) => {
+      const first = args.first ?? DEFAULT_PAGE_SIZE;
+      const filter = { agentId: args.agentId, active: args.active };
+      const rows = await store.listWebhooks(ctx.sql, ctx.workspaceId, filter, first + 1, decodeCursor(args.after));
+      return toPage(rows, first, () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter));
+    },
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  registerWebhook: t.field({
+    type: WebhookRef,
+    description: 'Registers a webhook and returns it with its signing secret, the only time a read shows the secret.',
+    args: { input: t.arg({ type: RegisterWebhookInput, required: true, description: 'The new webhook.' }) },
+    resolve: (_root, { input }, ctx) => {
+      assertTargetAllowed(ctx, input.url);
+      return store.insertWebhook(ctx.sql, ctx.secretKey, {
+        workspaceId: ctx.workspaceId,
+        name: input.name.trim(),
+        agentId: input.agentId.trim(),
+        url: input.url,
+        events: unique(input.events),
+        active: input.active ?? true,
+      });
+    },
+  }),
+  updateWebhook: t.field({
+    type: WebhookRef,
+    description: 'Changes the given fields of a webhook. The secret stays as it is (see rotateWebhookSecret).',
+    args: {
+      id: t.arg.id({ required: true, description: 'The webhook to change.' }),
+      input: t.arg({ type: UpdateWebhookInput, required: true, description: 'The fields to change.' }),
+    },
+    resolve: async (_root, { id, input }, ctx) => {
+      if (input.url != null) assertTargetAllowed(ctx, input.url);
+      const webhookId = String(id);
+      const updated = isId('webhook', webhookId)
+        ? await store.updateWebhook(ctx.sql, ctx.workspaceId, webhookId, {
+            name: input.name?.trim() ?? undefined,
+            url: input.url ?? undefined,
+            events: input.events ? unique(input.events) : undefined,
+            active: input.active ?? undefined,
+          })
+        : null;
+      if (!updated) throw notFound('webhook', webhookId);
+      return updated;
+    },
+  }),
+  deleteWebhook: t.id({
+    description: 'Deletes a webhook; nothing more is delivered to it. Returns the id.',
+    args: { id: t.arg.id({ required: true, description: 'The webhook to delete.' }) },
+    resolve: async (_root, { id }, ctx) => {
+      const webhookId = String(id);
+      const deleted = isId('webhook', webhookId) && (await store.deleteWebhook(ctx.sql, ctx.workspaceId, webhookId));
+      if (!deleted) throw notFound('webhook', webhookId);
+      return webhookId;
+    },
+  }),
+}));

@@ -1,0 +1,116 @@
+import type { Sql } from '../db/sql.js';
+import type { PageKey } from '../graphql/connection.js';
+import { newId } from '../lib/ids.js';
+import { encryptSecret, generateSigningSecret } from './secrets.js';
+
+export const WEBHOOK_EVENTS = ['conversation_started', 'conversation_ended', 'conversation_analysed'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+
+/** A webhook as every read returns it. The sealed secret is never selected here. */
+export type Webhook = {
+  id: string;
+  workspaceId: string;
+  name: string;
+  agentId: string;
+  url: string;
+  events: WebhookEventType[];
+  active: boolean;
+  disabledReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  pageMicros: string;
+};
+
+/** Only registration and rotation produce this: the one moment the secret is shown. */
+export type WebhookWithSecret = Webhook & { secret: string };
+
+export type NewWebhook = {
+  workspaceId: string;
+  name: string;
+  agentId: string;
+  url: string;
+  events: WebhookEventType[];
+  active: boolean;
+};
+
+export type WebhookPatch = Partial<Pick<Webhook, 'name' | 'url' | 'events' | 'active'>>;
+
+export type WebhookFilter = { agentId?: string | null; active?: boolean | null };
+
+// The select list every read shares. `page_micros` is created_at in exact microseconds, for cursors.
+const columns = (sql: Sql) => sql`
+  id, workspace_id, name, agent_id, url, events, active, disabled_reason, created_at, updated_at,
+  (extract(epoch from created_at) * 1000000)::bigint::text as page_micros`;
+
+export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebhook): Promise<WebhookWithSecret> {
+  const id = newId('webhook');
+  const secret = generateSigningSecret();
+  const [row] = await sql<Webhook[]>`/* webhooks.insert */
+    insert into webhooks (id, workspace_id, name, agent_id, url, events, active, secret_encrypted)
+    values (${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
+            ${input.events}, ${input.active}, ${encryptSecret(secretKey, secret, id)})
+    returning ${columns(sql)}`;
+  return { ...(row as Webhook), secret };
+}
+
+export async function findWebhook(sql: Sql, workspaceId: string, id: string): Promise<Webhook | null> {
+  const [row] = await sql<Webhook[]>`/* webhooks.find */
+    select ${columns(sql)} from webhooks where workspace_id = ${workspaceId} and id = ${id}`;
+  return row ?? null;
+}
+
+function filterSql(sql: Sql, workspaceId: string, filter: WebhookFilter) {
+  return sql`workspace_id = ${workspaceId}
+    ${filter.agentId != null ? sql`and agent_id = ${filter.agentId}` : sql``}
+    ${filter.active != null ? sql`and active = ${filter.active}` : sql``}`;
+}
+
+/** Newest first; returns up to `limit` rows after the cursor. */
+export async function listWebhooks(
+  sql: Sql,
+  workspaceId: string,
+  filter: WebhookFilter,
+  limit: number,
+  after?: PageKey,
+): Promise<Webhook[]> {
+  return sql<Webhook[]>`/* webhooks.list */
+    select ${columns(sql)} from webhooks
+    where ${filterSql(sql, workspaceId, filter)}
+    ${after ? sql`and (created_at, id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id})` : sql``}
+    order by created_at desc, id desc
+    limit ${limit}`;
+}
+
+export async function countWebhooks(sql: Sql, workspaceId: string, filter: WebhookFilter): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`/* webhooks.count */
+    select count(*)::int as count from webhooks where ${filterSql(sql, workspaceId, filter)}`;
+  return row?.count ?? 0;
+}
+
+/**
+ * Applies only the fields present in `patch`. Turning a webhook back on clears the
+ * reason the system gave for turning it off.
+ */
+export async function updateWebhook(
+  sql: Sql,
+  workspaceId: string,
+  id: string,
+  patch: WebhookPatch,
+): Promise<Webhook | null> {
+  const changes: Record<string, unknown> = { updatedAt: new Date() };
+  for (const key of ['name', 'url', 'events', 'active'] as const) {
+    if (patch[key] !== undefined) changes[key] = patch[key];
+  }
+  if (patch.active === true) changes.disabledReason = null;
+  const [row] = await sql<Webhook[]>`/* webhooks.update */
+    update webhooks set ${sql(changes)}
+    where workspace_id = ${workspaceId} and id = ${id}
+    returning ${columns(sql)}`;
+  return row ?? null;
+}
+
+export async function deleteWebhook(sql: Sql, workspaceId: string, id: string): Promise<boolean> {
+  const rows =
+    await sql`/* webhooks.delete */ delete from webhooks where workspace_id = ${workspaceId} and id = ${id} returning id`;
+  return rows.length > 0;
+}
