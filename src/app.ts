@@ -7,21 +7,30 @@ import type { Pool } from './db/sql.js';
 import type { Context } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
+import type { Logger } from './lib/logger.js';
 
 export type AppOptions = {
   sql: Pool;
   config: Config;
   secretKey: Buffer;
+  log: Logger;
   /** Pre-filled in GraphiQL's headers in development, so the first query just works. */
   devApiKey?: string;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
-export function createApp({ sql, config, secretKey, devApiKey }: AppOptions) {
+export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions) {
   return createYoga<{ request: Request }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      // Yoga reports unexpected resolver errors here; they are masked for the client.
+      error: (error: unknown, ...rest) => log.error({ err: error, detail: rest.map(String) }, 'request failed'),
+    },
     context: () => ({ sql, config, secretKey }) as Context,
     graphiql: {
       title: 'Conversation webhooks',

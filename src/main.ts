@@ -14,7 +14,7 @@ async function main() {
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
 
   const devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
-  const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, devApiKey: devKey?.apiKey });
+  const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, devApiKey: devKey?.apiKey });
   const server = createServer(yoga);
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;

@@ -64,11 +64,18 @@ const WEBHOOK_URL_PATTERN = /^https?:\/\/.+/;
 const rules = {
   name: z.string().trim().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters'),
   agentId: z.string().trim().min(1, 'must be 1 to 64 characters').max(64, 'must be 1 to 64 characters'),
-  url: z
-    .string()
-    .max(2048, 'must be at most 2048 characters')
-    .regex(WEBHOOK_URL_PATTERN, 'must start with http:// or https://')
-    .refine((url) => URL.canParse(url), 'must be a valid absolute URL'),
+  // One message per URL, the first rule it breaks.
+  url: z.string().superRefine((url, ctx) => {
+    const problem =
+      url.length > 2048
+        ? 'must be at most 2048 characters'
+        : !WEBHOOK_URL_PATTERN.test(url)
+          ? 'must start with http:// or https://'
+          : !URL.canParse(url)
+            ? 'must be a valid absolute URL'
+            : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   events: z.array(z.enum(store.WEBHOOK_EVENTS)).min(1, 'must name at least one event'),
 };
 

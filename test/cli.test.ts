@@ -1,0 +1,67 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { workspaceForApiKey } from '../src/auth/api-keys.js';
+import { createTestDatabase, type TestDatabase } from './support/database.js';
+import { runCommand } from './support/processes.js';
+
+let db: TestDatabase;
+let env: Record<string, string>;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  env = { DATABASE_URL: db.url, SECRET_ENCRYPTION_KEY: 'cd'.repeat(32) };
+});
+
+const cli = (...args: string[]) => runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], env);
+
+describe('operator CLI against DATABASE_URL', () => {
+  it('creates a workspace and prints one JSON object with its id and a working key', async () => {
+    const run = await cli('create-workspace', '--name', 'Acme Voice', '--json');
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(Object.keys(out).sort()).toEqual(['apiKey', 'workspaceId']);
+    expect(out.workspaceId).toMatch(/^org_[0-9A-Za-z]{16}$/);
+    expect(await workspaceForApiKey(db.sql, out.apiKey)).toBe(out.workspaceId);
+  });
+
+  it('creates, lists and revokes API keys', async () => {
+    const { workspaceId, apiKey: first } = JSON.parse(
+      (await cli('create-workspace', '--name', 'Keys', '--json')).stdout,
+    );
+    const second = JSON.parse((await cli('create-api-key', '--workspace', workspaceId, '--json')).stdout);
+    expect(second.workspaceId).toBe(workspaceId);
+    expect(second.apiKey).not.toBe(first);
+
+    const { keys } = JSON.parse((await cli('list-api-keys', '--workspace', workspaceId, '--json')).stdout);
+    expect(keys).toHaveLength(2);
+    for (const key of keys) {
+      expect(Object.keys(key).sort()).toEqual(['createdAt', 'id', 'prefix', 'revokedAt']);
+      expect(key.revokedAt).toBeNull();
+      expect([first, second.apiKey].some((k) => k.startsWith(key.prefix))).toBe(true);
+    }
+    const listed = JSON.stringify(keys);
+    expect(listed).not.toContain(first);
+    expect(listed).not.toContain(second.apiKey);
+
+    const target = keys.find((k: { prefix: string }) => first.startsWith(k.prefix));
+    expect(JSON.parse((await cli('revoke-api-key', '--id', target.id, '--json')).stdout)).toEqual({ revoked: true });
+    expect(await workspaceForApiKey(db.sql, first)).toBeNull();
+    expect(await workspaceForApiKey(db.sql, second.apiKey)).toBe(workspaceId);
+  });
+
+  it('prints human text without --json', async () => {
+    const run = await cli('create-workspace', '--name', 'Text');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Workspace org_\w{16} \(Text\)\nAPI key \(shown once\): chk_\w{40}\n$/);
+  });
+
+  it('fails with a clear message and exit code 1 on bad usage', async () => {
+    const unknown = await cli('create-api-key', '--workspace', 'org_0000000000000000', '--json');
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout)).toEqual({ error: 'No workspace with id "org_0000000000000000"' });
+    const missing = await cli('create-workspace');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('--name');
+    const nonsense = await cli('drop-everything');
+    expect(nonsense.code).toBe(1);
+    expect(nonsense.stderr).toContain('Usage');
+  });
+});

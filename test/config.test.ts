@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 4000,
+      role: 'all',
+      deliveryTimeoutMs: 10_000,
+      allowPrivateTargets: false,
+      retrySchedule: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      disableAfterMs: 5 * 86_400_000,
+    });
+  });
+
+  it('reads every documented variable', () => {
+    const key = 'ab'.repeat(32);
+    const config = loadConfig({
+      PORT: '8080',
+      DATABASE_URL: 'postgres://u:p@db:5432/hooks',
+      SECRET_ENCRYPTION_KEY: key,
+      DELIVERY_TIMEOUT_MS: '2500',
+      ALLOW_PRIVATE_TARGETS: 'true',
+      ROLE: 'worker',
+      DELIVERY_RETRY_SCHEDULE: '100ms, 1s,2m',
+      DELIVERY_DISABLE_AFTER: '12h',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      databaseUrl: 'postgres://u:p@db:5432/hooks',
+      deliveryTimeoutMs: 2500,
+      allowPrivateTargets: true,
+      role: 'worker',
+      retrySchedule: [100, 1000, 120_000],
+      disableAfterMs: 12 * 3_600_000,
+    });
+    expect(config.secretEncryptionKey?.toString('hex')).toBe(key);
+  });
+
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ ROLE: 'both' }, 'ROLE'],
+    [{ DELIVERY_TIMEOUT_MS: '-1' }, 'DELIVERY_TIMEOUT_MS'],
+    [{ DELIVERY_RETRY_SCHEDULE: '5s,soon' }, 'DELIVERY_RETRY_SCHEDULE'],
+    [{ DELIVERY_DISABLE_AFTER: '5 days' }, 'DELIVERY_DISABLE_AFTER'],
+    [{ ALLOW_PRIVATE_TARGETS: 'yes' }, 'ALLOW_PRIVATE_TARGETS'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://db/hooks' }, 'SECRET_ENCRYPTION_KEY'],
+    [{ DATABASE_URL: 'postgres://db/hooks', SECRET_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'SECRET_ENCRYPTION_KEY'],
+  ])('stops with one line naming the variable for %o', (env, variable) => {
+    let message = '';
+    try {
+      loadConfig(env);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(variable);
+    expect(message).not.toContain('\n');
+  });
+});

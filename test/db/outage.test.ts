@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { loadConfig } from '../../src/config.js';
+import { createPool } from '../../src/db/sql.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
+import { createTestDatabase } from '../support/database.js';
+import { REGISTER, validWebhook } from '../support/operations.js';
+import { createTcpProxy } from '../support/tcp-proxy.js';
+
+describe('when the database is unreachable', () => {
+  it('answers 503 SERVICE_UNAVAILABLE without internals, and recovers by itself when it returns', async () => {
+    const db = await createTestDatabase();
+    const target = new URL(db.url);
+    const proxy = await createTcpProxy({ host: target.hostname, port: Number(target.port) });
+    await proxy.up();
+    const viaProxy = new URL(db.url);
+    viaProxy.port = String(proxy.port);
+    const sql = createPool(viaProxy.toString(), { max: 4 });
+    afterAll(async () => {
+      await sql.end({ timeout: 1 });
+      await proxy.down();
+    });
+    const secretKey = randomBytes(32);
+    const config = loadConfig({ DATABASE_URL: viaProxy.toString(), SECRET_ENCRYPTION_KEY: secretKey.toString('hex') });
+    const yoga = createApp({ sql, config, secretKey, log: createLogger('silent') });
+    const workspace = await createWorkspace(db.sql, 'Outage');
+    const { apiKey } = await createApiKey(db.sql, workspace.id);
+
+    const register = async () => {
+      const response = await yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        body: JSON.stringify({ query: REGISTER, variables: { input: validWebhook() } }),
+      });
+      return { status: response.status, retryAfter: response.headers.get('retry-after'), body: await response.text() };
+    };
+
+    expect((await register()).status).toBe(200);
+
+    await proxy.down();
+    const during = await register();
+    expect(during.status).toBe(503);
+    expect(during.retryAfter).toBe('5');
+    const body = JSON.parse(during.body);
+    expect(body.errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+    expect(during.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres|stack|select|insert/i);
+    const ready = await yoga.fetch('http://localhost/ready');
+    expect(ready.status).toBe(503);
+
+    await proxy.up();
+    const after = await register();
+    expect(after.status).toBe(200);
+    expect(JSON.parse(after.body).data.registerWebhook.id).toMatch(/^wh_/);
+    expect((await yoga.fetch('http://localhost/ready')).status).toBe(200);
+  });
+});

@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto';
+import { createApp } from '../../src/app.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
+import { createTestDatabase } from './database.js';
+
+export type GraphQLResponse<T = Record<string, any>> = {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, any> }[];
+};
+
+/**
+ * The app as a client sees it, on its own database: requests go through `yoga.fetch`,
+ * the same handler `npm start` serves, without opening a port.
+ */
+export async function createTestApp(env: Record<string, string> = {}) {
+  const db = await createTestDatabase();
+  const secretKey = randomBytes(32);
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    SECRET_ENCRYPTION_KEY: secretKey.toString('hex'),
+    ALLOW_PRIVATE_TARGETS: 'true',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const yoga = createApp({ sql: db.sql, config, secretKey, log: createLogger(config.logLevel) });
+
+  async function graphql<T = Record<string, any>>(
+    query: string,
+    options: { variables?: Record<string, unknown>; apiKey?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<GraphQLResponse<T>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+    if (options.apiKey) headers['x-api-key'] = options.apiKey;
+    const response = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ query, variables: options.variables }),
+    });
+    return { status: response.status, ...((await response.json()) as object) };
+  }
+
+  /** A workspace with one API key: a fresh tenant for each test. */
+  async function newWorkspace(name = 'Test workspace') {
+    const workspace = await createWorkspace(db.sql, name);
+    const { id: keyId, apiKey } = await createApiKey(db.sql, workspace.id);
+    return { workspaceId: workspace.id, apiKey, keyId };
+  }
+
+  return { db, sql: db.sql, yoga, config, secretKey, graphql, newWorkspace };
+}
+
+export type TestApp = Awaited<ReturnType<typeof createTestApp>>;

@@ -1,0 +1,104 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A temp folder the embedded cluster's `postgres` user can enter when tests run as root. */
+export async function tempDataDir(prefix: string): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  await fs.chmod(dir, 0o755);
+  return dir;
+}
+
+export type Run = { code: number | null; stdout: string; stderr: string };
+
+/** Runs a command to completion and collects its output. */
+export function runCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a long-running process in its own process group and waits for a line matching `ready`. */
+export function startProcess(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  timeoutMs = 90_000,
+) {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const started = new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      const match = output.match(ready);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) => reject(new Error(`exited with ${code} before ready:\n${output}`)));
+  });
+  /** Resolves when the output so far contains `pattern` (polling: output only grows). */
+  const waitFor = async (pattern: RegExp, ms = 30_000) => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(output)) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} after ${ms} ms:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    child,
+    started,
+    exited,
+    waitFor,
+    output: () => output,
+    signal: (sig: NodeJS.Signals) => signalGroup(child, sig),
+  };
+}
+
+export function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  if (child.pid) {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
