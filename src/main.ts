@@ -1,33 +1,49 @@
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
+import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  if (config.allowPrivateTargets) {
+    log.warn(
+      'ALLOW_PRIVATE_TARGETS is on: webhooks may target loopback and private addresses. Development and tests only.',
+    );
+  }
   const db = await openDatabase(config, { log: (line) => log.info(line) });
   const applied = await migrate(db.sql);
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
 
-  const devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
-  const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, devApiKey: devKey?.apiKey });
-  const server = createServer(yoga);
-  // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info({ port, role: config.role }, `GraphQL API and GraphiQL at http://localhost:${port}/graphql`);
-  if (devKey) {
-    const where = `${config.dataDir}/dev-api-key`;
-    const banner = devKey.created
-      ? `Created a development workspace (${devKey.workspaceId}). Its API key, also in ${where}:\n\n  ${devKey.apiKey}\n`
-      : `Development API key (from ${where}):\n\n  ${devKey.apiKey}\n`;
-    process.stdout.write(`\n${banner}\n`);
+  let server: Server | undefined;
+  if (config.role !== 'worker') {
+    const devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
+    const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, devApiKey: devKey?.apiKey });
+    server = createServer(yoga);
+    // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
+    server.keepAliveTimeout = 65_000;
+    const listening = server;
+    await new Promise<void>((resolve) => listening.listen(config.port, config.host, resolve));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    log.info({ port, role: config.role }, `GraphQL API and GraphiQL at http://localhost:${port}/graphql`);
+    if (devKey) {
+      const where = `${config.dataDir}/dev-api-key`;
+      const banner = devKey.created
+        ? `Created a development workspace (${devKey.workspaceId}). Its API key, also in ${where}:\n\n  ${devKey.apiKey}\n`
+        : `Development API key (from ${where}):\n\n  ${devKey.apiKey}\n`;
+      process.stdout.write(`\n${banner}\n`);
+    }
+  }
+
+  let worker: DeliveryWorker | undefined;
+  if (config.role !== 'api') {
+    worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log });
+    log.info({ role: config.role }, 'delivery worker started');
   }
 
   let stopping = false;
@@ -35,10 +51,11 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    server.close();
-    server.closeIdleConnections();
+    server?.close();
+    server?.closeIdleConnections();
+    const released = await worker?.stop();
     await db.close();
-    log.info('stopped');
+    log.info({ released: released?.released ?? 0 }, 'stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -60,6 +60,8 @@ WebhookRef.implement({
 const WebhookConnection = connectionOf('Webhook', WebhookRef, 'webhook');
 
 const WEBHOOK_URL_PATTERN = /^https?:\/\/.+/;
+const DEFAULT_SECRET_OVERLAP_SECONDS = 24 * 60 * 60;
+const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 60 * 60;
 
 const rules = {
   name: z.string().trim().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters'),
@@ -203,6 +205,31 @@ builder.mutationFields((t) => ({
         : null;
       if (!updated) throw notFound('webhook', webhookId);
       return updated;
+    },
+  }),
+  rotateWebhookSecret: t.field({
+    type: WebhookRef,
+    description:
+      'Gives the webhook a new signing secret and returns it (the only time it is shown). Until the old secret expires, deliveries carry a signature for each.',
+    args: {
+      id: t.arg.id({ required: true, description: 'The webhook whose secret to replace.' }),
+      expireCurrentInSeconds: t.arg.int({
+        required: false,
+        description: `How long the current secret keeps signing, 0 to ${MAX_SECRET_OVERLAP_SECONDS} seconds. Default 86400 (24 hours); 0 stops it at once.`,
+        validate: {
+          min: [0, { message: 'must be 0 or more' }],
+          max: [MAX_SECRET_OVERLAP_SECONDS, { message: `must be at most ${MAX_SECRET_OVERLAP_SECONDS} (7 days)` }],
+        },
+      }),
+    },
+    resolve: async (_root, { id, expireCurrentInSeconds }, ctx) => {
+      const webhookId = String(id);
+      const keep = expireCurrentInSeconds ?? DEFAULT_SECRET_OVERLAP_SECONDS;
+      const rotated = isId('webhook', webhookId)
+        ? await store.rotateSecret(ctx.sql, ctx.secretKey, ctx.workspaceId, webhookId, keep)
+        : null;
+      if (!rotated) throw notFound('webhook', webhookId);
+      return rotated;
     },
   }),
   deleteWebhook: t.id({

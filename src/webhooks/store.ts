@@ -114,3 +114,27 @@ export async function deleteWebhook(sql: Sql, workspaceId: string, id: string): 
     await sql`/* webhooks.delete */ delete from webhooks where workspace_id = ${workspaceId} and id = ${id} returning id`;
   return rows.length > 0;
 }
+
+/**
+ * Replaces the signing secret. The old one keeps signing alongside the new one for
+ * `keepPreviousSeconds` (0: stops at once), so receivers can switch without a gap.
+ */
+export async function rotateSecret(
+  sql: Sql,
+  secretKey: Buffer,
+  workspaceId: string,
+  id: string,
+  keepPreviousSeconds: number,
+): Promise<WebhookWithSecret | null> {
+  const secret = generateSigningSecret();
+  const keep = keepPreviousSeconds > 0;
+  const [row] = await sql<Webhook[]>`/* webhooks.rotate-secret */
+    update webhooks set
+      previous_secret_encrypted = ${keep ? sql`secret_encrypted` : null},
+      previous_secret_expires_at = ${keep ? sql`now() + ${keepPreviousSeconds} * interval '1 second'` : null},
+      secret_encrypted = ${encryptSecret(secretKey, secret, id)},
+      updated_at = now()
+    where workspace_id = ${workspaceId} and id = ${id}
+    returning ${columns(sql)}`;
+  return row ? { ...row, secret } : null;
+}

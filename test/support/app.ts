@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
+import { startDeliveryWorker, type WorkerOptions } from '../../src/delivery/worker.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { createTestDatabase } from './database.js';
@@ -26,7 +28,8 @@ export async function createTestApp(env: Record<string, string> = {}) {
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const yoga = createApp({ sql: db.sql, config, secretKey, log: createLogger(config.logLevel) });
+  const log = createLogger(config.logLevel);
+  const yoga = createApp({ sql: db.sql, config, secretKey, log });
 
   async function graphql<T = Record<string, any>>(
     query: string,
@@ -49,7 +52,14 @@ export async function createTestApp(env: Record<string, string> = {}) {
     return { workspaceId: workspace.id, apiKey, keyId };
   }
 
-  return { db, sql: db.sql, yoga, config, secretKey, graphql, newWorkspace };
+  /** A delivery worker in this process, stopped when the file ends. */
+  function startWorker(options: Partial<WorkerOptions> = {}) {
+    const worker = startDeliveryWorker({ sql: db.sql, secretKey, config, log, pollMs: 50, ...options });
+    afterAll(() => worker.stop(1000));
+    return worker;
+  }
+
+  return { db, sql: db.sql, yoga, config, secretKey, graphql, newWorkspace, startWorker };
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;

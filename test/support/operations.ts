@@ -28,3 +28,33 @@ export const validWebhook = (overrides: Record<string, unknown> = {}) => ({
   events: ['CONVERSATION_STARTED', 'CONVERSATION_ENDED'],
   ...overrides,
 });
+
+export const PUBLISH = `mutation Publish($input: PublishEventInput!) {
+  publishEvent(input: $input) { id type agentId data createdAt }
+}`;
+
+export const DELIVERY_FIELDS = `id status attemptCount nextAttemptAt createdAt
+  webhook { id } event { id type }
+  attempts { attemptedAt statusCode durationMs error responseBody }`;
+
+export const GET_DELIVERY = `query Delivery($id: ID!) { delivery(id: $id) { ${DELIVERY_FIELDS} } }`;
+
+export const EVENT_DELIVERIES = `query EventDeliveries($id: ID!) {
+  event(id: $id) { id type data deliveries(first: 100) { totalCount edges { node { ${DELIVERY_FIELDS} } } } }
+}`;
+
+export const WEBHOOK_DELIVERIES = `query WebhookDeliveries($id: ID!, $status: DeliveryStatus, $first: Int, $after: String) {
+  webhook(id: $id) {
+    deliveries(status: $status, first: $first, after: $after) {
+      totalCount
+      edges { node { ${DELIVERY_FIELDS} } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}`;
+
+export const conversationEnded = (agentId: string, data: Record<string, unknown> = { conversationId: 'conv_1', durationSeconds: 184 }) => ({
+  agentId,
+  type: 'CONVERSATION_ENDED',
+  data,
+});

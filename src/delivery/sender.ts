@@ -1,0 +1,187 @@
+import { type LookupAddress, lookup } from 'node:dns';
+import { isIP } from 'node:net';
+import { Agent, errors, request } from 'undici';
+import { parseRetryAfter } from './retry-policy.js';
+import { isForbiddenAddress } from './target-guard.js';
+
+/** The outcome of one HTTP attempt, as recorded in the attempt log. */
+export type AttemptResult = {
+  ok: boolean;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  /** The first 1 KiB of the response body, as text. */
+  responseBody: string | null;
+  retryAfterMs?: number;
+};
+
+export type SenderOptions = {
+  timeoutMs: number;
+  allowPrivateTargets: boolean;
+  /** Keep-alive sockets per receiving origin. */
+  connectionsPerOrigin?: number;
+};
+
+const RECORDED_BODY_BYTES = 1024;
+// Read (and discard) up to this much so the keep-alive socket can be reused; a larger
+// body closes the connection instead of being downloaded.
+const DRAINED_BODY_BYTES = 64 * 1024;
+
+class ForbiddenTargetError extends Error {}
+
+/**
+ * POSTs deliveries over keep-alive connections. Redirects are not followed: a 3xx is a
+ * failed attempt. Unless private targets are allowed, every address a host resolves to
+ * is vetted at connect time and the socket connects to that vetted address (no second
+ * lookup, so DNS rebinding has no window).
+ */
+export function createSender(options: SenderOptions) {
+  const agent = new Agent({
+    keepAliveTimeout: 30_000,
+    connections: options.connectionsPerOrigin ?? 16,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: options.timeoutMs,
+    connect: {
+      timeout: options.timeoutMs,
+      ...(options.allowPrivateTargets ? {} : { lookup: vettedLookup }),
+    },
+  });
+
+  async function send(
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    cancel?: AbortSignal,
+  ): Promise<AttemptResult> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
+    const failed = (error: string, statusCode: number | null = null): AttemptResult => ({
+      ok: false,
+      statusCode,
+      durationMs: elapsed(),
+      error,
+      responseBody: null,
+    });
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return failed('invalid URL');
+    }
+    const literal = target.hostname.replace(/^\[|\]$/g, '');
+    if (!options.allowPrivateTargets && isIP(literal) && isForbiddenAddress(literal)) {
+      return failed(`refused: ${literal} is not a public address`);
+    }
+    try {
+      const response = await request(target, {
+        method: 'POST',
+        headers,
+        body,
+        dispatcher: agent,
+        signal: cancel
+          ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), cancel])
+          : AbortSignal.timeout(options.timeoutMs),
+      });
+      const responseBody = await readPrefix(response.body);
+      const statusCode = response.statusCode;
+      const ok = statusCode >= 200 && statusCode < 300;
+      const retryAfter = statusCode === 429 || statusCode === 503 ? header(response.headers['retry-after']) : undefined;
+      return {
+        ok,
+        statusCode,
+        durationMs: elapsed(),
+        error: ok ? null : statusError(statusCode),
+        responseBody,
+        retryAfterMs: parseRetryAfter(retryAfter),
+      };
+    } catch (error) {
+      return failed(describeError(error, options.timeoutMs));
+    }
+  }
+
+  return { send, close: () => agent.close() };
+}
+
+export type Sender = ReturnType<typeof createSender>;
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function statusError(status: number): string {
+  if (status >= 300 && status < 400) return `HTTP ${status}: redirects are not followed`;
+  return `HTTP ${status}`;
+}
+
+async function readPrefix(body: AsyncIterable<Buffer> & { destroy: () => void }): Promise<string | null> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  for await (const chunk of body) {
+    if (keptBytes < RECORDED_BODY_BYTES) {
+      kept.push(chunk.subarray(0, RECORDED_BODY_BYTES - keptBytes));
+      keptBytes += Math.min(chunk.length, RECORDED_BODY_BYTES - keptBytes);
+    }
+    total += chunk.length;
+    if (total > DRAINED_BODY_BYTES) {
+      body.destroy();
+      break;
+    }
+  }
+  if (keptBytes === 0) return null;
+  // PostgreSQL text cannot hold NUL; a cut multi-byte character becomes U+FFFD.
+  return Buffer.concat(kept).toString('utf8').replaceAll('\u0000', '');
+}
+
+function describeError(error: unknown, timeoutMs: number): string {
+  const err = error as { name?: string; code?: string; message?: string; cause?: unknown };
+  if (err instanceof ForbiddenTargetError || err.cause instanceof ForbiddenTargetError) {
+    return (err instanceof ForbiddenTargetError ? err : (err.cause as Error)).message;
+  }
+  if (
+    err.name === 'TimeoutError' ||
+    err instanceof errors.HeadersTimeoutError ||
+    err instanceof errors.BodyTimeoutError ||
+    err instanceof errors.ConnectTimeoutError
+  ) {
+    return `timeout: no complete response within ${timeoutMs} ms`;
+  }
+  const code = err.code ?? (err.cause as { code?: string } | undefined)?.code;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'ECONNRESET':
+    case 'UND_ERR_SOCKET':
+      return 'connection reset by the receiver';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host name did not resolve';
+    case 'CERT_HAS_EXPIRED':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+      return `TLS error: ${code}`;
+    default:
+      return code ? `network error: ${code}` : 'network error';
+  }
+}
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** dns.lookup that refuses a host when ANY of its addresses is not public. */
+function vettedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
+  lookup(hostname, { all: true, verbatim: true }, (error, addresses) => {
+    if (error) return callback(error, []);
+    const forbidden = addresses.find((a) => isForbiddenAddress(a.address));
+    if (forbidden) {
+      return callback(
+        new ForbiddenTargetError(`refused: ${hostname} resolves to ${forbidden.address}, not a public address`),
+        [],
+      );
+    }
+    if (options.all) return callback(null, addresses);
+    const [first] = addresses;
+    if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);
+    callback(null, first.address, first.family);
+  });
+}

@@ -1,0 +1,221 @@
+import type { Pool, Sql } from '../db/sql.js';
+import type { PageKey } from '../graphql/connection.js';
+
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+export type Delivery = {
+  id: string;
+  workspaceId: string;
+  eventId: string;
+  webhookId: string;
+  status: DeliveryStatus;
+  attemptCount: number;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  pageMicros: string;
+};
+
+export type Attempt = {
+  attemptedAt: Date;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  responseBody: string | null;
+};
+
+/** A delivery a worker holds: everything needed to send it without another query. */
+export type ClaimedDelivery = {
+  id: string;
+  claimToken: string;
+  webhookId: string;
+  eventId: string;
+  attemptCount: number;
+  url: string;
+  payload: string;
+  secretEncrypted: Buffer;
+  previousSecretEncrypted: Buffer | null;
+  previousSecretExpiresAt: Date | null;
+};
+
+/** What one attempt led to, to be written with others in one batch. */
+export type Outcome = {
+  deliveryId: string;
+  claimToken: string;
+  webhookId: string;
+  attempt: Attempt;
+  /** null: succeeded or failed for good. */
+  nextAttemptAt: Date | null;
+  status: DeliveryStatus;
+  /** The receiver answered 410 Gone: turn the webhook off. */
+  gone: boolean;
+};
+
+const columns = (sql: Sql) => sql`
+  id, workspace_id, event_id, webhook_id, status, attempt_count, next_attempt_at, created_at, updated_at,
+  (extract(epoch from created_at) * 1000000)::bigint::text as page_micros`;
+
+/**
+ * Claims due deliveries: oldest first, at most `perWebhook` per webhook, none for the
+ * webhooks in `skipWebhooks` (already saturated in this worker), and only for active
+ * webhooks unless a person asked for the delivery. A claim pushes `next_attempt_at`
+ * forward by the lease; a worker that dies leaves them to come due again.
+ * SKIP LOCKED lets several workers claim at once without waiting on each other, and
+ * the due check in the locking select is re-evaluated on the locked row, so a row
+ * another worker claimed a moment ago is not taken twice.
+ */
+export async function claimDueDeliveries(
+  sql: Sql,
+  options: { limit: number; perWebhook: number; leaseMs: number; claimToken: string; skipWebhooks: string[] },
+): Promise<ClaimedDelivery[]> {
+  return sql<ClaimedDelivery[]>`/* deliveries.claim */
+    with candidates as (
+      select d.id, row_number() over (partition by d.webhook_id order by d.next_attempt_at) as rank
+      from deliveries d
+      join webhooks w on w.id = d.webhook_id
+      where d.status = 'pending' and d.next_attempt_at <= now()
+        and (w.active or d.manual)
+        and d.webhook_id <> all(${options.skipWebhooks}::text[])
+      order by d.next_attempt_at
+      limit ${options.limit * 4}
+    ), picked as (
+      select d.id from deliveries d
+      join candidates c on c.id = d.id
+      where c.rank <= ${options.perWebhook} and d.status = 'pending' and d.next_attempt_at <= now()
+      order by d.next_attempt_at
+      limit ${options.limit}
+      for update of d skip locked
+    )
+    update deliveries d
+    set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
+    from picked, webhooks w, events e
+    where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
+    returning d.id, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, w.url, e.payload,
+      w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
+}
+
+/**
+ * Writes a batch of attempt outcomes in one round trip: the attempt rows, the delivery
+ * states (only where the claim is still ours), and each webhook's health: any success
+ * clears its failure streak; a 410, or failures for longer than `disableAfterMs`, turn
+ * it off with a reason.
+ */
+export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAfterMs: number): Promise<void> {
+  if (outcomes.length === 0) return;
+  // One transaction: a batch retried after a failure must not log its attempts twice.
+  await pool.begin(async (sql) => {
+    const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
+    await sql`/* deliveries.record */
+    with input as (
+      select * from unnest(
+        ${col((o) => o.deliveryId)}::text[], ${col((o) => o.claimToken)}::text[],
+        ${col((o) => o.attempt.attemptedAt.toISOString())}::timestamptz[], ${col((o) => o.attempt.statusCode)}::int[],
+        ${col((o) => o.attempt.durationMs)}::int[], ${col((o) => o.attempt.error)}::text[],
+        ${col((o) => o.attempt.responseBody)}::text[], ${col((o) => o.status)}::text[],
+        ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[]
+      ) as i(delivery_id, claim_token, attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at)
+    ), attempts as (
+      insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
+      select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
+      from input i join deliveries d on d.id = i.delivery_id
+    )
+    update deliveries d
+    set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
+        claim_token = null, manual = false, updated_at = now()
+    from input i
+    where d.id = i.delivery_id and d.claim_token = i.claim_token`;
+
+    const health = new Map<string, { succeeded: boolean; gone: boolean }>();
+    for (const o of outcomes) {
+      const h = health.get(o.webhookId) ?? { succeeded: false, gone: false };
+      h.succeeded ||= o.status === 'succeeded';
+      h.gone ||= o.gone;
+      health.set(o.webhookId, h);
+    }
+    const ids = [...health.keys()];
+    const succeeded = ids.map((id) => health.get(id)?.succeeded ?? false);
+    const gone = ids.map((id) => health.get(id)?.gone ?? false);
+    await sql`/* webhooks.health */
+    update webhooks w
+    set failing_since = case when h.succeeded then null else coalesce(w.failing_since, now()) end,
+        active = case
+          when h.gone then false
+          when not h.succeeded and now() - w.failing_since >= ${disableAfterMs} * interval '1 millisecond' then false
+          else w.active end,
+        disabled_reason = case
+          when h.gone then 'The endpoint answered 410 Gone on ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+          when not h.succeeded and w.active and now() - w.failing_since >= ${disableAfterMs} * interval '1 millisecond'
+            then 'Every delivery attempt failed since ' || to_char(w.failing_since at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+          else w.disabled_reason end,
+        updated_at = case when h.gone or (not h.succeeded and w.active and now() - w.failing_since >= ${disableAfterMs} * interval '1 millisecond')
+          then now() else w.updated_at end
+    from unnest(${ids}::text[], ${sql.array(succeeded)}::bool[], ${sql.array(gone)}::bool[]) as h(webhook_id, succeeded, gone)
+    -- A success on a healthy webhook (the common case) changes nothing: skip the write.
+    where w.id = h.webhook_id and (h.gone or not h.succeeded or w.failing_since is not null)`;
+  });
+}
+
+/** Hands unfinished claims back (graceful stop): due again at once, for any worker. */
+export async function releaseClaims(sql: Sql, claims: { id: string; claimToken: string }[]): Promise<void> {
+  if (claims.length === 0) return;
+  await sql`/* deliveries.release */
+    update deliveries d set next_attempt_at = now(), claim_token = null, updated_at = now()
+    from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.claimToken)}::text[]) as c(id, token)
+    where d.id = c.id and d.claim_token = c.token and d.status = 'pending'`;
+}
+
+export async function findDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
+  const [row] = await sql<Delivery[]>`/* deliveries.find */
+    select ${columns(sql)} from deliveries where workspace_id = ${workspaceId} and id = ${id}`;
+  return row ?? null;
+}
+
+export type DeliveryFilter = { webhookId?: string; eventId?: string; status?: DeliveryStatus | null };
+
+function filterSql(sql: Sql, workspaceId: string, filter: DeliveryFilter) {
+  return sql`workspace_id = ${workspaceId}
+    ${filter.webhookId ? sql`and webhook_id = ${filter.webhookId}` : sql``}
+    ${filter.eventId ? sql`and event_id = ${filter.eventId}` : sql``}
+    ${filter.status ? sql`and status = ${filter.status}` : sql``}`;
+}
+
+export async function listDeliveries(
+  sql: Sql,
+  workspaceId: string,
+  filter: DeliveryFilter,
+  limit: number,
+  after?: PageKey,
+): Promise<Delivery[]> {
+  return sql<Delivery[]>`/* deliveries.list */
+    select ${columns(sql)} from deliveries
+    where ${filterSql(sql, workspaceId, filter)}
+    ${after ? sql`and (created_at, id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id})` : sql``}
+    order by created_at desc, id desc
+    limit ${limit}`;
+}
+
+export async function countDeliveries(sql: Sql, workspaceId: string, filter: DeliveryFilter): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`/* deliveries.count */
+    select count(*)::int as count from deliveries where ${filterSql(sql, workspaceId, filter)}`;
+  return row?.count ?? 0;
+}
+
+export async function listAttempts(sql: Sql, deliveryId: string): Promise<Attempt[]> {
+  return sql<Attempt[]>`/* deliveries.attempts */
+    select attempted_at, status_code, duration_ms, error, response_body
+    from delivery_attempts where delivery_id = ${deliveryId} order by id`;
+}
+
+/**
+ * A new attempt now, also for a delivery that already failed or succeeded: it becomes
+ * pending and due, sent even if the webhook is paused. The attempt count keeps growing,
+ * so the retry schedule continues from where it was if this attempt fails too.
+ */
+export async function retryDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
+  const [row] = await sql<Delivery[]>`/* deliveries.retry */
+    update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, manual = true, updated_at = now()
+    where workspace_id = ${workspaceId} and id = ${id}
+    returning ${columns(sql)}`;
+  if (row) await sql`/* deliveries.wake */ select pg_notify('deliveries_due', '')`;
+  return row ?? null;
+}

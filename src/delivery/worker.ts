@@ -1,0 +1,230 @@
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Pool } from '../db/sql.js';
+import { DELIVERY_CHANNEL } from '../events/store.js';
+import type { Logger } from '../lib/logger.js';
+import { decryptSecret } from '../webhooks/secrets.js';
+import { nextRetry, type RetryPolicy } from './retry-policy.js';
+import { type AttemptResult, createSender } from './sender.js';
+import { webhookHeaders } from './signing.js';
+import { type ClaimedDelivery, claimDueDeliveries, type Outcome, recordOutcomes, releaseClaims } from './store.js';
+
+export type WorkerOptions = {
+  sql: Pool;
+  secretKey: Buffer;
+  config: Config;
+  log: Logger;
+  /** Attempts in flight at once, across all webhooks. */
+  concurrency?: number;
+  /** Attempts in flight at once to one webhook: a slow endpoint holds at most this many slots. */
+  perWebhook?: number;
+  /** Safety-net poll; NOTIFY wakes the worker for new events, this catches retries coming due. */
+  pollMs?: number;
+  jitter?: number;
+};
+
+type InFlight = { claim: ClaimedDelivery; abort: AbortController };
+
+/**
+ * Claims due deliveries, sends them, and records every attempt. Several workers (in one
+ * process or many) share the queue through row claims with a lease; see store.ts.
+ */
+export function startDeliveryWorker(options: WorkerOptions) {
+  const { sql, secretKey, config, log } = options;
+  const concurrency = options.concurrency ?? 64;
+  const perWebhookCap = options.perWebhook ?? 8;
+  const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: options.jitter ?? 0.2 };
+  // Long enough for the attempt and writing its outcome; a claim older than this is presumed lost.
+  const leaseMs = config.deliveryTimeoutMs + 15_000;
+  const sender = createSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
+
+  const inFlight = new Map<string, InFlight>();
+  const perWebhook = new Map<string, number>();
+  const outcomes: Outcome[] = [];
+  let claiming = false;
+  let claimAgain = false;
+  let flushing: Promise<void> | undefined;
+  let stopping = false;
+  let idle: (() => void) | undefined;
+
+  async function claimDue(): Promise<void> {
+    if (stopping) return;
+    if (claiming) {
+      claimAgain = true;
+      return;
+    }
+    claiming = true;
+    try {
+      do {
+        claimAgain = false;
+        const room = concurrency - inFlight.size;
+        if (room <= 0) break;
+        const saturated = [...perWebhook].filter(([, n]) => n >= perWebhookCap).map(([id]) => id);
+        const claimed = await claimDueDeliveries(sql, {
+          limit: room,
+          perWebhook: perWebhookCap,
+          leaseMs,
+          claimToken: randomBytes(9).toString('base64url'),
+          skipWebhooks: saturated,
+        });
+        for (const delivery of claimed) dispatch(delivery);
+        // A full batch suggests more is due; otherwise wait for a wake-up.
+        if (claimed.length === room) claimAgain = true;
+      } while (claimAgain && !stopping);
+    } catch (error) {
+      log.warn({ err: error }, 'claiming deliveries failed; retrying on the next poll');
+    } finally {
+      claiming = false;
+    }
+  }
+
+  function dispatch(claim: ClaimedDelivery) {
+    const abort = new AbortController();
+    inFlight.set(claim.id, { claim, abort });
+    perWebhook.set(claim.webhookId, (perWebhook.get(claim.webhookId) ?? 0) + 1);
+    const attemptedAt = new Date();
+    let headers: Record<string, string>;
+    try {
+      headers = webhookHeaders(signingSecrets(claim), claim.eventId, claim.payload);
+    } catch (error) {
+      log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
+      settle(claim, attemptedAt, {
+        ok: false,
+        statusCode: null,
+        durationMs: 0,
+        error: 'internal error: cannot sign',
+        responseBody: null,
+      });
+      return;
+    }
+    void sender.send(claim.url, headers, claim.payload, abort.signal).then((result) => {
+      // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
+      if (stopping && abort.signal.aborted) return done(claim);
+      settle(claim, attemptedAt, result);
+    });
+  }
+
+  function settle(claim: ClaimedDelivery, attemptedAt: Date, result: AttemptResult) {
+    outcomes.push(decide(claim, attemptedAt, result));
+    done(claim);
+    void flush();
+  }
+
+  function done(claim: ClaimedDelivery) {
+    inFlight.delete(claim.id);
+    const left = (perWebhook.get(claim.webhookId) ?? 1) - 1;
+    if (left > 0) perWebhook.set(claim.webhookId, left);
+    else perWebhook.delete(claim.webhookId);
+    if (inFlight.size === 0) idle?.();
+    void claimDue();
+  }
+
+  function decide(claim: ClaimedDelivery, attemptedAt: Date, result: AttemptResult): Outcome {
+    const base = {
+      deliveryId: claim.id,
+      claimToken: claim.claimToken,
+      webhookId: claim.webhookId,
+      attempt: { attemptedAt, ...result },
+    };
+    if (result.ok) return { ...base, status: 'succeeded', nextAttemptAt: null, gone: false };
+    if (result.statusCode === 410) return { ...base, status: 'failed', nextAttemptAt: null, gone: true };
+    const retry = nextRetry(policy, claim.attemptCount + 1, result.retryAfterMs);
+    return retry.retry
+      ? { ...base, status: 'pending', nextAttemptAt: new Date(Date.now() + retry.delayMs), gone: false }
+      : { ...base, status: 'failed', nextAttemptAt: null, gone: false };
+  }
+
+  function signingSecrets(claim: ClaimedDelivery): string[] {
+    const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
+    if (
+      claim.previousSecretEncrypted &&
+      claim.previousSecretExpiresAt &&
+      claim.previousSecretExpiresAt.getTime() > Date.now()
+    ) {
+      secrets.push(decryptSecret(secretKey, claim.previousSecretEncrypted, claim.webhookId));
+    }
+    return secrets;
+  }
+
+  /**
+   * Outcomes are written in batches: while one batch is being written the next ones
+   * gather. A failed write is retried; until it succeeds the deliveries stay claimed,
+   * and if this process dies first, the lease runs out and they are sent again
+   * (at least once, never lost).
+   */
+  function flush(): Promise<void> {
+    flushing ??= (async () => {
+      try {
+        while (outcomes.length > 0) {
+          const batch = outcomes.splice(0, 500);
+          try {
+            await recordOutcomes(sql, batch, config.disableAfterMs);
+          } catch (error) {
+            outcomes.unshift(...batch);
+            log.warn({ err: error, pending: outcomes.length }, 'recording delivery outcomes failed; retrying');
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            if (stopping && outcomes.length > 0 && !(await databaseReachable())) return;
+          }
+        }
+      } finally {
+        flushing = undefined;
+      }
+    })();
+    return flushing;
+  }
+
+  const databaseReachable = () =>
+    sql`select 1`.then(
+      () => true,
+      () => false,
+    );
+
+  const poll = setInterval(() => void claimDue(), options.pollMs ?? 1000);
+  // Re-sweeps on every (re)connect of the listening connection: wake-ups sent while it
+  // was down are not replayed, so look for due work ourselves.
+  const listening = sql
+    .listen(
+      DELIVERY_CHANNEL,
+      () => void claimDue(),
+      () => void claimDue(),
+    )
+    .catch((error: unknown) => {
+      log.warn({ err: error }, 'LISTEN failed; relying on polling');
+      return undefined;
+    });
+
+  return {
+    /** Wakes the worker now (tests, and after this process publishes). */
+    wake: () => void claimDue(),
+    inFlight: () => inFlight.size,
+    /**
+     * Stops claiming, lets attempts in flight finish for up to `graceMs`, cuts the rest
+     * short and hands their claims back, then writes every outcome it has.
+     */
+    async stop(graceMs = config.deliveryTimeoutMs) {
+      stopping = true;
+      clearInterval(poll);
+      await (await listening)?.unlisten().catch(() => {});
+      if (inFlight.size > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            idle = resolve;
+          }),
+          new Promise((resolve) => setTimeout(resolve, graceMs)),
+        ]);
+      }
+      const unfinished = [...inFlight.values()].map(({ claim, abort }) => {
+        abort.abort();
+        return claim;
+      });
+      await flush();
+      await releaseClaims(sql, unfinished).catch((error: unknown) =>
+        log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
+      );
+      await sender.close();
+      return { released: unfinished.length };
+    },
+  };
+}
+
+export type DeliveryWorker = ReturnType<typeof startDeliveryWorker>;

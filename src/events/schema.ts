@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { builder } from '../graphql/builder.js';
+import { badUserInput } from '../graphql/errors.js';
+import { isId } from '../lib/ids.js';
+import { WebhookEvent } from '../webhooks/schema.js';
+import { type EventRecord, findEvent, IdempotencyConflict, publishEvent } from './store.js';
+
+export const MAX_DATA_BYTES = 256 * 1024;
+
+export const EventRef = builder.objectRef<EventRecord>('Event');
+
+EventRef.implement({
+  description:
+    'Something that happened to a conversation of one of your agents, delivered to the webhooks subscribed to it.',
+  fields: (t) => ({
+    id: t.exposeID('id', {
+      description: 'Unique id: "evt_" + 16 base62 characters. Sent as `webhook-id` with every delivery of this event.',
+    }),
+    type: t.exposeString('type', {
+      description:
+        'The event type as receivers see it: conversation_started, conversation_ended, conversation_analysed, or webhook.test.',
+    }),
+    agentId: t.exposeString('agentId', { description: 'The agent whose conversation this event is about.' }),
+    data: t.field({
+      type: 'JSON',
+      description: 'The event data as published.',
+      resolve: (event) => (JSON.parse(event.payload) as { data: unknown }).data,
+    }),
+    createdAt: t.expose('createdAt', {
+      type: 'DateTime',
+      description: 'When the event was published; the `timestamp` of its payload.',
+    }),
+  }),
+});
+
+const PublishEventInput = builder.inputType('PublishEventInput', {
+  description: 'A conversation event to deliver to every matching webhook.',
+  fields: (t) => ({
+    agentId: t.string({
+      required: true,
+      description: 'The agent the event is about, 1 to 64 characters. Only webhooks of this agent receive it.',
+      validate: {
+        schema: z.string().trim().min(1, 'must be 1 to 64 characters').max(64, 'must be 1 to 64 characters'),
+      },
+    }),
+    type: t.field({ type: WebhookEvent, required: true, description: 'What happened.' }),
+    data: t.field({
+      type: 'JSON',
+      required: true,
+      description: "The event data: a JSON object of at most 256 KiB, delivered as the payload's `data`.",
+      validate: {
+        schema: z
+          .unknown()
+          .refine(
+            (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+            'must be a JSON object',
+          )
+          .refine(
+            (value) => Buffer.byteLength(JSON.stringify(value) ?? '') <= MAX_DATA_BYTES,
+            'must be at most 256 KiB of JSON',
+          ),
+      },
+    }),
+    idempotencyKey: t.string({
+      required: false,
+      description:
+        'Optional. Publishing again with the same key within 24 hours returns the first event and delivers nothing twice. 1 to 255 characters.',
+      validate: { schema: z.string().min(1, 'must be 1 to 255 characters').max(255, 'must be 1 to 255 characters') },
+    }),
+  }),
+});
+
+builder.queryField('event', (t) =>
+  t.field({
+    type: EventRef,
+    nullable: true,
+    description: 'One event of your workspace, or null when there is none with this id.',
+    args: { id: t.arg.id({ required: true, description: 'The event id ("evt_…").' }) },
+    resolve: (_root, { id }, ctx) =>
+      isId('event', String(id)) ? findEvent(ctx.sql, ctx.workspaceId, String(id)) : null,
+  }),
+);
+
+builder.mutationField('publishEvent', (t) =>
+  t.field({
+    type: EventRef,
+    description:
+      'Publishes a conversation event: it is stored, and delivered to every active webhook of the agent subscribed to its type.',
+    args: { input: t.arg({ type: PublishEventInput, required: true, description: 'The event.' }) },
+    resolve: async (_root, { input }, ctx) => {
+      try {
+        const { event } = await publishEvent(ctx.sql, {
+          workspaceId: ctx.workspaceId,
+          agentId: input.agentId.trim(),
+          type: input.type,
+          data: input.data,
+          idempotencyKey: input.idempotencyKey,
+        });
+        return event;
+      } catch (error) {
+        if (error instanceof IdempotencyConflict) {
+          throw badUserInput([
+            {
+              path: ['input', 'idempotencyKey'],
+              message: 'was already used in the last 24 hours for a different event',
+            },
+          ]);
+        }
+        throw error;
+      }
+    },
+  }),
+);

@@ -1,0 +1,133 @@
+import type { Pool, Sql } from '../db/sql.js';
+import { newId } from '../lib/ids.js';
+
+export const DELIVERY_CHANNEL = 'deliveries_due';
+export const IDEMPOTENCY_WINDOW_HOURS = 24;
+
+export type EventRecord = {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  type: string;
+  /** The exact JSON body deliveries send. */
+  payload: string;
+  createdAt: Date;
+  pageMicros: string;
+};
+
+export type NewEvent = {
+  workspaceId: string;
+  agentId: string;
+  /** Wire name: conversation_started, …, or webhook.test. */
+  type: string;
+  data: unknown;
+  idempotencyKey?: string | null;
+};
+
+export class IdempotencyConflict extends Error {}
+
+const columns = (sql: Sql) => sql`
+  id, workspace_id, agent_id, type, payload, created_at,
+  (extract(epoch from created_at) * 1000000)::bigint::text as page_micros`;
+
+/** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
+export function eventPayload(
+  event: { id: string; type: string; createdAt: Date; workspaceId: string; agentId: string },
+  data: unknown,
+) {
+  return JSON.stringify({
+    id: event.id,
+    type: event.type,
+    timestamp: event.createdAt.toISOString(),
+    workspaceId: event.workspaceId,
+    agentId: event.agentId,
+    data,
+  });
+}
+
+/**
+ * Stores an event and one pending delivery per active webhook of the workspace's agent
+ * subscribed to its type, in one transaction, then wakes the workers (NOTIFY is sent at
+ * commit, so a worker never looks before the rows exist). With an idempotency key seen
+ * in the last 24 hours, returns that event instead and delivers nothing new.
+ */
+export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
+  try {
+    return await pool.begin((tx) => publishIn(tx, input));
+  } catch (error) {
+    // Two requests with the same new key raced; the loser now finds the winner's event.
+    if ((error as { code?: string }).code === '23505' && input.idempotencyKey) {
+      return pool.begin((tx) => publishIn(tx, input));
+    }
+    throw error;
+  }
+}
+
+async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
+  const payloadData = JSON.stringify(input.data);
+  if (input.idempotencyKey) {
+    const [existing] = await tx<(EventRecord & { fresh: boolean; same: boolean })[]>`/* events.idempotent-find */
+      select ${columns(tx)},
+        created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh,
+        (agent_id = ${input.agentId} and type = ${input.type} and (payload::jsonb -> 'data') = ${payloadData}::jsonb) as same
+      from events where workspace_id = ${input.workspaceId} and idempotency_key = ${input.idempotencyKey}
+      for update`;
+    if (existing?.fresh) {
+      if (!existing.same) throw new IdempotencyConflict();
+      const { fresh: _fresh, same: _same, ...event } = existing;
+      return { event, created: false };
+    }
+    if (existing) {
+      // Older than the window: the key is free again.
+      await tx`/* events.idempotency-expire */ update events set idempotency_key = null where id = ${existing.id}`;
+    }
+  }
+
+  const id = newId('event');
+  const createdAt = new Date();
+  const payload = eventPayload(
+    { id, type: input.type, createdAt, workspaceId: input.workspaceId, agentId: input.agentId },
+    input.data,
+  );
+  const [event] = await tx<EventRecord[]>`/* events.insert */
+    insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at)
+    values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt})
+    returning ${columns(tx)}`;
+  const fanOut = await tx`/* events.fan-out */
+    insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
+    select random_id('dlv_'), workspace_id, ${id}, id, now()
+    from webhooks
+    where workspace_id = ${input.workspaceId} and agent_id = ${input.agentId} and active and ${input.type} = any(events)`;
+  if (fanOut.count > 0) await tx`/* events.wake */ select pg_notify(${DELIVERY_CHANNEL}, '')`;
+  return { event: event as EventRecord, created: true };
+}
+
+/** A test event for one webhook, sent even when it is not subscribed to anything like it, or paused. */
+export async function publishTestEvent(pool: Pool, webhook: { id: string; workspaceId: string; agentId: string }) {
+  return pool.begin(async (tx) => {
+    const id = newId('event');
+    const createdAt = new Date();
+    const data = {
+      message: 'This is a test event. If you can read it, your endpoint receives and can verify deliveries.',
+    };
+    const payload = eventPayload(
+      { id, type: 'webhook.test', createdAt, workspaceId: webhook.workspaceId, agentId: webhook.agentId },
+      data,
+    );
+    await tx`/* events.insert-test */
+      insert into events (id, workspace_id, agent_id, type, payload, created_at)
+      values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt})`;
+    const [delivery] = await tx<{ id: string }[]>`/* events.test-delivery */
+      insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at, manual)
+      values (random_id('dlv_'), ${webhook.workspaceId}, ${id}, ${webhook.id}, now(), true)
+      returning id`;
+    await tx`/* events.wake */ select pg_notify(${DELIVERY_CHANNEL}, '')`;
+    return (delivery as { id: string }).id;
+  });
+}
+
+export async function findEvent(sql: Sql, workspaceId: string, id: string): Promise<EventRecord | null> {
+  const [row] = await sql<EventRecord[]>`/* events.find */
+    select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = ${id}`;
+  return row ?? null;
+}
