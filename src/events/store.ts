@@ -69,7 +69,7 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
     const [existing] = await tx<(EventRecord & { fresh: boolean; same: boolean })[]>`/* events.idempotent-find */
       select ${columns(tx)},
         created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh,
-        (agent_id = ${input.agentId} and type = ${input.type} and (payload::jsonb -> 'data') = ${payloadData}::jsonb) as same
+        (agent_id = ${input.agentId} and type = ${input.type} and (payload::jsonb -> 'data') = ${payloadData}::text::jsonb) as same
       from events where workspace_id = ${input.workspaceId} and idempotency_key = ${input.idempotencyKey}
       for update`;
     if (existing?.fresh) {
