@@ -51,6 +51,8 @@ const schema = z.object({
       return delays as number[];
     }),
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
+  DELIVERY_CONCURRENCY_PER_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(8),
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
 });
 
@@ -67,6 +69,8 @@ export type Config = {
   deliveryTimeoutMs: number;
   retrySchedule: number[];
   disableAfterMs: number;
+  deliveryConcurrency: number;
+  deliveryConcurrencyPerWebhook: number;
   allowPrivateTargets: boolean;
 };
 
@@ -102,6 +106,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryTimeoutMs: e.DELIVERY_TIMEOUT_MS,
     retrySchedule: e.DELIVERY_RETRY_SCHEDULE,
     disableAfterMs: e.DELIVERY_DISABLE_AFTER,
+    deliveryConcurrency: e.DELIVERY_CONCURRENCY,
+    deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
   };
 }

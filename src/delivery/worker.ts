@@ -14,9 +14,9 @@ export type WorkerOptions = {
   secretKey: Buffer;
   config: Config;
   log: Logger;
-  /** Attempts in flight at once, across all webhooks. */
+  /** Attempts in flight at once, across all webhooks (default: DELIVERY_CONCURRENCY). */
   concurrency?: number;
-  /** Attempts in flight at once to one webhook: a slow endpoint holds at most this many slots. */
+  /** Attempts in flight at once to one webhook, so a slow endpoint holds at most this many slots. */
   perWebhook?: number;
   /** Safety-net poll; NOTIFY wakes the worker for new events, this catches retries coming due. */
   pollMs?: number;
@@ -31,11 +31,12 @@ type InFlight = { claim: ClaimedDelivery; abort: AbortController };
  */
 export function startDeliveryWorker(options: WorkerOptions) {
   const { sql, secretKey, config, log } = options;
-  const concurrency = options.concurrency ?? 64;
-  const perWebhookCap = options.perWebhook ?? 8;
+  const concurrency = options.concurrency ?? config.deliveryConcurrency;
+  const perWebhookCap = options.perWebhook ?? config.deliveryConcurrencyPerWebhook;
   const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: options.jitter ?? 0.2 };
-  // Long enough for the attempt and writing its outcome; a claim older than this is presumed lost.
-  const leaseMs = config.deliveryTimeoutMs + 15_000;
+  // Long enough for the attempt and writing its outcome; a claim older than this is
+  // presumed lost (its worker died) and the delivery comes due again.
+  const leaseMs = leaseFor(config.deliveryTimeoutMs);
   const sender = createSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
 
   const inFlight = new Map<string, InFlight>();
@@ -228,3 +229,5 @@ export function startDeliveryWorker(options: WorkerOptions) {
 }
 
 export type DeliveryWorker = ReturnType<typeof startDeliveryWorker>;
+
+export const leaseFor = (deliveryTimeoutMs: number) => 2 * deliveryTimeoutMs + 5_000;

@@ -36,14 +36,20 @@ describe('a published event', () => {
     const { apiKey, workspaceId } = await app.newWorkspace();
     const receiver = await createReceiver();
     const webhook = await registerAt(apiKey, receiver.url, { agentId: 'agent-a' });
-    const event = await publish(apiKey, conversationEnded('agent-a', { conversationId: 'conv_42', transcript: ['hi', 'bye'] }));
+    const event = await publish(
+      apiKey,
+      conversationEnded('agent-a', { conversationId: 'conv_42', transcript: ['hi', 'bye'] }),
+    );
 
     await receiver.waitFor(1);
     const [request] = receiver.received;
     expect(request?.headers['content-type']).toBe('application/json');
     expect(request?.headers['webhook-id']).toBe(event.id);
     expect(Math.abs(Number(request?.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(10);
-    const verified = new Verifier(webhook.secret).verify(request?.body as string, request?.headers as Record<string, string>);
+    const verified = new Verifier(webhook.secret).verify(
+      request?.body as string,
+      request?.headers as Record<string, string>,
+    );
     expect(verified).toEqual({
       id: event.id,
       type: 'conversation_ended',
@@ -58,7 +64,12 @@ describe('a published event', () => {
       const node = res.data?.event.deliveries.edges[0]?.node;
       return node?.status === 'SUCCEEDED' ? node : undefined;
     });
-    expect(delivery).toMatchObject({ attemptCount: 1, nextAttemptAt: null, webhook: { id: webhook.id }, event: { id: event.id } });
+    expect(delivery).toMatchObject({
+      attemptCount: 1,
+      nextAttemptAt: null,
+      webhook: { id: webhook.id },
+      event: { id: event.id },
+    });
     expect(delivery.attempts).toEqual([expect.objectContaining({ statusCode: 200, error: null })]);
   });
 
@@ -68,7 +79,10 @@ describe('a published event', () => {
     const hit = await createReceiver();
     const misses = await createReceiver();
     await registerAt(alice.apiKey, hit.url, { agentId: 'agent-1', events: ['CONVERSATION_ENDED'] });
-    await registerAt(alice.apiKey, hit.url, { agentId: 'agent-1', events: ['CONVERSATION_ENDED', 'CONVERSATION_STARTED'] });
+    await registerAt(alice.apiKey, hit.url, {
+      agentId: 'agent-1',
+      events: ['CONVERSATION_ENDED', 'CONVERSATION_STARTED'],
+    });
     await registerAt(alice.apiKey, misses.url, { agentId: 'agent-2', events: ['CONVERSATION_ENDED'] });
     await registerAt(alice.apiKey, misses.url, { agentId: 'agent-1', events: ['CONVERSATION_ANALYSED'] });
     await registerAt(alice.apiKey, misses.url, { agentId: 'agent-1', active: false });
@@ -153,7 +167,10 @@ describe('steering', () => {
       return res.data?.webhook.deliveries.edges[0]?.node;
     });
     healthy = true;
-    const retried = await app.graphql(`mutation($id: ID!) { retryDelivery(id: $id) { id status } }`, { apiKey, variables: { id: failed.id } });
+    const retried = await app.graphql(`mutation($id: ID!) { retryDelivery(id: $id) { id status } }`, {
+      apiKey,
+      variables: { id: failed.id },
+    });
     expect(retried.data?.retryDelivery).toEqual({ id: failed.id, status: 'PENDING' });
     const done = await eventually(async () => {
       const res = await app.graphql(GET_DELIVERY, { apiKey, variables: { id: failed.id } });
@@ -165,25 +182,43 @@ describe('steering', () => {
   it('sendTestEvent delivers a webhook.test event, even to a paused webhook subscribed to other types', async () => {
     const { apiKey, workspaceId } = await app.newWorkspace();
     const receiver = await createReceiver();
-    const webhook = await registerAt(apiKey, receiver.url, { agentId: 'agent-t', events: ['CONVERSATION_ANALYSED'], active: false });
-    const res = await app.graphql(`mutation($id: ID!) { sendTestEvent(webhookId: $id) { id status event { id type } } }`, {
-      apiKey,
-      variables: { id: webhook.id },
+    const webhook = await registerAt(apiKey, receiver.url, {
+      agentId: 'agent-t',
+      events: ['CONVERSATION_ANALYSED'],
+      active: false,
     });
+    const res = await app.graphql(
+      `mutation($id: ID!) { sendTestEvent(webhookId: $id) { id status event { id type } } }`,
+      {
+        apiKey,
+        variables: { id: webhook.id },
+      },
+    );
     expect(res.data?.sendTestEvent).toMatchObject({ status: 'PENDING', event: { type: 'webhook.test' } });
     await receiver.waitFor(1);
-    const body = new Verifier(webhook.secret).verify(receiver.received[0]?.body as string, receiver.received[0]?.headers as Record<string, string>);
-    expect(body).toMatchObject({ type: 'webhook.test', workspaceId, agentId: 'agent-t', id: res.data?.sendTestEvent.event.id });
+    const body = new Verifier(webhook.secret).verify(
+      receiver.received[0]?.body as string,
+      receiver.received[0]?.headers as Record<string, string>,
+    );
+    expect(body).toMatchObject({
+      type: 'webhook.test',
+      workspaceId,
+      agentId: 'agent-t',
+      id: res.data?.sendTestEvent.event.id,
+    });
   });
 
   it('rotateWebhookSecret returns the new secret once; both secrets sign until the old one expires', async () => {
     const { apiKey } = await app.newWorkspace();
     const receiver = await createReceiver();
     const webhook = await registerAt(apiKey, receiver.url, { agentId: 'agent-s' });
-    const rotated = await app.graphql(`mutation($id: ID!) { rotateWebhookSecret(id: $id, expireCurrentInSeconds: 1) { id secret } }`, {
-      apiKey,
-      variables: { id: webhook.id },
-    });
+    const rotated = await app.graphql(
+      `mutation($id: ID!) { rotateWebhookSecret(id: $id, expireCurrentInSeconds: 1) { id secret } }`,
+      {
+        apiKey,
+        variables: { id: webhook.id },
+      },
+    );
     const newSecret = rotated.data?.rotateWebhookSecret.secret as string;
     expect(newSecret).toMatch(/^whsec_/);
     expect(newSecret).not.toBe(webhook.secret);
@@ -193,7 +228,9 @@ describe('steering', () => {
     const first = receiver.received[0];
     expect(String(first?.headers['webhook-signature']).split(' ')).toHaveLength(2);
     for (const secret of [webhook.secret, newSecret]) {
-      expect(() => new Verifier(secret).verify(first?.body as string, first?.headers as Record<string, string>)).not.toThrow();
+      expect(() =>
+        new Verifier(secret).verify(first?.body as string, first?.headers as Record<string, string>),
+      ).not.toThrow();
     }
 
     await sleep(1100);
@@ -201,10 +238,17 @@ describe('steering', () => {
     await receiver.waitFor(2);
     const second = receiver.received[1];
     expect(String(second?.headers['webhook-signature']).split(' ')).toHaveLength(1);
-    expect(() => new Verifier(newSecret).verify(second?.body as string, second?.headers as Record<string, string>)).not.toThrow();
-    expect(() => new Verifier(webhook.secret).verify(second?.body as string, second?.headers as Record<string, string>)).toThrow();
+    expect(() =>
+      new Verifier(newSecret).verify(second?.body as string, second?.headers as Record<string, string>),
+    ).not.toThrow();
+    expect(() =>
+      new Verifier(webhook.secret).verify(second?.body as string, second?.headers as Record<string, string>),
+    ).toThrow();
 
-    const read = await app.graphql(`query($id: ID!) { webhook(id: $id) { secret } }`, { apiKey, variables: { id: webhook.id } });
+    const read = await app.graphql(`query($id: ID!) { webhook(id: $id) { secret } }`, {
+      apiKey,
+      variables: { id: webhook.id },
+    });
     expect(read.data?.webhook.secret).toBeNull();
   });
 });

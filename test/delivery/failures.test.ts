@@ -21,7 +21,8 @@ let agentSeq = 0;
 /** Registers a webhook at `url`, publishes one event for it, and returns its delivery once one attempt is recorded. */
 async function firstAttempt(url: string) {
   const agentId = `agent-${agentSeq++}`;
-  const webhook = (await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url, agentId }) } })).data?.registerWebhook;
+  const webhook = (await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url, agentId }) } })).data
+    ?.registerWebhook;
   const publishedAt = Date.now();
   await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded(agentId) } });
   const delivery = await eventually(async () => {
@@ -41,7 +42,13 @@ describe('a failed attempt is recorded and retried on schedule', () => {
     ['a 500', { status: 500, body: 'database is down' }, 500, 'HTTP 500', 'database is down'],
     ['a 404', { status: 404 }, 404, 'HTTP 404', null],
     ['a 400', { status: 400, body: '{"error":"bad signature"}' }, 400, 'HTTP 400', '{"error":"bad signature"}'],
-    ['a redirect, which is not followed', { status: 301, headers: { location: 'https://example.com/' } }, 301, 'HTTP 301: redirects are not followed', null],
+    [
+      'a redirect, which is not followed',
+      { status: 301, headers: { location: 'https://example.com/' } },
+      301,
+      'HTTP 301: redirects are not followed',
+      null,
+    ],
   ] as const)('%s', async (_label, reply, statusCode, error, responseBody) => {
     const { delivery, publishedAt } = await firstAttempt(await receiverAnswering(reply as Reply));
     expect(delivery.status).toBe('PENDING');
@@ -53,7 +60,10 @@ describe('a failed attempt is recorded and retried on schedule', () => {
 
   it('a receiver that does not answer within DELIVERY_TIMEOUT_MS', async () => {
     const { delivery } = await firstAttempt(await receiverAnswering({ hang: true }));
-    expect(delivery.attempts[0]).toMatchObject({ statusCode: null, error: 'timeout: no complete response within 300 ms' });
+    expect(delivery.attempts[0]).toMatchObject({
+      statusCode: null,
+      error: 'timeout: no complete response within 300 ms',
+    });
     expect(delivery.attempts[0].durationMs).toBeGreaterThanOrEqual(290);
     expect(delivery.attempts[0].durationMs).toBeLessThan(2000);
     expect(delivery.status).toBe('PENDING');
@@ -103,19 +113,27 @@ describe('410 Gone', () => {
 
 describe('a webhook whose every attempt fails for DELIVERY_DISABLE_AFTER', () => {
   it('is turned off with a reason; a success in between resets the clock', async () => {
-    const other = await createTestApp({ DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms', DELIVERY_DISABLE_AFTER: '400ms' });
+    const other = await createTestApp({
+      DELIVERY_RETRY_SCHEDULE: '50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms',
+      DELIVERY_DISABLE_AFTER: '400ms',
+    });
     const { apiKey } = await other.newWorkspace();
     other.startWorker();
     let healthy = false;
     const receiver = await createReceiver(() => ({ status: healthy ? 200 : 500 }));
-    const register = await other.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: receiver.url, agentId: 'flaky' }) } });
+    const register = await other.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'flaky' }) },
+    });
     const id = register.data?.registerWebhook.id;
 
     // A success resets the failure streak.
     await other.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('flaky') } });
     await receiver.waitFor(3);
     healthy = true;
-    await eventually(async () => (await other.sql`select failing_since from webhooks where id = ${id}`)[0]?.failingSince === null);
+    await eventually(
+      async () => (await other.sql`select failing_since from webhooks where id = ${id}`)[0]?.failingSince === null,
+    );
     healthy = false;
 
     await other.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('flaky') } });

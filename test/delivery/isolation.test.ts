@@ -13,12 +13,17 @@ describe('one dead endpoint', () => {
     const { apiKey } = await app.newWorkspace();
     const blackHole = await createReceiver(() => ({ hang: true }));
     const healthy = await createReceiver();
-    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: blackHole.url, agentId: 'dead' }) } });
+    await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: blackHole.url, agentId: 'dead' }) },
+    });
     await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: healthy.url, agentId: 'alive' }) } });
 
     // The dead endpoint's backlog is older, so it is first in line.
-    for (let i = 0; i < 60; i++) await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('dead') } });
-    for (let i = 0; i < 30; i++) await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('alive') } });
+    for (let i = 0; i < 60; i++)
+      await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('dead') } });
+    for (let i = 0; i < 30; i++)
+      await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('alive') } });
 
     app.startWorker({ concurrency: 16, perWebhook: 4 });
     await healthy.waitFor(30, 4000);

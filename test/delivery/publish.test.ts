@@ -1,6 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { conversationEnded, EVENT_DELIVERIES, GET_DELIVERY, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import {
+  conversationEnded,
+  EVENT_DELIVERIES,
+  GET_DELIVERY,
+  PUBLISH,
+  REGISTER,
+  validWebhook,
+} from '../support/operations.js';
 
 /** publishEvent without a worker: what is stored, refused and deduplicated. */
 let app: TestApp;
@@ -14,13 +21,17 @@ beforeAll(async () => {
 });
 
 const counts = async () => {
-  const [row] = await app.sql`select (select count(*)::int from events) as events, (select count(*)::int from deliveries) as deliveries`;
+  const [row] =
+    await app.sql`select (select count(*)::int from events) as events, (select count(*)::int from deliveries) as deliveries`;
   return row as { events: number; deliveries: number };
 };
 
 describe('publishEvent', () => {
   it('stores the event and one pending delivery per matching webhook', async () => {
-    const res = await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('agent-1', { score: 0.93 }) } });
+    const res = await app.graphql(PUBLISH, {
+      apiKey,
+      variables: { input: conversationEnded('agent-1', { score: 0.93 }) },
+    });
     const event = res.data?.publishEvent;
     expect(event).toMatchObject({ type: 'conversation_ended', agentId: 'agent-1', data: { score: 0.93 } });
     expect(event.id).toMatch(/^evt_[0-9A-Za-z]{16}$/);
@@ -52,18 +63,25 @@ describe('publishEvent', () => {
   it('races on a new idempotency key still make exactly one event', async () => {
     const input = { ...conversationEnded('agent-1'), idempotencyKey: 'race-key' };
     const before = await counts();
-    const results = await Promise.all(Array.from({ length: 6 }, () => app.graphql(PUBLISH, { apiKey, variables: { input } })));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, () => app.graphql(PUBLISH, { apiKey, variables: { input } })),
+    );
     expect(new Set(results.map((r) => r.data?.publishEvent.id)).size).toBe(1);
     expect(await counts()).toEqual({ events: before.events + 1, deliveries: before.deliveries + 2 });
   });
 
   it('refuses an idempotency key reused for a different event', async () => {
-    await app.graphql(PUBLISH, { apiKey, variables: { input: { ...conversationEnded('agent-1'), idempotencyKey: 'k-1' } } });
+    await app.graphql(PUBLISH, {
+      apiKey,
+      variables: { input: { ...conversationEnded('agent-1'), idempotencyKey: 'k-1' } },
+    });
     const res = await app.graphql(PUBLISH, {
       apiKey,
       variables: { input: { ...conversationEnded('agent-1', { other: true }), idempotencyKey: 'k-1' } },
     });
-    expect(res.errors?.[0]?.extensions?.issues).toEqual([{ path: ['input', 'idempotencyKey'], message: expect.stringContaining('different event') }]);
+    expect(res.errors?.[0]?.extensions?.issues).toEqual([
+      { path: ['input', 'idempotencyKey'], message: expect.stringContaining('different event') },
+    ]);
   });
 
   it('treats a key older than 24 hours as new', async () => {
@@ -87,10 +105,18 @@ describe('publishEvent', () => {
     ['data that is an array', { data: [1, 2] }, 'data', 'must be a JSON object'],
     ['data that is a string', { data: 'hello' }, 'data', 'must be a JSON object'],
     ['an empty agentId', { agentId: '' }, 'agentId', 'must be 1 to 64 characters'],
-    ['an idempotency key over 255 characters', { idempotencyKey: 'k'.repeat(256) }, 'idempotencyKey', 'must be 1 to 255 characters'],
+    [
+      'an idempotency key over 255 characters',
+      { idempotencyKey: 'k'.repeat(256) },
+      'idempotencyKey',
+      'must be 1 to 255 characters',
+    ],
   ])('refuses %s, naming the field, and writes nothing', async (_label, overrides, field, message) => {
     const before = await counts();
-    const res = await app.graphql(PUBLISH, { apiKey, variables: { input: { ...conversationEnded('agent-1'), ...overrides } } });
+    const res = await app.graphql(PUBLISH, {
+      apiKey,
+      variables: { input: { ...conversationEnded('agent-1'), ...overrides } },
+    });
     expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     expect(res.errors?.[0]?.extensions?.issues).toEqual([{ path: ['input', field], message }]);
     expect(await counts()).toEqual(before);
@@ -115,7 +141,8 @@ describe("another workspace's events and deliveries answer like missing ones", (
     const deliveryId = read.data?.event.deliveries.edges[0].node.id;
     const webhookId = read.data?.event.deliveries.edges[0].node.webhook.id;
 
-    const as = (query: string, variables: Record<string, unknown>) => app.graphql(query, { apiKey: other.apiKey, variables });
+    const as = (query: string, variables: Record<string, unknown>) =>
+      app.graphql(query, { apiKey: other.apiKey, variables });
     expect((await as(EVENT_DELIVERIES, { id: eventId })).data?.event).toBeNull();
     expect((await as(GET_DELIVERY, { id: deliveryId })).data?.delivery).toBeNull();
     for (const [query, variables] of [

@@ -53,7 +53,10 @@ export const WEBHOOK_DELIVERIES = `query WebhookDeliveries($id: ID!, $status: De
   }
 }`;
 
-export const conversationEnded = (agentId: string, data: Record<string, unknown> = { conversationId: 'conv_1', durationSeconds: 184 }) => ({
+export const conversationEnded = (
+  agentId: string,
+  data: Record<string, unknown> = { conversationId: 'conv_1', durationSeconds: 184 },
+) => ({
   agentId,
   type: 'CONVERSATION_ENDED',
   data,

@@ -1,0 +1,107 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, REGISTER, validWebhook } from '../support/operations.js';
+import { startProcess } from '../support/processes.js';
+import { createReceiver, eventually } from '../support/receiver.js';
+
+/**
+ * Real worker processes (`src/main.ts` with ROLE=worker) on the test database: killed
+ * with SIGKILL mid-batch, and two at once.
+ */
+let app: TestApp;
+const TIMEOUT_MS = 500;
+const CONCURRENCY = 16;
+
+beforeAll(async () => {
+  app = await createTestApp();
+});
+
+function startWorkerProcess() {
+  return startProcess(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts'],
+    {
+      ROLE: 'worker',
+      DATABASE_URL: app.db.url,
+      SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
+      ALLOW_PRIVATE_TARGETS: 'true',
+      DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS),
+      DELIVERY_CONCURRENCY: String(CONCURRENCY),
+      DELIVERY_RETRY_SCHEDULE: '200ms,200ms,200ms',
+      LOG_LEVEL: 'warn',
+    },
+    /delivery worker started|^/,
+  );
+}
+
+/** Two webhooks on two receivers that answer after `delayMs`, and `events` events for both. */
+async function backlog(events: number, delayMs: number) {
+  const { apiKey, workspaceId } = await app.newWorkspace();
+  const receivers = [
+    await createReceiver(() => ({ status: 200, delayMs })),
+    await createReceiver(() => ({ status: 200, delayMs })),
+  ];
+  const agentId = `agent-${workspaceId}`;
+  for (const receiver of receivers) {
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: receiver.url, agentId }) } });
+  }
+  // Published through the API in parallel batches, to build the backlog quickly.
+  for (let i = 0; i < events; i += 50) {
+    await Promise.all(
+      Array.from({ length: Math.min(50, events - i) }, () =>
+        app.graphql(`mutation($input: PublishEventInput!) { publishEvent(input: $input) { id } }`, {
+          apiKey,
+          variables: { input: conversationEnded(agentId) },
+        }),
+      ),
+    );
+  }
+  const distinct = () =>
+    receivers.reduce((n, r) => n + new Set(r.received.map((x) => x.headers['webhook-id'])).size, 0);
+  const total = () => receivers.reduce((n, r) => n + r.received.length, 0);
+  const pending = async () =>
+    (
+      await app.sql`select count(*)::int as n from deliveries where workspace_id = ${workspaceId} and status <> 'succeeded'`
+    )[0]?.n as number;
+  return { receivers, distinct, total, pending };
+}
+
+describe('worker processes', () => {
+  it('after a kill -9 mid-batch, a new worker delivers every event; duplicates only for attempts in flight', async () => {
+    const work = await backlog(150, 40);
+    const first = startWorkerProcess();
+    await eventually(async () => work.total() >= 60, 20_000);
+    first.signal('SIGKILL');
+    await first.exited;
+    const sentBeforeKill = work.total();
+
+    const second = startWorkerProcess();
+    try {
+      await eventually(async () => work.distinct() === 300 && (await work.pending()) === 0, 40_000, 100);
+    } finally {
+      second.signal('SIGTERM');
+      await second.exited;
+    }
+    const duplicates = work.total() - work.distinct();
+    // Re-sent: only what the killed worker had in flight or had not yet recorded.
+    expect(duplicates).toBeLessThanOrEqual(CONCURRENCY * 2);
+    expect(sentBeforeKill).toBeLessThan(300);
+    const [stuck] =
+      await app.sql`select count(*)::int as n from deliveries where status = 'pending' and next_attempt_at < now()`;
+    expect(stuck?.n).toBe(0);
+  }, 90_000);
+
+  it('two workers on one database deliver every event exactly once', async () => {
+    const work = await backlog(150, 5);
+    const workers = [startWorkerProcess(), startWorkerProcess()];
+    try {
+      await eventually(async () => work.distinct() === 300 && (await work.pending()) === 0, 40_000, 100);
+    } finally {
+      for (const worker of workers) worker.signal('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+    expect(work.total()).toBe(300);
+    const [attempts] = await app.sql`select count(*)::int as n from delivery_attempts`;
+    expect(attempts?.n).toBeGreaterThanOrEqual(300);
+  }, 90_000);
+});
