@@ -25,7 +25,7 @@ describe("the README's receiver example", () => {
       apiKey,
       variables: { input: validWebhook({ url, agentId: 'readme' }) },
     });
-    const { secret } = registered.data?.registerWebhook;
+    const secret = registered.data?.registerWebhook.secret as string;
 
     const receiver = startProcess(
       process.execPath,
