@@ -98,22 +98,29 @@ describe('a published event', () => {
   });
 
   it('is held for a paused webhook and delivered once it is resumed', async () => {
-    const { apiKey } = await app.newWorkspace();
+    // Its own app, so the event is accepted before any worker runs.
+    const paused = await createTestApp();
+    const { apiKey } = await paused.newWorkspace();
     const receiver = await createReceiver();
-    const webhook = await registerAt(apiKey, receiver.url, { agentId: 'agent-p' });
-    await publish(apiKey, conversationEnded('agent-p'));
-    await receiver.waitFor(1);
-    // Pause, with an event already accepted for it.
-    await app.sql`update deliveries set next_attempt_at = now() + interval '1 hour' where webhook_id = ${webhook.id}`;
-    await app.graphql(UPDATE, { apiKey, variables: { id: webhook.id, input: { active: false } } });
-    await app.sql`update deliveries set status = 'pending', next_attempt_at = now() where webhook_id = ${webhook.id}`;
+    const register = await paused.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'agent-p' }) },
+    });
+    const webhookId = register.data?.registerWebhook.id;
+    await paused.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('agent-p') } });
+    await paused.graphql(UPDATE, { apiKey, variables: { id: webhookId, input: { active: false } } });
+
+    paused.startWorker();
     await sleep(400);
-    expect(receiver.received).toHaveLength(1);
-    const pending = await app.graphql(WEBHOOK_DELIVERIES, { apiKey, variables: { id: webhook.id, status: 'PENDING' } });
+    expect(receiver.received).toHaveLength(0);
+    const pending = await paused.graphql(WEBHOOK_DELIVERIES, {
+      apiKey,
+      variables: { id: webhookId, status: 'PENDING' },
+    });
     expect(pending.data?.webhook.deliveries.totalCount).toBe(1);
 
-    await app.graphql(UPDATE, { apiKey, variables: { id: webhook.id, input: { active: true } } });
-    await receiver.waitFor(2);
+    await paused.graphql(UPDATE, { apiKey, variables: { id: webhookId, input: { active: true } } });
+    await receiver.waitFor(1);
   });
 });
 
