@@ -51,6 +51,7 @@ const schema = z.object({
       return delays as number[];
     }),
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
   DELIVERY_CONCURRENCY_PER_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(8),
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
@@ -71,6 +72,7 @@ export type Config = {
   disableAfterMs: number;
   deliveryConcurrency: number;
   deliveryConcurrencyPerWebhook: number;
+  shutdownGraceMs: number;
   allowPrivateTargets: boolean;
 };
 
@@ -108,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     disableAfterMs: e.DELIVERY_DISABLE_AFTER,
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
   };
 }

@@ -202,7 +202,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
      * Stops claiming, lets attempts in flight finish for up to `graceMs`, cuts the rest
      * short and hands their claims back, then writes every outcome it has.
      */
-    async stop(graceMs = config.deliveryTimeoutMs) {
+    async stop(graceMs = Math.min(config.shutdownGraceMs, config.deliveryTimeoutMs)) {
       stopping = true;
       clearInterval(poll);
       await (await listening)?.unlisten().catch(() => {});

@@ -16,7 +16,7 @@ beforeAll(async () => {
   app = await createTestApp();
 });
 
-function startWorkerProcess() {
+function startWorkerProcess(env: Record<string, string> = {}) {
   return startProcess(
     process.execPath,
     ['--import', 'tsx', 'src/main.ts'],
@@ -28,7 +28,8 @@ function startWorkerProcess() {
       DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS),
       DELIVERY_CONCURRENCY: String(CONCURRENCY),
       DELIVERY_RETRY_SCHEDULE: '200ms,200ms,200ms',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
+      ...env,
     },
     /delivery worker started|^/,
   );
@@ -90,6 +91,47 @@ describe('worker processes', () => {
       await app.sql`select count(*)::int as n from deliveries where status = 'pending' and next_attempt_at < now()`;
     expect(stuck?.n).toBe(0);
   }, 90_000);
+
+  it('on SIGTERM stops claiming, hands back what is still in flight after the grace period, and exits 0; the rest is delivered later', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    let answering = false;
+    const receiver = await createReceiver(() => (answering ? { status: 200 } : { hang: true }));
+    await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'graceful' }) },
+    });
+    for (let i = 0; i < 20; i++) {
+      await app.graphql(`mutation($input: PublishEventInput!) { publishEvent(input: $input) { id } }`, {
+        apiKey,
+        variables: { input: conversationEnded('graceful') },
+      });
+    }
+    const worker = startWorkerProcess({ DELIVERY_TIMEOUT_MS: '20000', SHUTDOWN_GRACE_MS: '300' });
+    await receiver.waitFor(8);
+    const signalledAt = Date.now();
+    worker.signal('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output()).toMatch(/"released":8,"msg":"stopped"/);
+    // Stopped well before the 20 s timeout of the hanging attempts.
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+    const [held] = await app.sql`
+      select count(*)::int as n from deliveries
+      where workspace_id = ${workspaceId} and status = 'pending' and claim_token is null and next_attempt_at <= now()`;
+    expect(held?.n).toBe(20);
+
+    answering = true;
+    const next = startWorkerProcess();
+    try {
+      await eventually(async () => {
+        const [row] =
+          await app.sql`select count(*)::int as n from deliveries where workspace_id = ${workspaceId} and status = 'succeeded'`;
+        return row?.n === 20;
+      }, 20_000);
+    } finally {
+      next.signal('SIGTERM');
+      await next.exited;
+    }
+  }, 60_000);
 
   it('two workers on one database deliver every event exactly once', async () => {
     const work = await backlog(150, 5);
