@@ -1,7 +1,7 @@
 import { EventRef } from '../events/schema.js';
 import { findEvent, publishTestEvent } from '../events/store.js';
 import { builder } from '../graphql/builder.js';
-import { connectionOf, DEFAULT_PAGE_SIZE, decodeCursor, pageArgs, toPage } from '../graphql/connection.js';
+import { connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { notFound } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
 import { WebhookRef } from '../webhooks/schema.js';
@@ -93,11 +93,13 @@ builder.objectField(WebhookRef, 'deliveries', (t) =>
       status: t.arg({ type: DeliveryStatus, description: 'Only deliveries in this state.' }),
       ...pageArgs(t.arg),
     },
-    resolve: async (webhook, args, ctx) => {
-      const first = args.first ?? DEFAULT_PAGE_SIZE;
+    resolve: (webhook, args, ctx) => {
       const filter = { webhookId: webhook.id, status: args.status };
-      const rows = await store.listDeliveries(ctx.sql, ctx.workspaceId, filter, first + 1, decodeCursor(args.after));
-      return toPage(rows, first, () => store.countDeliveries(ctx.sql, ctx.workspaceId, filter));
+      return resolvePage(
+        args,
+        (limit, after) => store.listDeliveries(ctx.sql, ctx.workspaceId, filter, limit, after),
+        () => store.countDeliveries(ctx.sql, ctx.workspaceId, filter),
+      );
     },
   }),
 );
@@ -107,11 +109,13 @@ builder.objectField(EventRef, 'deliveries', (t) =>
     type: DeliveryConnection,
     description: 'Deliveries of this event, one per webhook it went to, newest first.',
     args: pageArgs(t.arg),
-    resolve: async (event, args, ctx) => {
-      const first = args.first ?? DEFAULT_PAGE_SIZE;
+    resolve: (event, args, ctx) => {
       const filter = { eventId: event.id };
-      const rows = await store.listDeliveries(ctx.sql, ctx.workspaceId, filter, first + 1, decodeCursor(args.after));
-      return toPage(rows, first, () => store.countDeliveries(ctx.sql, ctx.workspaceId, filter));
+      return resolvePage(
+        args,
+        (limit, after) => store.listDeliveries(ctx.sql, ctx.workspaceId, filter, limit, after),
+        () => store.countDeliveries(ctx.sql, ctx.workspaceId, filter),
+      );
     },
   }),
 );

@@ -1,5 +1,5 @@
+import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
-import type { PageKey } from '../graphql/connection.js';
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
@@ -53,7 +53,7 @@ export type Outcome = {
 
 const columns = (sql: Sql) => sql`
   id, workspace_id, event_id, webhook_id, status, attempt_count, next_attempt_at, created_at, updated_at,
-  (extract(epoch from created_at) * 1000000)::bigint::text as page_micros`;
+  ${pageMicros(sql)}`;
 
 /**
  * Claims due deliveries: oldest first, at most `perWebhook` per webhook, none for the
@@ -193,7 +193,7 @@ export async function listDeliveries(
   return sql<Delivery[]>`/* deliveries.list */
     select ${columns(sql)} from deliveries
     where ${filterSql(sql, workspaceId, filter)}
-    ${after ? sql`and (created_at, id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id})` : sql``}
+    ${afterKey(sql, after)}
     order by created_at desc, id desc
     limit ${limit}`;
 }

@@ -1,3 +1,4 @@
+import { pageMicros } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 
@@ -28,7 +29,7 @@ export class IdempotencyConflict extends Error {}
 
 const columns = (sql: Sql) => sql`
   id, workspace_id, agent_id, type, payload, created_at,
-  (extract(epoch from created_at) * 1000000)::bigint::text as page_micros`;
+  ${pageMicros(sql)}`;
 
 /** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
 export function eventPayload(

@@ -1,14 +1,9 @@
 import type { ArgBuilder, ObjectRef } from '@pothos/core';
+import type { PageKey } from '../db/keyset.js';
 import { builder, type Types } from './builder.js';
 import { badUserInput } from './errors.js';
 
-/**
- * Relay-style connections with keyset cursors. A cursor is the row's (created_at, id)
- * pair: created_at in exact microseconds (a JS Date would round to milliseconds and
- * skip or repeat rows), id to break ties. Keyset pages stay stable while rows are
- * inserted or deleted, and cost the same on page 1 and page 1,000.
- */
-export type PageKey = { micros: string; id: string };
+/** Relay-style connections over the keyset pages of db/keyset.ts; a cursor encodes a PageKey. */
 
 /** A row as stores return it for paging: its own fields plus the exact created_at. */
 export type Pageable = { id: string; pageMicros: string };
@@ -34,8 +29,17 @@ export function decodeCursor(cursor: string | null | undefined, argName = 'after
   return { micros: match[1], id: match[2] };
 }
 
-/** Reads one row more than asked for, to know whether another page follows. */
-export function toPage<T extends Pageable>(rows: T[], first: number, totalCount: () => Promise<number>): Page<T> {
+/**
+ * Resolves a connection field: reads one row more than asked for, to know whether
+ * another page follows; the count runs only if `totalCount` is selected.
+ */
+export async function resolvePage<T extends Pageable>(
+  args: { first?: number | null; after?: string | null },
+  fetch: (limit: number, after: PageKey | undefined) => Promise<T[]>,
+  totalCount: () => Promise<number>,
+): Promise<Page<T>> {
+  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  const rows = await fetch(first + 1, decodeCursor(args.after));
   return { nodes: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { targetUrlProblem } from '../delivery/target-guard.js';
 import { builder, type Context } from '../graphql/builder.js';
-import { connectionOf, DEFAULT_PAGE_SIZE, decodeCursor, pageArgs, toPage } from '../graphql/connection.js';
+import { connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, notFound } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
 import type { Webhook, WebhookEventType, WebhookWithSecret } from './store.js';
@@ -159,11 +159,13 @@ builder.queryFields((t) => ({
       active: t.arg.boolean({ description: 'Only active (true) or only paused (false) webhooks.' }),
       ...pageArgs(t.arg),
     },
-    resolve: async (_root, args, ctx) => {
-      const first = args.first ?? DEFAULT_PAGE_SIZE;
+    resolve: (_root, args, ctx) => {
       const filter = { agentId: args.agentId, active: args.active };
-      const rows = await store.listWebhooks(ctx.sql, ctx.workspaceId, filter, first + 1, decodeCursor(args.after));
-      return toPage(rows, first, () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter));
+      return resolvePage(
+        args,
+        (limit, after) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, limit, after),
+        () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter),
+      );
     },
   }),
 }));

@@ -1,5 +1,5 @@
+import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
-import type { PageKey } from '../graphql/connection.js';
 import { newId } from '../lib/ids.js';
 import { encryptSecret, generateSigningSecret } from './secrets.js';
 
@@ -40,7 +40,7 @@ export type WebhookFilter = { agentId?: string | null; active?: boolean | null }
 // The select list every read shares. `page_micros` is created_at in exact microseconds, for cursors.
 const columns = (sql: Sql) => sql`
   id, workspace_id, name, agent_id, url, events, active, disabled_reason, created_at, updated_at,
-  (extract(epoch from created_at) * 1000000)::bigint::text as page_micros`;
+  ${pageMicros(sql)}`;
 
 export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebhook): Promise<WebhookWithSecret> {
   const id = newId('webhook');
@@ -76,7 +76,7 @@ export async function listWebhooks(
   return sql<Webhook[]>`/* webhooks.list */
     select ${columns(sql)} from webhooks
     where ${filterSql(sql, workspaceId, filter)}
-    ${after ? sql`and (created_at, id) < (timestamptz 'epoch' + ${after.micros}::bigint * interval '1 microsecond', ${after.id})` : sql``}
+    ${afterKey(sql, after)}
     order by created_at desc, id desc
     limit ${limit}`;
 }
