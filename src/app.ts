@@ -1,12 +1,17 @@
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
+import { useMutationRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
 import type { Context } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
+import { useBodyLimit } from './graphql/use-http-guards.js';
+import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 
 export type AppOptions = {
@@ -39,8 +44,26 @@ export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions
     },
     // isDev would attach stacks to masked errors; none may leave the server.
     maskedErrors: { maskError: maskUnexpected, isDev: false },
+    // Mutations are never served over GET, and operations are single: no batching.
+    batching: false,
     plugins: [
+      useRequestLog(log),
+      useBodyLimit(MAX_BODY_BYTES),
+      // A browser can only send a cross-site request without a CORS preflight when it is
+      // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies
+      // and X-API-Key both force a preflight, so ordinary clients and GraphiQL pass.
+      useCSRFPrevention({ requestHeaders: ['x-api-key', 'x-graphql-yoga-csrf', 'graphql-preflight'] }),
+      EnvelopArmorPlugin({
+        maxTokens: { n: 2000 },
+        maxDepth: { n: 12, ignoreIntrospection: true },
+        maxAliases: { n: 20 },
+        maxDirectives: { n: 20 },
+        costLimit: { maxCost: 50_000 },
+        // The schema is public (introspection is open), so "did you mean" hints give nothing away.
+        blockFieldSuggestion: { enabled: false },
+      }),
       useApiKeyAuth(sql),
+      useMutationRateLimit(config.rateLimit),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => (await isFullyMigrated(sql)) && (await sql`/* ready */ select 1`).length === 1,
@@ -48,6 +71,9 @@ export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions
     ],
   });
 }
+
+/** Large enough for a 256 KiB publishEvent payload even when every character is escaped. */
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
 // Errors from postgres.js when the database cannot be reached, and PostgreSQL's own
 // "shutting down" / "starting up" codes: the request may succeed if retried shortly.

@@ -55,6 +55,8 @@ const schema = z.object({
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
   DELIVERY_CONCURRENCY_PER_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(8),
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
+  RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
 });
 
 export type Config = {
@@ -74,6 +76,7 @@ export type Config = {
   deliveryConcurrencyPerWebhook: number;
   shutdownGraceMs: number;
   allowPrivateTargets: boolean;
+  rateLimit: { perSecond: number; burst: number };
 };
 
 export class ConfigError extends Error {}
@@ -112,5 +115,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
   };
 }

@@ -39,10 +39,15 @@ export async function revokeApiKey(sql: Sql, id: string): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** The workspace a live key belongs to, or null for a malformed, unknown or revoked key. */
-export async function workspaceForApiKey(sql: Sql, apiKey: string): Promise<string | null> {
+/** The live key and its workspace, or null for a malformed, unknown or revoked key. */
+export async function authenticateApiKey(sql: Sql, apiKey: string): Promise<{ keyId: string; workspaceId: string } | null> {
   if (!API_KEY_PATTERN.test(apiKey)) return null;
-  const [row] = await sql<{ workspaceId: string }[]>`/* api-keys.authenticate */
-    select workspace_id from api_keys where key_hash = ${digest(apiKey)} and revoked_at is null`;
-  return row?.workspaceId ?? null;
+  const [row] = await sql<{ keyId: string; workspaceId: string }[]>`/* api-keys.authenticate */
+    select id as key_id, workspace_id from api_keys where key_hash = ${digest(apiKey)} and revoked_at is null`;
+  return row ?? null;
+}
+
+/** The workspace a live key belongs to, or null. */
+export async function workspaceForApiKey(sql: Sql, apiKey: string): Promise<string | null> {
+  return (await authenticateApiKey(sql, apiKey))?.workspaceId ?? null;
 }

@@ -2,7 +2,7 @@ import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Pool } from '../db/sql.js';
 import { unauthenticated } from '../graphql/errors.js';
-import { workspaceForApiKey } from './api-keys.js';
+import { authenticateApiKey } from './api-keys.js';
 
 /**
  * Resolves `X-API-Key` to a workspace before any resolver runs, and refuses the
@@ -18,18 +18,18 @@ export function useApiKeyAuth(sql: Pool): Plugin<{ request: Request }> {
     if (isIntrospectionOnly(args.document, args.operationName)) return undefined;
     const apiKey = args.contextValue.request.headers.get('x-api-key');
     if (!apiKey) throw unauthenticated('Missing X-API-Key header');
-    const workspaceId = await workspaceForApiKey(sql, apiKey.trim());
-    if (!workspaceId) throw unauthenticated('Invalid or revoked API key');
-    return workspaceId;
+    const key = await authenticateApiKey(sql, apiKey.trim());
+    if (!key) throw unauthenticated('Invalid or revoked API key');
+    return key;
   };
   return {
     async onExecute({ args, extendContext }) {
-      const workspaceId = await authenticate(args);
-      if (workspaceId) extendContext({ workspaceId } as never);
+      const key = await authenticate(args);
+      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId } as never);
     },
     async onSubscribe({ args, extendContext }) {
-      const workspaceId = await authenticate(args);
-      if (workspaceId) extendContext({ workspaceId } as never);
+      const key = await authenticate(args);
+      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId } as never);
     },
   };
 }

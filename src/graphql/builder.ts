@@ -5,12 +5,16 @@ import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import { badUserInput, zodIssues } from './errors.js';
 
-/** What every resolver receives. `workspaceId` is set by the API-key plugin before any resolver runs. */
+/**
+ * What every resolver receives. `workspaceId` and `apiKeyId` are set by the API-key
+ * plugin before any resolver runs (introspection, which needs no key, reads neither).
+ */
 export type Context = {
   sql: Pool;
   config: Config;
   secretKey: Buffer;
   workspaceId: string;
+  apiKeyId: string;
 };
 
 export type Types = {

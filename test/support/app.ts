@@ -26,6 +26,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
     SECRET_ENCRYPTION_KEY: secretKey.toString('hex'),
     ALLOW_PRIVATE_TARGETS: 'true',
     LOG_LEVEL: 'silent',
+    RATE_LIMIT_PER_SECOND: '0',
     ...env,
   });
   const log = createLogger(config.logLevel);
@@ -37,11 +38,9 @@ export async function createTestApp(env: Record<string, string> = {}) {
   ): Promise<GraphQLResponse<T>> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
     if (options.apiKey) headers['x-api-key'] = options.apiKey;
-    const response = await yoga.fetch('http://localhost/graphql', {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ query, variables: options.variables }),
-    });
+    const body = JSON.stringify({ query, variables: options.variables });
+    headers['content-length'] = String(Buffer.byteLength(body));
+    const response = await yoga.fetch('http://localhost/graphql', { method: 'POST', headers, body });
     return { status: response.status, ...((await response.json()) as object) };
   }
 

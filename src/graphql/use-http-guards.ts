@@ -1,0 +1,26 @@
+import type { Plugin } from 'graphql-yoga';
+
+function refuse(status: number, code: string, message: string): Response {
+  return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+}
+
+/**
+ * Request bodies must declare their size, and stay under `maxBytes`: the body is read
+ * into memory to parse it, so an unbounded or chunked body could exhaust the process.
+ */
+export function useBodyLimit(maxBytes: number): Plugin {
+  return {
+    onRequest({ request, endResponse }) {
+      if (request.method !== 'POST') return;
+      const length = request.headers.get('content-length');
+      if (length === null) {
+        endResponse(refuse(411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header'));
+      } else if (!/^\d{1,10}$/.test(length) || Number(length) > maxBytes) {
+        endResponse(refuse(413, 'PAYLOAD_TOO_LARGE', `Request bodies may be at most ${maxBytes} bytes`));
+      }
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from '../lib/logger.js';
+
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,64}$/;
+
+/**
+ * One log line per request, with a request id: the caller's `X-Request-Id` when it is a
+ * sane token, otherwise a new one, echoed back in the response. Headers are not logged,
+ * so neither the API key nor anything else a client sends ends up in the logs.
+ */
+export function useRequestLog(log: Logger): Plugin {
+  const started = new WeakMap<Request, { id: string; at: number; operation?: string }>();
+  return {
+    onRequest({ request }) {
+      const given = request.headers.get('x-request-id');
+      started.set(request, { id: given && CLIENT_REQUEST_ID.test(given) ? given : randomUUID(), at: performance.now() });
+    },
+    onParams({ params, request }) {
+      const entry = started.get(request);
+      if (entry && typeof params.operationName === 'string') entry.operation = params.operationName.slice(0, 100);
+    },
+    onResponse({ request, response }) {
+      const entry = started.get(request);
+      if (!entry) return;
+      response.headers.set('x-request-id', entry.id);
+      const path = new URL(request.url).pathname;
+      if (path === '/health' || path === '/ready') return;
+      log.info(
+        {
+          reqId: entry.id,
+          method: request.method,
+          path,
+          operation: entry.operation,
+          status: response.status,
+          ms: Math.round(performance.now() - entry.at),
+        },
+        'request',
+      );
+    },
+  };
+}
