@@ -1,6 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit } from './auth/use-rate-limit.js';
@@ -11,6 +11,7 @@ import type { Context } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
+import { useInputErrors } from './graphql/use-input-errors.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 
@@ -55,15 +56,16 @@ export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions
       useCSRFPrevention({ requestHeaders: ['x-api-key', 'x-graphql-yoga-csrf', 'graphql-preflight'] }),
       EnvelopArmorPlugin({
         maxTokens: { n: 2000 },
-        maxDepth: { n: 12, ignoreIntrospection: true },
-        maxAliases: { n: 20 },
-        maxDirectives: { n: 20 },
-        costLimit: { maxCost: 50_000 },
+        maxDepth: { n: 12, ignoreIntrospection: true, ...asValidationError },
+        maxAliases: { n: 20, ...asValidationError },
+        maxDirectives: { n: 20, ...asValidationError },
+        costLimit: { maxCost: 50_000, ...asValidationError },
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(sql),
       useMutationRateLimit(config.rateLimit),
+      useInputErrors(),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => (await isFullyMigrated(sql)) && (await sql`/* ready */ select 1`).length === 1,
@@ -71,6 +73,23 @@ export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions
     ],
   });
 }
+
+/**
+ * graphql-armor throws its rejections out of validation, which Yoga would answer with
+ * HTTP 200; reported as validation errors instead, they answer 400 like any invalid
+ * document, with a code clients can match.
+ */
+const asValidationError = {
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(
+        new GraphQLError(error.message.replace(/^Syntax Error: /, ''), {
+          extensions: { code: 'OPERATION_TOO_COMPLEX' },
+        }),
+      ),
+  ],
+};
 
 /** Large enough for a 256 KiB publishEvent payload even when every character is escaped. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;

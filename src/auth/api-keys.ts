@@ -40,7 +40,10 @@ export async function revokeApiKey(sql: Sql, id: string): Promise<boolean> {
 }
 
 /** The live key and its workspace, or null for a malformed, unknown or revoked key. */
-export async function authenticateApiKey(sql: Sql, apiKey: string): Promise<{ keyId: string; workspaceId: string } | null> {
+export async function authenticateApiKey(
+  sql: Sql,
+  apiKey: string,
+): Promise<{ keyId: string; workspaceId: string } | null> {
   if (!API_KEY_PATTERN.test(apiKey)) return null;
   const [row] = await sql<{ keyId: string; workspaceId: string }[]>`/* api-keys.authenticate */
     select id as key_id, workspace_id from api_keys where key_hash = ${digest(apiKey)} and revoked_at is null`;

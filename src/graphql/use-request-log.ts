@@ -14,7 +14,10 @@ export function useRequestLog(log: Logger): Plugin {
   return {
     onRequest({ request }) {
       const given = request.headers.get('x-request-id');
-      started.set(request, { id: given && CLIENT_REQUEST_ID.test(given) ? given : randomUUID(), at: performance.now() });
+      started.set(request, {
+        id: given && CLIENT_REQUEST_ID.test(given) ? given : randomUUID(),
+        at: performance.now(),
+      });
     },
     onParams({ params, request }) {
       const entry = started.get(request);

@@ -41,7 +41,9 @@ describe('at every attempt, the address actually connected to is vetted', () => 
     const delivery = await attemptTo(`http://localhost:${receiver.port}/hooks`, 'name');
     expect(delivery.status).toBe('PENDING');
     expect(delivery.attempts[0]).toMatchObject({ statusCode: null });
-    expect(delivery.attempts[0].error).toMatch(/^refused: localhost resolves to (127\.0\.0\.1|::1), not a public address$/);
+    expect(delivery.attempts[0].error).toMatch(
+      /^refused: localhost resolves to (127\.0\.0\.1|::1), not a public address$/,
+    );
     await sleep(200);
     expect(receiver.received).toHaveLength(0);
   });

@@ -107,7 +107,8 @@ const FORBIDDEN_V4: [number[], number][] = [
   [[240, 0, 0, 0], 4],
 ];
 const isForbiddenV4 = (o: number[]) => FORBIDDEN_V4.some(([prefix, bits]) => inRange(o, prefix, bits));
-const hex = (o: number[]) => [((o[0] ?? 0) << 8) | (o[1] ?? 0), ((o[2] ?? 0) << 8) | (o[3] ?? 0)].map((n) => n.toString(16));
+const hex = (o: number[]) =>
+  [((o[0] ?? 0) << 8) | (o[1] ?? 0), ((o[2] ?? 0) << 8) | (o[3] ?? 0)].map((n) => n.toString(16));
 
 describe('the classifier, property-tested', () => {
   it('refuses every address of the forbidden IPv4 ranges, however it is written in a URL', () => {

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
 import { startDeliveryWorker, type WorkerOptions } from '../../src/delivery/worker.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { createTestDatabase } from './database.js';
 
@@ -18,7 +20,7 @@ export type GraphQLResponse<T = Record<string, any>> = {
  * The app as a client sees it, on its own database: requests go through `yoga.fetch`,
  * the same handler `npm start` serves, without opening a port.
  */
-export async function createTestApp(env: Record<string, string> = {}) {
+export async function createTestApp(env: Record<string, string> = {}, options: { log?: Logger } = {}) {
   const db = await createTestDatabase();
   const secretKey = randomBytes(32);
   const config = loadConfig({
@@ -29,7 +31,7 @@ export async function createTestApp(env: Record<string, string> = {}) {
     RATE_LIMIT_PER_SECOND: '0',
     ...env,
   });
-  const log = createLogger(config.logLevel);
+  const log = options.log ?? createLogger(config.logLevel);
   const yoga = createApp({ sql: db.sql, config, secretKey, log });
 
   async function graphql<T = Record<string, any>>(
@@ -58,7 +60,18 @@ export async function createTestApp(env: Record<string, string> = {}) {
     return worker;
   }
 
-  return { db, sql: db.sql, yoga, config, secretKey, graphql, newWorkspace, startWorker };
+  /** Serves the app on a real port of 127.0.0.1, as `npm start` does; closed when the file ends. */
+  async function listen(): Promise<string> {
+    const server = createServer(yoga);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    afterAll(() => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
+  }
+
+  return { db, sql: db.sql, yoga, config, secretKey, log, graphql, newWorkspace, startWorker, listen };
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;

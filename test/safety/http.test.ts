@@ -1,0 +1,196 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { REGISTER, validWebhook } from '../support/operations.js';
+
+/** Malformed and hostile HTTP against a real listening server: each gets the right 4xx, and the process carries on. */
+let app: TestApp;
+let url: string;
+let apiKey: string;
+beforeAll(async () => {
+  app = await createTestApp();
+  url = await app.listen();
+  ({ apiKey } = await app.newWorkspace());
+});
+
+// The GraphQL-over-HTTP media type: request errors answer 4xx (legacy application/json answers 200).
+const post = (body: string, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json',
+      'x-api-key': apiKey,
+      ...headers,
+    },
+    body,
+  });
+
+async function stillServing() {
+  const res = await post(JSON.stringify({ query: '{ webhooks { totalCount } }' }));
+  expect(res.status).toBe(200);
+}
+
+describe('malformed requests', () => {
+  it('a body that is not JSON: 400', async () => {
+    const res = await post('{"query": ');
+    expect(res.status).toBe(400);
+    expect((await res.json()).errors[0].message).toMatch(/JSON/);
+    await stillServing();
+  });
+
+  it('JSON that is not a GraphQL request: 400', async () => {
+    for (const body of [
+      '[]',
+      '42',
+      '"x"',
+      'null',
+      '{}',
+      '{"query": 7}',
+      '{"query": "{ webhooks { totalCount } }", "variables": "x"}',
+    ]) {
+      const res = await post(body);
+      expect(res.status, body).toBe(400);
+    }
+    await stillServing();
+  });
+
+  it('batched operations in an array: refused with 400', async () => {
+    const op = { query: '{ webhooks { totalCount } }' };
+    const res = await post(JSON.stringify([op, op]));
+    expect(res.status).toBe(400);
+  });
+
+  it('a GraphQL syntax error: 400 with the location', async () => {
+    const res = await post(JSON.stringify({ query: '{ webhooks { ' }));
+    expect(res.status).toBe(400);
+    expect((await res.json()).errors[0].message).toMatch(/Syntax Error/);
+  });
+
+  it('a mutation over GET: 405', async () => {
+    const query = encodeURIComponent('mutation { deleteWebhook(id: "wh_0000000000000000") }');
+    const res = await fetch(`${url}?query=${query}`, { headers: { 'x-api-key': apiKey, accept: 'application/json' } });
+    expect(res.status).toBe(405);
+  });
+
+  it('an unsupported method: 405', async () => {
+    const res = await fetch(url, { method: 'PUT', headers: { 'x-api-key': apiKey }, body: '{}' });
+    expect(res.status).toBe(405);
+  });
+
+  it('a simple cross-site request (text/plain or form body, no custom header): 403', async () => {
+    for (const contentType of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': contentType },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(res.status, contentType).toBe(403);
+    }
+  });
+
+  it('a body over the limit: 413, without reading it', async () => {
+    const res = await post(
+      JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(3 * 1024 * 1024) } }),
+    );
+    expect(res.status).toBe(413);
+    expect((await res.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
+    await stillServing();
+  });
+
+  it('a chunked body without Content-Length: 411', async () => {
+    const stream = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(JSON.stringify({ query: '{ __typename }' })));
+        controller.close();
+      },
+    });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(411);
+  });
+
+  it('huge headers: 431 from the HTTP layer', async () => {
+    const res = await post(JSON.stringify({ query: '{ __typename }' }), { 'x-padding': 'x'.repeat(64 * 1024) });
+    expect(res.status).toBe(431);
+    await stillServing();
+  });
+
+  it('a GraphiQL page for browsers, served without a key', async () => {
+    const res = await fetch(url, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+  });
+});
+
+describe('bounded operations', () => {
+  const errorOf = async (query: string) => {
+    const res = await post(JSON.stringify({ query }));
+    const body = await res.json();
+    const messages = (body.errors ?? []).map((e: { message: string }) => e.message).join(' | ');
+    const codes = (body.errors ?? []).map((e: { extensions?: { code?: string } }) => e.extensions?.code);
+    return { status: res.status, message: messages, codes, data: body.data };
+  };
+
+  it('refuses a query nested deeper than 12 levels', async () => {
+    let inner = 'id';
+    for (let i = 0; i < 8; i++) inner = `deliveries { edges { node { webhook { ${inner} } } } }`;
+    const { status, message, codes } = await errorOf(`{ webhooks { edges { node { ${inner} } } } }`);
+    expect(status).toBe(400);
+    expect(message).toMatch(/depth/i);
+    expect(codes).toContain('OPERATION_TOO_COMPLEX');
+  });
+
+  it('refuses more than 20 aliases', async () => {
+    const aliases = Array.from({ length: 25 }, (_, i) => `a${i}: webhooks { totalCount }`).join(' ');
+    const { status, message } = await errorOf(`{ ${aliases} }`);
+    expect(status).toBe(400);
+    expect(message).toMatch(/alias/i);
+  });
+
+  it('refuses a document of more than 2000 tokens', async () => {
+    const fields = Array.from({ length: 2100 }, () => '__typename').join(' ');
+    const { status, message } = await errorOf(`{ ${fields} }`);
+    expect(status).toBe(400);
+    expect(message).toMatch(/token/i);
+  });
+
+  it('refuses directive floods', async () => {
+    const { status, message } = await errorOf(`{ __typename ${'@include(if: true) '.repeat(50)} }`);
+    expect(status).toBe(400);
+    expect(message).toMatch(/directive/i);
+  });
+
+  it('still serves GraphiQL introspection, which is deep', async () => {
+    const introspection = `{ __schema { types { name fields { name type { name ofType { name ofType { name ofType { name ofType { name ofType { name ofType { name } } } } } } } } } } }`;
+    const { status, data } = await errorOf(introspection);
+    expect(status).toBe(200);
+    expect(data.__schema.types.length).toBeGreaterThan(10);
+  });
+});
+
+describe('rate limiting mutations per API key', () => {
+  it('answers 429 RATE_LIMITED with Retry-After past the burst, per key, and lets reads through', async () => {
+    const limited = await createTestApp({ RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '3' });
+    const a = await limited.newWorkspace();
+    const b = await limited.newWorkspace();
+    const register = (key: string) => limited.graphql(REGISTER, { apiKey: key, variables: { input: validWebhook() } });
+    for (let i = 0; i < 3; i++) expect((await register(a.apiKey)).status).toBe(200);
+    const refused = await limited.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': a.apiKey, 'content-length': '0' },
+      body: JSON.stringify({ query: REGISTER, variables: { input: validWebhook() } }),
+    });
+    // content-length is checked only for being present and small; the real body is what is parsed.
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await refused.json()).errors[0].extensions.code).toBe('RATE_LIMITED');
+    expect((await register(b.apiKey)).status).toBe(200);
+    expect((await limited.graphql('{ webhooks { totalCount } }', { apiKey: a.apiKey })).status).toBe(200);
+    const [row] = await limited.sql`select count(*)::int as n from webhooks where workspace_id = ${a.workspaceId}`;
+    expect(row?.n).toBe(3);
+  });
+});

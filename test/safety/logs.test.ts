@@ -1,0 +1,60 @@
+import { Writable } from 'node:stream';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/lib/logger.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { createReceiver, eventually } from '../support/receiver.js';
+
+const lines: string[] = [];
+const capture = new Writable({
+  write(chunk, _encoding, done) {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  },
+});
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await createTestApp({ LOG_LEVEL: 'debug' }, { log: createLogger('debug', capture) });
+  app.startWorker();
+});
+
+describe('logs', () => {
+  it('of a whole register → deliver → rotate flow hold no API key, secret or signature', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const receiver = await createReceiver((n) => (n === 0 ? { status: 500 } : { status: 200 }));
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'logged' }) },
+      headers: { 'x-request-id': 'req-logged-1' },
+    });
+    const { id, secret } = registered.data?.registerWebhook;
+    await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('logged') } });
+    await receiver.waitFor(1);
+    const rotated = await app.graphql(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, {
+      apiKey,
+      variables: { id },
+    });
+    const newSecret = rotated.data?.rotateWebhookSecret.secret as string;
+    // Failures are logged too: a bad key, an invalid input, an unexpected error.
+    await app.graphql('{ webhooks { totalCount } }', { apiKey: `${apiKey.slice(0, -1)}X` });
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: 'nope' }) } });
+    await receiver.waitFor(2, 15_000);
+    await eventually(async () => lines.length > 5);
+
+    const signatures = receiver.received.map((r) => String(r.headers['webhook-signature']).replace(/^v1,/, ''));
+    const log = lines.join('\n');
+    expect(lines.some((line) => line.includes('"reqId":"req-logged-1"'))).toBe(true);
+    for (const leaked of [
+      apiKey,
+      apiKey.slice(4, 20),
+      secret,
+      secret.slice(6, 30),
+      newSecret,
+      newSecret.slice(6, 30),
+      ...signatures,
+    ]) {
+      expect(log).not.toContain(leaked);
+    }
+  });
+});
