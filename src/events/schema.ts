@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { builder } from '../graphql/builder.js';
 import { badUserInput } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
+import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
 import { type EventRecord, findEvent, IdempotencyConflict, publishEvent } from './store.js';
 
@@ -65,7 +66,7 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
       required: false,
       description:
         'Optional. Publishing again with the same key within 24 hours returns the first event and delivers nothing twice. 1 to 255 characters.',
-      validate: { schema: z.string().min(1, 'must be 1 to 255 characters').max(255, 'must be 1 to 255 characters') },
+      validate: { schema: lineOfText(1, 255) },
     }),
   }),
 });

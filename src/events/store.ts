@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { pageMicros } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
@@ -65,17 +66,19 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event
 }
 
 async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
-  const payloadData = JSON.stringify(input.data);
   if (input.idempotencyKey) {
-    const [existing] = await tx<(EventRecord & { fresh: boolean; same: boolean })[]>`/* events.idempotent-find */
-      select ${columns(tx)},
-        created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh,
-        (agent_id = ${input.agentId} and type = ${input.type} and (payload::jsonb -> 'data') = ${payloadData}::text::jsonb) as same
+    const [existing] = await tx<(EventRecord & { fresh: boolean })[]>`/* events.idempotent-find */
+      select ${columns(tx)}, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
       from events where workspace_id = ${input.workspaceId} and idempotency_key = ${input.idempotencyKey}
       for update`;
     if (existing?.fresh) {
-      if (!existing.same) throw new IdempotencyConflict();
-      const { fresh: _fresh, same: _same, ...event } = existing;
+      const { fresh: _fresh, ...event } = existing;
+      // Key order aside, the same request must describe the same event.
+      const same =
+        event.agentId === input.agentId &&
+        event.type === input.type &&
+        isDeepStrictEqual((JSON.parse(event.payload) as { data: unknown }).data, input.data);
+      if (!same) throw new IdempotencyConflict();
       return { event, created: false };
     }
     if (existing) {

@@ -4,6 +4,7 @@ import { builder, type Context } from '../graphql/builder.js';
 import { connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, notFound } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
+import { webhookRules } from './rules.js';
 import type { Webhook, WebhookEventType, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
 
@@ -59,27 +60,8 @@ WebhookRef.implement({
 
 const WebhookConnection = connectionOf('Webhook', WebhookRef, 'webhook');
 
-const WEBHOOK_URL_PATTERN = /^https?:\/\/.+/;
 const DEFAULT_SECRET_OVERLAP_SECONDS = 24 * 60 * 60;
 const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 60 * 60;
-
-const rules = {
-  name: z.string().trim().min(1, 'must be 1 to 128 characters').max(128, 'must be 1 to 128 characters'),
-  agentId: z.string().trim().min(1, 'must be 1 to 64 characters').max(64, 'must be 1 to 64 characters'),
-  // One message per URL, the first rule it breaks.
-  url: z.string().superRefine((url, ctx) => {
-    const problem =
-      url.length > 2048
-        ? 'must be at most 2048 characters'
-        : !WEBHOOK_URL_PATTERN.test(url)
-          ? 'must start with http:// or https://'
-          : !URL.canParse(url)
-            ? 'must be a valid absolute URL'
-            : undefined;
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  }),
-  events: z.array(z.enum(store.WEBHOOK_EVENTS)).min(1, 'must name at least one event'),
-};
 
 const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
   description: 'A new webhook.',
@@ -87,23 +69,23 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
     name: t.string({
       required: true,
       description: 'Human-readable name, 1 to 128 characters.',
-      validate: { schema: rules.name },
+      validate: { schema: webhookRules.name },
     }),
     agentId: t.string({
       required: true,
       description: 'The agent to receive events for, 1 to 64 characters.',
-      validate: { schema: rules.agentId },
+      validate: { schema: webhookRules.agentId },
     }),
     url: t.string({
       required: true,
       description: 'Absolute http(s) URL, at most 2048 characters, of a publicly reachable endpoint.',
-      validate: { schema: rules.url },
+      validate: { schema: webhookRules.url },
     }),
     events: t.field({
       type: [WebhookEvent],
       required: true,
       description: 'Event types to deliver; at least one. Repeats are ignored.',
-      validate: { schema: rules.events },
+      validate: { schema: webhookRules.events },
     }),
     active: t.boolean({ required: false, description: 'Whether to start delivering at once. Default true.' }),
   }),
@@ -112,12 +94,15 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
 const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
   description: 'Changes to a webhook. Fields left out stay as they are.',
   fields: (t) => ({
-    name: t.string({ description: 'New name, 1 to 128 characters.', validate: { schema: rules.name } }),
-    url: t.string({ description: 'New endpoint URL; same rules as at registration.', validate: { schema: rules.url } }),
+    name: t.string({ description: 'New name, 1 to 128 characters.', validate: { schema: webhookRules.name } }),
+    url: t.string({
+      description: 'New endpoint URL; same rules as at registration.',
+      validate: { schema: webhookRules.url },
+    }),
     events: t.field({
       type: [WebhookEvent],
       description: 'New set of event types, replacing the old one; at least one.',
-      validate: { schema: rules.events },
+      validate: { schema: webhookRules.events },
     }),
     active: t.boolean({
       description: 'false pauses deliveries; true resumes them and clears disabledReason.',
@@ -134,7 +119,7 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
   },
 });
 
-/** The delivery target policy depends on configuration, so it runs here rather than in the static input rules. */
+/** The delivery target policy depends on configuration, so it runs here rather than in the static input webhookRules. */
 function assertTargetAllowed(ctx: Context, url: string) {
   const problem = targetUrlProblem(new URL(url), ctx.config.allowPrivateTargets);
   if (problem) throw badUserInput([{ path: ['input', 'url'], message: problem }]);

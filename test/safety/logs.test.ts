@@ -28,7 +28,7 @@ describe('logs', () => {
       variables: { input: validWebhook({ url: receiver.url, agentId: 'logged' }) },
       headers: { 'x-request-id': 'req-logged-1' },
     });
-    const { id, secret } = registered.data?.registerWebhook;
+    const { id, secret } = (registered.data?.registerWebhook ?? {}) as { id: string; secret: string };
     await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('logged') } });
     await receiver.waitFor(1);
     const rotated = await app.graphql(`mutation($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`, {
