@@ -40,9 +40,7 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
     agentId: t.string({
       required: true,
       description: 'The agent the event is about, 1 to 64 characters. Only webhooks of this agent receive it.',
-      validate: {
-        schema: z.string().trim().min(1, 'must be 1 to 64 characters').max(64, 'must be 1 to 64 characters'),
-      },
+      validate: { schema: webhookRules.agentId },
     }),
     type: t.field({ type: WebhookEvent, required: true, description: 'What happened.' }),
     data: t.field({
