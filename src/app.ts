@@ -7,6 +7,7 @@ import { useMutationRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
+import { createDeliveryFeed } from './delivery/updates.js';
 import type { Context } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
@@ -26,6 +27,7 @@ export type AppOptions = {
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
 export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions) {
+  const deliveryFeed = createDeliveryFeed(sql);
   return createYoga<{ request: Request }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -37,7 +39,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions
       // Yoga reports unexpected resolver errors here; they are masked for the client.
       error: (error: unknown, ...rest) => log.error({ err: error, detail: rest.map(String) }, 'request failed'),
     },
-    context: () => ({ sql, config, secretKey }) as Context,
+    context: () => ({ sql, config, secretKey, deliveryFeed }) as Context,
     graphiql: {
       title: 'Conversation webhooks',
       defaultQuery: SAMPLE_OPERATION,

@@ -131,6 +131,23 @@ builder.queryField('delivery', (t) =>
   }),
 );
 
+builder.subscriptionField('deliveryUpdates', (t) =>
+  t.field({
+    type: DeliveryRef,
+    description:
+      'Every change to a delivery of your workspace (created, attempted, succeeded, failed, retried), as it happens, on whichever instance made it.',
+    args: { webhookId: t.arg.id({ description: 'Only deliveries to this webhook.' }) },
+    subscribe: async function* (_root, { webhookId }, ctx) {
+      const changes = await ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId == null ? null : String(webhookId));
+      for await (const change of changes) {
+        const delivery = await store.findDelivery(ctx.sql, ctx.workspaceId, change.deliveryId);
+        if (delivery) yield delivery;
+      }
+    },
+    resolve: (delivery) => delivery,
+  }),
+);
+
 builder.mutationFields((t) => ({
   sendTestEvent: t.field({
     type: DeliveryRef,

@@ -1,5 +1,6 @@
 import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
+import { announceChanges, WAKE_CHANNEL } from './updates.js';
 
 export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
 
@@ -27,6 +28,7 @@ export type Attempt = {
 /** A delivery a worker holds: everything needed to send it without another query. */
 export type ClaimedDelivery = {
   id: string;
+  workspaceId: string;
   claimToken: string;
   webhookId: string;
   eventId: string;
@@ -41,6 +43,7 @@ export type ClaimedDelivery = {
 /** What one attempt led to, to be written with others in one batch. */
 export type Outcome = {
   deliveryId: string;
+  workspaceId: string;
   claimToken: string;
   webhookId: string;
   attempt: Attempt;
@@ -94,7 +97,7 @@ export async function claimDueDeliveries(
     set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
-    returning d.id, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, w.url, e.payload,
+    returning d.id, d.workspace_id, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, w.url, e.payload,
       w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
 }
 
@@ -128,6 +131,10 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAft
         claim_token = null, manual = false, updated_at = now()
     from input i
     where d.id = i.delivery_id and d.claim_token = i.claim_token`;
+    await announceChanges(
+      sql,
+      outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
+    );
 
     const health = new Map<string, { succeeded: boolean; gone: boolean }>();
     for (const o of outcomes) {
@@ -220,6 +227,9 @@ export async function retryDelivery(sql: Sql, workspaceId: string, id: string): 
     update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, manual = true, updated_at = now()
     where workspace_id = ${workspaceId} and id = ${id}
     returning ${columns(sql)}`;
-  if (row) await sql`/* deliveries.wake */ select pg_notify('deliveries_due', '')`;
+  if (row) {
+    await sql`/* deliveries.wake */ select pg_notify(${WAKE_CHANNEL}, '')`;
+    await announceChanges(sql, [{ workspaceId, webhookId: row.webhookId, deliveryId: row.id }]);
+  }
   return row ?? null;
 }

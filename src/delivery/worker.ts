@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
-import { DELIVERY_CHANNEL } from '../events/store.js';
 import type { Logger } from '../lib/logger.js';
 import { decryptSecret } from '../webhooks/secrets.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, createSender } from './sender.js';
 import { webhookHeaders } from './signing.js';
 import { type ClaimedDelivery, claimDueDeliveries, type Outcome, recordOutcomes, releaseClaims } from './store.js';
+import { WAKE_CHANNEL } from './updates.js';
 
 export type WorkerOptions = {
   sql: Pool;
@@ -123,6 +123,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   function decide(claim: ClaimedDelivery, attemptedAt: Date, result: AttemptResult): Outcome {
     const base = {
       deliveryId: claim.id,
+      workspaceId: claim.workspaceId,
       claimToken: claim.claimToken,
       webhookId: claim.webhookId,
       attempt: { attemptedAt, ...result },
@@ -185,7 +186,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   // was down are not replayed, so look for due work ourselves.
   const listening = sql
     .listen(
-      DELIVERY_CHANNEL,
+      WAKE_CHANNEL,
       () => void claimDue(),
       () => void claimDue(),
     )

@@ -1,9 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { pageMicros } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
+import { announceChanges, WAKE_CHANNEL } from '../delivery/updates.js';
 import { newId } from '../lib/ids.js';
 
-export const DELIVERY_CHANNEL = 'deliveries_due';
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
 export type EventRecord = {
@@ -97,12 +97,19 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
     insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at)
     values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt})
     returning ${columns(tx)}`;
-  const fanOut = await tx`/* events.fan-out */
+  const fanOut = await tx<{ id: string; webhookId: string }[]>`/* events.fan-out */
     insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
     select random_id('dlv_'), workspace_id, ${id}, id, now()
     from webhooks
-    where workspace_id = ${input.workspaceId} and agent_id = ${input.agentId} and active and ${input.type} = any(events)`;
-  if (fanOut.count > 0) await tx`/* events.wake */ select pg_notify(${DELIVERY_CHANNEL}, '')`;
+    where workspace_id = ${input.workspaceId} and agent_id = ${input.agentId} and active and ${input.type} = any(events)
+    returning id, webhook_id`;
+  if (fanOut.length > 0) {
+    await tx`/* events.wake */ select pg_notify(${WAKE_CHANNEL}, '')`;
+    await announceChanges(
+      tx,
+      fanOut.map((d) => ({ workspaceId: input.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
+    );
+  }
   return { event: event as EventRecord, created: true };
 }
 
@@ -125,8 +132,10 @@ export async function publishTestEvent(pool: Pool, webhook: { id: string; worksp
       insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at, manual)
       values (random_id('dlv_'), ${webhook.workspaceId}, ${id}, ${webhook.id}, now(), true)
       returning id`;
-    await tx`/* events.wake */ select pg_notify(${DELIVERY_CHANNEL}, '')`;
-    return (delivery as { id: string }).id;
+    const deliveryId = (delivery as { id: string }).id;
+    await tx`/* events.wake */ select pg_notify(${WAKE_CHANNEL}, '')`;
+    await announceChanges(tx, [{ workspaceId: webhook.workspaceId, webhookId: webhook.id, deliveryId }]);
+    return deliveryId;
   });
 }
 

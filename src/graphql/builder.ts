@@ -3,6 +3,7 @@ import ZodPlugin from '@pothos/plugin-zod';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
+import type { DeliveryFeed } from '../delivery/updates.js';
 import { badUserInput, zodIssues } from './errors.js';
 
 /**
@@ -15,6 +16,7 @@ export type Context = {
   secretKey: Buffer;
   workspaceId: string;
   apiKeyId: string;
+  deliveryFeed: DeliveryFeed;
 };
 
 export type Types = {
@@ -44,3 +46,7 @@ builder.addScalarType('JSON', JSONResolver, {
 
 builder.queryType({ description: 'Reads, always limited to the workspace of the API key.' });
 builder.mutationType({ description: 'Changes, always limited to the workspace of the API key.' });
+builder.subscriptionType({
+  description:
+    'Live feeds over server-sent events (`Accept: text/event-stream`), limited to the workspace of the API key.',
+});
