@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { targetUrlProblem } from '../delivery/target-guard.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';

@@ -33,6 +33,7 @@ const nasty = fc.constantFrom(
   '\t\n',
   "'; drop table webhooks; --",
   '$1',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style string, on purpose.
   '${jndi:ldap://x}',
   '<script>alert(1)</script>',
   '\ud800',

@@ -57,7 +57,13 @@ export async function subscribe(
       if (test(events)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`subscription saw ${JSON.stringify(events)}`)), timeoutMs);
-        waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
+        waiters.push({
+          test,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
       });
     },
     async close() {
