@@ -13,20 +13,23 @@ import { serviceUnavailable } from './graphql/errors.js';
 import { schema } from './graphql/schema.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
+import { useMetrics } from './graphql/use-metrics.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 
 export type AppOptions = {
   sql: Pool;
   config: Config;
   secretKey: Buffer;
   log: Logger;
+  metrics?: Metrics;
   /** Pre-filled in GraphiQL's headers in development, so the first query just works. */
   devApiKey?: string;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
-export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions) {
+export function createApp({ sql, config, secretKey, log, devApiKey, metrics = createMetrics(sql) }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   return createYoga<{ request: Request }, Context>({
     schema,
@@ -51,6 +54,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey }: AppOptions
     batching: false,
     plugins: [
       useRequestLog(log),
+      useMetrics(metrics),
       useBodyLimit(MAX_BODY_BYTES),
       // A browser can only send a cross-site request without a CORS preflight when it is
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies

@@ -5,6 +5,8 @@ import { openDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
+import { createMetrics } from './lib/metrics.js';
+import { createOpsServer } from './ops-server.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
@@ -19,30 +21,37 @@ async function main() {
   const applied = await migrate(db.sql);
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
 
-  let server: Server | undefined;
-  if (config.role !== 'worker') {
-    const devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
-    const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, devApiKey: devKey?.apiKey });
+  const metrics = createMetrics(db.sql);
+  let server: Server;
+  let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
+  if (config.role === 'worker') {
+    server = createOpsServer(db.sql, metrics);
+  } else {
+    devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
+    const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, metrics, devApiKey: devKey?.apiKey });
     server = createServer(yoga);
-    // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
-    server.keepAliveTimeout = 65_000;
-    const listening = server;
-    await new Promise<void>((resolve) => listening.listen(config.port, config.host, resolve));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
+  }
+  // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  if (config.role === 'worker') {
+    log.info({ port, role: config.role }, `health, readiness and metrics at http://localhost:${port}/`);
+  } else {
     log.info({ port, role: config.role }, `GraphQL API and GraphiQL at http://localhost:${port}/graphql`);
-    if (devKey) {
-      const where = `${config.dataDir}/dev-api-key`;
-      const banner = devKey.created
-        ? `Created a development workspace (${devKey.workspaceId}). Its API key, also in ${where}:\n\n  ${devKey.apiKey}\n`
-        : `Development API key (from ${where}):\n\n  ${devKey.apiKey}\n`;
-      process.stdout.write(`\n${banner}\n`);
-    }
+  }
+  if (devKey) {
+    const where = `${config.dataDir}/dev-api-key`;
+    const banner = devKey.created
+      ? `Created a development workspace (${devKey.workspaceId}). Its API key, also in ${where}:\n\n  ${devKey.apiKey}\n`
+      : `Development API key (from ${where}):\n\n  ${devKey.apiKey}\n`;
+    process.stdout.write(`\n${banner}\n`);
   }
 
   let worker: DeliveryWorker | undefined;
   if (config.role !== 'api') {
-    worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log });
+    worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log, metrics });
     log.info({ role: config.role }, 'delivery worker started');
   }
 
@@ -51,8 +60,8 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    server?.close();
-    server?.closeIdleConnections();
+    server.close();
+    server.closeIdleConnections();
     const released = await worker?.stop();
     await db.close();
     log.info({ released: released?.released ?? 0 }, 'stopped');

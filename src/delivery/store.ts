@@ -29,6 +29,7 @@ export type Attempt = {
 export type ClaimedDelivery = {
   id: string;
   workspaceId: string;
+  createdAt: Date;
   claimToken: string;
   webhookId: string;
   eventId: string;
@@ -97,7 +98,7 @@ export async function claimDueDeliveries(
     set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
-    returning d.id, d.workspace_id, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, w.url, e.payload,
+    returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, w.url, e.payload,
       w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
 }
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
+import { attemptOutcome, type Metrics } from '../lib/metrics.js';
 import { decryptSecret } from '../webhooks/secrets.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, createSender } from './sender.js';
@@ -21,6 +22,7 @@ export type WorkerOptions = {
   /** Safety-net poll; NOTIFY wakes the worker for new events, this catches retries coming due. */
   pollMs?: number;
   jitter?: number;
+  metrics?: Metrics;
 };
 
 type InFlight = { claim: ClaimedDelivery; abort: AbortController };
@@ -107,6 +109,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
 
   function settle(claim: ClaimedDelivery, attemptedAt: Date, result: AttemptResult) {
     outcomes.push(decide(claim, attemptedAt, result));
+    options.metrics?.attempts.inc({ outcome: attemptOutcome(result) });
+    if (result.ok) options.metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     done(claim);
     void flush();
   }

@@ -22,6 +22,7 @@ function startWorkerProcess(env: Record<string, string> = {}) {
     ['--import', 'tsx', 'src/main.ts'],
     {
       ROLE: 'worker',
+      PORT: '0',
       DATABASE_URL: app.db.url,
       SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
       ALLOW_PRIVATE_TARGETS: 'true',

@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
+import { startProcess } from './support/processes.js';
+import { createReceiver, eventually } from './support/receiver.js';
+
+let app: TestApp;
+let url: string;
+beforeAll(async () => {
+  app = await createTestApp();
+  url = (await app.listen()).replace(/\/graphql$/, '');
+});
+
+const metricValue = (text: string, line: RegExp) =>
+  Number(
+    text
+      .split('\n')
+      .find((l) => line.test(l))
+      ?.split(' ')
+      .at(-1),
+  );
+
+describe('operations endpoints', () => {
+  it('/health answers while the process lives; /ready when the database is reachable and migrated', async () => {
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+    expect((await fetch(`${url}/ready`)).status).toBe(200);
+  });
+
+  it('/metrics reports GraphQL operations, delivery attempts by outcome, latency, backlog and disabled webhooks', async () => {
+    app.startWorker();
+    const { apiKey } = await app.newWorkspace();
+    const receiver = await createReceiver((n) => (n === 0 ? { status: 503 } : { status: 200 }));
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: receiver.url, agentId: 'm' }) } });
+    await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('m') } });
+    await receiver.waitFor(1);
+
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/graphql_operation_duration_seconds_count\{type="mutation",name="Publish",outcome="ok"\} 1/);
+    expect(text).toMatch(/graphql_operation_duration_seconds_count\{type="mutation",name="Register",outcome="ok"\} 1/);
+    for (const name of [
+      'webhook_deliveries_pending',
+      'webhook_delivery_oldest_due_seconds',
+      'webhooks_disabled',
+      'process_resident_memory_bytes',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} gauge`);
+    }
+    expect(metricValue(text, /^webhook_deliveries_pending /)).toBe(1);
+  });
+});
+
+describe('a worker-only process (ROLE=worker)', () => {
+  it('serves /health, /ready and /metrics with its delivery counters, and no GraphQL', async () => {
+    // A database of its own: no in-process worker competes for the deliveries.
+    const app = await createTestApp();
+    const { apiKey } = await app.newWorkspace();
+    const receiver = await createReceiver();
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: receiver.url, agentId: 'w' }) } });
+    const worker = startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      {
+        ROLE: 'worker',
+        PORT: '0',
+        DATABASE_URL: app.db.url,
+        SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
+        ALLOW_PRIVATE_TARGETS: 'true',
+        LOG_LEVEL: 'info',
+      },
+      /metrics at http:\/\/localhost:(\d+)\//,
+    );
+    try {
+      const [, port] = await worker.started;
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 3; i++) await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('w') } });
+      await receiver.waitFor(3);
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      expect((await fetch(`${base}/ready`)).status).toBe(200);
+      expect((await fetch(`${base}/graphql`)).status).toBe(404);
+      const text = await eventually(async () => {
+        const body = await (await fetch(`${base}/metrics`)).text();
+        return metricValue(body, /^webhook_delivery_attempts_total\{outcome="success"\}/) === 3 ? body : undefined;
+      });
+      expect(metricValue(text, /^webhook_delivery_latency_seconds_count/)).toBe(3);
+    } finally {
+      worker.signal('SIGTERM');
+      await worker.exited;
+    }
+  }, 30_000);
+});
