@@ -4,8 +4,9 @@
  *
  *   create-workspace --name NAME       create-api-key --workspace org_…
  *   list-api-keys --workspace org_…    revoke-api-key --id key_…
+ *   listen --port 3000 [--secret whsec_…]   print deliveries as they arrive (no database)
  *
- * `--json` prints exactly one JSON object on stdout.
+ * `--json` prints exactly one JSON object on stdout (for `listen`: one per delivery).
  */
 import { parseArgs } from 'node:util';
 import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
@@ -14,6 +15,7 @@ import { openDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import type { Sql } from './db/sql.js';
 import { isId } from './lib/ids.js';
+import { listen } from './receiver/listen.js';
 import { createWorkspace, workspaceExists } from './workspaces/store.js';
 
 class UsageError extends Error {}
@@ -73,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
       workspace: { type: 'string' },
       id: { type: 'string' },
       json: { type: 'boolean' },
+      port: { type: 'string' },
+      secret: { type: 'string' },
     },
   });
   const fail = (message: string) => {
@@ -80,9 +84,28 @@ async function main(argv: string[]): Promise<number> {
     else process.stderr.write(`${message}\n`);
     return 1;
   };
+  if (positionals[0] === 'listen') {
+    const port = Number(values.port ?? 3000);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) return fail('listen needs --port 0-65535');
+    const server = await listen({
+      port,
+      secret: values.secret,
+      json: values.json ?? false,
+      write: (line) => process.stdout.write(`${line}\n`),
+    });
+    const address = server.address();
+    process.stderr.write(
+      `Listening for deliveries on http://localhost:${typeof address === 'object' && address ? address.port : port}/ (Ctrl-C to stop)\n`,
+    );
+    await new Promise((resolve) => process.once('SIGINT', resolve).once('SIGTERM', resolve));
+    server.close();
+    return 0;
+  }
   const command = commands[positionals[0] ?? ''];
   if (!command)
-    return fail(`Usage: cli <${Object.keys(commands).join('|')}> [--name N] [--workspace org_…] [--id key_…] [--json]`);
+    return fail(
+      `Usage: cli <${[...Object.keys(commands), 'listen'].join('|')}> [--name N] [--workspace org_…] [--id key_…] [--port N] [--secret whsec_…] [--json]`,
+    );
 
   const db = await openDatabase(loadConfig(), { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {

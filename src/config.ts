@@ -51,6 +51,7 @@ const schema = z.object({
       return delays as number[];
     }),
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
+  RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
   DELIVERY_CONCURRENCY_PER_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(8),
@@ -75,6 +76,7 @@ export type Config = {
   deliveryConcurrency: number;
   deliveryConcurrencyPerWebhook: number;
   shutdownGraceMs: number;
+  retentionMs: number;
   allowPrivateTargets: boolean;
   rateLimit: { perSecond: number; burst: number };
 };
@@ -114,6 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
   };

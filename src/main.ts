@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
+import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
@@ -50,8 +51,10 @@ async function main() {
   }
 
   let worker: DeliveryWorker | undefined;
+  let stopRetention: (() => Promise<void>) | undefined;
   if (config.role !== 'api') {
     worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log, metrics });
+    stopRetention = startRetention(db.sql, { retentionMs: config.retentionMs, intervalMs: 10 * 60_000, log });
     log.info({ role: config.role }, 'delivery worker started');
   }
 
@@ -63,6 +66,7 @@ async function main() {
     server.close();
     server.closeIdleConnections();
     const released = await worker?.stop();
+    await stopRetention?.();
     await db.close();
     log.info({ released: released?.released ?? 0 }, 'stopped');
     process.exit(0);

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { createTestApp } from './support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
+import { startProcess } from './support/processes.js';
+import { eventually } from './support/receiver.js';
+
+describe('cli listen', () => {
+  it('prints each delivery it receives, verified with the secret, and rejects forged ones', async () => {
+    const app = await createTestApp();
+    app.startWorker();
+    const { apiKey } = await app.newWorkspace();
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: `http://127.0.0.1:${port}/`, agentId: 'listen' }) },
+    });
+    const secret = registered.data?.registerWebhook.secret as string;
+    const listener = startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'listen', '--port', port, '--secret', secret, '--json'],
+      {},
+      /Listening for deliveries/,
+    );
+    try {
+      await listener.started;
+      const event = (
+        await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('listen', { n: 1 }) } })
+      ).data?.publishEvent;
+      await listener.waitFor(new RegExp(event.id));
+      const line = listener
+        .output()
+        .split('\n')
+        .find((l) => l.includes(event.id)) as string;
+      expect(JSON.parse(line)).toEqual({
+        id: event.id,
+        verified: true,
+        type: 'conversation_ended',
+        agentId: 'listen',
+        data: { n: 1 },
+      });
+      const forged = await fetch(`http://127.0.0.1:${port}/`, {
+        method: 'POST',
+        headers: {
+          'webhook-id': 'evt_forged',
+          'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+          'webhook-signature': 'v1,AAAA',
+        },
+        body: '{}',
+      });
+      expect(forged.status).toBe(400);
+      await eventually(async () => listener.output().includes('"id":"evt_forged","verified":false'));
+    } finally {
+      listener.signal('SIGTERM');
+      await listener.exited;
+    }
+  });
+});

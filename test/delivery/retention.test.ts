@@ -1,0 +1,51 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pruneOnce } from '../../src/delivery/retention.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+
+let app: TestApp;
+let apiKey: string;
+beforeAll(async () => {
+  app = await createTestApp();
+  ({ apiKey } = await app.newWorkspace());
+  for (let i = 0; i < 3; i++)
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'kept' }) } });
+});
+
+async function publishAged(days: number, status: 'succeeded' | 'failed' | 'pending') {
+  const res = await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('kept') } });
+  const id = res.data?.publishEvent.id as string;
+  const backdated = `${days} days`;
+  await app.sql`update events set created_at = now() - ${backdated}::interval where id = ${id}`;
+  await app.sql`update deliveries set created_at = now() - ${backdated}::interval, status = ${status},
+    next_attempt_at = ${status === 'pending' ? app.sql`now() + interval '1 day'` : null} where event_id = ${id}`;
+  await app.sql`insert into delivery_attempts (delivery_id, attempted_at, duration_ms)
+    select id, now() - ${backdated}::interval, 10 from deliveries where event_id = ${id}`;
+  return id;
+}
+
+const exists = async (table: 'events' | 'deliveries', column: string, id: string) =>
+  (await app.sql`select count(*)::int as n from ${app.sql(table)} where ${app.sql(column)} = ${id}`)[0]?.n as number;
+
+describe('retention', () => {
+  it('deletes events past the retention period with their deliveries and attempts, in bounded batches, keeping held and recent ones', async () => {
+    const old = await Promise.all(
+      Array.from({ length: 7 }, (_, i) => publishAged(31 + i, i % 2 ? 'failed' : 'succeeded')),
+    );
+    const held = await publishAged(40, 'pending');
+    const recent = await publishAged(29, 'succeeded');
+
+    expect(await pruneOnce(app.sql, 30 * 86_400_000, 3)).toBe(7);
+    for (const id of old) {
+      expect(await exists('events', 'id', id)).toBe(0);
+      expect(await exists('deliveries', 'event_id', id)).toBe(0);
+    }
+    const [orphans] =
+      await app.sql`select count(*)::int as n from delivery_attempts a where not exists (select 1 from deliveries d where d.id = a.delivery_id)`;
+    expect(orphans?.n).toBe(0);
+    expect(await exists('events', 'id', held)).toBe(1);
+    expect(await exists('deliveries', 'event_id', held)).toBe(3);
+    expect(await exists('events', 'id', recent)).toBe(1);
+    expect(await pruneOnce(app.sql, 30 * 86_400_000, 3)).toBe(0);
+  });
+});
