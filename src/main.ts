@@ -12,7 +12,7 @@ import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
   const config = loadConfig();
-  const log = createLogger(config.logLevel);
+  const log = createLogger(config.logLevel, undefined, { pretty: Boolean(process.stdout.isTTY) && !config.production });
   if (config.allowPrivateTargets) {
     log.warn(
       'ALLOW_PRIVATE_TARGETS is on: webhooks may target loopback and private addresses. Development and tests only.',

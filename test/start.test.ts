@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stopEmbeddedPostgres } from '../src/db/embedded.js';
 import { REGISTER, validWebhook } from './support/operations.js';
 import { runCommand, startProcess, tempDataDir } from './support/processes.js';
 
@@ -11,7 +12,10 @@ import { runCommand, startProcess, tempDataDir } from './support/processes.js';
 describe('npm start on a fresh checkout', () => {
   let dataDir: string;
   afterAll(async () => {
-    if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+    if (!dataDir) return;
+    // A failed run may leave the detached cluster up.
+    await stopEmbeddedPostgres(dataDir);
+    await fs.rm(dataDir, { recursive: true, force: true });
   });
 
   const env = () => ({ DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', SECRET_ENCRYPTION_KEY: '', LOG_LEVEL: 'info' });

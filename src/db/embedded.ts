@@ -93,6 +93,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   };
 }
 
+/** Stops the cluster of `dataDir` if one is running, whoever started it. */
+export async function stopEmbeddedPostgres(dataDir: string): Promise<void> {
+  const pgdata = path.join(path.resolve(dataDir), 'pg');
+  if ((await runningPort(pgdata)) === undefined) return;
+  const runAs = await postgresUser();
+  const binaries = await locateBinaries(runAs);
+  await run(binaries.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w'], runAs).catch(() => {});
+}
+
 async function initCluster(binaries: Binaries, pgdata: string, password: string, runAs: RunAs) {
   await fs.mkdir(pgdata, { recursive: true, mode: 0o700 });
   const pwfile = path.join(os.tmpdir(), `pg-pw-${randomBytes(6).toString('hex')}`);

@@ -7,10 +7,18 @@ export type { Logger };
  * errors are reduced to type, code, message and stack: a database error's query
  * parameters (which can hold a key digest or a sealed secret) never reach the log.
  */
-export function createLogger(level: LevelWithSilent = 'info', destination?: DestinationStream): Logger {
+export function createLogger(
+  level: LevelWithSilent = 'info',
+  destination?: DestinationStream,
+  options: { pretty?: boolean } = {},
+): Logger {
   return pino(
     {
       level,
+      // Readable lines for a person at a terminal in development; JSON everywhere else.
+      ...(options.pretty && !destination
+        ? { transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname' } } }
+        : {}),
       base: undefined,
       redact: {
         paths: [
