@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { startProcess } from '../support/processes.js';
 import { createReceiver, sleep } from '../support/receiver.js';
 import { subscribe } from '../support/sse.js';
 
@@ -80,4 +81,48 @@ describe('Subscription.deliveryUpdates over server-sent events', () => {
     expect(feed.status).toBe(401);
     await feed.close();
   });
+});
+
+describe('across processes', () => {
+  it('a subscriber on an API-only instance sees deliveries made by a separate worker process', async () => {
+    const shared = await createTestApp();
+    const { apiKey } = await shared.newWorkspace();
+    const receiver = await createReceiver();
+    const env = {
+      PORT: '0',
+      DATABASE_URL: shared.db.url,
+      SECRET_ENCRYPTION_KEY: shared.secretKey.toString('hex'),
+      ALLOW_PRIVATE_TARGETS: 'true',
+      LOG_LEVEL: 'info',
+    };
+    const api = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { ...env, ROLE: 'api' }, /GraphiQL at http:\/\/localhost:(\d+)\//);
+    const worker = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { ...env, ROLE: 'worker' }, /delivery worker started/);
+    try {
+      const [, port] = await api.started;
+      await worker.started;
+      const apiUrl = `http://127.0.0.1:${port}/graphql`;
+      const call = async (query: string, variables: Record<string, unknown>) =>
+        (
+          await fetch(apiUrl, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+            body: JSON.stringify({ query, variables }),
+          })
+        ).json();
+      const webhookId = (await call(REGISTER, { input: validWebhook({ url: receiver.url, agentId: 'remote' }) })).data.registerWebhook.id;
+      const feed = await subscribe(apiUrl, FEED, { apiKey, variables: { webhookId } });
+      try {
+        await sleep(300);
+        await call(PUBLISH, { input: conversationEnded('remote') });
+        await feed.until((events) => events.some((e) => e.data?.deliveryUpdates.status === 'SUCCEEDED'), 15_000);
+        expect(receiver.received).toHaveLength(1);
+      } finally {
+        await feed.close();
+      }
+    } finally {
+      api.signal('SIGTERM');
+      worker.signal('SIGTERM');
+      await Promise.all([api.exited, worker.exited]);
+    }
+  }, 60_000);
 });
