@@ -95,8 +95,18 @@ describe('across processes', () => {
       ALLOW_PRIVATE_TARGETS: 'true',
       LOG_LEVEL: 'info',
     };
-    const api = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { ...env, ROLE: 'api' }, /GraphiQL at http:\/\/localhost:(\d+)\//);
-    const worker = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], { ...env, ROLE: 'worker' }, /delivery worker started/);
+    const api = startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      { ...env, ROLE: 'api' },
+      /GraphiQL at http:\/\/localhost:(\d+)\//,
+    );
+    const worker = startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      { ...env, ROLE: 'worker' },
+      /delivery worker started/,
+    );
     try {
       const [, port] = await api.started;
       await worker.started;
@@ -109,7 +119,8 @@ describe('across processes', () => {
             body: JSON.stringify({ query, variables }),
           })
         ).json();
-      const webhookId = (await call(REGISTER, { input: validWebhook({ url: receiver.url, agentId: 'remote' }) })).data.registerWebhook.id;
+      const webhookId = (await call(REGISTER, { input: validWebhook({ url: receiver.url, agentId: 'remote' }) })).data
+        .registerWebhook.id;
       const feed = await subscribe(apiUrl, FEED, { apiKey, variables: { webhookId } });
       try {
         await sleep(300);
