@@ -1,5 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
@@ -43,9 +44,13 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = cr
       error: (error: unknown, ...rest) => log.error({ err: error, detail: rest.map(String) }, 'request failed'),
     },
     context: () => ({ sql, config, secretKey, deliveryFeed }) as Context,
+    // Self-contained GraphiQL: works offline and behind firewalls (Yoga's default loads it from a CDN).
+    renderGraphiQL,
     graphiql: {
       title: 'Conversation webhooks',
       defaultQuery: SAMPLE_OPERATION,
+      // The bundled GraphiQL reads `initialQuery`; Yoga's typings still know only `defaultQuery`.
+      ...{ initialQuery: SAMPLE_OPERATION },
       headers: JSON.stringify({ 'X-API-Key': devApiKey && !config.production ? devApiKey : '<your API key>' }, null, 2),
     },
     // isDev would attach stacks to masked errors; none may leave the server.
@@ -122,7 +127,8 @@ function maskUnexpected(error: unknown, message: string, isDev?: boolean): Error
   return maskError(error, message, isDev);
 }
 
-const SAMPLE_OPERATION = `# Register a webhook. The secret in the answer is shown only this once.
+const SAMPLE_OPERATION = `# Register a webhook: press the run button (or Ctrl-Enter).
+# The secret in the answer is shown only this once: store it.
 mutation Register {
   registerWebhook(input: {
     name: "Call events"
@@ -137,11 +143,7 @@ mutation Register {
   }
 }
 
-query List {
-  webhooks(first: 10) {
-    totalCount
-    edges { node { id name agentId url events active } }
-    pageInfo { hasNextPage endCursor }
-  }
-}
+# Then, in a new tab:
+# query { webhooks(first: 10) { totalCount edges { node { id name url events active } } } }
+# mutation { publishEvent(input: { agentId: "agent_123", type: CONVERSATION_ENDED, data: { conversationId: "c_1" } }) { id } }
 `;

@@ -5,6 +5,7 @@ import { afterAll } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
+import type { Pool } from '../../src/db/sql.js';
 import { startDeliveryWorker, type WorkerOptions } from '../../src/delivery/worker.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
@@ -20,7 +21,10 @@ export type GraphQLResponse<T = Record<string, any>> = {
  * The app as a client sees it, on its own database: requests go through `yoga.fetch`,
  * the same handler `npm start` serves, without opening a port.
  */
-export async function createTestApp(env: Record<string, string> = {}, options: { log?: Logger } = {}) {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { log?: Logger; devApiKey?: (sql: Pool) => Promise<string> } = {},
+) {
   const db = await createTestDatabase();
   const secretKey = randomBytes(32);
   const config = loadConfig({
@@ -32,7 +36,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: {
     ...env,
   });
   const log = options.log ?? createLogger(config.logLevel);
-  const yoga = createApp({ sql: db.sql, config, secretKey, log });
+  const devApiKey = options.devApiKey ? await options.devApiKey(db.sql) : undefined;
+  const yoga = createApp({ sql: db.sql, config, secretKey, log, devApiKey });
 
   async function graphql<T = Record<string, any>>(
     query: string,
