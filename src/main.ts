@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { guardPostgresCloseRace } from './db/close-race-guard.js';
 import { openDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
 import { startRetention } from './delivery/retention.js';
@@ -13,6 +14,7 @@ import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel, undefined, { pretty: Boolean(process.stdout.isTTY) && !config.production });
+  guardPostgresCloseRace(log);
   if (config.allowPrivateTargets) {
     log.warn(
       'ALLOW_PRIVATE_TARGETS is on: webhooks may target loopback and private addresses. Development and tests only.',

@@ -54,7 +54,12 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const running = await runningPort(pgdata);
   if (running !== undefined) return { url: urlFor(running), stop: async () => {} };
 
-  const port = await freePort();
+  // The same port as last time when it is free: clients holding the old URL (a server
+  // whose cluster was restarted under it) reconnect without being told.
+  const portFile = path.join(dataDir, 'pg-port');
+  const previous = Number(await fs.readFile(portFile, 'utf8').catch(() => ''));
+  const port = previous > 0 && (await isFree(previous)) ? previous : await freePort();
+  await fs.writeFile(portFile, `${port}\n`);
   const flags = Object.entries({
     listen_addresses: '127.0.0.1',
     unix_socket_directories: "''",
@@ -218,6 +223,14 @@ async function readOrCreate(file: string, create: () => string): Promise<string>
     await fs.writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' }).catch(() => {});
     return (await fs.readFile(file, 'utf8')).trim();
   }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 function freePort(): Promise<number> {

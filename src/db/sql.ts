@@ -12,6 +12,9 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
     // Fail fast while the database is away: callers answer with an error rather than hang,
     // and the pool reconnects by itself on the next query once it is back.
     connect_timeout: 5,
+    // Reconnect soon after losing the server: queries wait for a reconnect, and the
+    // default backoff (growing to 20 s) would turn an outage into hanging requests.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     idle_timeout: 60,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'convo-hooks' },

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,8 @@ declare module 'vitest' {
     adminDatabaseUrl: string;
     /** A migrated database that each test file clones. */
     templateDatabase: string;
+    /** DATA_DIR of the embedded test cluster ('' with TEST_DATABASE_URL): drills restart it. */
+    embeddedDataDir: string;
   }
 }
 
@@ -27,10 +30,7 @@ export default async function setup(project: TestProject) {
   if (!adminUrl) {
     dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'convo-hooks-test-'));
     await fs.chmod(dataDir, 0o755);
-    const cluster = await startEmbeddedPostgres({
-      dataDir,
-      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '300' },
-    });
+    const cluster = await startEmbeddedPostgres({ dataDir, settings: TEST_CLUSTER_SETTINGS });
     adminUrl = cluster.url;
     stopCluster = cluster.stop;
   }
@@ -45,6 +45,9 @@ export default async function setup(project: TestProject) {
 
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('templateDatabase', templateDatabase);
+  project.provide('embeddedDataDir', dataDir ?? '');
+  // The drills run the server as a user would: the built entry point.
+  if (process.env.TEST_SUITE === 'faults') execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 
   return async () => {
     await admin.unsafe(`drop database if exists ${templateDatabase} with (force)`).catch(() => {});
@@ -53,6 +56,14 @@ export default async function setup(project: TestProject) {
     if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
   };
 }
+
+/** Durability off: a test cluster only has to be fast. */
+export const TEST_CLUSTER_SETTINGS = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  max_connections: '300',
+};
 
 export function withDatabase(url: string, database: string): string {
   const parsed = new URL(url);

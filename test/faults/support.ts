@@ -1,0 +1,125 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterAll } from 'vitest';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
+import { createTestApp } from '../support/app.js';
+import { PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { signalGroup, startProcess } from '../support/processes.js';
+import { eventually, sleep } from '../support/receiver.js';
+
+/** A fresh database, a workspace and its key, and a way to run `node dist/main.js` on it. */
+export async function drillSetup(env: Record<string, string> = {}) {
+  const app = await createTestApp();
+  const workspace = await createWorkspace(app.sql, 'Drill');
+  const { apiKey } = await createApiKey(app.sql, workspace.id);
+  const servers: { child: ChildProcess }[] = [];
+
+  /** The server as an operator runs it: the built entry point, a real port, real signals. */
+  function startServer(extra: Record<string, string> = {}) {
+    const port = String(20_000 + Math.floor(Math.random() * 30_000));
+    const proc = startProcess(
+      process.execPath,
+      ['dist/main.js'],
+      {
+        PORT: port,
+        DATABASE_URL: app.db.url,
+        SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
+        ALLOW_PRIVATE_TARGETS: 'true',
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_PER_SECOND: '0',
+        DELIVERY_TIMEOUT_MS: '2000',
+        DELIVERY_RETRY_SCHEDULE: '200ms,500ms,1s,1s,1s,1s,1s,1s',
+        ...env,
+        ...extra,
+      },
+      /^/,
+    );
+    const base = `http://127.0.0.1:${port}`;
+    const ready = eventually(
+      () =>
+        fetch(`${base}/ready`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      60_000,
+      50,
+    ).then(() => base);
+    const server = { ...proc, ready };
+    servers.push(server);
+    return server;
+  }
+  afterAll(async () => {
+    for (const server of servers) signalGroup(server.child, 'SIGKILL');
+  });
+
+  async function call(base: string, query: string, variables: Record<string, unknown>) {
+    const response = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ query, variables }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    return { status: response.status, body: (await response.json()) as { data?: any; errors?: any[] } };
+  }
+
+  async function registerAt(base: string, url: string, agentId: string) {
+    const res = await call(base, REGISTER, { input: validWebhook({ url, agentId }) });
+    return res.body.data.registerWebhook.id as string;
+  }
+
+  /**
+   * Publishes `count` events, `concurrency` at a time, spread over `bases`. A publish that
+   * fails (server killed, database down) is retried with the same idempotency key until it
+   * is accepted: the publisher always knows which events were accepted.
+   */
+  async function publishAll(bases: () => string[], agentId: string, count: number, concurrency = 16) {
+    const accepted = new Map<string, string>();
+    let rejected = 0;
+    let next = 0;
+    const one = async (n: number) => {
+      for (let attempt = 0; ; attempt++) {
+        const targets = bases();
+        const base = targets[(n + attempt) % targets.length] as string;
+        try {
+          const res = await call(base, PUBLISH, {
+            input: { agentId, type: 'CONVERSATION_ENDED', data: { n }, idempotencyKey: `drill-${n}` },
+          });
+          if (res.body.data?.publishEvent) {
+            accepted.set(`drill-${n}`, res.body.data.publishEvent.id);
+            return;
+          }
+          rejected++;
+        } catch {
+          rejected++;
+        }
+        await sleep(100);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (next < count) await one(next++);
+      }),
+    );
+    return { eventIds: [...accepted.values()], rejected };
+  }
+
+  return { app, apiKey, workspaceId: workspace.id, startServer, call, registerAt, publishAll };
+}
+
+/** Reads one sample from a Prometheus text page. */
+export function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').at(-1)) : Number.NaN;
+}
+
+/** Delivered ids per receiver: distinct ids and duplicates. */
+export function tally(received: { headers: Record<string, unknown> }[]) {
+  const ids = received.map((r) => String(r.headers['webhook-id']));
+  const distinct = new Set(ids);
+  return { distinct, duplicates: ids.length - distinct.size };
+}
+
+export function report(drill: string, figures: Record<string, unknown>) {
+  process.stdout.write(`[drill] ${drill}: ${JSON.stringify(figures)}\n`);
+}
