@@ -138,10 +138,10 @@ builder.subscriptionField('deliveryUpdates', (t) =>
       'Every change to a delivery of your workspace (created, attempted, succeeded, failed, retried), as it happens, on whichever instance made it.',
     args: { webhookId: t.arg.id({ description: 'Only deliveries to this webhook.' }) },
     subscribe: async function* (_root, { webhookId }, ctx) {
-      const changes = await ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId == null ? null : String(webhookId));
-      for await (const change of changes) {
-        const delivery = await store.findDelivery(ctx.sql, ctx.workspaceId, change.deliveryId);
-        if (delivery) yield delivery;
+      const batches = ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId == null ? null : String(webhookId));
+      for await (const ids of batches) {
+        // The current state of each changed delivery, read in one query per batch.
+        yield* await store.findDeliveries(ctx.sql, ctx.workspaceId, ids);
       }
     },
     resolve: (delivery) => delivery,

@@ -182,6 +182,14 @@ export async function findDelivery(sql: Sql, workspaceId: string, id: string): P
   return row ?? null;
 }
 
+/** Several deliveries of one workspace, in the order of `ids`; missing ones are left out. */
+export async function findDeliveries(sql: Sql, workspaceId: string, ids: string[]): Promise<Delivery[]> {
+  const rows = await sql<Delivery[]>`/* deliveries.find-many */
+    select ${columns(sql)} from deliveries where workspace_id = ${workspaceId} and id = any(${ids}::text[])`;
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
 export type DeliveryFilter = { webhookId?: string; eventId?: string; status?: DeliveryStatus | null };
 
 function filterSql(sql: Sql, workspaceId: string, filter: DeliveryFilter) {

@@ -1,4 +1,3 @@
-import { createPubSub, filter, pipe } from 'graphql-yoga';
 import type { Pool, Sql } from '../db/sql.js';
 
 /** Wakes delivery workers: sent when deliveries become due. */
@@ -11,6 +10,8 @@ export type DeliveryChange = { workspaceId: string; webhookId: string; deliveryI
 
 // NOTIFY payloads must stay under 8000 bytes; a change takes about 70.
 const CHANGES_PER_NOTIFY = 100;
+// A subscriber that falls this far behind loses its oldest changes rather than the process its memory.
+const MAX_QUEUED_PER_SUBSCRIBER = 50_000;
 
 /**
  * Announces delivery changes to every instance: whichever process made the change,
@@ -24,26 +25,55 @@ export async function announceChanges(sql: Sql, changes: DeliveryChange[]): Prom
   }
 }
 
-/** One LISTEN connection per process, fanned out to the subscriptions of this process. */
+type Subscriber = { accepts: (change: DeliveryChange) => boolean; queue: string[]; wake?: () => void; closed: boolean };
+
+/**
+ * One LISTEN connection per process, fanned out to the subscriptions of this process.
+ * Each subscriber gets the ids of changed deliveries in batches: everything that arrived
+ * while it was busy, each id once, so a slow consumer reads many changes with one query.
+ */
 export function createDeliveryFeed(sql: Pool) {
-  const pubsub = createPubSub<{ change: [DeliveryChange] }>();
+  const subscribers = new Set<Subscriber>();
   let listening: Promise<{ unlisten: () => Promise<void> }> | undefined;
   const ensureListening = () => {
     listening ??= sql.listen(UPDATES_CHANNEL, (payload) => {
       for (const [workspaceId, webhookId, deliveryId] of JSON.parse(payload) as [string, string, string][]) {
-        pubsub.publish('change', { workspaceId, webhookId, deliveryId });
+        const change = { workspaceId, webhookId, deliveryId };
+        for (const subscriber of subscribers) {
+          if (!subscriber.accepts(change)) continue;
+          subscriber.queue.push(deliveryId);
+          if (subscriber.queue.length > MAX_QUEUED_PER_SUBSCRIBER) subscriber.queue.shift();
+          subscriber.wake?.();
+        }
       }
     });
     return listening;
   };
+
   return {
-    /** Changes to deliveries of `workspaceId`, optionally only of one webhook. */
-    async subscribe(workspaceId: string, webhookId?: string | null): Promise<AsyncIterable<DeliveryChange>> {
-      await ensureListening();
-      return pipe(
-        pubsub.subscribe('change'),
-        filter((c: DeliveryChange) => c.workspaceId === workspaceId && (!webhookId || c.webhookId === webhookId)),
-      );
+    /** Batches of ids of changed deliveries of `workspaceId`, optionally of one webhook only. */
+    async *subscribe(workspaceId: string, webhookId?: string | null): AsyncGenerator<string[]> {
+      const subscriber: Subscriber = {
+        accepts: (c) => c.workspaceId === workspaceId && (!webhookId || c.webhookId === webhookId),
+        queue: [],
+        closed: false,
+      };
+      subscribers.add(subscriber);
+      try {
+        await ensureListening();
+        for (;;) {
+          if (subscriber.queue.length === 0) {
+            await new Promise<void>((resolve) => {
+              subscriber.wake = resolve;
+            });
+            subscriber.wake = undefined;
+          }
+          const batch = [...new Set(subscriber.queue.splice(0))];
+          if (batch.length > 0) yield batch;
+        }
+      } finally {
+        subscribers.delete(subscriber);
+      }
     },
     async close() {
       await (await listening)?.unlisten().catch(() => {});

@@ -83,10 +83,10 @@ export async function drillSetup(env: Record<string, string> = {}) {
         const base = targets[(n + attempt) % targets.length] as string;
         try {
           const res = await call(base, PUBLISH, {
-            input: { agentId, type: 'CONVERSATION_ENDED', data: { n }, idempotencyKey: `drill-${n}` },
+            input: { agentId, type: 'CONVERSATION_ENDED', data: { n }, idempotencyKey: `${agentId}-${n}` },
           });
           if (res.body.data?.publishEvent) {
-            accepted.set(`drill-${n}`, res.body.data.publishEvent.id);
+            accepted.set(`${agentId}-${n}`, res.body.data.publishEvent.id);
             return;
           }
           rejected++;

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { LIST, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
+import { createReceiver, eventually, sleep } from '../support/receiver.js';
+import { drillSetup, metric, report } from './support.js';
+
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 120);
+const DECLARED = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'RATE_LIMITED']);
+
+describe('drill: soak', () => {
+  it(`${SECONDS} s of mixed load: no undeclared error, flat memory, no file descriptor growth`, async () => {
+    const drill = await drillSetup();
+    const healthy = await createReceiver();
+    const flaky = await createReceiver(() => ({ status: Math.random() < 0.2 ? 500 : 200 }));
+    const server = drill.startServer();
+    const base = await server.ready;
+    await drill.registerAt(base, healthy.url, 'soak');
+    await drill.registerAt(base, flaky.url, 'soak');
+    const mine: string[] = [];
+
+    const counts: Record<string, number> = {};
+    const undeclared: string[] = [];
+    const samples: { at: number; rss: number; fds: number }[] = [];
+    const deadline = Date.now() + SECONDS * 1000;
+    let n = 0;
+
+    const sampler = (async () => {
+      while (Date.now() < deadline) {
+        const text = await (await fetch(`${base}/metrics`)).text();
+        samples.push({
+          at: Date.now(),
+          rss: metric(text, 'process_resident_memory_bytes'),
+          fds: metric(text, 'process_open_fds'),
+        });
+        await sleep(5000);
+      }
+    })();
+
+    const worker = async () => {
+      while (Date.now() < deadline) {
+        const roll = Math.random();
+        const i = n++;
+        let res: Awaited<ReturnType<typeof drill.call>>;
+        if (roll < 0.1) {
+          res = await drill.call(base, REGISTER, {
+            input: validWebhook({ agentId: `soak-reg-${i % 50}`, url: healthy.url }),
+          });
+          if (res.body.data?.registerWebhook) mine.push(res.body.data.registerWebhook.id);
+        } else if (roll < 0.2 && mine.length > 0) {
+          const id = mine[i % mine.length];
+          res = await drill.call(base, UPDATE, { id, input: { name: `renamed ${i}`, active: i % 2 === 0 } });
+        } else if (roll < 0.25) {
+          res = await drill.call(base, REGISTER, { input: validWebhook({ url: 'not a url' }) });
+        } else if (roll < 0.65) {
+          res = await drill.call(base, PUBLISH, {
+            input: { agentId: 'soak', type: 'CONVERSATION_ENDED', data: { i } },
+          });
+        } else {
+          res = await drill.call(base, LIST, { first: 20 });
+        }
+        const code = res.body.errors?.[0]?.extensions?.code as string | undefined;
+        const key = code ?? (res.status === 200 ? 'ok' : `http_${res.status}`);
+        counts[key] = (counts[key] ?? 0) + 1;
+        if (key !== 'ok' && !DECLARED.has(key)) undeclared.push(JSON.stringify(res.body).slice(0, 300));
+      }
+    };
+    await Promise.all([sampler, ...Array.from({ length: 8 }, worker)]);
+    await eventually(
+      async () => {
+        const [row] = await drill.app
+          .sql`select count(*)::int as n from deliveries where status = 'pending' and next_attempt_at <= now()`;
+        return row?.n === 0;
+      },
+      60_000,
+      500,
+    );
+
+    const window = 30_000;
+    const first = samples.filter((s) => s.at - (samples[0]?.at ?? 0) <= window);
+    const last = samples.filter((s) => (samples.at(-1)?.at ?? 0) - s.at <= window);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const rssFirst = mean(first.map((s) => s.rss));
+    const rssLast = mean(last.map((s) => s.rss));
+    const fdsFirst = Math.max(...first.map((s) => s.fds));
+    const fdsLast = Math.max(...last.map((s) => s.fds));
+    report('soak', {
+      seconds: SECONDS,
+      operations: counts,
+      undeclaredErrors: undeclared.length,
+      deliveries: healthy.received.length + flaky.received.length,
+      rssMBFirst30s: Math.round(rssFirst / 1e6),
+      rssMBLast30s: Math.round(rssLast / 1e6),
+      openFdsFirst30s: fdsFirst,
+      openFdsLast30s: fdsLast,
+    });
+    expect(undeclared).toEqual([]);
+    expect(rssLast).toBeLessThan(rssFirst * 1.25 + 20e6);
+    expect(fdsLast).toBeLessThanOrEqual(fdsFirst + 10);
+    server.signal('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
+});
