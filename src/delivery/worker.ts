@@ -39,7 +39,13 @@ export function startDeliveryWorker(options: WorkerOptions) {
   // Long enough for the attempt and writing its outcome; a claim older than this is
   // presumed lost (its worker died) and the delivery comes due again.
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
-  const sender = createSender({ timeoutMs: config.deliveryTimeoutMs, allowPrivateTargets: config.allowPrivateTargets });
+  // As many sockets per receiving origin as attempts in flight: several webhooks often share
+  // one endpoint's host, and a lower cap would queue their attempts behind each other.
+  const sender = createSender({
+    timeoutMs: config.deliveryTimeoutMs,
+    allowPrivateTargets: config.allowPrivateTargets,
+    connectionsPerOrigin: concurrency,
+  });
 
   const inFlight = new Map<string, InFlight>();
   const perWebhook = new Map<string, number>();

@@ -501,9 +501,11 @@ async function memoryScenario(sql: Pool, config: ReturnType<typeof loadConfig>, 
   await sql`insert into events (id, workspace_id, agent_id, type, payload)
     select 'evt_m' || lpad(n::text, 15, '0'), ${workspace.id}, 'mem', 'conversation_ended', '{"data":{}}'
     from generate_series(1, 10000) n`;
+  // In publishing order, as fan-out writes them: each event's deliveries side by side.
   await sql`insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
-    select random_id('dlv_'), ${workspace.id}, e.id, w.id, now()
-    from events e cross join unnest(${webhooks.map((w) => w.id)}::text[]) as w(id) where e.workspace_id = ${workspace.id}`;
+    select random_id('dlv_'), ${workspace.id}, e.id, w.id, now() - interval '1 minute' + (row_number() over (order by e.id, w.id)) * interval '1 microsecond'
+    from events e cross join unnest(${webhooks.map((w) => w.id)}::text[]) as w(id) where e.workspace_id = ${workspace.id}
+    order by e.id, w.id`;
   const before = process.memoryUsage().rss;
   const samples: number[] = [];
   const worker = startDeliveryWorker({ sql, secretKey, config, log: silent });
