@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { startProcess } from './support/processes.js';
 import { createReceiver, eventually } from './support/receiver.js';
 
 let app: TestApp;
@@ -56,19 +55,7 @@ describe('a worker-only process (ROLE=worker)', () => {
     const { apiKey } = await app.newWorkspace();
     const receiver = await createReceiver();
     await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: receiver.url, agentId: 'w' }) } });
-    const worker = startProcess(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts'],
-      {
-        ROLE: 'worker',
-        PORT: '0',
-        DATABASE_URL: app.db.url,
-        SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
-        ALLOW_PRIVATE_TARGETS: 'true',
-        LOG_LEVEL: 'info',
-      },
-      /metrics at http:\/\/localhost:(\d+)\//,
-    );
+    const worker = app.spawnServer({ ROLE: 'worker' }, /metrics at http:\/\/localhost:(\d+)\//);
     try {
       const [, port] = await worker.started;
       const base = `http://127.0.0.1:${port}`;

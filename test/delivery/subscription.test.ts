@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
-import { startProcess } from '../support/processes.js';
 import { createReceiver, sleep } from '../support/receiver.js';
 import { subscribe } from '../support/sse.js';
 
@@ -88,25 +87,8 @@ describe('across processes', () => {
     const shared = await createTestApp();
     const { apiKey } = await shared.newWorkspace();
     const receiver = await createReceiver();
-    const env = {
-      PORT: '0',
-      DATABASE_URL: shared.db.url,
-      SECRET_ENCRYPTION_KEY: shared.secretKey.toString('hex'),
-      ALLOW_PRIVATE_TARGETS: 'true',
-      LOG_LEVEL: 'info',
-    };
-    const api = startProcess(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts'],
-      { ...env, ROLE: 'api' },
-      /GraphiQL at http:\/\/localhost:(\d+)\//,
-    );
-    const worker = startProcess(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts'],
-      { ...env, ROLE: 'worker' },
-      /delivery worker started/,
-    );
+    const api = shared.spawnServer({ ROLE: 'api' }, /GraphiQL at http:\/\/localhost:(\d+)\//);
+    const worker = shared.spawnServer({ ROLE: 'worker' }, /delivery worker started/);
     try {
       const [, port] = await api.started;
       await worker.started;

@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, REGISTER, validWebhook } from '../support/operations.js';
-import { startProcess } from '../support/processes.js';
 import { createReceiver, eventually } from '../support/receiver.js';
 
 /**
@@ -17,19 +16,12 @@ beforeAll(async () => {
 });
 
 function startWorkerProcess(env: Record<string, string> = {}) {
-  return startProcess(
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts'],
+  return app.spawnServer(
     {
       ROLE: 'worker',
-      PORT: '0',
-      DATABASE_URL: app.db.url,
-      SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
-      ALLOW_PRIVATE_TARGETS: 'true',
       DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS),
       DELIVERY_CONCURRENCY: String(CONCURRENCY),
       DELIVERY_RETRY_SCHEDULE: '200ms,200ms,200ms',
-      LOG_LEVEL: 'info',
       ...env,
     },
     /delivery worker started|^/,

@@ -10,6 +10,7 @@ import { startDeliveryWorker, type WorkerOptions } from '../../src/delivery/work
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { createTestDatabase } from './database.js';
+import { startProcess } from './processes.js';
 
 export type GraphQLResponse<T = Record<string, any>> = {
   status: number;
@@ -76,7 +77,27 @@ export async function createTestApp(
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`;
   }
 
-  return { db, sql: db.sql, yoga, config, secretKey, log, graphql, newWorkspace, startWorker, listen };
+  /**
+   * `src/main.ts` as a child process on this app's database (ROLE and the rest from `env`),
+   * started once its output matches `ready`.
+   */
+  function spawnServer(env: Record<string, string>, ready: RegExp) {
+    return startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      {
+        PORT: '0',
+        DATABASE_URL: db.url,
+        SECRET_ENCRYPTION_KEY: secretKey.toString('hex'),
+        ALLOW_PRIVATE_TARGETS: 'true',
+        LOG_LEVEL: 'info',
+        ...env,
+      },
+      ready,
+    );
+  }
+
+  return { db, sql: db.sql, yoga, config, secretKey, log, graphql, newWorkspace, startWorker, listen, spawnServer };
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
