@@ -531,9 +531,9 @@ async function memoryScenario(sql: Pool, config: ReturnType<typeof loadConfig>, 
   );
 }
 
-/** One event to 5,000 webhooks vs 5,000 events to one webhook each: time to the last receipt. */
+/** One event to 10,000 webhooks vs 10,000 events to one webhook each: time to the last receipt. */
 async function fanOutScenario(sql: Pool, config: ReturnType<typeof loadConfig>, secretKey: Buffer) {
-  const N = 5000;
+  const N = 10_000;
   const receiver = await countingReceiver();
   const seconds = async (publish: (workspaceId: string) => Promise<void>, agents: (i: number) => string) => {
     const workspace = await createWorkspace(sql, 'bench-fan-out');
