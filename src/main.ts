@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { guardPostgresCloseRace } from './db/close-race-guard.js';
 import { openDatabase } from './db/connect.js';
@@ -31,6 +30,8 @@ async function main() {
     server = createOpsServer(db.sql, metrics);
   } else {
     devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
+    // Imported here so a worker-only process does not load the GraphQL stack at all.
+    const { createApp } = await import('./app.js');
     const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, metrics, devApiKey: devKey?.apiKey });
     server = createServer(yoga);
   }
