@@ -60,39 +60,56 @@ const columns = (sql: Sql) => sql`
   ${pageMicros(sql)}`;
 
 /**
- * Claims due deliveries: oldest first, at most `perWebhook` per webhook, none for the
- * webhooks in `skipWebhooks` (already saturated in this worker), and only for active
- * webhooks unless a person asked for the delivery. A claim pushes `next_attempt_at`
- * forward by the lease; a worker that dies leaves them to come due again.
+ * Claims due deliveries: oldest first, and per webhook no more than `perWebhook` minus
+ * what this worker already has in flight to it (`inFlight`); only for active webhooks
+ * unless a person asked for the delivery. A claim pushes `next_attempt_at` forward by the
+ * lease; a worker that dies leaves them to come due again.
  * SKIP LOCKED lets several workers claim at once without waiting on each other, and
  * the due check in the locking select is re-evaluated on the locked row, so a row
  * another worker claimed a moment ago is not taken twice.
  */
 export async function claimDueDeliveries(
   sql: Sql,
-  options: { limit: number; perWebhook: number; leaseMs: number; claimToken: string; skipWebhooks: string[] },
+  options: { limit: number; perWebhook: number; leaseMs: number; claimToken: string; inFlight: Map<string, number> },
 ): Promise<ClaimedDelivery[]> {
+  const busy = [...options.inFlight];
+  const saturated = busy.filter(([, n]) => n >= options.perWebhook).map(([id]) => id);
   return sql<ClaimedDelivery[]>`/* deliveries.claim */
-    with candidates as (
-      -- Walks the due index oldest first and stops after a few batches' worth of rows,
-      -- so a claim costs the same with a backlog of ten rows or ten million.
+    with candidates as materialized (
+      -- Walks the due index oldest first and stops after a few batches' worth of rows.
+      -- Paused webhooks' deliveries are held out of this index (see migrations/0004).
       select d.id, d.webhook_id, d.next_attempt_at
       from deliveries d
-      join webhooks w on w.id = d.webhook_id
-      where d.status = 'pending' and d.next_attempt_at <= now()
-        and (w.active or d.manual)
-        and d.webhook_id <> all(${options.skipWebhooks}::text[])
+      where d.status = 'pending' and not d.held and d.next_attempt_at <= now()
+        and d.webhook_id <> all(${saturated}::text[])
       order by d.next_attempt_at
       limit ${options.limit * 4}
-    ), ranked as (
-      select id, row_number() over (partition by webhook_id order by next_attempt_at) as rank from candidates
+    ), ranked as materialized (
+      select c.id, c.next_attempt_at
+      from (
+        select *, row_number() over (partition by webhook_id order by next_attempt_at) as rank from candidates
+      ) c
+      left join unnest(${busy.map(([id]) => id)}::text[], ${busy.map(([, n]) => n)}::int[]) as b(webhook_id, in_flight)
+        on b.webhook_id = c.webhook_id
+      where c.rank <= ${options.perWebhook} - coalesce(b.in_flight, 0)
     ), picked as (
-      select d.id from deliveries d
-      join ranked c on c.id = d.id
-      where c.rank <= ${options.perWebhook} and d.status = 'pending' and d.next_attempt_at <= now()
-      order by d.next_attempt_at
+      -- One primary-key lookup per candidate, oldest first, until the batch is full. The
+      -- locking subquery holds only the key condition and is never flattened, so stale
+      -- statistics (a queue's are always stale) cannot turn it into a walk of an index.
+      -- The checks run on the row as locked: one another worker claimed a moment ago is
+      -- no longer due.
+      select l.id
+      from (select * from ranked order by next_attempt_at) c
+      cross join lateral (
+        select d.id, d.webhook_id, d.status, d.held, d.manual, d.next_attempt_at from deliveries d
+        where d.id = c.id
+        limit 1 -- (a subquery with a limit keeps its conditions to itself)
+        for update skip locked
+      ) l
+      join webhooks w on w.id = l.webhook_id
+      where l.status = 'pending' and not l.held and l.next_attempt_at <= now() and (w.active or l.manual)
+      order by c.next_attempt_at
       limit ${options.limit}
-      for update of d skip locked
     )
     update deliveries d
     set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
@@ -129,9 +146,9 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAft
     )
     update deliveries d
     set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
-        claim_token = null, manual = false, updated_at = now()
-    from input i
-    where d.id = i.delivery_id and d.claim_token = i.claim_token`;
+        claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
+    from input i, webhooks w
+    where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id`;
     await announceChanges(
       sql,
       outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
@@ -167,13 +184,27 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAft
   });
 }
 
+/**
+ * Pausing or resuming a webhook holds or releases its backlog (a trigger, see
+ * migrations/0004). A delivery published in the same instant as a pause can miss it and
+ * stay in the due index; this puts any such stragglers right. Returns how many it moved.
+ */
+export async function syncHeldDeliveries(sql: Sql): Promise<number> {
+  const result = await sql`/* deliveries.sync-held */
+    update deliveries d set held = not w.active
+    from webhooks w
+    where w.id = d.webhook_id and d.status = 'pending' and not d.manual and d.held = w.active`;
+  return result.count;
+}
+
 /** Hands unfinished claims back (graceful stop): due again at once, for any worker. */
 export async function releaseClaims(sql: Sql, claims: { id: string; claimToken: string }[]): Promise<void> {
   if (claims.length === 0) return;
   await sql`/* deliveries.release */
-    update deliveries d set next_attempt_at = now(), claim_token = null, updated_at = now()
-    from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.claimToken)}::text[]) as c(id, token)
-    where d.id = c.id and d.claim_token = c.token and d.status = 'pending'`;
+    update deliveries d set next_attempt_at = now(), claim_token = null, held = not w.active and not d.manual,
+      updated_at = now()
+    from unnest(${claims.map((c) => c.id)}::text[], ${claims.map((c) => c.claimToken)}::text[]) as c(id, token), webhooks w
+    where d.id = c.id and d.claim_token = c.token and d.status = 'pending' and w.id = d.webhook_id`;
 }
 
 export async function findDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
@@ -233,7 +264,8 @@ export async function listAttempts(sql: Sql, deliveryId: string): Promise<Attemp
  */
 export async function retryDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
   const [row] = await sql<Delivery[]>`/* deliveries.retry */
-    update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, manual = true, updated_at = now()
+    update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, manual = true, held = false,
+      updated_at = now()
     where workspace_id = ${workspaceId} and id = ${id}
     returning ${columns(sql)}`;
   if (row) {

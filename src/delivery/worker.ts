@@ -7,7 +7,14 @@ import { decryptSecret } from '../webhooks/secrets.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, createSender } from './sender.js';
 import { webhookHeaders } from './signing.js';
-import { type ClaimedDelivery, claimDueDeliveries, type Outcome, recordOutcomes, releaseClaims } from './store.js';
+import {
+  type ClaimedDelivery,
+  claimDueDeliveries,
+  type Outcome,
+  recordOutcomes,
+  releaseClaims,
+  syncHeldDeliveries,
+} from './store.js';
 import { WAKE_CHANNEL } from './updates.js';
 
 export type WorkerOptions = {
@@ -25,7 +32,15 @@ export type WorkerOptions = {
   metrics?: Metrics;
 };
 
-type InFlight = { claim: ClaimedDelivery; abort: AbortController };
+/**
+ * An attempt running longer than this stops counting against DELIVERY_CONCURRENCY: a hung
+ * or slow endpoint then holds its per-webhook share of extra sockets (waiting costs
+ * little) instead of the slots healthy endpoints need. At most twice the concurrency is
+ * ever in flight.
+ */
+const SLOW_ATTEMPT_MS = 1000;
+
+type InFlight = { claim: ClaimedDelivery; abort: AbortController; startedAt: number };
 
 /**
  * Claims due deliveries, sends them, and records every attempt. Several workers (in one
@@ -44,11 +59,11 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const sender = createSender({
     timeoutMs: config.deliveryTimeoutMs,
     allowPrivateTargets: config.allowPrivateTargets,
-    connectionsPerOrigin: concurrency,
+    connectionsPerOrigin: 2 * concurrency,
   });
 
   const inFlight = new Map<string, InFlight>();
-  const perWebhook = new Map<string, number>();
+  const inFlightPerWebhook = new Map<string, number>();
   const outcomes: Outcome[] = [];
   let claiming = false;
   let claimAgain = false;
@@ -66,15 +81,14 @@ export function startDeliveryWorker(options: WorkerOptions) {
     try {
       do {
         claimAgain = false;
-        const room = concurrency - inFlight.size;
+        const room = freeSlots();
         if (room <= 0) break;
-        const saturated = [...perWebhook].filter(([, n]) => n >= perWebhookCap).map(([id]) => id);
         const claimed = await claimDueDeliveries(sql, {
           limit: room,
           perWebhook: perWebhookCap,
           leaseMs,
           claimToken: randomBytes(9).toString('base64url'),
-          skipWebhooks: saturated,
+          inFlight: inFlightPerWebhook,
         });
         for (const delivery of claimed) dispatch(delivery);
         // A full batch suggests more is due; otherwise wait for a wake-up.
@@ -87,10 +101,18 @@ export function startDeliveryWorker(options: WorkerOptions) {
     }
   }
 
+  /** Slots for new attempts: slow attempts (see SLOW_ATTEMPT_MS) leave theirs to others. */
+  function freeSlots(): number {
+    const now = performance.now();
+    let fast = 0;
+    for (const attempt of inFlight.values()) if (now - attempt.startedAt < SLOW_ATTEMPT_MS) fast++;
+    return Math.min(concurrency - fast, 2 * concurrency - inFlight.size);
+  }
+
   function dispatch(claim: ClaimedDelivery) {
     const abort = new AbortController();
-    inFlight.set(claim.id, { claim, abort });
-    perWebhook.set(claim.webhookId, (perWebhook.get(claim.webhookId) ?? 0) + 1);
+    inFlight.set(claim.id, { claim, abort, startedAt: performance.now() });
+    inFlightPerWebhook.set(claim.webhookId, (inFlightPerWebhook.get(claim.webhookId) ?? 0) + 1);
     const attemptedAt = new Date();
     let headers: Record<string, string>;
     try {
@@ -123,9 +145,9 @@ export function startDeliveryWorker(options: WorkerOptions) {
 
   function done(claim: ClaimedDelivery) {
     inFlight.delete(claim.id);
-    const left = (perWebhook.get(claim.webhookId) ?? 1) - 1;
-    if (left > 0) perWebhook.set(claim.webhookId, left);
-    else perWebhook.delete(claim.webhookId);
+    const left = (inFlightPerWebhook.get(claim.webhookId) ?? 1) - 1;
+    if (left > 0) inFlightPerWebhook.set(claim.webhookId, left);
+    else inFlightPerWebhook.delete(claim.webhookId);
     if (inFlight.size === 0) idle?.();
     void claimDue();
   }
@@ -192,6 +214,15 @@ export function startDeliveryWorker(options: WorkerOptions) {
     );
 
   const poll = setInterval(() => void claimDue(), options.pollMs ?? 1000);
+  const syncHeld = setInterval(
+    () =>
+      void syncHeldDeliveries(sql).then(
+        (moved) => moved > 0 && log.info({ moved }, 'held or released deliveries that missed a pause or resume'),
+        (error: unknown) => log.warn({ err: error }, 'syncing held deliveries failed; trying again later'),
+      ),
+    5 * 60_000,
+  );
+  syncHeld.unref();
   // Re-sweeps on every (re)connect of the listening connection: wake-ups sent while it
   // was down are not replayed, so look for due work ourselves.
   const listening = sql
@@ -216,6 +247,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     async stop(graceMs = Math.min(config.shutdownGraceMs, config.deliveryTimeoutMs)) {
       stopping = true;
       clearInterval(poll);
+      clearInterval(syncHeld);
       await (await listening)?.unlisten().catch(() => {});
       if (inFlight.size > 0) {
         await Promise.race([

@@ -1,0 +1,91 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { claimDueDeliveries, syncHeldDeliveries } from '../../src/delivery/store.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
+import { createReceiver } from '../support/receiver.js';
+
+/**
+ * A paused webhook's backlog is held out of the due index, so claims for everyone else
+ * never walk past it. No worker runs until a test starts one: states are read as written.
+ */
+let app: TestApp;
+let apiKey: string;
+beforeAll(async () => {
+  app = await createTestApp();
+  ({ apiKey } = await app.newWorkspace());
+});
+
+async function webhookWithBacklog(agentId: string, url: string, events: number) {
+  const res = await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url, agentId }) } });
+  const id = res.data?.registerWebhook.id as string;
+  for (let i = 0; i < events; i++) {
+    expect((await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded(agentId) } })).errors).toBe(
+      undefined,
+    );
+  }
+  return id;
+}
+
+const heldStates = async (webhookId: string) =>
+  (await app.sql<{ held: boolean }[]>`select held from deliveries where webhook_id = ${webhookId} order by id`).map(
+    (row) => row.held,
+  );
+
+const claimAll = () =>
+  claimDueDeliveries(app.sql, {
+    limit: 100,
+    perWebhook: 100,
+    leaseMs: 60_000,
+    claimToken: 'test',
+    inFlight: new Map(),
+  });
+
+describe('held deliveries', () => {
+  it('pausing holds the pending backlog out of claims, resuming releases it and it is delivered', async () => {
+    const receiver = await createReceiver();
+    const id = await webhookWithBacklog('agent-pause', receiver.url, 3);
+    expect(await heldStates(id)).toEqual([false, false, false]);
+
+    await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: false } } });
+    expect(await heldStates(id)).toEqual([true, true, true]);
+    // Also an operator's UPDATE: every way of switching a webhook holds or releases its backlog.
+    await app.sql`update webhooks set active = true where id = ${id}`;
+    expect(await heldStates(id)).toEqual([false, false, false]);
+    await app.sql`update webhooks set active = false where id = ${id}`;
+    expect(await heldStates(id)).toEqual([true, true, true]);
+    expect((await claimAll()).filter((c) => c.webhookId === id)).toEqual([]);
+
+    await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: true } } });
+    expect(await heldStates(id)).toEqual([false, false, false]);
+    const worker = app.startWorker();
+    await receiver.waitFor(3);
+    await worker.stop(1000);
+  });
+
+  it('a delivery retried by hand while its webhook is paused is not held, and is sent', async () => {
+    const receiver = await createReceiver();
+    const id = await webhookWithBacklog('agent-manual', receiver.url, 2);
+    await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: false } } });
+    const [first] = await app.sql<{ id: string }[]>`select id from deliveries where webhook_id = ${id} order by id`;
+    const retried = await app.graphql('mutation Retry($id: ID!) { retryDelivery(id: $id) { id status } }', {
+      apiKey,
+      variables: { id: first?.id },
+    });
+    expect(retried.errors).toBeUndefined();
+    expect((await claimAll()).filter((c) => c.webhookId === id).map((c) => c.id)).toEqual([first?.id]);
+  });
+
+  it('syncHeldDeliveries puts right a delivery that missed a pause or a resume', async () => {
+    const paused = await webhookWithBacklog('agent-sync-paused', 'http://127.0.0.1:9/', 1);
+    const active = await webhookWithBacklog('agent-sync-active', 'http://127.0.0.1:9/', 1);
+    await app.graphql(UPDATE, { apiKey, variables: { id: paused, input: { active: false } } });
+    // As if published in the instant of the pause, and as if held by a stale pause.
+    await app.sql`update deliveries set held = false where webhook_id = ${paused}`;
+    await app.sql`update deliveries set held = true where webhook_id = ${active}`;
+
+    expect(await syncHeldDeliveries(app.sql)).toBe(2);
+    expect(await heldStates(paused)).toEqual([true]);
+    expect(await heldStates(active)).toEqual([false]);
+    expect(await syncHeldDeliveries(app.sql)).toBe(0);
+  });
+});
