@@ -36,15 +36,26 @@ export async function drillSetup(env: Record<string, string> = {}) {
       /^/,
     );
     const base = `http://127.0.0.1:${port}`;
-    const ready = eventually(
-      () =>
-        fetch(`${base}/ready`).then(
-          (r) => r.ok,
-          () => false,
-        ),
-      60_000,
-      50,
-    ).then(() => base);
+    const ready = Promise.race([
+      eventually(
+        () =>
+          fetch(`${base}/ready`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        60_000,
+        50,
+      ).then(
+        () => base,
+        (error: Error) => {
+          throw new Error(`${error.message}; server output:\n${proc.output()}`);
+        },
+      ),
+      // A server that dies while starting fails the drill at once, with its output.
+      proc.exited.then((code) => {
+        throw new Error(`server exited with ${code} before it was ready:\n${proc.output()}`);
+      }),
+    ]);
     const server = { ...proc, ready };
     servers.push(server);
     return server;
