@@ -1,0 +1,44 @@
+/**
+ * Baseline for the register scenario: a bare node:http handler doing registerWebhook's
+ * work without GraphQL (API-key lookup, the same zod rules, the same encrypted INSERT)
+ * with postgres.js on the same database and the same pool size as the server.
+ */
+import { createServer } from 'node:http';
+import { authenticateApiKey } from '../../../src/auth/api-keys.js';
+import { createPool } from '../../../src/db/sql.js';
+import { webhookRules } from '../../../src/webhooks/rules.js';
+import { insertWebhook } from '../../../src/webhooks/store.js';
+
+const sql = createPool(String(process.env.DATABASE_URL), { max: 10 });
+const secretKey = Buffer.from(String(process.env.SECRET_ENCRYPTION_KEY), 'hex');
+
+const server = createServer((req, res) => {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', async () => {
+    try {
+      const key = await authenticateApiKey(sql, String(req.headers['x-api-key']));
+      if (!key) return void res.writeHead(401).end();
+      const { input: raw } = JSON.parse(Buffer.concat(chunks).toString()).variables;
+      const parsed = {
+        name: webhookRules.name.parse(raw.name),
+        agentId: webhookRules.agentId.parse(raw.agentId),
+        url: webhookRules.url.parse(raw.url),
+        events: webhookRules.events.parse(raw.events.map((e: string) => e.toLowerCase())),
+      };
+      const webhook = await insertWebhook(sql, secretKey, { ...parsed, workspaceId: key.workspaceId, active: true });
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ data: { registerWebhook: { id: webhook.id, secret: webhook.secret } } }));
+    } catch {
+      res.writeHead(500).end();
+    }
+  });
+});
+server.keepAliveTimeout = 65_000;
+server.listen(Number(process.env.PORT), '127.0.0.1', () => process.stdout.write('ready\n'));
+process.on('SIGTERM', () => {
+  server.close();
+  server.closeAllConnections();
+  void sql.end().then(() => process.exit(0));
+});

@@ -1,0 +1,100 @@
+/**
+ * The bench runs the server the way production does, as its own `node dist/main.js`
+ * process, and each baseline in a process of its own, so load generators and receivers
+ * in the bench process never share an event loop with what they measure.
+ */
+import fs from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { ROOT, signalGroup, startProcess } from '../support/processes.js';
+
+export type Child = {
+  url: string;
+  /** Peak resident memory of the process so far, in MB (the kernel's high-water mark). */
+  peakRssMb(): Promise<number>;
+  rssMb(): Promise<number>;
+  stop(): Promise<void>;
+};
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(status.match(new RegExp(`${field}:\\s+(\\d+) kB`))?.[1] ?? 0);
+  return Math.round((kb * 1024) / 1e6);
+}
+
+async function waitUntil(url: string, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+let peakOfAllServers = 0;
+/** The highest resident memory any server process reached during the run. */
+export const serverPeakRssMb = () => peakOfAllServers;
+
+function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: boolean): Child {
+  const pid = proc.child.pid as number;
+  const peakRssMb = () => statusMb(pid, 'VmHWM');
+  return {
+    url,
+    peakRssMb,
+    rssMb: () => statusMb(pid, 'VmRSS'),
+    async stop() {
+      if (isServer) peakOfAllServers = Math.max(peakOfAllServers, await peakRssMb());
+      if (isServer && process.env.BENCH_DEBUG_MEMORY) {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        const pick = (name: string) =>
+          Math.round(Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm'))?.[1]) / 1e6);
+        process.stdout.write(
+          `    [${url}] peak ${await peakRssMb()} MB; now rss ${pick('process_resident_memory_bytes')} heap used ${pick('nodejs_heap_size_used_bytes')} total ${pick('nodejs_heap_size_total_bytes')} external ${pick('nodejs_external_memory_bytes')}\n`,
+        );
+      }
+      signalGroup(proc.child, 'SIGTERM');
+      const code = await proc.exited;
+      if (code !== 0) throw new Error(`${url} exited with ${code}:\n${proc.output().slice(-2000)}`);
+    },
+  };
+}
+
+/** `node dist/main.js` with the given role, quiet logs, on 127.0.0.1. Resolves once it is ready. */
+export async function startServer(env: Record<string, string>): Promise<Child> {
+  const port = await freePort();
+  const proc = startProcess(
+    process.execPath,
+    ['dist/main.js'],
+    { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    /$^/, // readiness is polled below
+  );
+  proc.started.catch(() => {}); // never matches; exits are reported by stop()
+  const url = `http://127.0.0.1:${port}`;
+  await waitUntil(`${url}/ready`);
+  return wrap(proc, url, true);
+}
+
+/** A baseline under test/bench/baselines, run with tsx; it prints `ready` when it is. */
+export async function startBaseline(file: string, env: Record<string, string>): Promise<Child> {
+  const port = await freePort();
+  const proc = startProcess(
+    process.execPath,
+    ['--import', 'tsx', `${ROOT}test/bench/baselines/${file}`],
+    { PORT: String(port), ...env },
+    /^ready$/m,
+  );
+  await proc.started;
+  return wrap(proc, `http://127.0.0.1:${port}`, false);
+}
