@@ -34,6 +34,8 @@ export type ClaimedDelivery = {
   webhookId: string;
   eventId: string;
   attemptCount: number;
+  /** When it came due (before the claim moved `next_attempt_at` on by the lease). */
+  dueAt: Date;
   url: string;
   payload: string;
   secretEncrypted: Buffer;
@@ -70,7 +72,15 @@ const columns = (sql: Sql) => sql`
  */
 export async function claimDueDeliveries(
   sql: Sql,
-  options: { limit: number; perWebhook: number; leaseMs: number; claimToken: string; inFlight: Map<string, number> },
+  options: {
+    limit: number;
+    perWebhook: number;
+    leaseMs: number;
+    claimToken: string;
+    inFlight: Map<string, number>;
+    /** Start the walk of the due index here instead of at its oldest end. */
+    walkFrom?: Date;
+  },
 ): Promise<ClaimedDelivery[]> {
   const busy = [...options.inFlight];
   const saturated = busy.filter(([, n]) => n >= options.perWebhook).map(([id]) => id);
@@ -80,7 +90,8 @@ export async function claimDueDeliveries(
       -- Paused webhooks' deliveries are held out of this index (see migrations/0004).
       select d.id, d.webhook_id, d.next_attempt_at
       from deliveries d
-      where d.status = 'pending' and not d.held and d.next_attempt_at <= now()
+      where d.status = 'pending' and not d.held
+        and d.next_attempt_at between coalesce(${options.walkFrom ?? null}::timestamptz, '-infinity') and now()
         and d.webhook_id <> all(${saturated}::text[])
       order by d.next_attempt_at
       limit ${options.limit * 4}
@@ -98,7 +109,7 @@ export async function claimDueDeliveries(
       -- statistics (a queue's are always stale) cannot turn it into a walk of an index.
       -- The checks run on the row as locked: one another worker claimed a moment ago is
       -- no longer due.
-      select l.id
+      select l.id, c.next_attempt_at as due_at
       from (select * from ranked order by next_attempt_at) c
       cross join lateral (
         select d.id, d.webhook_id, d.status, d.held, d.manual, d.next_attempt_at from deliveries d
@@ -115,7 +126,8 @@ export async function claimDueDeliveries(
     set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
-    returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, w.url, e.payload,
+    returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count,
+      picked.due_at, w.url, e.payload,
       w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
 }
 

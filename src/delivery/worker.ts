@@ -40,6 +40,17 @@ export type WorkerOptions = {
  */
 const SLOW_ATTEMPT_MS = 1000;
 
+/**
+ * Claims walk the due index from its oldest end, where a saturated webhook's backlog and
+ * dead entries not yet vacuumed pile up: a walk that grows with them. So a claim starts a
+ * little before the oldest delivery the previous claim took, and only every
+ * FULL_WALK_MS, or when a saturated webhook frees a slot, from the very start. A delivery
+ * that commits late below that point (a slow publish, a resumed webhook) waits at most
+ * FULL_WALK_MS.
+ */
+const FULL_WALK_MS = 1000;
+const WALK_MARGIN_MS = 200;
+
 type InFlight = { claim: ClaimedDelivery; abort: AbortController; startedAt: number };
 
 /**
@@ -66,6 +77,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const inFlightPerWebhook = new Map<string, number>();
   const outcomes: Outcome[] = [];
   let claiming = false;
+  let walkFrom: { at: Date; since: number } | undefined;
   let claimAgain = false;
   let flushing: Promise<void> | undefined;
   let stopping = false;
@@ -83,13 +95,22 @@ export function startDeliveryWorker(options: WorkerOptions) {
         claimAgain = false;
         const room = freeSlots();
         if (room <= 0) break;
+        if (walkFrom && performance.now() - walkFrom.since > FULL_WALK_MS) walkFrom = undefined;
         const claimed = await claimDueDeliveries(sql, {
           limit: room,
           perWebhook: perWebhookCap,
           leaseMs,
           claimToken: randomBytes(9).toString('base64url'),
           inFlight: inFlightPerWebhook,
+          walkFrom: walkFrom?.at,
         });
+        if (claimed.length > 0) {
+          const oldest = Math.min(...claimed.map((c) => c.dueAt.getTime())) - WALK_MARGIN_MS;
+          walkFrom = {
+            at: new Date(Math.max(oldest, walkFrom?.at.getTime() ?? oldest)),
+            since: walkFrom?.since ?? performance.now(),
+          };
+        }
         for (const delivery of claimed) dispatch(delivery);
         // A full batch suggests more is due; otherwise wait for a wake-up.
         if (claimed.length === room) claimAgain = true;
@@ -146,6 +167,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
   function done(claim: ClaimedDelivery) {
     inFlight.delete(claim.id);
     const left = (inFlightPerWebhook.get(claim.webhookId) ?? 1) - 1;
+    // A saturated webhook's backlog lies before the walk's start: look from the start again.
+    if (left === perWebhookCap - 1) walkFrom = undefined;
     if (left > 0) inFlightPerWebhook.set(claim.webhookId, left);
     else inFlightPerWebhook.delete(claim.webhookId);
     if (inFlight.size === 0) idle?.();

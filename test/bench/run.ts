@@ -35,6 +35,8 @@ const rows: Row[] = [];
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
+/** BENCH_STATEMENTS=1 prints each scenario's costliest SQL statements (pg_stat_statements). */
+const STATEMENTS = Boolean(process.env.BENCH_STATEMENTS);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 function record(row: Omit<Row, 'ratio' | 'met'>, met: (ratio: number, figure: number) => boolean) {
@@ -84,6 +86,18 @@ async function cannon(url: string, headers: Record<string, string>, body: string
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
+async function printTopStatements(sql: Pool) {
+  const top = await sql<{ calls: number; totalMs: number; meanMs: number; rows: number; query: string }[]>`
+    select calls::int, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2)::float as mean_ms,
+      rows::int, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 100) as query
+    from pg_stat_statements order by total_exec_time desc limit 8`;
+  for (const s of top) {
+    process.stdout.write(
+      `      ${s.totalMs} ms total, ${s.calls} calls, ${s.meanMs} ms mean, ${s.rows} rows: ${s.query}\n`,
+    );
+  }
+}
+
 /** What every scenario gets: the bench's own pool (to set up data and publish) and the server's environment. */
 type Bench = { sql: Pool; secretKey: Buffer; databaseUrl: string; serverEnv: Record<string, string> };
 
@@ -99,7 +113,10 @@ const server = (bench: Bench, role: 'all' | 'api' | 'worker') => startServer({ .
 async function main() {
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'convo-hooks-bench-'));
   await fs.chmod(dataDir, 0o755);
-  const cluster = await startEmbeddedPostgres({ dataDir, settings: { max_connections: '200' } });
+  const cluster = await startEmbeddedPostgres({
+    dataDir,
+    settings: { max_connections: '200', ...(STATEMENTS ? { shared_preload_libraries: 'pg_stat_statements' } : {}) },
+  });
   const sql = createPool(cluster.url, { max: 20 });
   const secretKey = randomBytes(32);
   const bench: Bench = {
@@ -116,6 +133,7 @@ async function main() {
   const started = Date.now();
   try {
     await migrate(sql);
+    if (STATEMENTS) await sql`create extension if not exists pg_stat_statements`;
     process.stdout.write(
       `bench on ${os.cpus().length} × ${os.cpus()[0]?.model}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`,
     );
@@ -128,7 +146,9 @@ async function main() {
     for (const [name, scenario] of Object.entries(scenarios)) {
       if (ONLY && !ONLY.includes(name)) continue;
       await settle(bench);
+      if (STATEMENTS) await sql`select pg_stat_statements_reset()`;
       await scenario(bench);
+      if (STATEMENTS) await printTopStatements(sql);
     }
   } finally {
     await sql.end();
@@ -401,7 +421,8 @@ async function isolationScenario(bench: Bench) {
   const withHole: number[] = [];
   const without: number[] = [];
   await run(false); // warm-up: the first run after a quiet spell is slow either way
-  for (let i = 0; i < REPEATS; i++) {
+  // Short runs on a busy machine: more pairs than other scenarios, for a steadier median.
+  for (let i = 0; i < Math.max(REPEATS, 5); i++) {
     without.push(await run(false));
     withHole.push(await run(true));
   }
