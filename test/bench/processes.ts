@@ -74,15 +74,22 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
 /** `node dist/main.js` with the given role, quiet logs, on 127.0.0.1. Resolves once it is ready. */
 export async function startServer(env: Record<string, string>): Promise<Child> {
   const port = await freePort();
+  // BENCH_CPU_PROF=dir: every server process writes a .cpuprofile there when it stops.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc = startProcess(
     process.execPath,
-    ['dist/main.js'],
+    [...profile, 'dist/main.js'],
     { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     /$^/, // readiness is polled below
   );
   proc.started.catch(() => {}); // never matches; exits are reported by stop()
   const url = `http://127.0.0.1:${port}`;
-  await waitUntil(`${url}/ready`);
+  await Promise.race([
+    waitUntil(`${url}/ready`),
+    proc.exited.then((code) => {
+      throw new Error(`server exited with ${code} before it was ready:\n${proc.output()}`);
+    }),
+  ]);
   return wrap(proc, url, true);
 }
 

@@ -228,7 +228,8 @@ async function registerScenario(bench: Bench) {
   const body = JSON.stringify({ query, variables: { input } });
   const headers = { 'content-type': 'application/json', 'x-api-key': apiKey };
 
-  const ours = await server(bench, 'api');
+  // As in production: registration refuses private targets (only delivery scenarios need them).
+  const ours = await startServer({ ...bench.serverEnv, ROLE: 'api', ALLOW_PRIVATE_TARGETS: 'false' });
   const bare = await startBaseline('bare-register.ts', bench.serverEnv);
   const oursRuns: { rps: number; p50: number; p99: number }[] = [];
   const bareRuns: { rps: number; p50: number; p99: number }[] = [];

@@ -1,11 +1,13 @@
 /**
  * Baseline for the register scenario: a bare node:http handler doing registerWebhook's
- * work without GraphQL (API-key lookup, the same zod rules, the same encrypted INSERT)
+ * work without GraphQL (API-key lookup, the same zod rules and target check, the same
+ * encrypted INSERT)
  * with postgres.js on the same database and the same pool size as the server.
  */
 import { createServer } from 'node:http';
 import { authenticateApiKey } from '../../../src/auth/api-keys.js';
 import { createPool } from '../../../src/db/sql.js';
+import { targetUrlProblem } from '../../../src/delivery/target-guard.js';
 import { webhookRules } from '../../../src/webhooks/rules.js';
 import { insertWebhook } from '../../../src/webhooks/store.js';
 
@@ -26,6 +28,7 @@ const server = createServer((req, res) => {
         url: webhookRules.url.parse(raw.url),
         events: webhookRules.events.parse(raw.events.map((e: string) => e.toLowerCase())),
       };
+      if (targetUrlProblem(new URL(parsed.url), false)) return void res.writeHead(400).end();
       const webhook = await insertWebhook(sql, secretKey, { ...parsed, workspaceId: key.workspaceId, active: true });
       res
         .writeHead(200, { 'content-type': 'application/json' })
