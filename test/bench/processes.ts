@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { ROOT, signalGroup, startProcess } from '../support/processes.js';
+import { ROOT, signalGroup, startProcess, whenReady } from '../support/processes.js';
 
 export type Child = {
   url: string;
@@ -30,19 +30,6 @@ async function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> 
   return Math.round((kb * 1024) / 1e6);
 }
 
-async function waitUntil(url: string, timeoutMs = 60_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await fetch(url).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`${url} not ready after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 let peakOfAllServers = 0;
 /** The highest resident memory any server process reached during the run. */
 export const serverPeakRssMb = () => peakOfAllServers;
@@ -56,14 +43,6 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
     rssMb: () => statusMb(pid, 'VmRSS'),
     async stop() {
       if (isServer) peakOfAllServers = Math.max(peakOfAllServers, await peakRssMb());
-      if (isServer && process.env.BENCH_DEBUG_MEMORY) {
-        const text = await (await fetch(`${url}/metrics`)).text();
-        const pick = (name: string) =>
-          Math.round(Number(text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm'))?.[1]) / 1e6);
-        process.stdout.write(
-          `    [${url}] peak ${await peakRssMb()} MB; now rss ${pick('process_resident_memory_bytes')} heap used ${pick('nodejs_heap_size_used_bytes')} total ${pick('nodejs_heap_size_total_bytes')} external ${pick('nodejs_external_memory_bytes')}\n`,
-        );
-      }
       signalGroup(proc.child, 'SIGTERM');
       const code = await proc.exited;
       if (code !== 0) throw new Error(`${url} exited with ${code}:\n${proc.output().slice(-2000)}`);
@@ -83,14 +62,7 @@ export async function startServer(env: Record<string, string>): Promise<Child> {
     /$^/, // readiness is polled below
   );
   proc.started.catch(() => {}); // never matches; exits are reported by stop()
-  const url = `http://127.0.0.1:${port}`;
-  await Promise.race([
-    waitUntil(`${url}/ready`),
-    proc.exited.then((code) => {
-      throw new Error(`server exited with ${code} before it was ready:\n${proc.output()}`);
-    }),
-  ]);
-  return wrap(proc, url, true);
+  return wrap(proc, await whenReady(proc, `http://127.0.0.1:${port}`), true);
 }
 
 /** A baseline under test/bench/baselines, run with tsx; it prints `ready` when it is. */

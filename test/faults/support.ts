@@ -4,8 +4,8 @@ import { createApiKey } from '../../src/auth/api-keys.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { createTestApp } from '../support/app.js';
 import { PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
-import { signalGroup, startProcess } from '../support/processes.js';
-import { eventually, sleep } from '../support/receiver.js';
+import { signalGroup, startProcess, whenReady } from '../support/processes.js';
+import { sleep } from '../support/receiver.js';
 
 /** A fresh database, a workspace and its key, and a way to run `node dist/main.js` on it. */
 export async function drillSetup(env: Record<string, string> = {}) {
@@ -35,27 +35,7 @@ export async function drillSetup(env: Record<string, string> = {}) {
       },
       /^/,
     );
-    const base = `http://127.0.0.1:${port}`;
-    const ready = Promise.race([
-      eventually(
-        () =>
-          fetch(`${base}/ready`).then(
-            (r) => r.ok,
-            () => false,
-          ),
-        60_000,
-        50,
-      ).then(
-        () => base,
-        (error: Error) => {
-          throw new Error(`${error.message}; server output:\n${proc.output()}`);
-        },
-      ),
-      // A server that dies while starting fails the drill at once, with its output.
-      proc.exited.then((code) => {
-        throw new Error(`server exited with ${code} before it was ready:\n${proc.output()}`);
-      }),
-    ]);
+    const ready = whenReady(proc, `http://127.0.0.1:${port}`);
     const server = { ...proc, ready };
     servers.push(server);
     return server;

@@ -102,3 +102,27 @@ export function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
     }
   }
 }
+
+/**
+ * Resolves when `${base}/ready` answers 200. Fails at once, with the process's output, if
+ * it exits first, and after `timeoutMs` if it never gets there.
+ */
+export function whenReady(proc: ReturnType<typeof startProcess>, base: string, timeoutMs = 60_000): Promise<string> {
+  const polling = (async () => {
+    const deadline = Date.now() + timeoutMs;
+    while (
+      !(await fetch(`${base}/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ))
+    ) {
+      if (Date.now() > deadline) throw new Error(`${base} not ready after ${timeoutMs} ms; output:\n${proc.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return base;
+  })();
+  const died = proc.exited.then((code): string => {
+    throw new Error(`exited with ${code} before it was ready:\n${proc.output()}`);
+  });
+  return Promise.race([polling, died]);
+}
