@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
+import { createLiveStreams } from './auth/live-streams.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
@@ -10,10 +12,13 @@ import type { Pool } from './db/sql.js';
 import { createDeliveryFeed } from './delivery/updates.js';
 import type { Context } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
+import { createReadBudget } from './graphql/read-budget.js';
+import { readLimits } from './graphql/request-state.js';
 import { schema } from './graphql/schema.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
 import { useMetrics } from './graphql/use-metrics.js';
+import { requestTimeout, useOperationLimits } from './graphql/use-operation-limits.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
@@ -31,7 +36,8 @@ export type AppOptions = {
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
 export function createApp({ sql, config, secretKey, log, devApiKey, metrics = createMetrics(sql) }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
-  return createYoga<{ request: Request }, Context>({
+  const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
+  return createYoga<{ req?: IncomingMessage }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -42,19 +48,27 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = cr
       // Yoga reports unexpected resolver errors here; they are masked for the client.
       error: (error: unknown, ...rest) => log.error({ err: error, detail: rest.map(String) }, 'request failed'),
     },
-    context: () => ({ sql, config, secretKey, deliveryFeed }) as Context,
+    context: () =>
+      ({ sql, config, secretKey, deliveryFeed, liveStreams, budget: createReadBudget(readLimits(config)) }) as Context,
     // Self-contained GraphiQL: works offline and behind firewalls (Yoga's default loads it from a CDN).
     // Loaded when first opened: the bundle takes ~33 MB of heap that a server nobody browses never needs.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    graphiql: {
+    graphiql: (_request, serverContext) => ({
       title: 'Conversation webhooks',
       defaultQuery: SAMPLE_OPERATION,
       // The bundled GraphiQL reads `initialQuery`; Yoga's typings still know only `defaultQuery`.
       ...{ initialQuery: SAMPLE_OPERATION },
-      headers: JSON.stringify({ 'X-API-Key': devApiKey && !config.production ? devApiKey : '<your API key>' }, null, 2),
-    },
+      // The development key goes only to a browser on this machine, never to whoever reaches the port.
+      headers: JSON.stringify(
+        {
+          'X-API-Key': devApiKey && !config.production && isLoopback(serverContext?.req) ? devApiKey : '<your API key>',
+        },
+        null,
+        2,
+      ),
+    }),
     // isDev would attach stacks to masked errors; none may leave the server.
-    maskedErrors: { maskError: maskUnexpected, isDev: false },
+    maskedErrors: { maskError: maskUnexpected(config), isDev: false },
     // Mutations are never served over GET, and operations are single: no batching.
     batching: false,
     plugins: [
@@ -70,13 +84,15 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = cr
         maxDepth: { n: 12, ignoreIntrospection: true, ...asValidationError },
         maxAliases: { n: 20, ...asValidationError },
         maxDirectives: { n: 20, ...asValidationError },
-        costLimit: { maxCost: 50_000, ...asValidationError },
+        // The cost of an operation, which must count page sizes, is Pothos's (graphql/builder.ts).
+        costLimit: { enabled: false },
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(sql),
       useMutationRateLimit(config.rateLimit),
       useInputErrors(),
+      useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({
         endpoint: '/ready',
         check: async () => (await isFullyMigrated(sql)) && (await sql`/* ready */ select 1`).length === 1,
@@ -120,11 +136,22 @@ const DATABASE_UNAVAILABLE = new Set([
   '57P03',
 ]);
 
-function maskUnexpected(error: unknown, message: string, isDev?: boolean): Error {
-  const cause = error instanceof GraphQLError ? error.originalError : error;
-  const code = (cause as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && DATABASE_UNAVAILABLE.has(code)) return serviceUnavailable();
-  return maskError(error, message, isDev);
+// PostgreSQL's query_canceled: the statement ran past statement_timeout (REQUEST_TIMEOUT_MS).
+const STATEMENT_TIMEOUT = '57014';
+
+function maskUnexpected(config: Config) {
+  return (error: unknown, message: string, isDev?: boolean): Error => {
+    const cause = error instanceof GraphQLError ? error.originalError : error;
+    const code = (cause as { code?: unknown } | undefined)?.code;
+    if (typeof code === 'string' && DATABASE_UNAVAILABLE.has(code)) return serviceUnavailable();
+    if (code === STATEMENT_TIMEOUT) return requestTimeout(config.requestTimeoutMs);
+    return maskError(error, message, isDev);
+  };
+}
+
+function isLoopback(req: IncomingMessage | undefined): boolean {
+  const address = req?.socket.remoteAddress;
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
 const SAMPLE_OPERATION = `# Register a webhook: press the run button (or Ctrl-Enter).

@@ -30,7 +30,7 @@ const encryptionKey = z.string().transform((value, ctx) => {
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   SECRET_ENCRYPTION_KEY: encryptionKey.optional(),
@@ -58,6 +58,16 @@ const schema = z.object({
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
+  MAX_QUERY_COST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_048_576)
+    .max(1_073_741_824)
+    .default(32 * 1_048_576),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
+  MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
 });
 
 export type Config = {
@@ -79,6 +89,14 @@ export type Config = {
   retentionMs: number;
   allowPrivateTargets: boolean;
   rateLimit: { perSecond: number; burst: number };
+  /** The most rows one operation may be expected to read (its cost), and may read. */
+  maxQueryCost: number;
+  /** The most bytes of event data one operation may read. */
+  maxResponseBytes: number;
+  /** Deadline of one operation, and the statement timeout of API connections. */
+  requestTimeoutMs: number;
+  subscriptionsPerKey: number;
+  maxConnections: number;
 };
 
 export class ConfigError extends Error {}
@@ -102,7 +120,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     port: e.PORT,
-    host: e.HOST,
+    // A development server stays on the developer's machine unless HOST says otherwise.
+    host: e.HOST ?? (e.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     secretEncryptionKey: e.SECRET_ENCRYPTION_KEY,
@@ -119,5 +138,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    maxQueryCost: e.MAX_QUERY_COST,
+    maxResponseBytes: e.MAX_RESPONSE_BYTES,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
+    maxConnections: e.MAX_CONNECTIONS,
   };
 }

@@ -2,12 +2,13 @@ import { createServer, type Server } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { guardPostgresCloseRace } from './db/close-race-guard.js';
 import { openDatabase } from './db/connect.js';
+import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
 import { migrate } from './db/migrate.js';
 import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
-import { createOpsServer } from './ops-server.js';
+import { opsHandler } from './ops-server.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
@@ -19,7 +20,12 @@ async function main() {
       'ALLOW_PRIVATE_TARGETS is on: webhooks may target loopback and private addresses. Development and tests only.',
     );
   }
-  const db = await openDatabase(config, { log: (line) => log.info(line) });
+  // The embedded database serves one server; the CLI may still share it.
+  const unlock = config.databaseUrl ? undefined : await lockDataDir(config.dataDir, config.port);
+  const db = await openDatabase(config, { log: (line) => log.info(line) }).catch(async (error: unknown) => {
+    await unlock?.();
+    throw error;
+  });
   const applied = await migrate(db.sql);
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
 
@@ -27,17 +33,27 @@ async function main() {
   let server: Server;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
   if (config.role === 'worker') {
-    server = createOpsServer(db.sql, metrics);
+    server = createServer(HTTP_LIMITS, opsHandler(db.sql, metrics));
   } else {
-    devKey = db.embedded ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
+    // A development convenience only: a production server never mints a key by itself.
+    devKey = db.embedded && !config.production ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
     // Imported here so a worker-only process does not load the GraphQL stack at all.
     const { createApp } = await import('./app.js');
     const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, metrics, devApiKey: devKey?.apiKey });
-    server = createServer(yoga);
+    server = createServer(HTTP_LIMITS, yoga);
   }
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  // Past this many open connections new ones are closed at once; per-client limits belong
+  // to the load balancer in front.
+  server.maxConnections = config.maxConnections;
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await db.close();
+    await unlock?.();
+    throw error;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (config.role === 'worker') {
@@ -71,6 +87,7 @@ async function main() {
     const released = await worker?.stop();
     await stopRetention?.();
     await db.close();
+    await unlock?.();
     log.info({ released: released?.released ?? 0 }, 'stopped');
     process.exit(0);
   };
@@ -78,8 +95,32 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
+/**
+ * How long a client may take to send a request: headers within 5 s, the whole request
+ * (bodies are at most 2 MiB) within 15 s, checked every second (Node's default checks
+ * every 30 s, so connections trickling a byte at a time stay open that long). Responses,
+ * and subscription streams, are not bounded by these.
+ */
+const HTTP_LIMITS = { headersTimeout: 5_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 };
+
+/** Listens, turning a port in use into a one-line error instead of a stack. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new StartError(`Port ${port} on ${host} is already in use: stop what holds it, or set PORT`)
+          : error,
+      ),
+    );
+    server.listen(port, host, resolve);
+  });
+}
+
+class StartError extends Error {}
+
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof StartError || error instanceof DataDirBusy) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);

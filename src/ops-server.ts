@@ -1,4 +1,4 @@
-import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
 import type { Metrics } from './lib/metrics.js';
@@ -7,8 +7,8 @@ import type { Metrics } from './lib/metrics.js';
  * What a worker-only process (ROLE=worker) serves: /health, /ready and /metrics, so it
  * can be probed and scraped like an API process, with no GraphQL endpoint.
  */
-export function createOpsServer(sql: Pool, metrics: Metrics) {
-  return createServer(async (req, res) => {
+export function opsHandler(sql: Pool, metrics: Metrics) {
+  return async (req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     try {
       if (path === '/health') {
@@ -25,5 +25,5 @@ export function createOpsServer(sql: Pool, metrics: Metrics) {
     } catch {
       res.writeHead(503).end();
     }
-  });
+  };
 }

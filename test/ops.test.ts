@@ -34,8 +34,12 @@ describe('operations endpoints', () => {
     await receiver.waitFor(1);
 
     const text = await (await fetch(`${url}/metrics`)).text();
-    expect(text).toMatch(/graphql_operation_duration_seconds_count\{type="mutation",name="Publish",outcome="ok"\} 1/);
-    expect(text).toMatch(/graphql_operation_duration_seconds_count\{type="mutation",name="Register",outcome="ok"\} 1/);
+    expect(text).toMatch(
+      /graphql_operation_duration_seconds_count\{type="mutation",field="publishEvent",outcome="ok"\} 1/,
+    );
+    expect(text).toMatch(
+      /graphql_operation_duration_seconds_count\{type="mutation",field="registerWebhook",outcome="ok"\} 1/,
+    );
     for (const name of [
       'webhook_deliveries_pending',
       'webhook_delivery_oldest_due_seconds',
@@ -45,6 +49,24 @@ describe('operations endpoints', () => {
       expect(text).toContain(`# TYPE ${name} gauge`);
     }
     expect(metricValue(text, /^webhook_deliveries_pending /)).toBe(1);
+  });
+
+  it('/metrics stays the same size however many operation names clients invent, and shows none of them', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const sizeAfter = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) {
+        await app.graphql(`query Secret${i} { __typename }`);
+        await app.graphql(`query Tenant${i} { webhooks { totalCount } }`, { apiKey });
+      }
+      return (await (await fetch(`${url}/metrics`)).text()).replace(/ [\d.e+-]+$/gm, '').length;
+    };
+    const first = await sizeAfter(0, 20);
+    const later = await sizeAfter(20, 520);
+    expect(later).toBe(first);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).not.toMatch(/Secret|Tenant/);
+    expect(text).toMatch(/field="introspection"/);
+    expect(text).toMatch(/type="query",field="webhooks"/);
   });
 });
 

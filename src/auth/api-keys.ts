@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import type { Sql } from '../db/sql.js';
 import { newId, randomBase62 } from '../lib/ids.js';
 
+/** Carries the ids of revoked keys to every instance, at the revoking commit. */
+export const KEY_REVOKED_CHANNEL = 'api_key_revoked';
+
 /** Every key starts with this, so secret scanners and people recognise a leaked one. */
 export const API_KEY_PREFIX = 'chk_';
 const API_KEY_PATTERN = /^chk_[0-9A-Za-z]{40}$/;
@@ -32,10 +35,16 @@ export async function listApiKeys(sql: Sql, workspaceId: string): Promise<ApiKey
     where workspace_id = ${workspaceId} order by created_at desc, id desc`;
 }
 
-/** Returns false when no such key exists; revoking twice keeps the first revocation time. */
+/**
+ * Returns false when no such key exists; revoking twice keeps the first revocation time.
+ * Every instance hears of it at commit and ends the key's open subscriptions.
+ */
 export async function revokeApiKey(sql: Sql, id: string): Promise<boolean> {
   const rows = await sql`/* api-keys.revoke */
-    update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ${id} returning id`;
+    with revoked as (
+      update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ${id} returning id
+    )
+    select pg_notify(${KEY_REVOKED_CHANNEL}, id) from revoked`;
   return rows.length > 0;
 }
 

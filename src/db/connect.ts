@@ -23,7 +23,12 @@ export async function openDatabase(
   config: Config,
   options: { poolSize?: number; applicationName?: string; log?: (line: string) => void } = {},
 ): Promise<Database> {
-  const poolOptions = { max: options.poolSize ?? config.databasePoolSize, applicationName: options.applicationName };
+  const poolOptions = {
+    max: options.poolSize ?? config.databasePoolSize,
+    applicationName: options.applicationName,
+    // Bounds every request's statements; work that may take longer lifts it for itself.
+    statementTimeoutMs: config.requestTimeoutMs,
+  };
   if (config.databaseUrl) {
     const sql = createPool(config.databaseUrl, poolOptions);
     return {

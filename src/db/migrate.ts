@@ -30,6 +30,8 @@ export async function migrate(sql: Pool, dir = MIGRATIONS_DIR): Promise<number[]
     const text = await fs.readFile(migration.file, 'utf8');
     const ran = await sql.begin(async (tx) => {
       await tx`/* migrate.lock */ select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      // A migration over a big table may run for minutes; the pool's request timeout is not for it.
+      await tx`/* migrate.no-timeout */ set local statement_timeout = 0`;
       await tx`/* migrate.ensure-table */
         create table if not exists schema_migrations (
           version integer primary key,

@@ -4,7 +4,12 @@ import postgres from 'postgres';
 export type Sql = postgres.Sql | postgres.TransactionSql;
 export type Pool = postgres.Sql;
 
-export type PoolOptions = { max?: number; applicationName?: string };
+export type PoolOptions = {
+  max?: number;
+  applicationName?: string;
+  /** Cancels any statement that runs longer (PostgreSQL's statement_timeout); 0 is no limit. */
+  statementTimeoutMs?: number;
+};
 
 export function createPool(url: string, options: PoolOptions = {}): Pool {
   return postgres(url, {
@@ -17,7 +22,10 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     idle_timeout: 60,
     onnotice: () => {},
-    connection: { application_name: options.applicationName ?? 'convo-hooks' },
+    connection: {
+      application_name: options.applicationName ?? 'convo-hooks',
+      statement_timeout: options.statementTimeoutMs ?? 0,
+    },
     transform: postgres.camel,
   });
 }

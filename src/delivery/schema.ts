@@ -1,12 +1,18 @@
 import { EventRef } from '../events/schema.js';
-import { findEvent, publishTestEvent } from '../events/store.js';
-import { builder } from '../graphql/builder.js';
-import { connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
+import { findEvents, publishTestEvent } from '../events/store.js';
+import { builder, type Context } from '../graphql/builder.js';
+import { connectionCost, connectionOf, type PageArgs, pageArgs, resolvePages } from '../graphql/connection.js';
 import { notFound } from '../graphql/errors.js';
+import { startSubscriptionEvent } from '../graphql/request-state.js';
 import { isId } from '../lib/ids.js';
 import { WebhookRef } from '../webhooks/schema.js';
-import { findWebhook } from '../webhooks/store.js';
+import { findWebhook, findWebhooks } from '../webhooks/store.js';
 import * as store from './store.js';
+
+const DEFAULT_ATTEMPTS_SHOWN = 25;
+const MAX_ATTEMPTS_SHOWN = 100;
+const attemptsShown = (args: { last?: number | null }) =>
+  Math.min(Math.max(args.last ?? DEFAULT_ATTEMPTS_SHOWN, 1), MAX_ATTEMPTS_SHOWN);
 
 const DeliveryStatus = builder.enumType('DeliveryStatus', {
   description: 'Where a delivery stands.',
@@ -45,23 +51,32 @@ DeliveryRef.implement({
   description: 'The delivery of one event to one webhook, with every attempt made.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Unique id: "dlv_" + 16 base62 characters.' }),
-    webhook: t.field({
+    // Loaded for a whole page at once: a page of 100 deliveries reads its webhooks,
+    // events and attempts in three statements, not three hundred.
+    webhook: t.loadable({
       type: WebhookRef,
       description: 'The webhook delivered to.',
-      resolve: async (delivery, _args, ctx) => {
-        const webhook = await findWebhook(ctx.sql, ctx.workspaceId, delivery.webhookId);
-        if (!webhook) throw notFound('webhook', delivery.webhookId);
-        return webhook;
+      load: async (ids: string[], ctx) => {
+        const webhooks = await findWebhooks(ctx.sql, ctx.workspaceId, ids);
+        ctx.budget.spend(webhooks.length);
+        return webhooks;
       },
+      sort: (webhook) => webhook.id,
+      resolve: (delivery) => delivery.webhookId,
     }),
-    event: t.field({
+    event: t.loadable({
       type: EventRef,
       description: 'The event delivered.',
-      resolve: async (delivery, _args, ctx) => {
-        const event = await findEvent(ctx.sql, ctx.workspaceId, delivery.eventId);
-        if (!event) throw notFound('event', delivery.eventId);
-        return event;
+      load: async (ids: string[], ctx) => {
+        const events = await findEvents(ctx.sql, ctx.workspaceId, ids);
+        ctx.budget.spend(
+          events.length,
+          events.reduce((bytes, event) => bytes + event.payload.length, 0),
+        );
+        return events;
       },
+      sort: (event) => event.id,
+      resolve: (delivery) => delivery.eventId,
     }),
     status: t.field({ type: DeliveryStatus, description: 'Where the delivery stands.', resolve: (d) => d.status }),
     attemptCount: t.exposeInt('attemptCount', { description: 'Attempts made so far.' }),
@@ -70,10 +85,26 @@ DeliveryRef.implement({
       nullable: true,
       description: 'When the next attempt is due; null once the delivery has succeeded or failed.',
     }),
-    attempts: t.field({
-      type: [DeliveryAttempt],
-      description: 'Every attempt, oldest first.',
-      resolve: (delivery, _args, ctx) => store.listAttempts(ctx.sql, delivery.id),
+    attempts: t.loadableList({
+      type: DeliveryAttempt,
+      description: 'The most recent attempts, oldest first.',
+      args: {
+        last: t.arg.int({
+          description: `How many of the most recent attempts to return: 1 to ${MAX_ATTEMPTS_SHOWN}, default ${DEFAULT_ATTEMPTS_SHOWN}.`,
+          validate: {
+            min: [1, { message: 'must be at least 1' }],
+            max: [MAX_ATTEMPTS_SHOWN, { message: `must be at most ${MAX_ATTEMPTS_SHOWN}` }],
+          },
+        }),
+      },
+      complexity: (args) => ({ field: 1, multiplier: attemptsShown(args) }),
+      byPath: true,
+      load: async (ids: string[], ctx, args) => {
+        const attempts = await store.listAttemptsOf(ctx.sql, ids, attemptsShown(args));
+        ctx.budget.spend([...attempts.values()].reduce((n, list) => n + list.length, 0));
+        return ids.map((id) => attempts.get(id) ?? []);
+      },
+      resolve: (delivery) => delivery.id,
     }),
     createdAt: t.expose('createdAt', {
       type: 'DateTime',
@@ -85,38 +116,44 @@ DeliveryRef.implement({
 
 const DeliveryConnection = connectionOf('Delivery', DeliveryRef, 'delivery');
 
+/** `deliveries` of a webhook or an event: every parent's page in one statement. */
+function deliveriesOf(parent: store.DeliveryParent) {
+  return async (parentIds: string[], ctx: Context, args: PageArgs & { status?: store.DeliveryStatus | null }) => {
+    const filter = { status: args.status };
+    return resolvePages(
+      parentIds,
+      args,
+      ctx.budget,
+      (limit, after) => store.listDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter, limit, after),
+      () => store.countDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter),
+    );
+  };
+}
+
 builder.objectField(WebhookRef, 'deliveries', (t) =>
-  t.field({
+  t.loadable({
     type: DeliveryConnection,
     description: 'Deliveries to this webhook, newest first.',
     args: {
       status: t.arg({ type: DeliveryStatus, description: 'Only deliveries in this state.' }),
       ...pageArgs(t.arg),
     },
-    resolve: (webhook, args, ctx) => {
-      const filter = { webhookId: webhook.id, status: args.status };
-      return resolvePage(
-        args,
-        (limit, after) => store.listDeliveries(ctx.sql, ctx.workspaceId, filter, limit, after),
-        () => store.countDeliveries(ctx.sql, ctx.workspaceId, filter),
-      );
-    },
+    complexity: connectionCost,
+    byPath: true,
+    load: deliveriesOf('webhook'),
+    resolve: (webhook) => webhook.id,
   }),
 );
 
 builder.objectField(EventRef, 'deliveries', (t) =>
-  t.field({
+  t.loadable({
     type: DeliveryConnection,
     description: 'Deliveries of this event, one per webhook it went to, newest first.',
     args: pageArgs(t.arg),
-    resolve: (event, args, ctx) => {
-      const filter = { eventId: event.id };
-      return resolvePage(
-        args,
-        (limit, after) => store.listDeliveries(ctx.sql, ctx.workspaceId, filter, limit, after),
-        () => store.countDeliveries(ctx.sql, ctx.workspaceId, filter),
-      );
-    },
+    complexity: connectionCost,
+    byPath: true,
+    load: deliveriesOf('event'),
+    resolve: (event) => event.id,
   }),
 );
 
@@ -137,16 +174,35 @@ builder.subscriptionField('deliveryUpdates', (t) =>
     description:
       'Every change to a delivery of your workspace (created, attempted, succeeded, failed, retried), as it happens, on whichever instance made it.',
     args: { webhookId: t.arg.id({ description: 'Only deliveries to this webhook.' }) },
-    subscribe: async function* (_root, { webhookId }, ctx) {
-      const batches = ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId == null ? null : String(webhookId));
-      for await (const ids of batches) {
-        // The current state of each changed delivery, read in one query per batch.
-        yield* await store.findDeliveries(ctx.sql, ctx.workspaceId, ids);
-      }
+    subscribe: (_root, { webhookId }, ctx) => {
+      // Refused here, before the stream starts, so the client gets an answer, not an empty stream.
+      ctx.liveStreams.assertRoom(ctx.apiKeyId);
+      return deliveryUpdates(ctx, webhookId == null ? null : String(webhookId));
     },
     resolve: (delivery) => delivery,
   }),
 );
+
+/** The current state of each changed delivery, until the client leaves or its key is revoked. */
+async function* deliveryUpdates(ctx: Context, webhookId: string | null) {
+  const stream = await ctx.liveStreams.open(ctx.apiKeyId);
+  // A generator waiting for the next change cannot be stopped from outside until that
+  // change comes, so the feed also watches the request: a client that leaves frees its
+  // slot at once, not at the workspace's next delivery.
+  const until = AbortSignal.any([stream.signal, ctx.request.signal]);
+  try {
+    for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until)) {
+      // One query per batch of changes.
+      for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids)) {
+        // Each change is its own answer: nothing cached or spent for the previous one counts.
+        startSubscriptionEvent(ctx);
+        yield delivery;
+      }
+    }
+  } finally {
+    stream.close();
+  }
+}
 
 builder.mutationFields((t) => ({
   sendTestEvent: t.field({

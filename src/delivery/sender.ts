@@ -175,7 +175,8 @@ function vettedLookup(hostname: string, options: { all?: boolean }, callback: Lo
     const forbidden = addresses.find((a) => isForbiddenAddress(a.address));
     if (forbidden) {
       return callback(
-        new ForbiddenTargetError(`refused: ${hostname} resolves to ${forbidden.address}, not a public address`),
+        // The address stays out of the attempt log: tenants read it, and it would map internal names.
+        new ForbiddenTargetError(`refused: ${hostname} does not resolve to a public address`),
         [],
       );
     }

@@ -201,12 +201,16 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAft
  * migrations/0004). A delivery published in the same instant as a pause can miss it and
  * stay in the due index; this puts any such stragglers right. Returns how many it moved.
  */
-export async function syncHeldDeliveries(sql: Sql): Promise<number> {
-  const result = await sql`/* deliveries.sync-held */
-    update deliveries d set held = not w.active
-    from webhooks w
-    where w.id = d.webhook_id and d.status = 'pending' and not d.manual and d.held = w.active`;
-  return result.count;
+export async function syncHeldDeliveries(sql: Pool): Promise<number> {
+  return sql.begin(async (tx) => {
+    // A sweep over every pending delivery: longer than a request may take, and rare.
+    await tx`/* deliveries.sync-held-no-timeout */ set local statement_timeout = 0`;
+    const result = await tx`/* deliveries.sync-held */
+      update deliveries d set held = not w.active
+      from webhooks w
+      where w.id = d.webhook_id and d.status = 'pending' and not d.manual and d.held = w.active`;
+    return result.count;
+  });
 }
 
 /** Hands unfinished claims back (graceful stop): due again at once, for any worker. */
@@ -233,40 +237,81 @@ export async function findDeliveries(sql: Sql, workspaceId: string, ids: string[
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
-export type DeliveryFilter = { webhookId?: string; eventId?: string; status?: DeliveryStatus | null };
+/** Whose deliveries a page lists: a webhook's or an event's. */
+export type DeliveryParent = 'webhook' | 'event';
 
-function filterSql(sql: Sql, workspaceId: string, filter: DeliveryFilter) {
-  return sql`workspace_id = ${workspaceId}
-    ${filter.webhookId ? sql`and webhook_id = ${filter.webhookId}` : sql``}
-    ${filter.eventId ? sql`and event_id = ${filter.eventId}` : sql``}
-    ${filter.status ? sql`and status = ${filter.status}` : sql``}`;
-}
+const parentColumn = { webhook: 'webhook_id', event: 'event_id' } as const;
 
-export async function listDeliveries(
+/**
+ * One page of deliveries for each of several webhooks (or events) in one statement:
+ * newest first, up to `limit` rows each after the cursor, keyed by parent id.
+ */
+export async function listDeliveriesOf(
   sql: Sql,
   workspaceId: string,
-  filter: DeliveryFilter,
+  parent: DeliveryParent,
+  parentIds: readonly string[],
+  filter: { status?: DeliveryStatus | null },
   limit: number,
   after?: PageKey,
-): Promise<Delivery[]> {
-  return sql<Delivery[]>`/* deliveries.list */
-    select ${columns(sql)} from deliveries
-    where ${filterSql(sql, workspaceId, filter)}
-    ${afterKey(sql, after)}
-    order by created_at desc, id desc
-    limit ${limit}`;
+): Promise<Map<string, Delivery[]>> {
+  const rows = await sql<(Delivery & { parentId: string })[]>`/* deliveries.list */
+    select p.id as parent_id, d.*
+    from unnest(${parentIds as string[]}::text[]) with ordinality as p(id, position)
+    cross join lateral (
+      select ${columns(sql)} from deliveries
+      where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = p.id
+        ${filter.status ? sql`and status = ${filter.status}` : sql``}
+        ${afterKey(sql, after)}
+      order by created_at desc, id desc
+      limit ${limit}
+    ) d
+    order by p.position, d.created_at desc, d.id desc`;
+  const pages = new Map<string, Delivery[]>();
+  for (const { parentId, ...delivery } of rows) {
+    const page = pages.get(parentId) ?? [];
+    page.push(delivery);
+    pages.set(parentId, page);
+  }
+  return pages;
 }
 
-export async function countDeliveries(sql: Sql, workspaceId: string, filter: DeliveryFilter): Promise<number> {
-  const [row] = await sql<{ count: number }[]>`/* deliveries.count */
-    select count(*)::int as count from deliveries where ${filterSql(sql, workspaceId, filter)}`;
-  return row?.count ?? 0;
+/** How many deliveries each of several webhooks (or events) has, in one statement. */
+export async function countDeliveriesOf(
+  sql: Sql,
+  workspaceId: string,
+  parent: DeliveryParent,
+  parentIds: readonly string[],
+  filter: { status?: DeliveryStatus | null },
+): Promise<Map<string, number>> {
+  const rows = await sql<{ parentId: string; count: number }[]>`/* deliveries.count */
+    select ${sql(parentColumn[parent])} as parent_id, count(*)::int as count from deliveries
+    where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = any(${parentIds as string[]}::text[])
+      ${filter.status ? sql`and status = ${filter.status}` : sql``}
+    group by 1`;
+  return new Map(rows.map((row) => [row.parentId, row.count]));
 }
 
-export async function listAttempts(sql: Sql, deliveryId: string): Promise<Attempt[]> {
-  return sql<Attempt[]>`/* deliveries.attempts */
-    select attempted_at, status_code, duration_ms, error, response_body
-    from delivery_attempts where delivery_id = ${deliveryId} order by id`;
+/** The last `last` attempts of each delivery, oldest first, in one statement. */
+export async function listAttemptsOf(
+  sql: Sql,
+  deliveryIds: readonly string[],
+  last: number,
+): Promise<Map<string, Attempt[]>> {
+  const rows = await sql<(Attempt & { deliveryId: string; id: string })[]>`/* deliveries.attempts */
+    select a.* from unnest(${deliveryIds as string[]}::text[]) as p(id)
+    cross join lateral (
+      select delivery_id, id, attempted_at, status_code, duration_ms, error, response_body
+      from delivery_attempts where delivery_id = p.id order by id desc limit ${last}
+    ) a
+    order by a.delivery_id, a.id`;
+  const attempts = new Map<string, Attempt[]>();
+  for (const { deliveryId, id: _id, ...attempt } of rows) {
+    const list = attempts.get(deliveryId) ?? [];
+    list.push(attempt);
+    attempts.set(deliveryId, list);
+  }
+  return attempts;
 }
 
 /**

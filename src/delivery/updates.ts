@@ -25,7 +25,7 @@ export async function announceChanges(sql: Sql, changes: DeliveryChange[]): Prom
   }
 }
 
-type Subscriber = { accepts: (change: DeliveryChange) => boolean; queue: string[]; wake?: () => void; closed: boolean };
+type Subscriber = { accepts: (change: DeliveryChange) => boolean; queue: string[]; wake?: () => void };
 
 /**
  * One LISTEN connection per process, fanned out to the subscriptions of this process.
@@ -51,27 +51,34 @@ export function createDeliveryFeed(sql: Pool) {
   };
 
   return {
-    /** Batches of ids of changed deliveries of `workspaceId`, optionally of one webhook only. */
-    async *subscribe(workspaceId: string, webhookId?: string | null): AsyncGenerator<string[]> {
+    /**
+     * Batches of ids of changed deliveries of `workspaceId`, optionally of one webhook only,
+     * until `signal` aborts: then the stream ends with the signal's reason.
+     */
+    async *subscribe(workspaceId: string, webhookId: string | null, signal: AbortSignal): AsyncGenerator<string[]> {
       const subscriber: Subscriber = {
         accepts: (c) => c.workspaceId === workspaceId && (!webhookId || c.webhookId === webhookId),
         queue: [],
-        closed: false,
       };
+      const onAbort = () => subscriber.wake?.();
+      signal.addEventListener('abort', onAbort);
       subscribers.add(subscriber);
       try {
         await ensureListening();
         for (;;) {
+          signal.throwIfAborted();
           if (subscriber.queue.length === 0) {
             await new Promise<void>((resolve) => {
               subscriber.wake = resolve;
             });
             subscriber.wake = undefined;
+            signal.throwIfAborted();
           }
           const batch = [...new Set(subscriber.queue.splice(0))];
           if (batch.length > 0) yield batch;
         }
       } finally {
+        signal.removeEventListener('abort', onAbort);
         subscribers.delete(subscriber);
       }
     },

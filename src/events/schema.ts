@@ -7,6 +7,20 @@ import { WebhookEvent } from '../webhooks/schema.js';
 import { type EventRecord, findEvent, IdempotencyConflict, publishEvent } from './store.js';
 
 export const MAX_DATA_BYTES = 256 * 1024;
+/** Deeper JSON is refused: no receiver needs it, and walking it recursively would overflow the stack. */
+export const MAX_DATA_DEPTH = 64;
+
+/** Whether `value` has objects or arrays nested more than `max` levels, found without recursion. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
 
 export const EventRef = builder.objectRef<EventRecord>('Event');
 
@@ -25,6 +39,8 @@ EventRef.implement({
     data: t.field({
       type: 'JSON',
       description: 'The event data as published.',
+      // Up to 256 KiB to parse and send: weighs like a page of small objects.
+      complexity: 10,
       resolve: (event) => (JSON.parse(event.payload) as { data: unknown }).data,
     }),
     createdAt: t.expose('createdAt', {
@@ -46,18 +62,21 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
     data: t.field({
       type: 'JSON',
       required: true,
-      description: "The event data: a JSON object of at most 256 KiB, delivered as the payload's `data`.",
+      description:
+        "The event data: a JSON object of at most 256 KiB and 64 levels of nesting, delivered as the payload's `data`.",
       validate: {
-        schema: z
-          .unknown()
-          .refine(
-            (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
-            'must be a JSON object',
-          )
-          .refine(
-            (value) => Buffer.byteLength(JSON.stringify(value) ?? '') <= MAX_DATA_BYTES,
-            'must be at most 256 KiB of JSON',
-          ),
+        schema: z.unknown().superRefine((value, ctx) => {
+          // In this order: the size check serialises the value, which a deep one would overflow.
+          const problem =
+            typeof value !== 'object' || value === null || Array.isArray(value)
+              ? 'must be a JSON object'
+              : nestedDeeperThan(value, MAX_DATA_DEPTH)
+                ? `must not be nested more than ${MAX_DATA_DEPTH} levels deep`
+                : Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES
+                  ? 'must be at most 256 KiB of JSON'
+                  : undefined;
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
       },
     }),
     idempotencyKey: t.string({

@@ -144,3 +144,9 @@ export async function findEvent(sql: Sql, workspaceId: string, id: string): Prom
     select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = ${id}`;
   return row ?? null;
 }
+
+/** Several events of one workspace by id, in one statement; missing ones are left out. */
+export async function findEvents(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<EventRecord[]> {
+  return sql<EventRecord[]>`/* events.find-many */
+    select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
+}

@@ -1,22 +1,33 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
+import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { LiveStreams } from '../auth/live-streams.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../delivery/updates.js';
 import { badUserInput, zodIssues } from './errors.js';
+import { MAX_PAGE_SIZE } from './paging.js';
+import type { ReadBudget } from './read-budget.js';
 
 /**
  * What every resolver receives. `workspaceId` and `apiKeyId` are set by the API-key
  * plugin before any resolver runs (introspection, which needs no key, reads neither).
  */
 export type Context = {
+  /** The HTTP request (Yoga's); its signal aborts when the client goes away. */
+  request: Request;
   sql: Pool;
   config: Config;
   secretKey: Buffer;
   workspaceId: string;
   apiKeyId: string;
   deliveryFeed: DeliveryFeed;
+  liveStreams: LiveStreams;
+  /** What this request may still read; the loaders spend from it. */
+  budget: ReadBudget;
 };
 
 export type Types = {
@@ -29,11 +40,27 @@ export type Types = {
 };
 
 export const builder = new SchemaBuilder<Types>({
-  plugins: [ZodPlugin],
+  plugins: [ComplexityPlugin, DataloaderPlugin, ZodPlugin],
   defaultFieldNullability: false,
   zod: {
     // Yoga masks unknown errors, so a raw ZodError would reach clients as "Unexpected error".
     validationError: (error) => badUserInput(zodIssues(error)),
+  },
+  complexity: {
+    // A cost is about the rows a request makes the server read: an object costs 1, a leaf
+    // nothing, and a list multiplies what it holds by how long it can be: a connection by
+    // its page size (connection.ts), any other list by the largest page unless it says
+    // less. Fields that read more than a row say so themselves.
+    fieldComplexity: (_args, _ctx, field) => {
+      if (isLeafType(getNamedType(field.type))) return 0;
+      return isListType(getNullableType(field.type)) ? { field: 1, multiplier: MAX_PAGE_SIZE } : 1;
+    },
+    limit: (ctx) => ({ complexity: ctx.config.maxQueryCost }),
+    complexityError: (_kind, { complexity, maxComplexity }) =>
+      new GraphQLError(
+        `This operation could read about ${complexity} rows, more than the ${maxComplexity} one request may: ask for smaller pages (first) or fewer nested lists`,
+        { extensions: { code: 'OPERATION_TOO_COMPLEX', cost: complexity, maxCost: maxComplexity } },
+      ),
   },
 });
 

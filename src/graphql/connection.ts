@@ -1,12 +1,10 @@
 import type { ArgBuilder, ObjectRef } from '@pothos/core';
 import type { PageKey } from '../db/keyset.js';
 import { builder, type Types } from './builder.js';
-import { badUserInput } from './errors.js';
+import { DEFAULT_PAGE_SIZE, decodeCursor, encodeCursor, MAX_PAGE_SIZE, type Pageable, pageSize } from './paging.js';
+import type { ReadBudget } from './read-budget.js';
 
-/** Relay-style connections over the keyset pages of db/keyset.ts; a cursor encodes a PageKey. */
-
-/** A row as stores return it for paging: its own fields plus the exact created_at. */
-export type Pageable = { id: string; pageMicros: string };
+/** Relay-style connections over the keyset pages of db/keyset.ts. */
 
 export type Page<T extends Pageable> = {
   nodes: T[];
@@ -14,34 +12,54 @@ export type Page<T extends Pageable> = {
   totalCount: () => Promise<number>;
 };
 
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
-
-export function encodeCursor(row: Pageable): string {
-  return Buffer.from(`${row.pageMicros}:${row.id}`).toString('base64url');
-}
-
-export function decodeCursor(cursor: string | null | undefined, argName = 'after'): PageKey | undefined {
-  if (cursor == null) return undefined;
-  const match = /^(\d{1,19}):([A-Za-z0-9_]{1,40})$/.exec(Buffer.from(cursor, 'base64url').toString());
-  if (!match?.[1] || !match[2])
-    throw badUserInput([{ path: [argName], message: 'is not a cursor returned by this connection' }]);
-  return { micros: match[1], id: match[2] };
-}
+/** The arguments every connection field takes. */
+export type PageArgs = { first?: number | null; after?: string | null };
 
 /**
  * Resolves a connection field: reads one row more than asked for, to know whether
  * another page follows; the count runs only if `totalCount` is selected.
  */
 export async function resolvePage<T extends Pageable>(
-  args: { first?: number | null; after?: string | null },
+  args: PageArgs,
+  budget: ReadBudget,
   fetch: (limit: number, after: PageKey | undefined) => Promise<T[]>,
   totalCount: () => Promise<number>,
 ): Promise<Page<T>> {
-  const first = args.first ?? DEFAULT_PAGE_SIZE;
+  const first = pageSize(args);
   const rows = await fetch(first + 1, decodeCursor(args.after));
+  budget.spend(rows.length);
+  return toPage(rows, first, totalCount);
+}
+
+/**
+ * The same connection under many parents (a page of webhooks, each with its deliveries):
+ * one read for all their pages, and one count for all, only if a `totalCount` is selected.
+ */
+export async function resolvePages<T extends Pageable>(
+  parentIds: readonly string[],
+  args: PageArgs,
+  budget: ReadBudget,
+  fetch: (limit: number, after: PageKey | undefined) => Promise<Map<string, T[]>>,
+  count: () => Promise<Map<string, number>>,
+): Promise<Page<T>[]> {
+  const first = pageSize(args);
+  const rowsByParent = await fetch(first + 1, decodeCursor(args.after));
+  budget.spend([...rowsByParent.values()].reduce((n, rows) => n + rows.length, 0));
+  let counts: Promise<Map<string, number>> | undefined;
+  return parentIds.map((id) =>
+    toPage(rowsByParent.get(id) ?? [], first, async () => {
+      counts ??= count();
+      return (await counts).get(id) ?? 0;
+    }),
+  );
+}
+
+function toPage<T extends Pageable>(rows: T[], first: number, totalCount: () => Promise<number>): Page<T> {
   return { nodes: rows.slice(0, first), hasNextPage: rows.length > first, totalCount };
 }
+
+/** A connection field's cost: everything below it, once per item of the page. */
+export const connectionCost = (args: PageArgs) => ({ field: 1, multiplier: pageSize(args) });
 
 type PageInfoShape = { hasNextPage: boolean; startCursor: string | null; endCursor: string | null };
 
@@ -76,10 +94,17 @@ export function connectionOf<T extends Pageable>(name: string, node: ObjectRef<P
   return builder.objectRef<Page<T>>(`${name}Connection`).implement({
     description: `A page of ${noun}s, newest first.`,
     fields: (t) => ({
-      edges: t.field({ type: [Edge], description: `The ${noun}s of this page.`, resolve: (page) => page.nodes }),
+      edges: t.field({
+        type: [Edge],
+        description: `The ${noun}s of this page.`,
+        // The connection field has already multiplied by the page size.
+        complexity: { field: 0, multiplier: 1 },
+        resolve: (page) => page.nodes,
+      }),
       pageInfo: t.field({
         type: PageInfo,
         description: 'Cursors and whether another page follows.',
+        complexity: 0,
         resolve: (page) => {
           const first = page.nodes[0];
           const last = page.nodes.at(-1);
@@ -92,6 +117,7 @@ export function connectionOf<T extends Pageable>(name: string, node: ObjectRef<P
       }),
       totalCount: t.int({
         description: `How many ${noun}s match, across all pages. Costs a count: select it only when needed.`,
+        complexity: 10,
         resolve: (page) => page.totalCount(),
       }),
     }),

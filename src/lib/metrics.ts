@@ -12,8 +12,8 @@ export function createMetrics(sql: Pool) {
 
   const operations = new Histogram({
     name: 'graphql_operation_duration_seconds',
-    help: 'GraphQL operations executed, by operation type, name and outcome.',
-    labelNames: ['type', 'name', 'outcome'] as const,
+    help: 'GraphQL operations executed, by operation type, first root field and outcome.',
+    labelNames: ['type', 'field', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });

@@ -1,6 +1,6 @@
 import { targetUrlProblem } from '../delivery/target-guard.js';
 import { builder, type Context } from '../graphql/builder.js';
-import { connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
+import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, notFound } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
 import { webhookRules } from './rules.js';
@@ -138,15 +138,20 @@ builder.queryFields((t) => ({
   webhooks: t.field({
     type: WebhookConnection,
     description: 'Webhooks of your workspace, newest first.',
+    complexity: connectionCost,
     args: {
-      agentId: t.arg.string({ description: 'Only webhooks of this agent.' }),
+      agentId: t.arg.string({
+        description: 'Only webhooks of this agent.',
+        validate: { schema: webhookRules.agentId },
+      }),
       active: t.arg.boolean({ description: 'Only active (true) or only paused (false) webhooks.' }),
       ...pageArgs(t.arg),
     },
     resolve: (_root, args, ctx) => {
-      const filter = { agentId: args.agentId, active: args.active };
+      const filter = { agentId: args.agentId?.trim(), active: args.active };
       return resolvePage(
         args,
+        ctx.budget,
         (limit, after) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, limit, after),
         () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter),
       );

@@ -59,6 +59,12 @@ export async function findWebhook(sql: Sql, workspaceId: string, id: string): Pr
   return row ?? null;
 }
 
+/** Several webhooks of one workspace by id, in one statement; missing ones are left out. */
+export async function findWebhooks(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<Webhook[]> {
+  return sql<Webhook[]>`/* webhooks.find-many */
+    select ${columns(sql)} from webhooks where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
+}
+
 function filterSql(sql: Sql, workspaceId: string, filter: WebhookFilter) {
   return sql`workspace_id = ${workspaceId}
     ${filter.agentId != null ? sql`and agent_id = ${filter.agentId}` : sql``}

@@ -36,14 +36,13 @@ async function attemptTo(url: string, agentId: string) {
 }
 
 describe('at every attempt, the address actually connected to is vetted', () => {
-  it('refuses a host name that resolves to 127.0.0.1, records why, and retries like any failure', async () => {
+  it('refuses a host name that resolves to 127.0.0.1, records why without the address, and retries', async () => {
     const receiver = await createReceiver();
     const delivery = await attemptTo(`http://localhost:${receiver.port}/hooks`, 'name');
     expect(delivery.status).toBe('PENDING');
     expect(delivery.attempts[0]).toMatchObject({ statusCode: null });
-    expect(delivery.attempts[0].error).toMatch(
-      /^refused: localhost resolves to (127\.0\.0\.1|::1), not a public address$/,
-    );
+    // The tenant learns that the name is refused, not what it resolves to inside our network.
+    expect(delivery.attempts[0].error).toBe('refused: localhost does not resolve to a public address');
     await sleep(200);
     expect(receiver.received).toHaveLength(0);
   });

@@ -52,6 +52,8 @@ export async function subscribe(
     status: response.status,
     response,
     events,
+    /** Resolves when the server ends the stream (or it is closed). */
+    ended: reading,
     /** Resolves when the events received so far satisfy `test`. */
     until(test: (events: any[]) => boolean, timeoutMs = 10_000): Promise<void> {
       if (test(events)) return Promise.resolve();

@@ -17,7 +17,7 @@ export type DeliveryStatus =
 export type PublishEventInput = {
   /** The agent the event is about, 1 to 64 characters. Only webhooks of this agent receive it. */
   agentId: string;
-  /** The event data: a JSON object of at most 256 KiB, delivered as the payload's `data`. */
+  /** The event data: a JSON object of at most 256 KiB and 64 levels of nesting, delivered as the payload's `data`. */
   data: unknown;
   /** Optional. Publishing again with the same key within 24 hours returns the first event and delivers nothing twice. 1 to 255 characters. */
   idempotencyKey?: string | null | undefined;

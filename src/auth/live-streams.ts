@@ -1,0 +1,66 @@
+import { GraphQLError } from 'graphql';
+import type { Pool } from '../db/sql.js';
+import { unauthenticated } from '../graphql/errors.js';
+import { KEY_REVOKED_CHANNEL } from './api-keys.js';
+
+export type LiveStream = { signal: AbortSignal; close: () => void };
+
+/**
+ * The subscriptions open in this process, by API key: at most `perKey` each, and all of a
+ * key's streams end (with UNAUTHENTICATED) when it is revoked, on whichever instance.
+ * Revocations arrive by NOTIFY; after the listening connection (re)connects, the keys of
+ * open streams are checked once, since notices sent while it was away are lost.
+ */
+export function createLiveStreams(sql: Pool, options: { perKey: number }) {
+  const open = new Map<string, Set<AbortController>>();
+  let listening: Promise<unknown> | undefined;
+
+  const end = (keyId: string) => {
+    for (const stream of open.get(keyId) ?? []) stream.abort(unauthenticated('The API key was revoked'));
+    open.delete(keyId);
+  };
+  const recheck = async () => {
+    if (open.size === 0) return;
+    const revoked = await sql<{ id: string }[]>`/* api-keys.revoked */
+      select id from api_keys where id = any(${[...open.keys()]}::text[]) and revoked_at is not null`;
+    for (const { id } of revoked) end(id);
+  };
+  const ensureListening = () => {
+    listening ??= sql.listen(KEY_REVOKED_CHANNEL, end, () => void recheck().catch(() => {}));
+    return listening;
+  };
+
+  return {
+    /** Refuses a new stream past the per-key cap (TOO_MANY_SUBSCRIPTIONS, HTTP 429). */
+    assertRoom(keyId: string) {
+      if ((open.get(keyId)?.size ?? 0) < options.perKey) return;
+      throw new GraphQLError(
+        `At most ${options.perKey} subscriptions may be open at once per API key; close one first`,
+        { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', http: { status: 429 } } },
+      );
+    },
+    /** Registers a stream of `keyId`; its signal aborts when the key is revoked. */
+    async open(keyId: string): Promise<LiveStream> {
+      this.assertRoom(keyId);
+      const controller = new AbortController();
+      const streams = open.get(keyId) ?? new Set();
+      streams.add(controller);
+      open.set(keyId, streams);
+      const close = () => {
+        streams.delete(controller);
+        if (streams.size === 0 && open.get(keyId) === streams) open.delete(keyId);
+      };
+      try {
+        await ensureListening();
+      } catch (error) {
+        close();
+        throw error;
+      }
+      return { signal: controller.signal, close };
+    },
+    /** Open streams of one key in this process (tests, metrics). */
+    count: (keyId: string) => open.get(keyId)?.size ?? 0,
+  };
+}
+
+export type LiveStreams = ReturnType<typeof createLiveStreams>;

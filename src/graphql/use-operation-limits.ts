@@ -1,0 +1,53 @@
+import { GraphQLError, getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+/** Codes of the limits below: the whole operation is refused, never answered in part. */
+const REFUSALS = new Set(['OPERATION_TOO_COMPLEX', 'RESPONSE_TOO_LARGE']);
+
+export function requestTimeout(timeoutMs: number): GraphQLError {
+  return new GraphQLError(
+    `The operation took longer than ${timeoutMs} ms and was stopped: ask for less, or narrow it with filters`,
+    { extensions: { code: 'REQUEST_TIMEOUT', http: { status: 503 } } },
+  );
+}
+
+/**
+ * The limits that show during execution. A query runs under a deadline: when it passes,
+ * execution stops resolving and the client gets REQUEST_TIMEOUT (its statements are cut
+ * off by the same statement_timeout in the database). Mutations are left to finish, so a
+ * write is never reported as stopped after it committed. An operation refused for its
+ * cost (checked as its root fields start) or for what it read answers with that one
+ * error and HTTP 400, not with a partial result.
+ */
+export function useOperationLimits(options: { timeoutMs: number }): Plugin {
+  return {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      if (getOperationAST(args.document, args.operationName)?.operation === 'query') {
+        setExecuteFn(async (executeArgs) => {
+          const deadline = new AbortController();
+          const timer = setTimeout(() => deadline.abort(requestTimeout(options.timeoutMs)), options.timeoutMs);
+          try {
+            // @graphql-tools/executor (Yoga's) stops at an aborted signal.
+            return await executeFn({ ...executeArgs, signal: deadline.signal } as typeof executeArgs);
+          } finally {
+            clearTimeout(timer);
+          }
+        });
+      }
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!('errors' in result) || !result.errors) return;
+          const refusal = result.errors.find((error) => REFUSALS.has(String(error.extensions?.code)));
+          if (!refusal) return;
+          setResult({
+            errors: [
+              new GraphQLError(refusal.message, {
+                extensions: { ...refusal.extensions, http: { status: 400 } },
+              }),
+            ],
+          });
+        },
+      };
+    },
+  };
+}
