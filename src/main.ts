@@ -21,9 +21,9 @@ async function main() {
     );
   }
   // The embedded database serves one server; the CLI may still share it.
-  const unlock = config.databaseUrl ? undefined : await lockDataDir(config.dataDir, config.port);
+  const lock = config.databaseUrl ? undefined : await lockDataDir(config.dataDir, config.port);
   const db = await openDatabase(config, { log: (line) => log.info(line) }).catch(async (error: unknown) => {
-    await unlock?.();
+    await lock?.release();
     throw error;
   });
   const applied = await migrate(db.sql);
@@ -51,11 +51,12 @@ async function main() {
     await listen(server, config.port, config.host);
   } catch (error) {
     await db.close();
-    await unlock?.();
+    await lock?.release();
     throw error;
   }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
+  await lock?.recordPort(port);
   if (config.role === 'worker') {
     log.info({ port, role: config.role }, `health, readiness and metrics at http://localhost:${port}/`);
   } else {
@@ -87,7 +88,7 @@ async function main() {
     const released = await worker?.stop();
     await stopRetention?.();
     await db.close();
-    await unlock?.();
+    await lock?.release();
     log.info({ released: released?.released ?? 0 }, 'stopped');
     process.exit(0);
   };

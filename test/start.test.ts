@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stopEmbeddedPostgres } from '../src/db/embedded.js';
@@ -18,7 +19,15 @@ describe('npm start on a fresh checkout', () => {
     await fs.rm(dataDir, { recursive: true, force: true });
   });
 
-  const env = () => ({ DATA_DIR: dataDir, PORT: '0', DATABASE_URL: '', SECRET_ENCRYPTION_KEY: '', LOG_LEVEL: 'info' });
+  const env = () => ({
+    DATA_DIR: dataDir,
+    PORT: '0',
+    DATABASE_URL: '',
+    SECRET_ENCRYPTION_KEY: '',
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'development',
+    HOST: '',
+  });
   /** Starts `npm start`; returns its port and the dev key it prints (log lines and the banner may interleave). */
   const start = async () => {
     const server = startProcess('npm', ['start'], env(), /GraphiQL at http:\/\/localhost:(\d+)\/graphql/);
@@ -28,7 +37,7 @@ describe('npm start on a fresh checkout', () => {
     return { ...server, port, apiKey };
   };
 
-  it('serves GraphQL and GraphiQL, prints a working dev key, keeps data across restarts, and stops cleanly', async () => {
+  it('serves GraphQL and GraphiQL on loopback, prints a working dev key, refuses a second server on its data, keeps data across restarts, stops cleanly, and mints no key in production', async () => {
     dataDir = await tempDataDir('convo-hooks-start-');
     const first = await start();
     const { port, apiKey } = first;
@@ -48,6 +57,21 @@ describe('npm start on a fresh checkout', () => {
     const page = await graphiql.text();
     expect(page).toContain('GraphiQL');
     expect(page).toContain(apiKey);
+
+    // A development server listens on loopback only.
+    const external = externalAddress();
+    if (external) {
+      await expect(fetch(`http://${external}:${port}/health`)).rejects.toThrow();
+    }
+
+    // A second server on the same data stops at once, saying which process holds it.
+    const rival = await runCommand('npm', ['start', '--silent'], env());
+    expect(rival.code).toBe(1);
+    expect(rival.stderr.trim()).toMatch(
+      new RegExp(
+        `^Another server \\(pid \\d+, port ${port}\\) is already running on ${dataDir}: stop it, or give this one its own DATA_DIR or a DATABASE_URL$`,
+      ),
+    );
 
     // The operator CLI shares the running server's embedded cluster.
     const cli = await runCommand('npm', ['run', 'cli', '--', 'create-workspace', '--name', 'Second', '--json'], env());
@@ -73,5 +97,33 @@ describe('npm start on a fresh checkout', () => {
     second.signal('SIGTERM');
     await second.waitFor(/"msg":"stopped"/);
     await second.exited;
-  }, 120_000);
+
+    // In production the embedded database gets no development workspace and no key.
+    await fs.rm(path.join(dataDir, 'dev-api-key'));
+    const production = startProcess(
+      'npm',
+      ['start'],
+      { ...env(), NODE_ENV: 'production' },
+      /GraphQL API and GraphiQL at/,
+    );
+    await production.started;
+    const productionPage = await (
+      await fetch(`http://127.0.0.1:${/"port":(\d+)/.exec(production.output())?.[1]}/graphql`, {
+        headers: { accept: 'text/html' },
+      })
+    ).text();
+    expect(productionPage).not.toMatch(/chk_\w{40}/);
+    production.signal('SIGTERM');
+    await production.waitFor(/"msg":"stopped"/);
+    await production.exited;
+    expect(production.output()).not.toMatch(/chk_\w{40}|development workspace/i);
+    await expect(fs.access(path.join(dataDir, 'dev-api-key'))).rejects.toThrow();
+  }, 180_000);
 });
+
+/** This machine's first non-loopback IPv4 address, to knock on from outside loopback. */
+function externalAddress(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+}

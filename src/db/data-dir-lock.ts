@@ -7,18 +7,24 @@ export class DataDirBusy extends Error {}
  * One server per embedded data directory: a second `npm start` on the same checkout would
  * silently share the first one's database (and deliver with its own settings). The lock is
  * a file naming the owner; one whose process is gone (killed) is taken over.
- * Returns a function that releases it.
  */
-export async function lockDataDir(dataDir: string, port: number): Promise<() => Promise<void>> {
+export async function lockDataDir(dataDir: string, port: number) {
   await fs.mkdir(dataDir, { recursive: true });
   const file = path.join(dataDir, 'server.pid');
-  const mine = JSON.stringify({ pid: process.pid, port });
+  let mine = JSON.stringify({ pid: process.pid, port });
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       await fs.writeFile(file, `${mine}\n`, { flag: 'wx' });
-      return async () => {
-        const current = await fs.readFile(file, 'utf8').catch(() => '');
-        if (current.trim() === mine) await fs.rm(file, { force: true });
+      return {
+        /** The port actually listened on (PORT=0 picks one), for the message a rival prints. */
+        async recordPort(actual: number) {
+          mine = JSON.stringify({ pid: process.pid, port: actual });
+          await fs.writeFile(file, `${mine}\n`);
+        },
+        async release() {
+          const current = await fs.readFile(file, 'utf8').catch(() => '');
+          if (current.trim() === mine) await fs.rm(file, { force: true });
+        },
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
