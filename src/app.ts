@@ -5,7 +5,7 @@ import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
 import { createLiveStreams } from './auth/live-streams.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
-import { useMutationRateLimit } from './auth/use-rate-limit.js';
+import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
@@ -91,6 +91,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = cr
       }),
       useApiKeyAuth(sql),
       useMutationRateLimit(config.rateLimit),
+      useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({

@@ -59,12 +59,13 @@ const schema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
   MAX_QUERY_COST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  READ_RATE_LIMIT_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(8 * 1_048_576),
   MAX_RESPONSE_BYTES: z.coerce
     .number()
     .int()
     .min(1_048_576)
     .max(1_073_741_824)
-    .default(32 * 1_048_576),
+    .default(16 * 1_048_576),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
@@ -89,6 +90,8 @@ export type Config = {
   retentionMs: number;
   allowPrivateTargets: boolean;
   rateLimit: { perSecond: number; burst: number };
+  /** Bytes of event data one API key may read per second (0: unlimited). */
+  readRateLimitBytesPerSecond: number;
   /** The most rows one operation may be expected to read (its cost), and may read. */
   maxQueryCost: number;
   /** The most bytes of event data one operation may read. */
@@ -138,6 +141,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    readRateLimitBytesPerSecond: e.READ_RATE_LIMIT_BYTES_PER_SECOND,
     maxQueryCost: e.MAX_QUERY_COST,
     maxResponseBytes: e.MAX_RESPONSE_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,

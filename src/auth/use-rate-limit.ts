@@ -1,5 +1,6 @@
 import { GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { ReadBudget } from '../graphql/read-budget.js';
 
 export type RateLimitOptions = {
   /** Sustained mutations per second per API key; 0 turns the limit off. */
@@ -8,36 +9,97 @@ export type RateLimitOptions = {
   burst: number;
 };
 
+export type ReadRateLimitOptions = {
+  /** Bytes of event data one API key may read per second, sustained; 0 turns the limit off. */
+  bytesPerSecond: number;
+  /** How much may be read at once: at least one request's worth (MAX_RESPONSE_BYTES). */
+  burstBytes: number;
+};
+
 // Keys seen recently; a full map forgets its oldest entries (a forgotten key starts with a full bucket).
 const MAX_TRACKED_KEYS = 10_000;
 
 /**
- * A token bucket per API key for mutations, in this process's memory: with N instances
- * behind a load balancer a key gets up to N times the rate. Refused operations answer
- * HTTP 429, `RATE_LIMITED`, and a Retry-After in seconds.
+ * Token buckets per API key, in this process's memory: with N instances behind a load
+ * balancer a key gets up to N times the rate. A bucket may go into debt (a read is
+ * charged after it ran); a key in debt is refused until it has paid it off.
  */
-export function useMutationRateLimit(options: RateLimitOptions, now = () => performance.now()): Plugin {
+function createBuckets(rate: number, burst: number, now: () => number) {
   const buckets = new Map<string, { tokens: number; at: number }>();
+  const current = (keyId: string) => {
+    const t = now();
+    const bucket = buckets.get(keyId) ?? { tokens: burst, at: t };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * rate);
+    bucket.at = t;
+    buckets.delete(keyId);
+    buckets.set(keyId, bucket);
+    if (buckets.size > MAX_TRACKED_KEYS) buckets.delete(buckets.keys().next().value as string);
+    return bucket;
+  };
+  return {
+    /** Takes `amount` if the bucket holds it; otherwise the seconds until it will. */
+    take(keyId: string, amount: number): number {
+      const bucket = current(keyId);
+      if (bucket.tokens >= amount) {
+        bucket.tokens -= amount;
+        return 0;
+      }
+      return Math.max(1, Math.ceil((amount - bucket.tokens) / rate));
+    },
+    /** Charges `amount` whatever the bucket holds. */
+    charge(keyId: string, amount: number) {
+      current(keyId).tokens -= amount;
+    },
+  };
+}
+
+function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } },
+  });
+}
+
+/** Refused mutations answer HTTP 429, `RATE_LIMITED`, and a Retry-After in seconds. */
+export function useMutationRateLimit(options: RateLimitOptions, now = () => performance.now()): Plugin {
+  const buckets = createBuckets(options.perSecond, options.burst, now);
   return {
     onExecute({ args }) {
       if (options.perSecond <= 0) return;
       const keyId = (args.contextValue as { apiKeyId?: string }).apiKeyId;
       if (!keyId || getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
-      const t = now();
-      const bucket = buckets.get(keyId) ?? { tokens: options.burst, at: t };
-      bucket.tokens = Math.min(options.burst, bucket.tokens + ((t - bucket.at) / 1000) * options.perSecond);
-      bucket.at = t;
-      buckets.delete(keyId);
-      buckets.set(keyId, bucket);
-      if (buckets.size > MAX_TRACKED_KEYS) buckets.delete(buckets.keys().next().value as string);
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1;
-        return;
+      const retryAfter = buckets.take(keyId, 1);
+      if (retryAfter > 0) {
+        throw rateLimited(`Rate limit exceeded: at most ${options.perSecond} mutations per second per API key`, retryAfter);
       }
-      const retryAfter = Math.max(1, Math.ceil((1 - bucket.tokens) / options.perSecond));
-      throw new GraphQLError(`Rate limit exceeded: at most ${options.perSecond} mutations per second per API key`, {
-        extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'Retry-After': String(retryAfter) } } },
-      });
+    },
+  };
+}
+
+/**
+ * Event data is what a query can make the server read, parse and send in bulk: a key
+ * reading it flat out would hold a core (and one process's event loop) that other
+ * workspaces share. Each key may read `bytesPerSecond` of it, sustained; past that its
+ * operations answer 429 RATE_LIMITED until its debt is paid.
+ */
+export function useReadRateLimit(options: ReadRateLimitOptions, now = () => performance.now()): Plugin {
+  const buckets = createBuckets(options.bytesPerSecond, options.burstBytes, now);
+  return {
+    onExecute({ args }) {
+      if (options.bytesPerSecond <= 0) return;
+      const context = args.contextValue as { apiKeyId?: string; budget?: ReadBudget };
+      const keyId = context.apiKeyId;
+      if (!keyId) return;
+      const retryAfter = buckets.take(keyId, 0);
+      if (retryAfter > 0) {
+        const perSecond = `${Math.round(options.bytesPerSecond / 1024 / 1024)} MiB`;
+        throw rateLimited(`Rate limit exceeded: at most ${perSecond} of event data per second per API key`, retryAfter);
+      }
+      return {
+        onExecuteDone() {
+          const read = context.budget?.bytesRead ?? 0;
+          if (read > 0) buckets.charge(keyId, read);
+        },
+      };
     },
   };
 }

@@ -69,10 +69,7 @@ DeliveryRef.implement({
       description: 'The event delivered.',
       load: async (ids: string[], ctx) => {
         const events = await findEvents(ctx.sql, ctx.workspaceId, ids);
-        ctx.budget.spend(
-          events.length,
-          events.reduce((bytes, event) => bytes + event.payload.length, 0),
-        );
+        ctx.budget.spend(events.length);
         return events;
       },
       sort: (event) => event.id,

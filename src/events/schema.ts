@@ -1,10 +1,12 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import { z } from 'zod';
-import { builder } from '../graphql/builder.js';
+import { builder, type Context } from '../graphql/builder.js';
 import { badUserInput } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
-import { type EventRecord, findEvent, IdempotencyConflict, publishEvent } from './store.js';
+import { type EventRecord, findEvent, findPayloads, IdempotencyConflict, publishEvent } from './store.js';
 
 export const MAX_DATA_BYTES = 256 * 1024;
 /** Deeper JSON is refused: no receiver needs it, and walking it recursively would overflow the stack. */
@@ -24,6 +26,19 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
 
 export const EventRef = builder.objectRef<EventRecord>('Event');
 
+/**
+ * Payloads are read only when `data` is selected, for a whole page at once; what they
+ * weigh is spent from the request's read budget.
+ */
+const payloadLoader = createContextCache(
+  (ctx: Context) =>
+    new DataLoader<string, string>(async (ids) => {
+      const payloads = await findPayloads(ctx.sql, ctx.workspaceId, ids);
+      ctx.budget.spend(payloads.size, [...payloads.values()].reduce((bytes, payload) => bytes + payload.length, 0));
+      return ids.map((id) => payloads.get(id) ?? new Error(`event ${id} is gone`));
+    }),
+);
+
 EventRef.implement({
   description:
     'Something that happened to a conversation of one of your agents, delivered to the webhooks subscribed to it.',
@@ -41,7 +56,10 @@ EventRef.implement({
       description: 'The event data as published.',
       // Up to 256 KiB to parse and send: weighs like a page of small objects.
       complexity: 10,
-      resolve: (event) => (JSON.parse(event.payload) as { data: unknown }).data,
+      resolve: async (event, _args, ctx) => {
+        const payload = event.payload ?? (await payloadLoader(ctx).load(event.id));
+        return (JSON.parse(payload) as { data: unknown }).data;
+      },
     }),
     createdAt: t.expose('createdAt', {
       type: 'DateTime',

@@ -11,8 +11,11 @@ export type EventRecord = {
   workspaceId: string;
   agentId: string;
   type: string;
-  /** The exact JSON body deliveries send. */
-  payload: string;
+  /**
+   * The exact JSON body deliveries send: up to 256 KiB, so reads leave it out (see
+   * findPayloads) and only the event just written or matched by its idempotency key has it.
+   */
+  payload?: string;
   createdAt: Date;
   pageMicros: string;
 };
@@ -29,7 +32,7 @@ export type NewEvent = {
 export class IdempotencyConflict extends Error {}
 
 const columns = (sql: Sql) => sql`
-  id, workspace_id, agent_id, type, payload, created_at,
+  id, workspace_id, agent_id, type, created_at,
   ${pageMicros(sql)}`;
 
 /** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
@@ -68,7 +71,7 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event
 async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
   if (input.idempotencyKey) {
     const [existing] = await tx<(EventRecord & { fresh: boolean })[]>`/* events.idempotent-find */
-      select ${columns(tx)}, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
+      select ${columns(tx)}, payload, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
       from events where workspace_id = ${input.workspaceId} and idempotency_key = ${input.idempotencyKey}
       for update`;
     if (existing?.fresh) {
@@ -77,7 +80,7 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
       const same =
         event.agentId === input.agentId &&
         event.type === input.type &&
-        isDeepStrictEqual((JSON.parse(event.payload) as { data: unknown }).data, input.data);
+        isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
       if (!same) throw new IdempotencyConflict();
       return { event, created: false };
     }
@@ -96,7 +99,7 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
   const [event] = await tx<EventRecord[]>`/* events.insert */
     insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at)
     values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt})
-    returning ${columns(tx)}`;
+    returning ${columns(tx)}, payload`;
   const fanOut = await tx<{ id: string; webhookId: string }[]>`/* events.fan-out */
     insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
     select random_id('dlv_'), workspace_id, ${id}, id, now()
@@ -149,4 +152,11 @@ export async function findEvent(sql: Sql, workspaceId: string, id: string): Prom
 export async function findEvents(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<EventRecord[]> {
   return sql<EventRecord[]>`/* events.find-many */
     select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
+}
+
+/** The payloads of several events of one workspace, by id, in one statement. */
+export async function findPayloads(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const rows = await sql<{ id: string; payload: string }[]>`/* events.payloads */
+    select id, payload from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
+  return new Map(rows.map((row) => [row.id, row.payload]));
 }

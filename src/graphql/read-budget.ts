@@ -28,6 +28,10 @@ export function createReadBudget(limits: ReadLimits) {
     get exceeded() {
       return exceeded;
     },
+    /** Bytes of event data read so far (charged to the key's read rate afterwards). */
+    get bytesRead() {
+      return bytes;
+    },
   };
 }
 
