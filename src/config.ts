@@ -59,7 +59,11 @@ const schema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
   MAX_QUERY_COST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
-  READ_RATE_LIMIT_BYTES_PER_SECOND: z.coerce.number().int().min(0).default(8 * 1_048_576),
+  READ_RATE_LIMIT_BYTES_PER_SECOND: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(8 * 1_048_576),
   MAX_RESPONSE_BYTES: z.coerce
     .number()
     .int()

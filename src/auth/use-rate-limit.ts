@@ -69,7 +69,10 @@ export function useMutationRateLimit(options: RateLimitOptions, now = () => perf
       if (!keyId || getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
       const retryAfter = buckets.take(keyId, 1);
       if (retryAfter > 0) {
-        throw rateLimited(`Rate limit exceeded: at most ${options.perSecond} mutations per second per API key`, retryAfter);
+        throw rateLimited(
+          `Rate limit exceeded: at most ${options.perSecond} mutations per second per API key`,
+          retryAfter,
+        );
       }
     },
   };

@@ -34,7 +34,10 @@ const payloadLoader = createContextCache(
   (ctx: Context) =>
     new DataLoader<string, string>(async (ids) => {
       const payloads = await findPayloads(ctx.sql, ctx.workspaceId, ids);
-      ctx.budget.spend(payloads.size, [...payloads.values()].reduce((bytes, payload) => bytes + payload.length, 0));
+      ctx.budget.spend(
+        payloads.size,
+        [...payloads.values()].reduce((bytes, payload) => bytes + payload.length, 0),
+      );
       return ids.map((id) => payloads.get(id) ?? new Error(`event ${id} is gone`));
     }),
 );

@@ -155,7 +155,11 @@ export async function findEvents(sql: Sql, workspaceId: string, ids: readonly st
 }
 
 /** The payloads of several events of one workspace, by id, in one statement. */
-export async function findPayloads(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<Map<string, string>> {
+export async function findPayloads(
+  sql: Sql,
+  workspaceId: string,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
   const rows = await sql<{ id: string; payload: string }[]>`/* events.payloads */
     select id, payload from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
   return new Map(rows.map((row) => [row.id, row.payload]));

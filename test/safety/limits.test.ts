@@ -91,7 +91,7 @@ describe('the cost of an operation', () => {
 });
 
 describe('relations of a page', () => {
-  it('load for the whole page at once: 100 deliveries with their webhook, event and attempts in 4 statements', async () => {
+  it('load for the whole page at once: 100 deliveries with their webhook, event, its data and attempts in 5 statements', async () => {
     let res: GraphQLResponse | undefined;
     const statements = await statementsDuring(async () => {
       res = await app.graphql(
@@ -111,6 +111,7 @@ describe('relations of a page', () => {
         'deliveries.list',
         'webhooks.find-many',
         'events.find-many',
+        'events.payloads',
         'deliveries.attempts',
       ].sort(),
     );
@@ -153,7 +154,10 @@ describe('relations of a page', () => {
 
 describe('what one request may read', () => {
   it('stops at MAX_RESPONSE_BYTES of event data with one RESPONSE_TOO_LARGE error, not a partial answer', async () => {
-    const small = await createTestApp({ MAX_RESPONSE_BYTES: String(1024 * 1024) });
+    const small = await createTestApp({
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+      READ_RATE_LIMIT_BYTES_PER_SECOND: '0',
+    });
     const tenant = await small.newWorkspace();
     await small.graphql(REGISTER, { apiKey: tenant.apiKey, variables: { input: validWebhook({ agentId: 'big' }) } });
     for (let i = 0; i < 6; i++) {
@@ -172,6 +176,43 @@ describe('what one request may read', () => {
     // Within the limit the same data is served.
     const three = '{ webhooks { edges { node { deliveries(first: 3) { edges { node { event { data } } } } } } } }';
     expect((await small.graphql(three, { apiKey: tenant.apiKey })).errors).toBeUndefined();
+  });
+});
+
+describe('the event data one key may read per second', () => {
+  it('past its burst (MAX_RESPONSE_BYTES) and READ_RATE_LIMIT_BYTES_PER_SECOND, the key is refused with 429 and Retry-After; others are not', async () => {
+    const limited = await createTestApp({
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+      READ_RATE_LIMIT_BYTES_PER_SECOND: String(64 * 1024),
+    });
+    const reader = await limited.newWorkspace();
+    const bystander = await limited.newWorkspace();
+    await limited.graphql(REGISTER, { apiKey: reader.apiKey, variables: { input: validWebhook({ agentId: 'r' }) } });
+    for (let i = 0; i < 3; i++) {
+      await limited.graphql(PUBLISH, {
+        apiKey: reader.apiKey,
+        variables: { input: conversationEnded('r', { blob: 'y'.repeat(200 * 1024) }) },
+      });
+    }
+    const read = '{ webhooks { edges { node { deliveries { edges { node { event { data } } } } } } } }';
+    const answers: number[] = [];
+    for (let i = 0; i < 4; i++) answers.push((await limited.graphql(read, { apiKey: reader.apiKey })).status);
+    // ~600 KiB a read against a 1 MiB burst: the second read runs into debt, the third is refused.
+    expect(answers.slice(0, 2)).toEqual([200, 200]);
+    const refused = await limited.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': reader.apiKey,
+        'content-length': String(JSON.stringify({ query: read }).length),
+      },
+      body: JSON.stringify({ query: read }),
+    });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await refused.json()).errors[0].extensions.code).toBe('RATE_LIMITED');
+    // Another workspace's key reads on.
+    expect((await limited.graphql('{ webhooks { totalCount } }', { apiKey: bystander.apiKey })).status).toBe(200);
   });
 });
 
