@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { startEmbeddedPostgres, stopEmbeddedPostgres } from '../../src/db/embedded.js';
 import { TEST_CLUSTER_SETTINGS } from '../support/global-setup.js';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
-import { drillSetup, report, tally } from './support.js';
+import { drillSetup, hasAll, report, tally } from './support.js';
 
 const EVENTS = 2000;
 
@@ -45,11 +45,7 @@ describe('drill: database restart', () => {
     const recoveredMs = Date.now() - upAt;
 
     const { eventIds, rejected } = await publishing;
-    await eventually(
-      async () => receivers.every((r) => eventIds.every((id) => tally(r.received).distinct.has(id))),
-      120_000,
-      500,
-    );
+    await eventually(async () => receivers.every((r) => hasAll(tally(r.received).distinct, eventIds)), 120_000, 500);
     report('database restart', {
       events: EVENTS,
       stopTookMs: downAt - stopAt,

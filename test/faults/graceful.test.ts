@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
-import { drillSetup, report, tally } from './support.js';
+import { drillSetup, hasAll, report, tally } from './support.js';
 
 const EVENTS = 300;
 
@@ -31,11 +31,7 @@ describe('drill: graceful stop under load', () => {
 
     const second = drill.startServer();
     await second.ready;
-    await eventually(
-      async () => receivers.every((r) => eventIds.every((id) => tally(r.received).distinct.has(id))),
-      120_000,
-      250,
-    );
+    await eventually(async () => receivers.every((r) => hasAll(tally(r.received).distinct, eventIds)), 120_000, 250);
     const duplicates = receivers.map((r) => tally(r.received).duplicates);
     report('graceful stop', {
       events: EVENTS,

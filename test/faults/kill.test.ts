@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
-import { drillSetup, report, tally } from './support.js';
+import { drillSetup, hasAll, report, tally } from './support.js';
 
 const EVENTS = 5000;
 const CONCURRENCY = 64;
@@ -27,11 +27,7 @@ describe('drill: kill -9 under load', () => {
     const { eventIds, rejected } = await publishing;
     expect(eventIds).toHaveLength(EVENTS);
 
-    await eventually(
-      async () => receivers.every((r) => eventIds.every((id) => tally(r.received).distinct.has(id))),
-      180_000,
-      500,
-    );
+    await eventually(async () => receivers.every((r) => hasAll(tally(r.received).distinct, eventIds)), 180_000, 500);
     const elapsed = (Date.now() - started) / 1000;
     const duplicates = receivers.reduce((n, r) => n + tally(r.received).duplicates, 0);
     const [stuck] = await drill.app.sql`

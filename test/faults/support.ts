@@ -104,6 +104,15 @@ export function metric(text: string, name: string): number {
   return line ? Number(line.split(' ').at(-1)) : Number.NaN;
 }
 
+/**
+ * Whether every id was delivered. The tally is made once per check: made once per id, a
+ * check of 5,000 ids against 15,000 receipts blocked this process (and the receivers in it)
+ * for seconds, so deliveries timed out at the receiver and came again.
+ */
+export function hasAll(distinct: Set<string>, ids: string[]): boolean {
+  return ids.every((id) => distinct.has(id));
+}
+
 /** Delivered ids per receiver: distinct ids and duplicates. */
 export function tally(received: { headers: Record<string, unknown> }[]) {
   const ids = received.map((r) => String(r.headers['webhook-id']));

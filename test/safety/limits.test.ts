@@ -1,4 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createPool } from '../../src/db/sql.js';
 import { createTestApp, type GraphQLResponse, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 
@@ -176,6 +179,73 @@ describe('what one request may read', () => {
     // Within the limit the same data is served.
     const three = '{ webhooks { edges { node { deliveries(first: 3) { edges { node { event { data } } } } } } } }';
     expect((await small.graphql(three, { apiKey: tenant.apiKey })).errors).toBeUndefined();
+  });
+});
+
+describe('the deadline of an operation (REQUEST_TIMEOUT_MS)', () => {
+  /** Holds an exclusive lock on `webhooks` (as a long migration would) while `act` runs. */
+  async function whileWebhooksLocked<T>(sql: TestApp['sql'], act: () => Promise<T>): Promise<T> {
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = sql.begin(async (tx) => {
+      await tx`lock table webhooks in access exclusive mode`;
+      locked();
+      await held;
+    });
+    await isLocked;
+    try {
+      return await act();
+    } finally {
+      release();
+      await holder;
+    }
+  }
+
+  it('cuts a query off with 503 REQUEST_TIMEOUT, and the server answers on', async () => {
+    const quick = await createTestApp({ REQUEST_TIMEOUT_MS: '300' });
+    const tenant = await quick.newWorkspace();
+    const started = performance.now();
+    const res = await whileWebhooksLocked(quick.sql, () =>
+      quick.graphql('{ webhooks { totalCount } }', { apiKey: tenant.apiKey }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.errors?.[0]?.extensions?.code).toBe('REQUEST_TIMEOUT');
+    expect(res.errors?.[0]?.message).toMatch(/longer than 300 ms/);
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect((await quick.graphql('{ webhooks { totalCount } }', { apiKey: tenant.apiKey })).status).toBe(200);
+  });
+
+  it("answers a statement cancelled by the database's statement_timeout with REQUEST_TIMEOUT too", async () => {
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: app.db.url,
+      SECRET_ENCRYPTION_KEY: app.secretKey.toString('hex'),
+      REQUEST_TIMEOUT_MS: '300',
+      LOG_LEVEL: 'silent',
+      ALLOW_PRIVATE_TARGETS: 'true',
+    });
+    const pool = createPool(app.db.url, { max: 2, statementTimeoutMs: config.requestTimeoutMs });
+    try {
+      const yoga = createApp({ sql: pool, config, secretKey: app.secretKey, log: app.log });
+      const body = JSON.stringify({ query: REGISTER, variables: { input: validWebhook() } });
+      const res = await whileWebhooksLocked(app.sql, async () =>
+        yoga.fetch('http://localhost/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-api-key': apiKey, 'content-length': String(body.length) },
+          body,
+        }),
+      );
+      expect(res.status).toBe(503);
+      expect((await res.json()).errors[0].extensions.code).toBe('REQUEST_TIMEOUT');
+    } finally {
+      await pool.end();
+    }
   });
 });
 
