@@ -51,8 +51,8 @@ DeliveryRef.implement({
   description: 'The delivery of one event to one webhook, with every attempt made.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Unique id: "dlv_" + 16 base62 characters.' }),
-    // Loaded for a whole page at once: a page of 100 deliveries reads its webhooks,
-    // events and attempts in three statements, not three hundred.
+    // Loaded for a whole page at once: a page of 100 deliveries reads its webhooks, its
+    // events and their attempts in a statement each, not in one per delivery.
     webhook: t.loadable({
       type: WebhookRef,
       description: 'The webhook delivered to.',
