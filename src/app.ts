@@ -3,18 +3,16 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
-import { createLiveStreams } from './auth/live-streams.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
-import { createDeliveryFeed } from './delivery/updates.js';
-import type { Context } from './graphql/builder.js';
+import { registerBacklogGauges } from './delivery/backlog-gauges.js';
+import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
-import { schema } from './graphql/schema.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
 import { useMetrics } from './graphql/use-metrics.js';
@@ -22,6 +20,9 @@ import { requestTimeout, useOperationLimits } from './graphql/use-operation-limi
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
+import { createDeliveryFeed } from './live/delivery-feed.js';
+import { createLiveStreams } from './live/streams.js';
+import { schema } from './schema.js';
 
 export type AppOptions = {
   sql: Pool;
@@ -34,10 +35,10 @@ export type AppOptions = {
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
-export function createApp({ sql, config, secretKey, log, devApiKey, metrics = createMetrics(sql) }: AppOptions) {
+export function createApp({ sql, config, secretKey, log, devApiKey, metrics = defaultMetrics(sql) }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
-  return createYoga<{ req?: IncomingMessage }, Context>({
+  return createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -48,8 +49,15 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = cr
       // Yoga reports unexpected resolver errors here; they are masked for the client.
       error: (error: unknown, ...rest) => log.error({ err: error, detail: rest.map(String) }, 'request failed'),
     },
-    context: () =>
-      ({ sql, config, secretKey, deliveryFeed, liveStreams, budget: createReadBudget(readLimits(config)) }) as Context,
+    context: ({ request }): RequestContext => ({
+      request,
+      sql,
+      config,
+      secretKey,
+      deliveryFeed,
+      liveStreams,
+      budget: createReadBudget(readLimits(config)),
+    }),
     // Self-contained GraphiQL: works offline and behind firewalls (Yoga's default loads it from a CDN).
     // Loaded when first opened: the bundle takes ~33 MB of heap that a server nobody browses never needs.
     renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
@@ -96,10 +104,16 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = cr
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({
         endpoint: '/ready',
-        check: async () => (await isFullyMigrated(sql)) && (await sql`/* ready */ select 1`).length === 1,
+        check: () => isFullyMigrated(sql),
       }),
     ],
   });
+}
+
+function defaultMetrics(sql: Pool): Metrics {
+  const metrics = createMetrics();
+  registerBacklogGauges(metrics.registry, sql);
+  return metrics;
 }
 
 /**

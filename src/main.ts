@@ -4,6 +4,7 @@ import { guardPostgresCloseRace } from './db/close-race-guard.js';
 import { openDatabase } from './db/connect.js';
 import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
 import { migrate } from './db/migrate.js';
+import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
@@ -29,7 +30,8 @@ async function main() {
   const applied = await migrate(db.sql);
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
 
-  const metrics = createMetrics(db.sql);
+  const metrics = createMetrics();
+  registerBacklogGauges(metrics.registry, db.sql);
   let server: Server;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
   if (config.role === 'worker') {

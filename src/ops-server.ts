@@ -14,7 +14,7 @@ export function opsHandler(sql: Pool, metrics: Metrics) {
       if (path === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"alive"}');
       } else if (path === '/ready') {
-        const ready = (await isFullyMigrated(sql)) && (await sql`/* ready */ select 1`).length === 1;
+        const ready = await isFullyMigrated(sql);
         res.writeHead(ready ? 200 : 503).end();
       } else if (path === '/metrics') {
         const body = await metrics.registry.metrics();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { getNamedType, isEnumType, isInputObjectType, isIntrospectionType, isObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { printedSchema, schema } from '../src/graphql/schema.js';
+import { printedSchema, schema } from '../src/schema.js';
 
 describe('schema.graphql', () => {
   it('matches the schema the code builds (run `npm run schema:print` after changing it)', () => {

@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
+import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Sql } from '../db/sql.js';
 import { newId, randomBase62 } from '../lib/ids.js';
-
-/** Carries the ids of revoked keys to every instance, at the revoking commit. */
-export const KEY_REVOKED_CHANNEL = 'api_key_revoked';
 
 /** Every key starts with this, so secret scanners and people recognise a leaked one. */
 export const API_KEY_PREFIX = 'chk_';
@@ -44,7 +42,7 @@ export async function revokeApiKey(sql: Sql, id: string): Promise<boolean> {
     with revoked as (
       update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ${id} returning id
     )
-    select pg_notify(${KEY_REVOKED_CHANNEL}, id) from revoked`;
+    select pg_notify(${API_KEY_REVOKED}, id) from revoked`;
   return rows.length > 0;
 }
 

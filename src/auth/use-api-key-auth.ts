@@ -1,6 +1,7 @@
 import { type DocumentNode, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Pool } from '../db/sql.js';
+import type { Context } from '../graphql/builder.js';
 import { unauthenticated } from '../graphql/errors.js';
 import { authenticateApiKey } from './api-keys.js';
 
@@ -9,7 +10,7 @@ import { authenticateApiKey } from './api-keys.js';
  * operation with HTTP 401 when that fails. Introspection alone passes without a key:
  * the schema is public, so GraphiQL and codegen work before a key is at hand.
  */
-export function useApiKeyAuth(sql: Pool): Plugin<{ request: Request }> {
+export function useApiKeyAuth(sql: Pool): Plugin<Context> {
   const authenticate = async (args: {
     document: DocumentNode;
     operationName?: string | null | undefined;
@@ -25,11 +26,11 @@ export function useApiKeyAuth(sql: Pool): Plugin<{ request: Request }> {
   return {
     async onExecute({ args, extendContext }) {
       const key = await authenticate(args);
-      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId } as never);
+      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId });
     },
     async onSubscribe({ args, extendContext }) {
       const key = await authenticate(args);
-      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId } as never);
+      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId });
     },
   };
 }

@@ -1,6 +1,9 @@
 import { GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { ReadBudget } from '../graphql/read-budget.js';
+import type { Context, RequestContext } from '../graphql/builder.js';
+
+/** Introspection runs without a key: these plugins see a key only on other operations. */
+type MaybeKeyed = RequestContext & Partial<Pick<Context, 'apiKeyId'>>;
 
 export type RateLimitOptions = {
   /** Sustained mutations per second per API key; 0 turns the limit off. */
@@ -60,12 +63,12 @@ function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
 }
 
 /** Refused mutations answer HTTP 429, `RATE_LIMITED`, and a Retry-After in seconds. */
-export function useMutationRateLimit(options: RateLimitOptions, now = () => performance.now()): Plugin {
+export function useMutationRateLimit(options: RateLimitOptions, now = () => performance.now()): Plugin<MaybeKeyed> {
   const buckets = createBuckets(options.perSecond, options.burst, now);
   return {
     onExecute({ args }) {
       if (options.perSecond <= 0) return;
-      const keyId = (args.contextValue as { apiKeyId?: string }).apiKeyId;
+      const keyId = args.contextValue.apiKeyId;
       if (!keyId || getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
       const retryAfter = buckets.take(keyId, 1);
       if (retryAfter > 0) {
@@ -84,12 +87,12 @@ export function useMutationRateLimit(options: RateLimitOptions, now = () => perf
  * workspaces share. Each key may read `bytesPerSecond` of it, sustained; past that its
  * operations answer 429 RATE_LIMITED until its debt is paid.
  */
-export function useReadRateLimit(options: ReadRateLimitOptions, now = () => performance.now()): Plugin {
+export function useReadRateLimit(options: ReadRateLimitOptions, now = () => performance.now()): Plugin<MaybeKeyed> {
   const buckets = createBuckets(options.bytesPerSecond, options.burstBytes, now);
   return {
     onExecute({ args }) {
       if (options.bytesPerSecond <= 0) return;
-      const context = args.contextValue as { apiKeyId?: string; budget?: ReadBudget };
+      const context = args.contextValue;
       const keyId = context.apiKeyId;
       if (!keyId) return;
       const retryAfter = buckets.take(keyId, 0);
@@ -99,7 +102,7 @@ export function useReadRateLimit(options: ReadRateLimitOptions, now = () => perf
       }
       return {
         onExecuteDone() {
-          const read = context.budget?.bytesRead ?? 0;
+          const read = context.budget.bytesRead;
           if (read > 0) buckets.charge(keyId, read);
         },
       };

@@ -49,7 +49,7 @@ export async function migrate(sql: Pool, dir = MIGRATIONS_DIR): Promise<number[]
   return applied;
 }
 
-/** True when every migration file has been applied: what `/ready` reports. */
+/** True when the database answers and every migration file has been applied: what `/ready` reports. */
 export async function isFullyMigrated(sql: Sql, dir = MIGRATIONS_DIR): Promise<boolean> {
   const expected = await listMigrations(dir);
   const rows = await sql<{ version: number }[]>`/* migrate.status */ select version from schema_migrations`.catch(

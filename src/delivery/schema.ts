@@ -2,9 +2,9 @@ import { EventRef } from '../events/schema.js';
 import { findEvents, publishTestEvent } from '../events/store.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, type PageArgs, pageArgs, resolvePages } from '../graphql/connection.js';
-import { notFound } from '../graphql/errors.js';
+import { findOwn, mustFindOwn, tooManySubscriptions, unauthenticated } from '../graphql/errors.js';
 import { startSubscriptionEvent } from '../graphql/request-state.js';
-import { isId } from '../lib/ids.js';
+import { KeyRevoked } from '../live/streams.js';
 import { WebhookRef } from '../webhooks/schema.js';
 import { findWebhook, findWebhooks } from '../webhooks/store.js';
 import * as store from './store.js';
@@ -160,8 +160,7 @@ builder.queryField('delivery', (t) =>
     nullable: true,
     description: 'One delivery of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The delivery id ("dlv_…").' }) },
-    resolve: (_root, { id }, ctx) =>
-      isId('delivery', String(id)) ? store.findDelivery(ctx.sql, ctx.workspaceId, String(id)) : null,
+    resolve: (_root, { id }, ctx) => findOwn('delivery', id, (id) => store.findDelivery(ctx.sql, ctx.workspaceId, id)),
   }),
 );
 
@@ -173,8 +172,8 @@ builder.subscriptionField('deliveryUpdates', (t) =>
     args: { webhookId: t.arg.id({ description: 'Only deliveries to this webhook.' }) },
     subscribe: (_root, { webhookId }, ctx) => {
       // Refused here, before the stream starts, so the client gets an answer, not an empty stream.
-      ctx.liveStreams.assertRoom(ctx.apiKeyId);
-      return deliveryUpdates(ctx, webhookId == null ? null : String(webhookId));
+      if (!ctx.liveStreams.hasRoom(ctx.apiKeyId)) throw tooManySubscriptions(ctx.config.subscriptionsPerKey);
+      return deliveryUpdates(ctx, webhookId ?? null);
     },
     resolve: (delivery) => delivery,
   }),
@@ -196,6 +195,9 @@ async function* deliveryUpdates(ctx: Context, webhookId: string | null) {
         yield delivery;
       }
     }
+  } catch (error) {
+    // The client's last message: why its stream ends.
+    throw error instanceof KeyRevoked ? unauthenticated(error.message) : error;
   } finally {
     stream.close();
   }
@@ -208,9 +210,7 @@ builder.mutationFields((t) => ({
       'Sends a `webhook.test` event to one webhook now, whatever events it subscribes to and even while it is paused. Returns its delivery.',
     args: { webhookId: t.arg.id({ required: true, description: 'The webhook to test.' }) },
     resolve: async (_root, { webhookId }, ctx) => {
-      const id = String(webhookId);
-      const webhook = isId('webhook', id) ? await findWebhook(ctx.sql, ctx.workspaceId, id) : null;
-      if (!webhook) throw notFound('webhook', id);
+      const webhook = await mustFindOwn('webhook', webhookId, (id) => findWebhook(ctx.sql, ctx.workspaceId, id));
       const deliveryId = await publishTestEvent(ctx.sql, webhook);
       return (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
     },
@@ -221,12 +221,7 @@ builder.mutationFields((t) => ({
       'Makes a new attempt now, also for a delivery that has FAILED, and even while the webhook is paused. The delivery is PENDING until the attempt is recorded.',
     args: { id: t.arg.id({ required: true, description: 'The delivery to retry.' }) },
     resolve: async (_root, { id }, ctx) => {
-      const deliveryId = String(id);
-      const delivery = isId('delivery', deliveryId)
-        ? await store.retryDelivery(ctx.sql, ctx.workspaceId, deliveryId)
-        : null;
-      if (!delivery) throw notFound('delivery', deliveryId);
-      return delivery;
+      return mustFindOwn('delivery', id, (id) => store.retryDelivery(ctx.sql, ctx.workspaceId, id));
     },
   }),
 }));

@@ -1,11 +1,15 @@
 import { type LookupAddress, lookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, errors, request } from 'undici';
+import { isForbiddenAddress } from '../webhooks/targets.js';
 import { parseRetryAfter } from './retry-policy.js';
-import { isForbiddenAddress } from './target-guard.js';
+
+/** What an attempt came to, for decisions and metrics: nothing is read back out of `error`. */
+export type AttemptKind = 'success' | 'http_error' | 'timeout' | 'refused' | 'network' | 'internal';
 
 /** The outcome of one HTTP attempt, as recorded in the attempt log. */
 export type AttemptResult = {
+  kind: AttemptKind;
   ok: boolean;
   statusCode: number | null;
   durationMs: number;
@@ -55,9 +59,10 @@ export function createSender(options: SenderOptions) {
   ): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
-    const failed = (error: string, statusCode: number | null = null): AttemptResult => ({
+    const failed = ([kind, error]: [AttemptKind, string]): AttemptResult => ({
+      kind,
       ok: false,
-      statusCode,
+      statusCode: null,
       durationMs: elapsed(),
       error,
       responseBody: null,
@@ -66,11 +71,11 @@ export function createSender(options: SenderOptions) {
     try {
       target = new URL(url);
     } catch {
-      return failed('invalid URL');
+      return failed(['network', 'invalid URL']);
     }
     const literal = target.hostname.replace(/^\[|\]$/g, '');
     if (!options.allowPrivateTargets && isIP(literal) && isForbiddenAddress(literal)) {
-      return failed(`refused: ${literal} is not a public address`);
+      return failed(['refused', `refused: ${literal} is not a public address`]);
     }
     try {
       const response = await request(target, {
@@ -87,6 +92,7 @@ export function createSender(options: SenderOptions) {
       const ok = statusCode >= 200 && statusCode < 300;
       const retryAfter = statusCode === 429 || statusCode === 503 ? header(response.headers['retry-after']) : undefined;
       return {
+        kind: ok ? 'success' : 'http_error',
         ok,
         statusCode,
         durationMs: elapsed(),
@@ -103,6 +109,13 @@ export function createSender(options: SenderOptions) {
 }
 
 export type Sender = ReturnType<typeof createSender>;
+
+/** The metrics label of an attempt's outcome: few values, so dashboards stay cheap. */
+export function attemptOutcome(result: Pick<AttemptResult, 'kind' | 'statusCode'>): string {
+  if (result.kind === 'http_error' && result.statusCode !== null)
+    return `http_${Math.floor(result.statusCode / 100)}xx`;
+  return result.kind;
+}
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -133,10 +146,10 @@ async function readPrefix(body: AsyncIterable<Buffer> & { destroy: () => void })
   return Buffer.concat(kept).toString('utf8').replaceAll('\u0000', '');
 }
 
-function describeError(error: unknown, timeoutMs: number): string {
+function describeError(error: unknown, timeoutMs: number): [AttemptKind, string] {
   const err = error as { name?: string; code?: string; message?: string; cause?: unknown };
   if (err instanceof ForbiddenTargetError || err.cause instanceof ForbiddenTargetError) {
-    return (err instanceof ForbiddenTargetError ? err : (err.cause as Error)).message;
+    return ['refused', (err instanceof ForbiddenTargetError ? err : (err.cause as Error)).message];
   }
   if (
     err.name === 'TimeoutError' ||
@@ -144,25 +157,25 @@ function describeError(error: unknown, timeoutMs: number): string {
     err instanceof errors.BodyTimeoutError ||
     err instanceof errors.ConnectTimeoutError
   ) {
-    return `timeout: no complete response within ${timeoutMs} ms`;
+    return ['timeout', `timeout: no complete response within ${timeoutMs} ms`];
   }
   const code = err.code ?? (err.cause as { code?: string } | undefined)?.code;
   switch (code) {
     case 'ECONNREFUSED':
-      return 'connection refused';
+      return ['network', 'connection refused'];
     case 'ECONNRESET':
     case 'UND_ERR_SOCKET':
-      return 'connection reset by the receiver';
+      return ['network', 'connection reset by the receiver'];
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
-      return 'host name did not resolve';
+      return ['network', 'host name did not resolve'];
     case 'CERT_HAS_EXPIRED':
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
-      return `TLS error: ${code}`;
+      return ['network', `TLS error: ${code}`];
     default:
-      return code ? `network error: ${code}` : 'network error';
+      return ['network', code ? `network error: ${code}` : 'network error'];
   }
 }
 

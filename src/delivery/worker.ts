@@ -1,21 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
+import { DELIVERIES_DUE } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
-import { attemptOutcome, type Metrics } from '../lib/metrics.js';
+import type { Metrics } from '../lib/metrics.js';
+import { type ClaimedDelivery, claimDueDeliveries } from '../queue/claim.js';
+import { type Outcome, recordOutcomes } from '../queue/record.js';
+import { releaseClaims } from '../queue/release.js';
+import { syncHeldDeliveries } from '../queue/sync-held.js';
 import { decryptSecret } from '../webhooks/secrets.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
-import { type AttemptResult, createSender } from './sender.js';
+import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
 import { webhookHeaders } from './signing.js';
-import {
-  type ClaimedDelivery,
-  claimDueDeliveries,
-  type Outcome,
-  recordOutcomes,
-  releaseClaims,
-  syncHeldDeliveries,
-} from './store.js';
-import { WAKE_CHANNEL } from './updates.js';
 
 export type WorkerOptions = {
   sql: Pool;
@@ -28,7 +24,6 @@ export type WorkerOptions = {
   perWebhook?: number;
   /** Safety-net poll; NOTIFY wakes the worker for new events, this catches retries coming due. */
   pollMs?: number;
-  jitter?: number;
   metrics?: Metrics;
 };
 
@@ -61,7 +56,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const { sql, secretKey, config, log } = options;
   const concurrency = options.concurrency ?? config.deliveryConcurrency;
   const perWebhookCap = options.perWebhook ?? config.deliveryConcurrencyPerWebhook;
-  const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: options.jitter ?? 0.2 };
+  // ±20% around each scheduled delay, so retries of one outage do not all land at once.
+  const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: 0.2 };
   // Long enough for the attempt and writing its outcome; a claim older than this is
   // presumed lost (its worker died) and the delivery comes due again.
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
@@ -141,6 +137,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     } catch (error) {
       log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
       settle(claim, attemptedAt, {
+        kind: 'internal',
         ok: false,
         statusCode: null,
         durationMs: 0,
@@ -250,7 +247,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   // was down are not replayed, so look for due work ourselves.
   const listening = sql
     .listen(
-      WAKE_CHANNEL,
+      DELIVERIES_DUE,
       () => void claimDue(),
       () => void claimDue(),
     )
@@ -260,9 +257,6 @@ export function startDeliveryWorker(options: WorkerOptions) {
     });
 
   return {
-    /** Wakes the worker now (tests, and after this process publishes). */
-    wake: () => void claimDue(),
-    inFlight: () => inFlight.size,
     /**
      * Stops claiming, lets attempts in flight finish for up to `graceMs`, cuts the rest
      * short and hands their claims back, then writes every outcome it has.

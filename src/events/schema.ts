@@ -2,8 +2,7 @@ import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import { z } from 'zod';
 import { builder, type Context } from '../graphql/builder.js';
-import { badUserInput } from '../graphql/errors.js';
-import { isId } from '../lib/ids.js';
+import { badUserInput, findOwn } from '../graphql/errors.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
 import { type EventRecord, findEvent, findPayloads, IdempotencyConflict, publishEvent } from './store.js';
@@ -115,8 +114,7 @@ builder.queryField('event', (t) =>
     nullable: true,
     description: 'One event of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The event id ("evt_…").' }) },
-    resolve: (_root, { id }, ctx) =>
-      isId('event', String(id)) ? findEvent(ctx.sql, ctx.workspaceId, String(id)) : null,
+    resolve: (_root, { id }, ctx) => findOwn('event', id, (id) => findEvent(ctx.sql, ctx.workspaceId, id)),
   }),
 );
 
@@ -130,7 +128,7 @@ builder.mutationField('publishEvent', (t) =>
       try {
         const { event } = await publishEvent(ctx.sql, {
           workspaceId: ctx.workspaceId,
-          agentId: input.agentId.trim(),
+          agentId: input.agentId,
           type: input.type,
           data: input.data,
           idempotencyKey: input.idempotencyKey,

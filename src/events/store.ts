@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import { pageMicros } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
-import { announceChanges, WAKE_CHANNEL } from '../delivery/updates.js';
 import { newId } from '../lib/ids.js';
+import { enqueueDeliveries } from '../queue/enqueue.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
@@ -52,8 +52,7 @@ export function eventPayload(
 
 /**
  * Stores an event and one pending delivery per active webhook of the workspace's agent
- * subscribed to its type, in one transaction, then wakes the workers (NOTIFY is sent at
- * commit, so a worker never looks before the rows exist). With an idempotency key seen
+ * subscribed to its type, in one transaction (see enqueueDeliveries). With an idempotency key seen
  * in the last 24 hours, returns that event instead and delivers nothing new.
  */
 export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
@@ -100,19 +99,11 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
     insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at)
     values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt})
     returning ${columns(tx)}, payload`;
-  const fanOut = await tx<{ id: string; webhookId: string }[]>`/* events.fan-out */
-    insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
-    select random_id('dlv_'), workspace_id, ${id}, id, now()
-    from webhooks
-    where workspace_id = ${input.workspaceId} and agent_id = ${input.agentId} and active and ${input.type} = any(events)
-    returning id, webhook_id`;
-  if (fanOut.length > 0) {
-    await tx`/* events.wake */ select pg_notify(${WAKE_CHANNEL}, '')`;
-    await announceChanges(
-      tx,
-      fanOut.map((d) => ({ workspaceId: input.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
-    );
-  }
+  await enqueueDeliveries(
+    tx,
+    { id, workspaceId: input.workspaceId, agentId: input.agentId },
+    { subscribedTo: input.type },
+  );
   return { event: event as EventRecord, created: true };
 }
 
@@ -131,14 +122,12 @@ export async function publishTestEvent(pool: Pool, webhook: { id: string; worksp
     await tx`/* events.insert-test */
       insert into events (id, workspace_id, agent_id, type, payload, created_at)
       values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt})`;
-    const [delivery] = await tx<{ id: string }[]>`/* events.test-delivery */
-      insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at, manual)
-      values (random_id('dlv_'), ${webhook.workspaceId}, ${id}, ${webhook.id}, now(), true)
-      returning id`;
-    const deliveryId = (delivery as { id: string }).id;
-    await tx`/* events.wake */ select pg_notify(${WAKE_CHANNEL}, '')`;
-    await announceChanges(tx, [{ workspaceId: webhook.workspaceId, webhookId: webhook.id, deliveryId }]);
-    return deliveryId;
+    const [delivery] = await enqueueDeliveries(
+      tx,
+      { id, workspaceId: webhook.workspaceId, agentId: webhook.agentId },
+      { webhookId: webhook.id },
+    );
+    return (delivery as { id: string }).id;
   });
 }
 

@@ -4,36 +4,39 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { LiveStreams } from '../auth/live-streams.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
-import type { DeliveryFeed } from '../delivery/updates.js';
+import type { DeliveryFeed } from '../live/delivery-feed.js';
+import type { LiveStreams } from '../live/streams.js';
 import { badUserInput, zodIssues } from './errors.js';
 import { MAX_PAGE_SIZE } from './paging.js';
 import type { ReadBudget } from './read-budget.js';
 
-/**
- * What every resolver receives. `workspaceId` and `apiKeyId` are set by the API-key
- * plugin before any resolver runs (introspection, which needs no key, reads neither).
- */
-export type Context = {
+/** What every request starts with: app.ts builds it for each request. */
+export type RequestContext = {
   /** The HTTP request (Yoga's); its signal aborts when the client goes away. */
   request: Request;
   sql: Pool;
   config: Config;
   secretKey: Buffer;
-  workspaceId: string;
-  apiKeyId: string;
   deliveryFeed: DeliveryFeed;
   liveStreams: LiveStreams;
   /** What this request may still read; the loaders spend from it. */
   budget: ReadBudget;
 };
 
+/**
+ * What every resolver receives: the API-key plugin has added the caller's workspace and
+ * key before any resolver runs (introspection, which needs no key, runs none of ours).
+ */
+export type Context = RequestContext & { workspaceId: string; apiKeyId: string };
+
 export type Types = {
   Context: Context;
   DefaultFieldNullability: false;
   Scalars: {
+    // Our ids are strings; GraphQL would also accept a number for an ID argument.
+    ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
   };

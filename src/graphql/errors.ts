@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { ZodError } from 'zod';
+import { type IdKind, isId } from '../lib/ids.js';
 
 /** One problem with the input, `path` naming the field as the client sent it: ["input", "url"]. */
 export type InputIssue = { path: (string | number)[]; message: string };
@@ -16,16 +17,46 @@ export function zodIssues(error: ZodError): InputIssue[] {
   }));
 }
 
-export function notFound(kind: string, id: string): GraphQLError {
-  return new GraphQLError(`No ${kind} with id "${id}" in this workspace`, { extensions: { code: 'NOT_FOUND' } });
+const NOUN: Record<IdKind, string> = {
+  workspace: 'workspace',
+  webhook: 'webhook',
+  event: 'event',
+  delivery: 'delivery',
+  apiKey: 'API key',
+};
+
+export function notFound(kind: IdKind, id: string): GraphQLError {
+  return new GraphQLError(`No ${NOUN[kind]} with id "${id}" in this workspace`, { extensions: { code: 'NOT_FOUND' } });
 }
 
 export function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }
 
+export function tooManySubscriptions(perKey: number): GraphQLError {
+  return new GraphQLError(`At most ${perKey} subscriptions may be open at once per API key; close one first`, {
+    extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', http: { status: 429 } },
+  });
+}
+
 export function serviceUnavailable(): GraphQLError {
   return new GraphQLError('The service is temporarily unavailable; try again shortly', {
     extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'Retry-After': '5' } } },
   });
+}
+
+/**
+ * A row of the caller's workspace by id, or null. An id of the wrong shape is answered
+ * without a query; another workspace's id reads exactly like one that does not exist
+ * (`find` is always scoped to the caller's workspace).
+ */
+export async function findOwn<T>(kind: IdKind, id: string, find: (id: string) => Promise<T | null>): Promise<T | null> {
+  return isId(kind, id) ? find(id) : null;
+}
+
+/** As findOwn, for mutations: NOT_FOUND instead of null. */
+export async function mustFindOwn<T>(kind: IdKind, id: string, find: (id: string) => Promise<T | null>): Promise<T> {
+  const found = await findOwn(kind, id, find);
+  if (found === null) throw notFound(kind, id);
+  return found;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { WEBHOOK_EVENTS } from './store.js';
+import { WEBHOOK_EVENTS } from './event-types.js';
 
 const WEBHOOK_URL_PATTERN = /^https?:\/\/.+/;
 // C0 controls and DEL: never meaningful in a name, an id or a URL, and PostgreSQL text cannot hold NUL.

@@ -1,22 +1,15 @@
-import { targetUrlProblem } from '../delivery/target-guard.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
-import { badUserInput, notFound } from '../graphql/errors.js';
-import { isId } from '../lib/ids.js';
+import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
+import { eventEnumValues, type WebhookEventType } from './event-types.js';
 import { webhookRules } from './rules.js';
-import type { Webhook, WebhookEventType, WebhookWithSecret } from './store.js';
+import type { Webhook, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
+import { targetUrlProblem } from './targets.js';
 
 export const WebhookEvent = builder.enumType('WebhookEvent', {
   description: 'A conversation event a webhook can subscribe to.',
-  values: {
-    CONVERSATION_STARTED: { value: 'conversation_started', description: 'An agent session began.' },
-    CONVERSATION_ENDED: { value: 'conversation_ended', description: 'An agent session closed.' },
-    CONVERSATION_ANALYSED: {
-      value: 'conversation_analysed',
-      description: 'Post-call analysis of a session is complete.',
-    },
-  } as const,
+  values: eventEnumValues(),
 });
 
 export const WebhookRef = builder.objectRef<Webhook | WebhookWithSecret>('Webhook');
@@ -132,8 +125,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One webhook of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The webhook id ("wh_…").' }) },
-    resolve: (_root, { id }, ctx) =>
-      isId('webhook', String(id)) ? store.findWebhook(ctx.sql, ctx.workspaceId, String(id)) : null,
+    resolve: (_root, { id }, ctx) => findOwn('webhook', id, (id) => store.findWebhook(ctx.sql, ctx.workspaceId, id)),
   }),
   webhooks: t.field({
     type: WebhookConnection,
@@ -148,7 +140,7 @@ builder.queryFields((t) => ({
       ...pageArgs(t.arg),
     },
     resolve: (_root, args, ctx) => {
-      const filter = { agentId: args.agentId?.trim(), active: args.active };
+      const filter = { agentId: args.agentId, active: args.active };
       return resolvePage(
         args,
         ctx.budget,
@@ -168,8 +160,9 @@ builder.mutationFields((t) => ({
       assertTargetAllowed(ctx, input.url);
       return store.insertWebhook(ctx.sql, ctx.secretKey, {
         workspaceId: ctx.workspaceId,
-        name: input.name.trim(),
-        agentId: input.agentId.trim(),
+        // Validated values: the rules have trimmed them.
+        name: input.name,
+        agentId: input.agentId,
         url: input.url,
         events: unique(input.events),
         active: input.active ?? true,
@@ -185,17 +178,14 @@ builder.mutationFields((t) => ({
     },
     resolve: async (_root, { id, input }, ctx) => {
       if (input.url != null) assertTargetAllowed(ctx, input.url);
-      const webhookId = String(id);
-      const updated = isId('webhook', webhookId)
-        ? await store.updateWebhook(ctx.sql, ctx.workspaceId, webhookId, {
-            name: input.name?.trim() ?? undefined,
-            url: input.url ?? undefined,
-            events: input.events ? unique(input.events) : undefined,
-            active: input.active ?? undefined,
-          })
-        : null;
-      if (!updated) throw notFound('webhook', webhookId);
-      return updated;
+      return mustFindOwn('webhook', id, (id) =>
+        store.updateWebhook(ctx.sql, ctx.workspaceId, id, {
+          name: input.name ?? undefined,
+          url: input.url ?? undefined,
+          events: input.events ? unique(input.events) : undefined,
+          active: input.active ?? undefined,
+        }),
+      );
     },
   }),
   rotateWebhookSecret: t.field({
@@ -214,23 +204,17 @@ builder.mutationFields((t) => ({
       }),
     },
     resolve: async (_root, { id, expireCurrentInSeconds }, ctx) => {
-      const webhookId = String(id);
       const keep = expireCurrentInSeconds ?? DEFAULT_SECRET_OVERLAP_SECONDS;
-      const rotated = isId('webhook', webhookId)
-        ? await store.rotateSecret(ctx.sql, ctx.secretKey, ctx.workspaceId, webhookId, keep)
-        : null;
-      if (!rotated) throw notFound('webhook', webhookId);
-      return rotated;
+      return mustFindOwn('webhook', id, (id) => store.rotateSecret(ctx.sql, ctx.secretKey, ctx.workspaceId, id, keep));
     },
   }),
   deleteWebhook: t.id({
     description: 'Deletes a webhook; nothing more is delivered to it. Returns the id.',
     args: { id: t.arg.id({ required: true, description: 'The webhook to delete.' }) },
     resolve: async (_root, { id }, ctx) => {
-      const webhookId = String(id);
-      const deleted = isId('webhook', webhookId) && (await store.deleteWebhook(ctx.sql, ctx.workspaceId, webhookId));
-      if (!deleted) throw notFound('webhook', webhookId);
-      return webhookId;
+      return mustFindOwn('webhook', id, async (id) =>
+        (await store.deleteWebhook(ctx.sql, ctx.workspaceId, id)) ? id : null,
+      );
     },
   }),
 }));

@@ -1,10 +1,8 @@
 import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
+import type { WebhookEventType } from './event-types.js';
 import { encryptSecret, generateSigningSecret } from './secrets.js';
-
-export const WEBHOOK_EVENTS = ['conversation_started', 'conversation_ended', 'conversation_analysed'] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
 /** A webhook as every read returns it. The sealed secret is never selected here. */
 export type Webhook = {

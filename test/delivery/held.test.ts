@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { claimDueDeliveries, syncHeldDeliveries } from '../../src/delivery/store.js';
+import { claimDueDeliveries } from '../../src/queue/claim.js';
+import { syncHeldDeliveries } from '../../src/queue/sync-held.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
 import { createReceiver } from '../support/receiver.js';

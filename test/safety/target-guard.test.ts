@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isForbiddenAddress, targetUrlProblem } from '../../src/delivery/target-guard.js';
+import { isForbiddenAddress, targetUrlProblem } from '../../src/webhooks/targets.js';
 
 const refused = (url: string) => targetUrlProblem(new URL(url), false) !== undefined;
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { printedSchema } from './schema.js';
 
-const file = fileURLToPath(new URL('../../schema.graphql', import.meta.url));
+const file = fileURLToPath(new URL('../schema.graphql', import.meta.url));
 const printed = printedSchema();
 
 if (process.argv.includes('--check')) {

@@ -1,13 +1,18 @@
-import { GraphQLError } from 'graphql';
+import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
-import { unauthenticated } from '../graphql/errors.js';
-import { KEY_REVOKED_CHANNEL } from './api-keys.js';
 
-export type LiveStream = { signal: AbortSignal; close: () => void };
+export type LiveStream = {
+  /** Aborts when the key is revoked; the reason is a KeyRevoked. */
+  signal: AbortSignal;
+  close: () => void;
+};
+
+/** Why a stream ended: its API key was revoked. */
+export class KeyRevoked extends Error {}
 
 /**
  * The subscriptions open in this process, by API key: at most `perKey` each, and all of a
- * key's streams end (with UNAUTHENTICATED) when it is revoked, on whichever instance.
+ * key's streams end when it is revoked, on whichever instance.
  * Revocations arrive by NOTIFY; after the listening connection (re)connects, the keys of
  * open streams are checked once, since notices sent while it was away are lost.
  */
@@ -16,7 +21,7 @@ export function createLiveStreams(sql: Pool, options: { perKey: number }) {
   let listening: Promise<unknown> | undefined;
 
   const end = (keyId: string) => {
-    for (const stream of open.get(keyId) ?? []) stream.abort(unauthenticated('The API key was revoked'));
+    for (const stream of open.get(keyId) ?? []) stream.abort(new KeyRevoked('The API key was revoked'));
     open.delete(keyId);
   };
   const recheck = async () => {
@@ -26,22 +31,15 @@ export function createLiveStreams(sql: Pool, options: { perKey: number }) {
     for (const { id } of revoked) end(id);
   };
   const ensureListening = () => {
-    listening ??= sql.listen(KEY_REVOKED_CHANNEL, end, () => void recheck().catch(() => {}));
+    listening ??= sql.listen(API_KEY_REVOKED, end, () => void recheck().catch(() => {}));
     return listening;
   };
 
   return {
-    /** Refuses a new stream past the per-key cap (TOO_MANY_SUBSCRIPTIONS, HTTP 429). */
-    assertRoom(keyId: string) {
-      if ((open.get(keyId)?.size ?? 0) < options.perKey) return;
-      throw new GraphQLError(
-        `At most ${options.perKey} subscriptions may be open at once per API key; close one first`,
-        { extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', http: { status: 429 } } },
-      );
-    },
+    /** Whether `keyId` may open another stream here. */
+    hasRoom: (keyId: string) => (open.get(keyId)?.size ?? 0) < options.perKey,
     /** Registers a stream of `keyId`; its signal aborts when the key is revoked. */
     async open(keyId: string): Promise<LiveStream> {
-      this.assertRoom(keyId);
       const controller = new AbortController();
       const streams = open.get(keyId) ?? new Set();
       streams.add(controller);

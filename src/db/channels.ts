@@ -1,0 +1,33 @@
+/**
+ * The PostgreSQL NOTIFY channels instances talk over, and what each carries. A notice is
+ * sent in the writer's transaction, so it arrives at commit: a listener never hears of a
+ * row it cannot read yet. Notices sent while a listener is disconnected are lost, so every
+ * listener looks for itself when it (re)connects.
+ */
+
+/** Deliveries became due: wakes the delivery workers (no payload). */
+export const DELIVERIES_DUE = 'deliveries_due';
+
+/** Deliveries changed: carries [workspaceId, webhookId, deliveryId] triples to live subscriptions. */
+export const DELIVERY_CHANGES = 'delivery_updates';
+
+/** An API key was revoked: carries its id, so every instance ends the key's open streams. */
+export const API_KEY_REVOKED = 'api_key_revoked';
+
+/** Which delivery changed, and whose it is; a subscriber reads the rest from the database. */
+export type DeliveryChange = { workspaceId: string; webhookId: string; deliveryId: string };
+
+// NOTIFY payloads must stay under 8000 bytes; a change takes about 70.
+export const CHANGES_PER_NOTICE = 100;
+
+export function encodeChanges(changes: DeliveryChange[]): string {
+  return JSON.stringify(changes.map((c) => [c.workspaceId, c.webhookId, c.deliveryId]));
+}
+
+export function decodeChanges(payload: string): DeliveryChange[] {
+  return (JSON.parse(payload) as [string, string, string][]).map(([workspaceId, webhookId, deliveryId]) => ({
+    workspaceId,
+    webhookId,
+    deliveryId,
+  }));
+}

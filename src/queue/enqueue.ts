@@ -1,0 +1,63 @@
+import {
+  CHANGES_PER_NOTICE,
+  DELIVERIES_DUE,
+  DELIVERY_CHANGES,
+  type DeliveryChange,
+  encodeChanges,
+} from '../db/channels.js';
+import type { Sql } from '../db/sql.js';
+
+/** Who gets deliveries of an event. */
+export type Recipients =
+  /** Every active webhook of the event's agent subscribed to its type. */
+  | { subscribedTo: string }
+  /** One webhook, even paused and whatever it subscribes to: a person asked for it. */
+  | { webhookId: string };
+
+/**
+ * The one way deliveries enter the queue: inserts them due now, in the caller's
+ * transaction (the event and its deliveries commit together), then wakes the workers and
+ * tells live subscriptions. Returns the new deliveries.
+ */
+export async function enqueueDeliveries(
+  tx: Sql,
+  event: { id: string; workspaceId: string; agentId: string },
+  to: Recipients,
+): Promise<{ id: string; webhookId: string }[]> {
+  const created =
+    'webhookId' in to
+      ? await tx<{ id: string; webhookId: string }[]>`/* deliveries.enqueue-one */
+          insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at, manual)
+          values (random_id('dlv_'), ${event.workspaceId}, ${event.id}, ${to.webhookId}, now(), true)
+          returning id, webhook_id`
+      : await tx<{ id: string; webhookId: string }[]>`/* deliveries.enqueue-fan-out */
+          insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
+          select random_id('dlv_'), workspace_id, ${event.id}, id, now()
+          from webhooks
+          where workspace_id = ${event.workspaceId} and agent_id = ${event.agentId} and active
+            and ${to.subscribedTo} = any(events)
+          returning id, webhook_id`;
+  await announceDue(
+    tx,
+    created.map((d) => ({ workspaceId: event.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
+  );
+  return [...created];
+}
+
+/** Deliveries became due (new, or retried by hand): wake the workers and tell subscribers. */
+export async function announceDue(tx: Sql, changes: DeliveryChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  await tx`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
+  await announceChanges(tx, changes);
+}
+
+/**
+ * Announces delivery changes to every instance: whichever process made the change,
+ * NOTIFY reaches all that LISTEN, and each passes it to its own subscribers.
+ */
+export async function announceChanges(sql: Sql, changes: DeliveryChange[]): Promise<void> {
+  for (let i = 0; i < changes.length; i += CHANGES_PER_NOTICE) {
+    const notice = encodeChanges(changes.slice(i, i + CHANGES_PER_NOTICE));
+    await sql`/* deliveries.announce */ select pg_notify(${DELIVERY_CHANGES}, ${notice})`;
+  }
+}

@@ -1,0 +1,97 @@
+import type { Pool } from '../db/sql.js';
+import { announceChanges } from './enqueue.js';
+
+/** Where a delivery stands. */
+export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One HTTP request of a delivery, as the attempt log keeps it. */
+export type Attempt = {
+  attemptedAt: Date;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+  responseBody: string | null;
+};
+
+/** What one attempt led to, to be written with others in one batch. */
+export type Outcome = {
+  deliveryId: string;
+  workspaceId: string;
+  claimToken: string;
+  webhookId: string;
+  attempt: Attempt;
+  /** null: succeeded or failed for good. */
+  nextAttemptAt: Date | null;
+  status: DeliveryStatus;
+  /** The receiver answered 410 Gone: turn the webhook off. */
+  gone: boolean;
+};
+
+/**
+ * Writes a batch of attempt outcomes in one round trip: the attempt rows, the delivery
+ * states (only where the claim is still ours), and each webhook's health: any success
+ * clears its failure streak; a 410, or failures for longer than `disableAfterMs`, turn
+ * it off with a reason.
+ */
+export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAfterMs: number): Promise<void> {
+  if (outcomes.length === 0) return;
+  // One transaction: a batch retried after a failure must not log its attempts twice.
+  await pool.begin(async (sql) => {
+    const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
+    await sql`/* deliveries.record */
+    with input as (
+      select * from unnest(
+        ${col((o) => o.deliveryId)}::text[], ${col((o) => o.claimToken)}::text[],
+        ${col((o) => o.attempt.attemptedAt.toISOString())}::timestamptz[], ${col((o) => o.attempt.statusCode)}::int[],
+        ${col((o) => o.attempt.durationMs)}::int[], ${col((o) => o.attempt.error)}::text[],
+        ${col((o) => o.attempt.responseBody)}::text[], ${col((o) => o.status)}::text[],
+        ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[]
+      ) as i(delivery_id, claim_token, attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at)
+    ), attempts as (
+      insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
+      select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
+      from input i join deliveries d on d.id = i.delivery_id
+    )
+    update deliveries d
+    set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
+        claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
+    from input i, webhooks w
+    where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id`;
+    await announceChanges(
+      sql,
+      outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
+    );
+
+    const health = new Map<string, { succeeded: boolean; gone: boolean }>();
+    for (const o of outcomes) {
+      const h = health.get(o.webhookId) ?? { succeeded: false, gone: false };
+      h.succeeded ||= o.status === 'succeeded';
+      h.gone ||= o.gone;
+      health.set(o.webhookId, h);
+    }
+    const ids = [...health.keys()];
+    const succeeded = ids.map((id) => health.get(id)?.succeeded ?? false);
+    const gone = ids.map((id) => health.get(id)?.gone ?? false);
+    await sql`/* webhooks.health */
+    with health as (
+      select w.id, h.succeeded, h.gone,
+        -- The rule, decided once: a 410, or every attempt failing for DELIVERY_DISABLE_AFTER.
+        h.gone or (not h.succeeded and w.active and w.failing_since is not null
+          and now() - w.failing_since >= ${disableAfterMs} * interval '1 millisecond') as turn_off
+      from unnest(${ids}::text[], ${sql.array(succeeded)}::bool[], ${sql.array(gone)}::bool[]) as h(webhook_id, succeeded, gone)
+      join webhooks w on w.id = h.webhook_id
+      -- A success on a healthy webhook (the common case) changes nothing: skip the write.
+      where h.gone or not h.succeeded or w.failing_since is not null
+    )
+    update webhooks w
+    set failing_since = case when h.succeeded then null else coalesce(w.failing_since, now()) end,
+        active = w.active and not h.turn_off,
+        disabled_reason = case
+          when h.gone then 'The endpoint answered 410 Gone on ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+          when h.turn_off then 'Every delivery attempt failed since ' || to_char(w.failing_since at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+          else w.disabled_reason end,
+        updated_at = case when h.turn_off then now() else w.updated_at end
+    from health h
+    where w.id = h.id`;
+  });
+}
