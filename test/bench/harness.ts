@@ -1,0 +1,131 @@
+/**
+ * What the bench scenarios share: the result rows and their recording, receivers, the load
+ * generator, the server processes and the data helpers. Each scenario is a file under
+ * scenarios/, listed in run.ts.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import autocannon from 'autocannon';
+import type { Pool } from '../../src/db/sql.js';
+import { publishEvent } from '../../src/events/store.js';
+import { insertWebhook } from '../../src/webhooks/store.js';
+import { startServer } from './processes.js';
+
+export type Row = {
+  scenario: string;
+  measured: string;
+  figure: number;
+  baseline: number;
+  ratio: number;
+  target: string;
+  met: boolean;
+};
+export const rows: Row[] = [];
+export const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+export const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] as number;
+
+export function record(row: Omit<Row, 'ratio' | 'met'>, met: (ratio: number, figure: number) => boolean) {
+  const ratio = Number((row.figure / row.baseline).toFixed(2));
+  const full = { ...row, ratio, met: met(ratio, row.figure) };
+  rows.push(full);
+  process.stdout.write(
+    `  ${row.scenario}: ${row.measured} ${row.figure} vs ${row.baseline} → ${ratio}× ${full.met ? 'met' : 'NOT met'} (${row.target})\n`,
+  );
+}
+
+export async function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
+  const server = createServer(handler);
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** A keep-alive receiver that counts, resolving when `expected` requests have arrived. */
+export async function countingReceiver() {
+  let count = 0;
+  let target = Number.POSITIVE_INFINITY;
+  let done: () => void = () => {};
+  const { server, url } = await listen((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200).end();
+      if (++count === target) done();
+    });
+  });
+  return {
+    url: `${url}/hooks`,
+    close: () => new Promise((resolve) => server.close(resolve)),
+    expect(n: number) {
+      count = 0;
+      target = n;
+      return new Promise<void>((resolve) => {
+        done = resolve;
+      });
+    },
+  };
+}
+
+export async function cannon(url: string, headers: Record<string, string>, body: string, seconds = 6) {
+  const result = await autocannon({ url, connections: 32, duration: seconds, method: 'POST', headers, body });
+  if (result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers from ${url}`);
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+export async function printTopStatements(sql: Pool) {
+  const top = await sql<{ calls: number; totalMs: number; meanMs: number; rows: number; query: string }[]>`
+    select calls::int, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2)::float as mean_ms,
+      rows::int, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 100) as query
+    from pg_stat_statements order by total_exec_time desc limit 8`;
+  for (const s of top) {
+    process.stdout.write(
+      `      ${s.totalMs} ms total, ${s.calls} calls, ${s.meanMs} ms mean, ${s.rows} rows: ${s.query}\n`,
+    );
+  }
+}
+
+/** What every scenario gets: the bench's own pool (to set up data and publish) and the server's environment. */
+export type Bench = { sql: Pool; secretKey: Buffer; databaseUrl: string; serverEnv: Record<string, string> };
+
+/**
+ * Every measured run starts from a vacuumed database, not in the wake of the last run's
+ * writes: queue tables leave dead index entries that autovacuum (once a minute) would
+ * clear at a moment no run controls. Ours and the baselines get the same.
+ */
+export const settle = (bench: Bench) => bench.sql`vacuum analyze`;
+
+export const server = (bench: Bench, role: 'all' | 'api' | 'worker') => startServer({ ...bench.serverEnv, ROLE: role });
+
+export const webhook = (bench: Bench, workspaceId: string, agentId: string, url: string) =>
+  insertWebhook(bench.sql, bench.secretKey, {
+    workspaceId,
+    name: 'bench',
+    agentId,
+    url,
+    events: ['conversation_ended'],
+    active: true,
+  });
+
+/** Publishes `count` events for one agent, `parallel` at a time, as a busy platform would. */
+export async function publishMany(
+  bench: Bench,
+  workspaceId: string,
+  agentId: (i: number) => string,
+  count: number,
+  parallel = 100,
+) {
+  for (let i = 0; i < count; i += parallel) {
+    await Promise.all(
+      Array.from({ length: Math.min(parallel, count - i) }, (_, j) =>
+        publishEvent(bench.sql, {
+          workspaceId,
+          agentId: agentId(i + j),
+          type: 'conversation_ended',
+          data: { n: i + j, transcript: 'x'.repeat(500) },
+        }),
+      ),
+    );
+  }
+}
