@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
 import { createPool } from '../../src/db/sql.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
+import { cleanup } from '../support/cleanup.js';
 import { createTestDatabase } from '../support/database.js';
 import { REGISTER, validWebhook } from '../support/operations.js';
 import { createTcpProxy } from '../support/tcp-proxy.js';
@@ -19,7 +20,7 @@ describe('when the database is unreachable', () => {
     const viaProxy = new URL(db.url);
     viaProxy.port = String(proxy.port);
     const sql = createPool(viaProxy.toString(), { max: 4 });
-    afterAll(async () => {
+    cleanup(async () => {
       await sql.end({ timeout: 1 });
       await proxy.down();
     });

@@ -1,6 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cleanup } from '../support/cleanup.js';
 import { createReceiver, eventually } from '../support/receiver.js';
 import { drillSetup, metric, report, tally } from './support.js';
 
@@ -24,7 +25,7 @@ async function hostileReceiver(behave: Behaviour) {
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  afterAll(() => {
+  cleanup(() => {
     for (const res of open) res.destroy();
     server.closeAllConnections();
     server.close();

@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
-import { afterAll } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { createTestApp } from '../support/app.js';
+import { cleanup } from '../support/cleanup.js';
 import { PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { signalGroup, startProcess, whenReady } from '../support/processes.js';
 import { sleep } from '../support/receiver.js';
@@ -40,7 +40,8 @@ export async function drillSetup(env: Record<string, string> = {}) {
     servers.push(server);
     return server;
   }
-  afterAll(async () => {
+  // Every server started is killed when the drill ends, passed or failed.
+  cleanup(() => {
     for (const server of servers) signalGroup(server.child, 'SIGKILL');
   });
 

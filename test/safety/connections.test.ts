@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { cleanup } from '../support/cleanup.js';
 import { runCommand, whenReady } from '../support/processes.js';
 import { sleep } from '../support/receiver.js';
 
@@ -18,7 +19,7 @@ beforeAll(async () => {
 async function startServer(env: Record<string, string> = {}) {
   const port = String(20_000 + Math.floor(Math.random() * 30_000));
   const proc = app.spawnServer({ PORT: port, ROLE: 'api', LOG_LEVEL: 'warn', ...env }, /^/);
-  afterAll(async () => {
+  cleanup(async () => {
     proc.signal('SIGTERM');
     await proc.exited;
   });

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { loadConfig } from '../../src/config.js';
@@ -9,6 +8,7 @@ import type { Pool } from '../../src/db/sql.js';
 import { startDeliveryWorker, type WorkerOptions } from '../../src/delivery/worker.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
+import { cleanup } from './cleanup.js';
 import { createTestDatabase } from './database.js';
 import { startProcess } from './processes.js';
 
@@ -62,7 +62,7 @@ export async function createTestApp(
   /** A delivery worker in this process, stopped when the file ends. */
   function startWorker(options: Partial<WorkerOptions> = {}) {
     const worker = startDeliveryWorker({ sql: db.sql, secretKey, config, log, pollMs: 50, ...options });
-    afterAll(() => worker.stop(1000));
+    cleanup(() => worker.stop(1000));
     return worker;
   }
 
@@ -70,7 +70,7 @@ export async function createTestApp(
   async function listen(): Promise<string> {
     const server = createServer(yoga);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    afterAll(() => {
+    cleanup(() => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     });

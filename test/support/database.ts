@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import { createPool, type Pool } from '../../src/db/sql.js';
+import { cleanup } from './cleanup.js';
 import { withDatabase } from './global-setup.js';
 
 export type TestDatabase = { sql: Pool; url: string; name: string };
@@ -16,7 +17,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.unsafe(`create database ${name} template ${inject('templateDatabase')}`);
   const url = withDatabase(adminUrl, name);
   const sql = createPool(url, { max: 8 });
-  afterAll(async () => {
+  cleanup(async () => {
     await sql.end({ timeout: 5 });
     await admin.unsafe(`drop database if exists ${name} with (force)`);
     await admin.end();

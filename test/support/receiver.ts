@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll } from 'vitest';
+import { cleanup } from './cleanup.js';
 
 export type Received = { headers: IncomingHttpHeaders; body: string; at: number; path: string };
 
@@ -58,7 +58,7 @@ export async function createReceiver(reply: (index: number, request: Received) =
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   };
-  afterAll(close);
+  cleanup(close);
   return {
     url: `http://127.0.0.1:${port}/hooks`,
     port,
