@@ -77,6 +77,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   let claimAgain = false;
   let flushing: Promise<void> | undefined;
   let stopping = false;
+  let stopped: Promise<{ released: number }> | undefined;
   let idle: (() => void) | undefined;
 
   async function claimDue(): Promise<void> {
@@ -261,31 +262,37 @@ export function startDeliveryWorker(options: WorkerOptions) {
      * Stops claiming, lets attempts in flight finish for up to `graceMs`, cuts the rest
      * short and hands their claims back, then writes every outcome it has.
      */
-    async stop(graceMs = Math.min(config.shutdownGraceMs, config.deliveryTimeoutMs)) {
-      stopping = true;
-      clearInterval(poll);
-      clearInterval(syncHeld);
-      await (await listening)?.unlisten().catch(() => {});
-      if (inFlight.size > 0) {
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            idle = resolve;
-          }),
-          new Promise((resolve) => setTimeout(resolve, graceMs)),
-        ]);
-      }
-      const unfinished = [...inFlight.values()].map(({ claim, abort }) => {
-        abort.abort();
-        return claim;
-      });
-      await flush();
-      await releaseClaims(sql, unfinished).catch((error: unknown) =>
-        log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
-      );
-      await sender.close();
-      return { released: unfinished.length };
+    stop(graceMs = Math.min(config.shutdownGraceMs, config.deliveryTimeoutMs)) {
+      // A second call (a signal during a stop, a test's cleanup) waits for the first.
+      stopped ??= stopOnce(graceMs);
+      return stopped;
     },
   };
+
+  async function stopOnce(graceMs: number) {
+    stopping = true;
+    clearInterval(poll);
+    clearInterval(syncHeld);
+    await (await listening)?.unlisten().catch(() => {});
+    if (inFlight.size > 0) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          idle = resolve;
+        }),
+        new Promise((resolve) => setTimeout(resolve, graceMs)),
+      ]);
+    }
+    const unfinished = [...inFlight.values()].map(({ claim, abort }) => {
+      abort.abort();
+      return claim;
+    });
+    await flush();
+    await releaseClaims(sql, unfinished).catch((error: unknown) =>
+      log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
+    );
+    await sender.close();
+    return { released: unfinished.length };
+  }
 }
 
 export type DeliveryWorker = ReturnType<typeof startDeliveryWorker>;

@@ -28,40 +28,18 @@ export type Outcome = {
 };
 
 /**
- * Writes a batch of attempt outcomes in one round trip: the attempt rows, the delivery
- * states (only where the claim is still ours), and each webhook's health: any success
- * clears its failure streak; a 410, or failures for longer than `disableAfterMs`, turn
- * it off with a reason.
+ * Writes a batch of attempt outcomes in one transaction: each webhook's health (any
+ * success clears its failure streak; a 410, or failures for longer than `disableAfterMs`,
+ * turn it off with a reason), then the attempt rows and the delivery states (only where
+ * the claim is still ours).
  */
 export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAfterMs: number): Promise<void> {
   if (outcomes.length === 0) return;
   // One transaction: a batch retried after a failure must not log its attempts twice.
   await pool.begin(async (sql) => {
-    const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
-    await sql`/* deliveries.record */
-    with input as (
-      select * from unnest(
-        ${col((o) => o.deliveryId)}::text[], ${col((o) => o.claimToken)}::text[],
-        ${col((o) => o.attempt.attemptedAt.toISOString())}::timestamptz[], ${col((o) => o.attempt.statusCode)}::int[],
-        ${col((o) => o.attempt.durationMs)}::int[], ${col((o) => o.attempt.error)}::text[],
-        ${col((o) => o.attempt.responseBody)}::text[], ${col((o) => o.status)}::text[],
-        ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[]
-      ) as i(delivery_id, claim_token, attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at)
-    ), attempts as (
-      insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
-      select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
-      from input i join deliveries d on d.id = i.delivery_id
-    )
-    update deliveries d
-    set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
-        claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
-    from input i, webhooks w
-    where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id`;
-    await announceChanges(
-      sql,
-      outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
-    );
-
+    // Webhooks first, then their deliveries: the order in which pausing a webhook (its
+    // trigger holds the backlog) takes the same locks. The other order deadlocked with a
+    // pause of a failing webhook.
     const health = new Map<string, { succeeded: boolean; gone: boolean }>();
     for (const o of outcomes) {
       const h = health.get(o.webhookId) ?? { succeeded: false, gone: false };
@@ -93,5 +71,29 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAft
         updated_at = case when h.turn_off then now() else w.updated_at end
     from health h
     where w.id = h.id`;
+    const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
+    await sql`/* deliveries.record */
+    with input as (
+      select * from unnest(
+        ${col((o) => o.deliveryId)}::text[], ${col((o) => o.claimToken)}::text[],
+        ${col((o) => o.attempt.attemptedAt.toISOString())}::timestamptz[], ${col((o) => o.attempt.statusCode)}::int[],
+        ${col((o) => o.attempt.durationMs)}::int[], ${col((o) => o.attempt.error)}::text[],
+        ${col((o) => o.attempt.responseBody)}::text[], ${col((o) => o.status)}::text[],
+        ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[]
+      ) as i(delivery_id, claim_token, attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at)
+    ), attempts as (
+      insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
+      select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
+      from input i join deliveries d on d.id = i.delivery_id
+    )
+    update deliveries d
+    set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
+        claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
+    from input i, webhooks w
+    where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id`;
+    await announceChanges(
+      sql,
+      outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
+    );
   });
 }
