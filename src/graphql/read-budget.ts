@@ -25,9 +25,6 @@ export function createReadBudget(limits: ReadLimits) {
       if (rows > limits.rows || bytes > limits.bytes) exceeded = true;
       if (exceeded) throw responseTooLarge(limits);
     },
-    get exceeded() {
-      return exceeded;
-    },
     /** Bytes of event data read so far (charged to the key's read rate afterwards). */
     get bytesRead() {
       return bytes;
@@ -37,7 +34,7 @@ export function createReadBudget(limits: ReadLimits) {
 
 export type ReadBudget = ReturnType<typeof createReadBudget>;
 
-export function responseTooLarge(limits: ReadLimits): GraphQLError {
+function responseTooLarge(limits: ReadLimits): GraphQLError {
   return new GraphQLError(
     `This operation reads more than one request may (${limits.rows} rows, ${Math.round(limits.bytes / 1024 / 1024)} MiB of event data): ask for smaller pages or fewer fields`,
     { extensions: { code: 'RESPONSE_TOO_LARGE', http: { status: 400 } } },

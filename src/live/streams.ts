@@ -56,8 +56,6 @@ export function createLiveStreams(sql: Pool, options: { perKey: number }) {
       }
       return { signal: controller.signal, close };
     },
-    /** Open streams of one key in this process (tests, metrics). */
-    count: (keyId: string) => open.get(keyId)?.size ?? 0,
   };
 }
 
