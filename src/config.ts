@@ -53,8 +53,12 @@ const schema = z.object({
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
   RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(64),
-  DELIVERY_CONCURRENCY_PER_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(8),
+  DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
+  // Unset: a quarter of DELIVERY_CONCURRENCY, so it takes four misbehaving workspaces at once to fill a worker.
+  DELIVERY_CONCURRENCY_PER_WORKSPACE: z.coerce.number().int().min(1).max(10_000).optional(),
+  DELIVERY_CONCURRENCY_PER_WEBHOOK: z.coerce.number().int().min(1).max(1_000).default(16),
+  CIRCUIT_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
+  CIRCUIT_BREAKER_PROBE_INTERVAL: duration('CIRCUIT_BREAKER_PROBE_INTERVAL', '5s'),
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
@@ -89,7 +93,10 @@ export type Config = {
   retrySchedule: number[];
   disableAfterMs: number;
   deliveryConcurrency: number;
+  deliveryConcurrencyPerWorkspace: number;
   deliveryConcurrencyPerWebhook: number;
+  /** Consecutive failed attempts that open a webhook's circuit; the first probe's delay (it doubles, up to 5 minutes). */
+  circuitBreaker: { failures: number; probeIntervalMs: number };
   shutdownGraceMs: number;
   retentionMs: number;
   allowPrivateTargets: boolean;
@@ -140,7 +147,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retrySchedule: e.DELIVERY_RETRY_SCHEDULE,
     disableAfterMs: e.DELIVERY_DISABLE_AFTER,
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
+    deliveryConcurrencyPerWorkspace:
+      e.DELIVERY_CONCURRENCY_PER_WORKSPACE ?? Math.max(1, Math.ceil(e.DELIVERY_CONCURRENCY / 4)),
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
+    circuitBreaker: { failures: e.CIRCUIT_BREAKER_FAILURES, probeIntervalMs: e.CIRCUIT_BREAKER_PROBE_INTERVAL },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,

@@ -1,6 +1,6 @@
 import { type LookupAddress, lookup } from 'node:dns';
 import { isIP } from 'node:net';
-import { Agent, errors, request } from 'undici';
+import { Agent, buildConnector, errors, request } from 'undici';
 import { isForbiddenAddress } from '../webhooks/targets.js';
 import { parseRetryAfter } from './retry-policy.js';
 
@@ -24,6 +24,8 @@ export type SenderOptions = {
   allowPrivateTargets: boolean;
   /** Keep-alive sockets per receiving origin. */
   connectionsPerOrigin?: number;
+  /** Told the number of open sockets whenever it changes. */
+  onSockets?: (open: number) => void;
 };
 
 const RECORDED_BODY_BYTES = 1024;
@@ -40,14 +42,26 @@ class ForbiddenTargetError extends Error {}
  * lookup, so DNS rebinding has no window).
  */
 export function createSender(options: SenderOptions) {
+  const connector = buildConnector({
+    timeout: options.timeoutMs,
+    ...(options.allowPrivateTargets ? {} : { lookup: vettedLookup }),
+  });
+  let openSockets = 0;
   const agent = new Agent({
-    keepAliveTimeout: 30_000,
+    // Idle sockets are closed soon: with many receiving hosts they would otherwise add up.
+    keepAliveTimeout: 4_000,
     connections: options.connectionsPerOrigin ?? 16,
     headersTimeout: options.timeoutMs,
     bodyTimeout: options.timeoutMs,
-    connect: {
-      timeout: options.timeoutMs,
-      ...(options.allowPrivateTargets ? {} : { lookup: vettedLookup }),
+    connect(connectOptions, callback) {
+      connector(connectOptions, (error, socket) => {
+        if (socket) {
+          options.onSockets?.(++openSockets);
+          socket.once('close', () => options.onSockets?.(--openSockets));
+        }
+        // biome-ignore lint/style/noNonNullAssertion: undici's callback takes (error, null) or (null, socket)
+        error ? callback(error, null) : callback(null, socket!);
+      });
     },
   });
 

@@ -5,236 +5,119 @@ import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { type ClaimedDelivery, claimDueDeliveries } from '../queue/claim.js';
-import { type Outcome, recordOutcomes } from '../queue/record.js';
 import { releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries } from '../queue/sync-held.js';
-import { decryptSecret } from '../webhooks/secrets.js';
-import { nextRetry, type RetryPolicy } from './retry-policy.js';
+import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
+import { createOutcomeWriter } from './outcome-writer.js';
+import type { RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
-import { webhookHeaders } from './signing.js';
+import { createSlots } from './slots.js';
 
 export type WorkerOptions = {
   sql: Pool;
   secretKey: Buffer;
   config: Config;
   log: Logger;
-  /** Attempts in flight at once, across all webhooks (default: DELIVERY_CONCURRENCY). */
+  /** Attempts in flight at once (default: DELIVERY_CONCURRENCY). */
   concurrency?: number;
-  /** Attempts in flight at once to one webhook, so a slow endpoint holds at most this many slots. */
+  /** Of those, for one workspace (default: DELIVERY_CONCURRENCY_PER_WORKSPACE). */
+  perWorkspace?: number;
+  /** Of those, to one webhook (default: DELIVERY_CONCURRENCY_PER_WEBHOOK). */
   perWebhook?: number;
   /** Safety-net poll; NOTIFY wakes the worker for new events, this catches retries coming due. */
   pollMs?: number;
   metrics?: Metrics;
 };
 
-/**
- * An attempt running longer than this stops counting against DELIVERY_CONCURRENCY: a hung
- * or slow endpoint then holds its per-webhook share of extra sockets (waiting costs
- * little) instead of the slots healthy endpoints need. At most twice the concurrency is
- * ever in flight.
- */
-const SLOW_ATTEMPT_MS = 1000;
+type InFlight = { claim: ClaimedDelivery; abort: AbortController };
 
 /**
- * Claims walk the due index from its oldest end, where a saturated webhook's backlog and
- * dead entries not yet vacuumed pile up: a walk that grows with them. So a claim starts a
- * little before the oldest delivery the previous claim took, and only every
- * FULL_WALK_MS, or when a saturated webhook frees a slot, from the very start. A delivery
- * that commits late below that point (a slow publish, a resumed webhook) waits at most
- * FULL_WALK_MS.
- */
-const FULL_WALK_MS = 1000;
-const WALK_MARGIN_MS = 200;
-
-type InFlight = { claim: ClaimedDelivery; abort: AbortController; startedAt: number };
-
-/**
- * Claims due deliveries, sends them, and records every attempt. Several workers (in one
- * process or many) share the queue through row claims with a lease; see store.ts.
+ * Claims due deliveries and sends them, one stage after another:
+ *   claim (queue/claim.ts: fair shares, circuit, rate limit) → prepare (decrypt, sign) →
+ *   send (sender.ts) → decide (attempt.ts, pure) → write (batched, queue/record.ts).
+ * Several workers, in one process or many, share the queue through row claims with a lease.
  */
 export function startDeliveryWorker(options: WorkerOptions) {
-  const { sql, secretKey, config, log } = options;
-  const concurrency = options.concurrency ?? config.deliveryConcurrency;
-  const perWebhookCap = options.perWebhook ?? config.deliveryConcurrencyPerWebhook;
+  const { sql, secretKey, config, log, metrics } = options;
+  const slots = createSlots({
+    total: options.concurrency ?? config.deliveryConcurrency,
+    perWorkspace: options.perWorkspace ?? config.deliveryConcurrencyPerWorkspace,
+    perWebhook: options.perWebhook ?? config.deliveryConcurrencyPerWebhook,
+  });
   // ±20% around each scheduled delay, so retries of one outage do not all land at once.
   const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: 0.2 };
   // Long enough for the attempt and writing its outcome; a claim older than this is
   // presumed lost (its worker died) and the delivery comes due again.
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
-  // As many sockets per receiving origin as attempts in flight: several webhooks often share
-  // one endpoint's host, and a lower cap would queue their attempts behind each other.
   const sender = createSender({
     timeoutMs: config.deliveryTimeoutMs,
     allowPrivateTargets: config.allowPrivateTargets,
-    connectionsPerOrigin: 2 * concurrency,
+    // Webhooks often share a receiving host; the slots, not the pool, bound the sockets.
+    connectionsPerOrigin: slots.limits.total,
+    onSockets: (open) => metrics?.deliverySockets.set(open),
   });
-
+  const writer = createOutcomeWriter(
+    sql,
+    {
+      disableAfterMs: config.disableAfterMs,
+      circuitFailures: config.circuitBreaker.failures,
+      probeIntervalMs: config.circuitBreaker.probeIntervalMs,
+    },
+    log,
+  );
   const inFlight = new Map<string, InFlight>();
-  const inFlightPerWebhook = new Map<string, number>();
-  const outcomes: Outcome[] = [];
-  let claiming = false;
-  let walkFrom: { at: Date; since: number } | undefined;
-  let claimAgain = false;
-  let flushing: Promise<void> | undefined;
   let stopping = false;
   let stopped: Promise<{ released: number }> | undefined;
   let idle: (() => void) | undefined;
 
-  async function claimDue(): Promise<void> {
-    if (stopping) return;
-    if (claiming) {
-      claimAgain = true;
-      return;
-    }
-    claiming = true;
-    try {
-      do {
-        claimAgain = false;
-        const room = freeSlots();
-        if (room <= 0) break;
-        if (walkFrom && performance.now() - walkFrom.since > FULL_WALK_MS) walkFrom = undefined;
-        const claimed = await claimDueDeliveries(sql, {
-          limit: room,
-          perWebhook: perWebhookCap,
-          leaseMs,
-          claimToken: randomBytes(9).toString('base64url'),
-          inFlight: inFlightPerWebhook,
-          walkFrom: walkFrom?.at,
-        });
-        if (claimed.length > 0) {
-          const oldest = Math.min(...claimed.map((c) => c.dueAt.getTime())) - WALK_MARGIN_MS;
-          walkFrom = {
-            at: new Date(Math.max(oldest, walkFrom?.at.getTime() ?? oldest)),
-            since: walkFrom?.since ?? performance.now(),
-          };
-        }
-        for (const delivery of claimed) dispatch(delivery);
-        // A full batch suggests more is due; otherwise wait for a wake-up.
-        if (claimed.length === room) claimAgain = true;
-      } while (claimAgain && !stopping);
-    } catch (error) {
-      log.warn({ err: error }, 'claiming deliveries failed; retrying on the next poll');
-    } finally {
-      claiming = false;
+  /** Claims until the slots are full or nothing more is due. */
+  async function claimDue() {
+    while (!stopping && slots.free() > 0) {
+      const room = slots.free();
+      const claimed = await claimDueDeliveries(sql, {
+        limit: room,
+        perWebhook: slots.limits.perWebhook,
+        perWorkspace: slots.limits.perWorkspace,
+        inFlight: slots.inFlight,
+        leaseMs,
+        claimToken: randomBytes(9).toString('base64url'),
+      });
+      for (const claim of claimed) void attempt(claim);
+      if (claimed.length < room) return;
     }
   }
+  const wake = singleFlight(claimDue, () => stopping, log);
 
-  /** Slots for new attempts: slow attempts (see SLOW_ATTEMPT_MS) leave theirs to others. */
-  function freeSlots(): number {
-    const now = performance.now();
-    let fast = 0;
-    for (const attempt of inFlight.values()) if (now - attempt.startedAt < SLOW_ATTEMPT_MS) fast++;
-    return Math.min(concurrency - fast, 2 * concurrency - inFlight.size);
-  }
-
-  function dispatch(claim: ClaimedDelivery) {
+  async function attempt(claim: ClaimedDelivery) {
     const abort = new AbortController();
-    inFlight.set(claim.id, { claim, abort, startedAt: performance.now() });
-    inFlightPerWebhook.set(claim.webhookId, (inFlightPerWebhook.get(claim.webhookId) ?? 0) + 1);
-    const attemptedAt = new Date();
-    let headers: Record<string, string>;
+    inFlight.set(claim.id, { claim, abort });
+    slots.take(claim);
+    metrics?.deliveriesInFlight.set(slots.size());
+    let result: AttemptResult;
     try {
-      headers = webhookHeaders(signingSecrets(claim), claim.eventId, claim.payload);
+      const request = prepareAttempt(claim, secretKey);
+      // A rate-limited delivery holds its slot here until its turn (at most a second).
+      if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
+      result = await sender.send(request.url, request.headers, request.body, abort.signal);
     } catch (error) {
       log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
-      settle(claim, attemptedAt, {
-        kind: 'internal',
-        ok: false,
-        statusCode: null,
-        durationMs: 0,
-        error: 'internal error: cannot sign',
-        responseBody: null,
-      });
-      return;
+      result = cannotSign;
     }
-    void sender.send(claim.url, headers, claim.payload, abort.signal).then((result) => {
-      // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
-      if (stopping && abort.signal.aborted) return done(claim);
-      settle(claim, attemptedAt, result);
-    });
-  }
-
-  function settle(claim: ClaimedDelivery, attemptedAt: Date, result: AttemptResult) {
-    outcomes.push(decide(claim, attemptedAt, result));
-    options.metrics?.attempts.inc({ outcome: attemptOutcome(result) });
-    if (result.ok) options.metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
-    done(claim);
-    void flush();
-  }
-
-  function done(claim: ClaimedDelivery) {
+    const attemptedAt = new Date(Date.now() - result.durationMs);
     inFlight.delete(claim.id);
-    const left = (inFlightPerWebhook.get(claim.webhookId) ?? 1) - 1;
-    // A saturated webhook's backlog lies before the walk's start: look from the start again.
-    if (left === perWebhookCap - 1) walkFrom = undefined;
-    if (left > 0) inFlightPerWebhook.set(claim.webhookId, left);
-    else inFlightPerWebhook.delete(claim.webhookId);
-    if (inFlight.size === 0) idle?.();
-    void claimDue();
-  }
-
-  function decide(claim: ClaimedDelivery, attemptedAt: Date, result: AttemptResult): Outcome {
-    const base = {
-      deliveryId: claim.id,
-      workspaceId: claim.workspaceId,
-      claimToken: claim.claimToken,
-      webhookId: claim.webhookId,
-      attempt: { attemptedAt, ...result },
-    };
-    if (result.ok) return { ...base, status: 'succeeded', nextAttemptAt: null, gone: false };
-    if (result.statusCode === 410) return { ...base, status: 'failed', nextAttemptAt: null, gone: true };
-    const retry = nextRetry(policy, claim.attemptCount + 1, result.retryAfterMs);
-    return retry.retry
-      ? { ...base, status: 'pending', nextAttemptAt: new Date(Date.now() + retry.delayMs), gone: false }
-      : { ...base, status: 'failed', nextAttemptAt: null, gone: false };
-  }
-
-  function signingSecrets(claim: ClaimedDelivery): string[] {
-    const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
-    if (
-      claim.previousSecretEncrypted &&
-      claim.previousSecretExpiresAt &&
-      claim.previousSecretExpiresAt.getTime() > Date.now()
-    ) {
-      secrets.push(decryptSecret(secretKey, claim.previousSecretEncrypted, claim.webhookId));
+    slots.give(claim);
+    metrics?.deliveriesInFlight.set(slots.size());
+    // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
+    if (!(stopping && abort.signal.aborted)) {
+      writer.write(decideOutcome(claim, attemptedAt, result, policy));
+      metrics?.attempts.inc({ outcome: attemptOutcome(result) });
+      if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }
-    return secrets;
+    if (inFlight.size === 0) idle?.();
+    void wake();
   }
 
-  /**
-   * Outcomes are written in batches: while one batch is being written the next ones
-   * gather. A failed write is retried; until it succeeds the deliveries stay claimed,
-   * and if this process dies first, the lease runs out and they are sent again
-   * (at least once, never lost).
-   */
-  function flush(): Promise<void> {
-    flushing ??= (async () => {
-      try {
-        while (outcomes.length > 0) {
-          const batch = outcomes.splice(0, 500);
-          try {
-            await recordOutcomes(sql, batch, config.disableAfterMs);
-          } catch (error) {
-            outcomes.unshift(...batch);
-            log.warn({ err: error, pending: outcomes.length }, 'recording delivery outcomes failed; retrying');
-            await new Promise((resolve) => setTimeout(resolve, 1000));
-            if (stopping && outcomes.length > 0 && !(await databaseReachable())) return;
-          }
-        }
-      } finally {
-        flushing = undefined;
-      }
-    })();
-    return flushing;
-  }
-
-  const databaseReachable = () =>
-    sql`select 1`.then(
-      () => true,
-      () => false,
-    );
-
-  const poll = setInterval(() => void claimDue(), options.pollMs ?? 1000);
+  const poll = setInterval(() => void wake(), options.pollMs ?? 1000);
   const syncHeld = setInterval(
     () =>
       void syncHeldDeliveries(sql).then(
@@ -249,25 +132,13 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const listening = sql
     .listen(
       DELIVERIES_DUE,
-      () => void claimDue(),
-      () => void claimDue(),
+      () => void wake(),
+      () => void wake(),
     )
     .catch((error: unknown) => {
       log.warn({ err: error }, 'LISTEN failed; relying on polling');
       return undefined;
     });
-
-  return {
-    /**
-     * Stops claiming, lets attempts in flight finish for up to `graceMs`, cuts the rest
-     * short and hands their claims back, then writes every outcome it has.
-     */
-    stop(graceMs = Math.min(config.shutdownGraceMs, config.deliveryTimeoutMs)) {
-      // A second call (a signal during a stop, a test's cleanup) waits for the first.
-      stopped ??= stopOnce(graceMs);
-      return stopped;
-    },
-  };
 
   async function stopOnce(graceMs: number) {
     stopping = true;
@@ -286,15 +157,66 @@ export function startDeliveryWorker(options: WorkerOptions) {
       abort.abort();
       return claim;
     });
-    await flush();
+    await writer.drain();
     await releaseClaims(sql, unfinished).catch((error: unknown) =>
       log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
     );
     await sender.close();
     return { released: unfinished.length };
   }
+
+  return {
+    /**
+     * Stops claiming, lets attempts in flight finish for up to `graceMs`, cuts the rest
+     * short and hands their claims back, then writes every outcome it has.
+     */
+    stop(graceMs = Math.min(config.shutdownGraceMs, config.deliveryTimeoutMs)) {
+      // A second call (a signal during a stop, a test's cleanup) waits for the first.
+      stopped ??= stopOnce(graceMs);
+      return stopped;
+    },
+  };
 }
 
 export type DeliveryWorker = ReturnType<typeof startDeliveryWorker>;
 
 export const leaseFor = (deliveryTimeoutMs: number) => 2 * deliveryTimeoutMs + 5_000;
+
+/** Resolves at `time`, or at once when `signal` aborts. */
+function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {
+  const ms = time.getTime() - Date.now();
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * Runs `task` one at a time: a call while it runs asks for one more run afterwards, so
+ * a burst of wake-ups becomes one or two claims rather than a queue of them.
+ */
+function singleFlight(task: () => Promise<void>, stopping: () => boolean, log: Logger) {
+  let running = false;
+  let again = false;
+  return async function run() {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await task();
+      } while (again && !stopping());
+    } catch (error) {
+      log.warn({ err: error }, 'claiming deliveries failed; retrying on the next poll');
+    } finally {
+      running = false;
+    }
+  };
+}

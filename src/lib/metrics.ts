@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of one process: counters and histograms of what this process did.
@@ -27,7 +27,17 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600, 36000],
     registers: [registry],
   });
-  return { registry, operations, attempts, latency };
+  const deliveriesInFlight = new Gauge({
+    name: 'webhook_deliveries_in_flight',
+    help: 'Delivery attempts this process has in flight (at most DELIVERY_CONCURRENCY).',
+    registers: [registry],
+  });
+  const deliverySockets = new Gauge({
+    name: 'webhook_delivery_sockets_open',
+    help: 'Sockets this process holds open to receivers: attempts in flight plus idle keep-alive ones.',
+    registers: [registry],
+  });
+  return { registry, operations, attempts, latency, deliveriesInFlight, deliverySockets };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -11,6 +11,10 @@ export type ClaimedDelivery = {
   attemptCount: number;
   /** When it came due (before the claim moved `next_attempt_at` on by the lease). */
   dueAt: Date;
+  /** Sent while the webhook's circuit is open: the one attempt that tests the endpoint. */
+  probe: boolean;
+  /** Not before this: the delivery's slot in its webhook's rate limit (null when unlimited). */
+  sendAt: Date | null;
   url: string;
   payload: string;
   secretEncrypted: Buffer;
@@ -18,56 +22,154 @@ export type ClaimedDelivery = {
   previousSecretExpiresAt: Date | null;
 };
 
+/** What this worker already has in flight, so a claim tops each share up rather than past it. */
+export type InFlightCounts = { webhooks: Map<string, number>; workspaces: Map<string, number> };
+
+export type ClaimOptions = {
+  /** Free slots: claim at most this many. */
+  limit: number;
+  /** Attempts in flight to one webhook, from this worker. */
+  perWebhook: number;
+  /** Attempts in flight for one workspace, from this worker. */
+  perWorkspace: number;
+  inFlight: InFlightCounts;
+  leaseMs: number;
+  claimToken: string;
+};
+
 /**
- * Claims due deliveries: oldest first, and per webhook no more than `perWebhook` minus
- * what this worker already has in flight to it (`inFlight`); only for active webhooks
- * unless a person asked for the delivery. A claim pushes `next_attempt_at` forward by the
- * lease; a worker that dies leaves them to come due again.
- * SKIP LOCKED lets several workers claim at once without waiting on each other, and
- * the due check in the locking select is re-evaluated on the locked row, so a row
- * another worker claimed a moment ago is not taken twice.
+ * Each webhook's oldest claimable delivery (webhook_id, next_attempt_at): a skip scan of
+ * deliveries_due, one index descent per webhook with something pending, however long its
+ * queue. For `with recursive heads as (…)`.
  */
-export async function claimDueDeliveries(
-  sql: Sql,
-  options: {
-    limit: number;
-    perWebhook: number;
-    leaseMs: number;
-    claimToken: string;
-    inFlight: Map<string, number>;
-    /** Start the walk of the due index here instead of at its oldest end. */
-    walkFrom?: Date;
-  },
-): Promise<ClaimedDelivery[]> {
-  const busy = [...options.inFlight];
-  const saturated = busy.filter(([, n]) => n >= options.perWebhook).map(([id]) => id);
+export const queueHeads = (sql: Sql) => sql`
+      (select d.webhook_id, d.next_attempt_at from deliveries d
+       where d.status = 'pending' and not d.held
+       order by d.webhook_id, d.next_attempt_at limit 1)
+      union all
+      select n.webhook_id, n.next_attempt_at
+      from heads h cross join lateral (
+        select d.webhook_id, d.next_attempt_at from deliveries d
+        where d.status = 'pending' and not d.held and d.webhook_id > h.webhook_id
+        order by d.webhook_id, d.next_attempt_at limit 1
+      ) n
+    `;
+
+/**
+ * Claims due deliveries fairly: each webhook is a queue, and the free slots are dealt out
+ * round robin, first across workspaces, then across each workspace's webhooks, so a
+ * workspace with thousands of deliveries due to broken endpoints takes no more than its
+ * share and never stands in front of another's one delivery.
+ *
+ * Per webhook, at most `perWebhook` in flight from this worker, and two limits that hold
+ * across every worker because they live on the webhook's row:
+ *  - circuit open (the endpoint keeps failing): one probe at a time, after `next_probe_at`;
+ *  - `rate_limit_per_second`: a schedule of slots one interval apart (`rate_next_at`, a
+ *    GCRA without a burst). A claim takes the slots up to a second ahead, and the worker
+ *    sends each delivery at its slot (`sendAt`).
+ * Both are taken optimistically: the webhook's row is updated only if those columns still
+ * hold what this claim read, so two workers cannot both spend the same allowance.
+ *
+ * A claim pushes `next_attempt_at` forward by the lease; a worker that dies leaves its
+ * claims to come due again. SKIP LOCKED lets workers claim at once without waiting on
+ * each other, and the due check is re-evaluated on the row as locked.
+ */
+export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promise<ClaimedDelivery[]> {
+  const webhooks = [...options.inFlight.webhooks];
+  const workspaces = [...options.inFlight.workspaces];
   return sql<ClaimedDelivery[]>`/* deliveries.claim */
-    with candidates as materialized (
-      -- Walks the due index oldest first and stops after a few batches' worth of rows.
-      -- Paused webhooks' deliveries are held out of this index (see migrations/0004).
-      select d.id, d.webhook_id, d.next_attempt_at
-      from deliveries d
-      where d.status = 'pending' and not d.held
-        and d.next_attempt_at between coalesce(${options.walkFrom ?? null}::timestamptz, '-infinity') and now()
-        and d.webhook_id <> all(${saturated}::text[])
-      order by d.next_attempt_at
-      limit ${options.limit * 4}
-    ), ranked as materialized (
-      select c.id, c.next_attempt_at
-      from (
-        select *, row_number() over (partition by webhook_id order by next_attempt_at) as rank from candidates
-      ) c
-      left join unnest(${busy.map(([id]) => id)}::text[], ${busy.map(([, n]) => n)}::int[]) as b(webhook_id, in_flight)
-        on b.webhook_id = c.webhook_id
-      where c.rank <= ${options.perWebhook} - coalesce(b.in_flight, 0)
+    with recursive heads as (${queueHeads(sql)}    ), ready as materialized (
+      -- Webhooks with something due, and how many each may take now (as read; the
+      -- cross-worker limits are taken for real below).
+      select w.id as webhook_id, w.workspace_id, h.next_attempt_at as head_due,
+        w.rate_limit_per_second as rate, w.rate_next_at as seen_rate_next_at, b.rate_base,
+        w.circuit_opened_at is not null as circuit_open, w.probe_delivery_id as seen_probe_id,
+        ${options.perWorkspace} - coalesce(ws.in_flight, 0) as workspace_room,
+        least(
+          ${options.perWebhook} - coalesce(wh.in_flight, 0),
+          case
+            when w.circuit_opened_at is null then ${options.perWebhook}
+            when w.next_probe_at <= now() and not exists (
+              select 1 from deliveries p
+              where p.id = w.probe_delivery_id and p.status = 'pending' and p.claim_token is not null
+                and p.next_attempt_at > now()
+            ) then 1
+            else 0
+          end,
+          case
+            when w.rate_limit_per_second is null then ${options.perWebhook}
+            -- The slots from rate_base, one interval apart, up to a second ahead.
+            else greatest(0, floor(extract(epoch from now() + interval '1 second' - b.rate_base) * w.rate_limit_per_second) + 1)
+          end
+        )::int as allowance
+      from heads h
+      join webhooks w on w.id = h.webhook_id
+      -- The rate limit's next free slot: its schedule, or now when that has fallen behind.
+      -- Sends keep strictly to the slots; the documented burst (a tenth of a second's worth)
+      -- is headroom for a send that goes late and one that goes on time.
+      cross join lateral (select greatest(w.rate_next_at, now()) as rate_base) b
+      left join unnest(${webhooks.map(([id]) => id)}::text[], ${webhooks.map(([, n]) => n)}::int[])
+        as wh(webhook_id, in_flight) on wh.webhook_id = w.id
+      left join unnest(${workspaces.map(([id]) => id)}::text[], ${workspaces.map(([, n]) => n)}::int[])
+        as ws(workspace_id, in_flight) on ws.workspace_id = w.workspace_id
+      where h.next_attempt_at <= now()
+    ), dealt as materialized (
+      -- The round robin: every webhook's first delivery before anyone's second; within a
+      -- workspace the longest-waiting queue first; workspaces interleaved by that position,
+      -- each up to its room.
+      select * from (
+        select c.id, c.webhook_id, c.next_attempt_at, c.position, r.rate, r.seen_rate_next_at, r.rate_base,
+          -- A rate-limited delivery is sent at its slot (the worker waits for it).
+          case when r.rate is not null
+            then greatest(now(), r.rate_base + (c.position - 1) * interval '1 second' / r.rate) end as send_at,
+          r.circuit_open, r.seen_probe_id, r.workspace_room,
+          row_number() over (partition by r.workspace_id order by c.position, r.head_due, r.webhook_id) as turn
+        from (select *, count(*) over () as ready_count from ready where allowance > 0 and workspace_room > 0) r
+        cross join lateral (
+          select d.id, d.webhook_id, d.next_attempt_at, row_number() over (order by d.next_attempt_at) as position
+          from deliveries d
+          where d.webhook_id = r.webhook_id and d.status = 'pending' and not d.held and d.next_attempt_at <= now()
+          order by d.next_attempt_at
+          -- No more than a fair share of the batch: with many queues ready, one each.
+          limit least(r.allowance, ceil(${options.limit}::numeric / r.ready_count))
+        ) c
+      ) dealt
+      where turn <= workspace_room
+      order by turn, next_attempt_at
+      limit ${options.limit}
+    ), gates as (
+      select webhook_id, bool_or(circuit_open) as circuit_open, min(rate) as rate,
+        min(seen_rate_next_at) as seen_rate_next_at, min(rate_base) as rate_base, min(seen_probe_id) as seen_probe_id,
+        (array_agg(id order by position))[1] as first_id,
+        case when bool_or(circuit_open) then 1 else count(*) end as taken
+      from dealt
+      where circuit_open or rate is not null
+      group by webhook_id
+    ), unlocked_gates as (
+      -- Never wait for another worker: a webhook whose row is busy is skipped this round.
+      select w.id from webhooks w join gates g on g.webhook_id = w.id
+      order by w.id
+      for no key update of w skip locked
+    ), gated as (
+      -- Circuit and rate limit, spent on the webhook's row, but only if no other worker
+      -- spent them since this claim read it.
+      update webhooks w
+      set probe_delivery_id = case when g.circuit_open then g.first_id else w.probe_delivery_id end,
+          rate_next_at = case when g.rate is null then w.rate_next_at
+            else g.rate_base + g.taken * interval '1 second' / g.rate end
+      from gates g join unlocked_gates u on u.id = g.webhook_id
+      where w.id = g.webhook_id
+        and w.probe_delivery_id is not distinct from g.seen_probe_id
+        and w.rate_next_at is not distinct from g.seen_rate_next_at
+      returning w.id as webhook_id, g.taken
     ), picked as (
-      -- One primary-key lookup per candidate, oldest first, until the batch is full. The
-      -- locking subquery holds only the key condition and is never flattened, so stale
-      -- statistics (a queue's are always stale) cannot turn it into a walk of an index.
-      -- The checks run on the row as locked: one another worker claimed a moment ago is
-      -- no longer due.
-      select l.id, c.next_attempt_at as due_at
-      from (select * from ranked order by next_attempt_at) c
+      -- One primary-key lookup per dealt delivery, until the batch is full. The locking
+      -- subquery holds only the key condition and is never flattened, so stale statistics
+      -- (a queue's are always stale) cannot turn it into a walk of an index. The checks run
+      -- on the row as locked: one another worker claimed a moment ago is no longer due.
+      select l.id, c.next_attempt_at as due_at, c.circuit_open as probe, c.send_at
+      from dealt c
+      left join gated g on g.webhook_id = c.webhook_id
       cross join lateral (
         select d.id, d.webhook_id, d.status, d.held, d.manual, d.next_attempt_at from deliveries d
         where d.id = c.id
@@ -75,15 +177,14 @@ export async function claimDueDeliveries(
         for update skip locked
       ) l
       join webhooks w on w.id = l.webhook_id
-      where l.status = 'pending' and not l.held and l.next_attempt_at <= now() and (w.active or l.manual)
-      order by c.next_attempt_at
-      limit ${options.limit}
+      where (not c.circuit_open and c.rate is null or c.position <= g.taken)
+        and l.status = 'pending' and not l.held and l.next_attempt_at <= now() and (w.active or l.manual)
     )
     update deliveries d
     set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count,
-      picked.due_at, w.url, e.payload,
+      picked.due_at, picked.probe, picked.send_at, w.url, e.payload,
       w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
 }

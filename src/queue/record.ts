@@ -27,42 +27,74 @@ export type Outcome = {
   gone: boolean;
 };
 
+/** When a webhook's circuit opens and how soon it is probed (see config.circuitBreaker). */
+export type HealthRules = {
+  /** Failing for this long (every attempt) turns a webhook off. */
+  disableAfterMs: number;
+  /** Consecutive failed attempts that open the circuit. */
+  circuitFailures: number;
+  /** The first probe's delay after the circuit opens; it doubles with every failed probe, up to 5 minutes. */
+  probeIntervalMs: number;
+};
+
+/** The longest wait between probes of an open circuit. */
+const MAX_PROBE_INTERVAL_MS = 5 * 60_000;
+
 /**
- * Writes a batch of attempt outcomes in one transaction: each webhook's health (any
- * success clears its failure streak; a 410, or failures for longer than `disableAfterMs`,
- * turn it off with a reason), then the attempt rows and the delivery states (only where
- * the claim is still ours).
+ * Writes a batch of attempt outcomes in one transaction: each webhook's health, then the
+ * attempt rows and the delivery states (only where the claim is still ours).
+ * Health: any success clears the failure streak and closes the circuit; a streak of
+ * `circuitFailures` opens it (one probe at a time from then on, see claim.ts); a 410, or
+ * failures for longer than `disableAfterMs`, turn the webhook off with a reason.
  */
-export async function recordOutcomes(pool: Pool, outcomes: Outcome[], disableAfterMs: number): Promise<void> {
+export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: HealthRules): Promise<void> {
   if (outcomes.length === 0) return;
   // One transaction: a batch retried after a failure must not log its attempts twice.
   await pool.begin(async (sql) => {
     // Webhooks first, then their deliveries: the order in which pausing a webhook (its
     // trigger holds the backlog) takes the same locks. The other order deadlocked with a
     // pause of a failing webhook.
-    const health = new Map<string, { succeeded: boolean; gone: boolean }>();
+    const health = new Map<string, { succeeded: boolean; gone: boolean; failures: number; lastError: string }>();
     for (const o of outcomes) {
-      const h = health.get(o.webhookId) ?? { succeeded: false, gone: false };
+      const h = health.get(o.webhookId) ?? { succeeded: false, gone: false, failures: 0, lastError: '' };
       h.succeeded ||= o.status === 'succeeded';
       h.gone ||= o.gone;
+      if (o.status !== 'succeeded') {
+        h.failures++;
+        h.lastError = o.attempt.error ?? 'failed';
+      }
       health.set(o.webhookId, h);
     }
     const ids = [...health.keys()];
-    const succeeded = ids.map((id) => health.get(id)?.succeeded ?? false);
-    const gone = ids.map((id) => health.get(id)?.gone ?? false);
+    const of = <T>(pick: (h: { succeeded: boolean; gone: boolean; failures: number; lastError: string }) => T) =>
+      ids.map((id) => pick(health.get(id) as NonNullable<ReturnType<typeof health.get>>));
     await sql`/* webhooks.health */
     with health as (
       select w.id, h.succeeded, h.gone,
+        case when h.succeeded then 0 else w.consecutive_failures + h.failures end as streak,
+        h.last_error,
         -- The rule, decided once: a 410, or every attempt failing for DELIVERY_DISABLE_AFTER.
         h.gone or (not h.succeeded and w.active and w.failing_since is not null
-          and now() - w.failing_since >= ${disableAfterMs} * interval '1 millisecond') as turn_off
-      from unnest(${ids}::text[], ${sql.array(succeeded)}::bool[], ${sql.array(gone)}::bool[]) as h(webhook_id, succeeded, gone)
+          and now() - w.failing_since >= ${rules.disableAfterMs} * interval '1 millisecond') as turn_off
+      from unnest(${ids}::text[], ${sql.array(of((h) => h.succeeded))}::bool[], ${sql.array(of((h) => h.gone))}::bool[],
+        ${of((h) => h.failures)}::int[], ${of((h) => h.lastError)}::text[])
+        as h(webhook_id, succeeded, gone, failures, last_error)
       join webhooks w on w.id = h.webhook_id
       -- A success on a healthy webhook (the common case) changes nothing: skip the write.
-      where h.gone or not h.succeeded or w.failing_since is not null
+      where h.gone or not h.succeeded or w.failing_since is not null or w.consecutive_failures > 0
     )
     update webhooks w
     set failing_since = case when h.succeeded then null else coalesce(w.failing_since, now()) end,
+        consecutive_failures = h.streak,
+        circuit_opened_at = case when h.streak >= ${rules.circuitFailures} then coalesce(w.circuit_opened_at, now()) end,
+        circuit_reason = case when h.streak >= ${rules.circuitFailures}
+          then h.streak || ' consecutive attempts failed, the last with: ' || h.last_error end,
+        -- The next probe waits as long as the circuit has been open (at least the probe
+        -- interval, at most 5 minutes): the wait doubles with every failed probe.
+        next_probe_at = case when h.streak >= ${rules.circuitFailures}
+          then now() + least(
+            greatest(${rules.probeIntervalMs} * interval '1 millisecond', now() - coalesce(w.circuit_opened_at, now())),
+            ${Math.max(MAX_PROBE_INTERVAL_MS, rules.probeIntervalMs)} * interval '1 millisecond') end,
         active = w.active and not h.turn_off,
         disabled_reason = case
           when h.gone then 'The endpoint answered 410 Gone on ' || to_char(now() at time zone 'utc', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')

@@ -34,4 +34,9 @@ export const webhookRules = {
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, 'must name at least one event'),
+  rateLimitPerSecond: z
+    .number()
+    .int()
+    .min(1, 'must be 1 to 10000, or null for no limit')
+    .max(10_000, 'must be 1 to 10000, or null for no limit'),
 };

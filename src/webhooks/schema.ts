@@ -47,6 +47,66 @@ WebhookRef.implement({
       nullable: true,
       description: 'Why the system turned this webhook off (e.g. the endpoint answered 410 Gone); null otherwise.',
     }),
+    rateLimitPerSecond: t.exposeInt('rateLimitPerSecond', {
+      nullable: true,
+      description:
+        'The most deliveries per second this webhook receives, across every worker (a burst of a tenth of a second more is allowed); null: no limit. Deliveries waiting for the limit are not failures.',
+    }),
+    health: t.field({
+      type: WebhookHealthRef,
+      description: 'How the endpoint has been answering, and whether deliveries to it are held back while it fails.',
+      resolve: (webhook) => webhook,
+    }),
+  }),
+});
+
+const WebhookHealthState = builder.enumType('WebhookHealthState', {
+  description: "The endpoint's state, from its recent delivery attempts.",
+  values: {
+    HEALTHY: { description: 'The last attempt succeeded, or none has been made yet.' },
+    DEGRADED: {
+      description: 'Recent attempts failed, fewer than the circuit breaker allows; deliveries go on as usual.',
+    },
+    FAILING: {
+      description:
+        'The circuit is open: attempts kept failing, so the endpoint gets one attempt at a time (a probe), and other due deliveries wait, unclaimed and not failed. The first success closes it.',
+    },
+  },
+});
+
+const WebhookHealthRef = builder.objectRef<Webhook>('WebhookHealth');
+WebhookHealthRef.implement({
+  description: "A webhook endpoint's health, as the delivery workers recorded it.",
+  fields: (t) => ({
+    state: t.field({
+      type: WebhookHealthState,
+      description: 'HEALTHY, DEGRADED (failing, circuit still closed) or FAILING (circuit open).',
+      resolve: (w) => (w.circuitOpenedAt ? 'FAILING' : w.consecutiveFailures > 0 ? 'DEGRADED' : 'HEALTHY'),
+    }),
+    reason: t.exposeString('circuitReason', {
+      nullable: true,
+      description:
+        'Why the circuit is open, e.g. "5 consecutive attempts failed, the last with: HTTP 503"; null unless FAILING.',
+    }),
+    consecutiveFailures: t.exposeInt('consecutiveFailures', {
+      description: 'Failed attempts since the last success.',
+    }),
+    failingSince: t.expose('failingSince', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the current run of failures began; null after a success.',
+    }),
+    circuitOpenedAt: t.expose('circuitOpenedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the circuit opened; null unless FAILING.',
+    }),
+    nextProbeAt: t.expose('nextProbeAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        "The earliest next attempt while FAILING (the wait doubles with each failed probe, up to 5 minutes); a delivery's own retry schedule still applies. Null unless FAILING.",
+    }),
   }),
 });
 
@@ -80,6 +140,11 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
       validate: { schema: webhookRules.events },
     }),
     active: t.boolean({ required: false, description: 'Whether to start delivering at once. Default true.' }),
+    rateLimitPerSecond: t.int({
+      required: false,
+      description: 'The most deliveries per second, 1 to 10000, across every worker; null or left out: no limit.',
+      validate: { schema: webhookRules.rateLimitPerSecond },
+    }),
   }),
 });
 
@@ -97,7 +162,12 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       validate: { schema: webhookRules.events },
     }),
     active: t.boolean({
-      description: 'false pauses deliveries; true resumes them and clears disabledReason.',
+      description:
+        'false pauses deliveries; true resumes them, clears disabledReason and gives the endpoint a fresh start (health HEALTHY).',
+    }),
+    rateLimitPerSecond: t.int({
+      description: 'New rate limit, 1 to 10000 deliveries per second; null removes the limit.',
+      validate: { schema: webhookRules.rateLimitPerSecond },
     }),
   }),
   // A field left out stays as it is; an explicit null is a mistake, not "clear it".
@@ -166,6 +236,7 @@ builder.mutationFields((t) => ({
         url: input.url,
         events: unique(input.events),
         active: input.active ?? true,
+        rateLimitPerSecond: input.rateLimitPerSecond ?? null,
       });
     },
   }),
@@ -184,6 +255,8 @@ builder.mutationFields((t) => ({
           url: input.url ?? undefined,
           events: input.events ? unique(input.events) : undefined,
           active: input.active ?? undefined,
+          // Here null means something: no limit.
+          rateLimitPerSecond: input.rateLimitPerSecond,
         }),
       );
     },

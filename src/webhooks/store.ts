@@ -14,6 +14,14 @@ export type Webhook = {
   events: WebhookEventType[];
   active: boolean;
   disabledReason: string | null;
+  /** Deliveries per second at most, across every worker; null: unlimited. */
+  rateLimitPerSecond: number | null;
+  /** The endpoint's health as the workers last recorded it (see queue/record.ts). */
+  consecutiveFailures: number;
+  failingSince: Date | null;
+  circuitOpenedAt: Date | null;
+  circuitReason: string | null;
+  nextProbeAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
   pageMicros: string;
@@ -29,24 +37,26 @@ export type NewWebhook = {
   url: string;
   events: WebhookEventType[];
   active: boolean;
+  rateLimitPerSecond: number | null;
 };
 
-export type WebhookPatch = Partial<Pick<Webhook, 'name' | 'url' | 'events' | 'active'>>;
+export type WebhookPatch = Partial<Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond'>>;
 
 export type WebhookFilter = { agentId?: string | null; active?: boolean | null };
 
 // The select list every read shares. `page_micros` is created_at in exact microseconds, for cursors.
 const columns = (sql: Sql) => sql`
-  id, workspace_id, name, agent_id, url, events, active, disabled_reason, created_at, updated_at,
+  id, workspace_id, name, agent_id, url, events, active, disabled_reason, rate_limit_per_second,
+  consecutive_failures, failing_since, circuit_opened_at, circuit_reason, next_probe_at, created_at, updated_at,
   ${pageMicros(sql)}`;
 
 export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebhook): Promise<WebhookWithSecret> {
   const id = newId('webhook');
   const secret = generateSigningSecret();
   const [row] = await sql<Webhook[]>`/* webhooks.insert */
-    insert into webhooks (id, workspace_id, name, agent_id, url, events, active, secret_encrypted)
+    insert into webhooks (id, workspace_id, name, agent_id, url, events, active, rate_limit_per_second, secret_encrypted)
     values (${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
-            ${input.events}, ${input.active}, ${encryptSecret(secretKey, secret, id)})
+            ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${encryptSecret(secretKey, secret, id)})
     returning ${columns(sql)}`;
   return { ...(row as Webhook), secret };
 }
@@ -92,8 +102,9 @@ export async function countWebhooks(sql: Sql, workspaceId: string, filter: Webho
 }
 
 /**
- * Applies only the fields present in `patch`. Turning a webhook back on clears the
- * reason the system gave for turning it off.
+ * Applies only the fields present in `patch`. Turning a webhook back on, or pointing it
+ * at a new URL, gives the endpoint a fresh start: the reason the system gave for turning
+ * it off, its failure streak and its open circuit are cleared.
  */
 export async function updateWebhook(
   sql: Sql,
@@ -102,10 +113,19 @@ export async function updateWebhook(
   patch: WebhookPatch,
 ): Promise<Webhook | null> {
   const changes: Record<string, unknown> = { updatedAt: new Date() };
-  for (const key of ['name', 'url', 'events', 'active'] as const) {
+  for (const key of ['name', 'url', 'events', 'active', 'rateLimitPerSecond'] as const) {
     if (patch[key] !== undefined) changes[key] = patch[key];
   }
   if (patch.active === true) changes.disabledReason = null;
+  if (patch.active === true || patch.url !== undefined) {
+    Object.assign(changes, {
+      consecutiveFailures: 0,
+      failingSince: null,
+      circuitOpenedAt: null,
+      circuitReason: null,
+      nextProbeAt: null,
+    });
+  }
   const [row] = await sql<Webhook[]>`/* webhooks.update */
     update webhooks set ${sql(changes)}
     where workspace_id = ${workspaceId} and id = ${id}

@@ -106,6 +106,7 @@ export const webhook = (bench: Bench, workspaceId: string, agentId: string, url:
     url,
     events: ['conversation_ended'],
     active: true,
+    rateLimitPerSecond: null,
   });
 
 /** Publishes `count` events for one agent, `parallel` at a time, as a busy platform would. */

@@ -36,9 +36,10 @@ const claimAll = () =>
   claimDueDeliveries(app.sql, {
     limit: 100,
     perWebhook: 100,
+    perWorkspace: 100,
     leaseMs: 60_000,
     claimToken: 'test',
-    inFlight: new Map(),
+    inFlight: { webhooks: new Map(), workspaces: new Map() },
   });
 
 describe('held deliveries', () => {

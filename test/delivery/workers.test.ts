@@ -21,6 +21,8 @@ function startWorkerProcess(env: Record<string, string> = {}) {
       ROLE: 'worker',
       DELIVERY_TIMEOUT_MS: String(TIMEOUT_MS),
       DELIVERY_CONCURRENCY: String(CONCURRENCY),
+      // One workspace here: it may use the whole worker.
+      DELIVERY_CONCURRENCY_PER_WORKSPACE: String(CONCURRENCY),
       DELIVERY_RETRY_SCHEDULE: '200ms,200ms,200ms',
       ...env,
     },
@@ -85,6 +87,59 @@ describe('worker processes', () => {
     expect(stuck?.n).toBe(0);
   }, 90_000);
 
+  it('after a kill -9 while the circuit is open and its probe is in flight, nothing is lost', async () => {
+    const { apiKey } = await app.newWorkspace();
+    let answer: 'fail' | 'hang' | 'ok' = 'fail';
+    const receiver = await createReceiver(() =>
+      answer === 'fail' ? { status: 500 } : answer === 'hang' ? { hang: true } : { status: 200 },
+    );
+    const res = await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'breaker' }) },
+    });
+    const id = res.data?.registerWebhook.id as string;
+    for (let i = 0; i < 10; i++) {
+      await app.graphql(`mutation($input: PublishEventInput!) { publishEvent(input: $input) { id } }`, {
+        apiKey,
+        variables: { input: conversationEnded('breaker') },
+      });
+    }
+    const breakerEnv = {
+      CIRCUIT_BREAKER_FAILURES: '2',
+      CIRCUIT_BREAKER_PROBE_INTERVAL: '200ms',
+      DELIVERY_RETRY_SCHEDULE: Array(30).fill('50ms').join(','),
+      // Longer than the kill takes; its lease (2 × timeout + 5 s) is what the next worker waits out.
+      DELIVERY_TIMEOUT_MS: '2000',
+    };
+    const circuitOpen = async () =>
+      (await app.sql`select circuit_opened_at from webhooks where id = ${id}`)[0]?.circuitOpenedAt != null;
+
+    const first = startWorkerProcess(breakerEnv);
+    await eventually(circuitOpen, 10_000);
+    answer = 'hang';
+    const before = receiver.received.length;
+    await eventually(async () => receiver.received.length > before, 10_000);
+    first.signal('SIGKILL');
+    await first.exited;
+
+    answer = 'ok';
+    // The probe's claim outlives its worker until the lease runs out; then the next worker probes.
+    const second = startWorkerProcess(breakerEnv);
+    try {
+      await eventually(async () => {
+        const [row] = await app.sql`
+          select count(*) filter (where status = 'succeeded')::int as ok from deliveries where webhook_id = ${id}`;
+        return row?.ok === 10;
+      }, 30_000);
+    } finally {
+      second.signal('SIGTERM');
+      await second.exited;
+    }
+    expect(await circuitOpen()).toBe(false);
+    const delivered = new Set(receiver.received.filter((_, i) => i > before).map((r) => r.headers['webhook-id']));
+    expect(delivered.size).toBe(10);
+  }, 60_000);
+
   it('on SIGTERM stops claiming, hands back what is still in flight after the grace period, and exits 0; the rest is delivered later', async () => {
     const { apiKey, workspaceId } = await app.newWorkspace();
     let answering = false;
@@ -99,7 +154,11 @@ describe('worker processes', () => {
         variables: { input: conversationEnded('graceful') },
       });
     }
-    const worker = startWorkerProcess({ DELIVERY_TIMEOUT_MS: '20000', SHUTDOWN_GRACE_MS: '300' });
+    const worker = startWorkerProcess({
+      DELIVERY_TIMEOUT_MS: '20000',
+      SHUTDOWN_GRACE_MS: '300',
+      DELIVERY_CONCURRENCY_PER_WEBHOOK: '8',
+    });
     await receiver.waitFor(8);
     const signalledAt = Date.now();
     worker.signal('SIGTERM');

@@ -26,6 +26,7 @@ async function attemptTo(url: string, agentId: string) {
     url,
     events: ['conversation_ended'],
     active: true,
+    rateLimitPerSecond: null,
   });
   await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded(agentId) } });
   return eventually(async () => {

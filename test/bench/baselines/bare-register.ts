@@ -29,7 +29,12 @@ const server = createServer((req, res) => {
         events: webhookRules.events.parse(raw.events.map((e: string) => e.toLowerCase())),
       };
       if (targetUrlProblem(new URL(parsed.url), false)) return void res.writeHead(400).end();
-      const webhook = await insertWebhook(sql, secretKey, { ...parsed, workspaceId: key.workspaceId, active: true });
+      const webhook = await insertWebhook(sql, secretKey, {
+        ...parsed,
+        workspaceId: key.workspaceId,
+        active: true,
+        rateLimitPerSecond: null,
+      });
       res
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ data: { registerWebhook: { id: webhook.id, secret: webhook.secret } } }));

@@ -35,6 +35,8 @@ export type RegisterWebhookInput = {
   events: Array<WebhookEvent>;
   /** Human-readable name, 1 to 128 characters. */
   name: string;
+  /** The most deliveries per second, 1 to 10000, across every worker; null or left out: no limit. */
+  rateLimitPerSecond?: number | null | undefined;
   /** Absolute http(s) URL, at most 2048 characters, of a publicly reachable endpoint. */
   url: string;
 };

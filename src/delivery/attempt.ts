@@ -1,0 +1,62 @@
+import type { ClaimedDelivery } from '../queue/claim.js';
+import type { Outcome } from '../queue/record.js';
+import { decryptSecret } from '../webhooks/secrets.js';
+import { nextRetry, type RetryPolicy } from './retry-policy.js';
+import type { AttemptResult } from './sender.js';
+import { webhookHeaders } from './signing.js';
+
+/**
+ * The stages of one attempt, between the claim and the batched write:
+ * prepare (decrypt, sign) → send (sender.ts) → decide (pure: what the result leads to).
+ */
+
+/** A signed request, ready to send. */
+export type PreparedAttempt = { url: string; headers: Record<string, string>; body: string };
+
+/** Signs the payload with the webhook's secret, and with the previous one while it is still honoured. */
+export function prepareAttempt(claim: ClaimedDelivery, secretKey: Buffer, now = Date.now()): PreparedAttempt {
+  const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
+  if (claim.previousSecretEncrypted && claim.previousSecretExpiresAt && claim.previousSecretExpiresAt.getTime() > now) {
+    secrets.push(decryptSecret(secretKey, claim.previousSecretEncrypted, claim.webhookId));
+  }
+  return { url: claim.url, headers: webhookHeaders(secrets, claim.eventId, claim.payload), body: claim.payload };
+}
+
+/** An attempt that could not be made (the secret would not decrypt): recorded and retried like any failure. */
+export const cannotSign: AttemptResult = {
+  kind: 'internal',
+  ok: false,
+  statusCode: null,
+  durationMs: 0,
+  error: 'internal error: cannot sign',
+  responseBody: null,
+};
+
+/**
+ * What an attempt's result means for its delivery: succeeded, retry at a time from the
+ * policy (or the receiver's Retry-After), or failed for good (schedule spent, or 410 Gone,
+ * which also turns the webhook off). The webhook's health is decided when the batch is
+ * written (record.ts), where every worker's outcomes meet.
+ */
+export function decideOutcome(
+  claim: ClaimedDelivery,
+  attemptedAt: Date,
+  result: AttemptResult,
+  policy: RetryPolicy,
+  now = Date.now(),
+  random = Math.random,
+): Outcome {
+  const base = {
+    deliveryId: claim.id,
+    workspaceId: claim.workspaceId,
+    claimToken: claim.claimToken,
+    webhookId: claim.webhookId,
+    attempt: { attemptedAt, ...result },
+  };
+  if (result.ok) return { ...base, status: 'succeeded', nextAttemptAt: null, gone: false };
+  if (result.statusCode === 410) return { ...base, status: 'failed', nextAttemptAt: null, gone: true };
+  const retry = nextRetry(policy, claim.attemptCount + 1, result.retryAfterMs, random);
+  return retry.retry
+    ? { ...base, status: 'pending', nextAttemptAt: new Date(now + retry.delayMs), gone: false }
+    : { ...base, status: 'failed', nextAttemptAt: null, gone: false };
+}

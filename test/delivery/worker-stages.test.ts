@@ -1,0 +1,98 @@
+import { Webhook } from 'standardwebhooks';
+import { describe, expect, it } from 'vitest';
+import { cannotSign, decideOutcome, prepareAttempt } from '../../src/delivery/attempt.js';
+import type { AttemptResult } from '../../src/delivery/sender.js';
+import { createSlots } from '../../src/delivery/slots.js';
+import type { ClaimedDelivery } from '../../src/queue/claim.js';
+import { encryptSecret, generateSigningSecret } from '../../src/webhooks/secrets.js';
+
+const secretKey = Buffer.alloc(32, 7);
+const secret = generateSigningSecret();
+const claim: ClaimedDelivery = {
+  id: 'dlv_1',
+  workspaceId: 'org_1',
+  createdAt: new Date(0),
+  claimToken: 'token',
+  webhookId: 'wh_1',
+  eventId: 'evt_1',
+  attemptCount: 0,
+  dueAt: new Date(0),
+  probe: false,
+  sendAt: null,
+  url: 'https://example.com/hook',
+  payload: '{"type":"conversation.ended"}',
+  secretEncrypted: encryptSecret(secretKey, secret, 'wh_1'),
+  previousSecretEncrypted: null,
+  previousSecretExpiresAt: null,
+};
+const policy = { schedule: [1000, 60_000], jitter: 0 };
+const result = (overrides: Partial<AttemptResult>): AttemptResult => ({
+  kind: 'success',
+  ok: true,
+  statusCode: 200,
+  durationMs: 5,
+  error: null,
+  responseBody: null,
+  ...overrides,
+});
+
+describe('prepare', () => {
+  it('signs so that a Standard Webhooks library verifies it; with the previous secret too while it is honoured', () => {
+    const request = prepareAttempt(claim, secretKey);
+    expect(new Webhook(secret).verify(request.body, request.headers)).toEqual(JSON.parse(claim.payload));
+
+    const previous = generateSigningSecret();
+    const rotated = {
+      ...claim,
+      previousSecretEncrypted: encryptSecret(secretKey, previous, 'wh_1'),
+      previousSecretExpiresAt: new Date(Date.now() + 60_000),
+    };
+    const both = prepareAttempt(rotated, secretKey);
+    expect(both.headers['webhook-signature']?.split(' ')).toHaveLength(2);
+    expect(() => new Webhook(previous).verify(both.body, both.headers)).not.toThrow();
+    const expired = prepareAttempt({ ...rotated, previousSecretExpiresAt: new Date(Date.now() - 1) }, secretKey);
+    expect(expired.headers['webhook-signature']?.split(' ')).toHaveLength(1);
+  });
+
+  it('throws for a secret sealed under another key (the worker records cannotSign)', () => {
+    expect(() => prepareAttempt(claim, Buffer.alloc(32, 8))).toThrow();
+    expect(cannotSign).toMatchObject({ kind: 'internal', ok: false });
+  });
+});
+
+describe('decide', () => {
+  const at = new Date(1_000_000);
+  it('a 2xx succeeds', () => {
+    expect(decideOutcome(claim, at, result({}), policy, 0)).toMatchObject({ status: 'succeeded', nextAttemptAt: null });
+  });
+  it('a failure retries on the schedule, or after Retry-After kept within it', () => {
+    const failed = result({ kind: 'http_error', ok: false, statusCode: 500, error: 'HTTP 500' });
+    expect(decideOutcome(claim, at, failed, policy, 0).nextAttemptAt).toEqual(new Date(1000));
+    const slowDown = { ...failed, statusCode: 429, retryAfterMs: 3_600_000 };
+    expect(decideOutcome(claim, at, slowDown, policy, 0).nextAttemptAt).toEqual(new Date(60_000));
+  });
+  it('fails for good when the schedule is spent, or at once on 410 Gone (which turns the webhook off)', () => {
+    const failed = result({ kind: 'timeout', ok: false, statusCode: null, error: 'timeout' });
+    expect(decideOutcome({ ...claim, attemptCount: 2 }, at, failed, policy, 0)).toMatchObject({
+      status: 'failed',
+      gone: false,
+    });
+    const gone = result({ kind: 'http_error', ok: false, statusCode: 410 });
+    expect(decideOutcome(claim, at, gone, policy, 0)).toMatchObject({ status: 'failed', gone: true });
+  });
+});
+
+describe('slots', () => {
+  it('count attempts in flight by webhook and workspace, and forget what is given back', () => {
+    const slots = createSlots({ total: 3, perWorkspace: 2, perWebhook: 1 });
+    slots.take({ webhookId: 'a', workspaceId: 'x' });
+    slots.take({ webhookId: 'b', workspaceId: 'x' });
+    expect(slots.free()).toBe(1);
+    expect(slots.inFlight.workspaces.get('x')).toBe(2);
+    slots.give({ webhookId: 'a', workspaceId: 'x' });
+    expect([...slots.inFlight.webhooks]).toEqual([['b', 1]]);
+    slots.give({ webhookId: 'b', workspaceId: 'x' });
+    expect(slots.inFlight.workspaces.size).toBe(0);
+    expect(slots.free()).toBe(3);
+  });
+});
