@@ -21,6 +21,8 @@ import { isolationScenario } from './scenarios/isolation.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { listScalingScenario } from './scenarios/list-scaling.js';
 import { memoryScenario } from './scenarios/memory.js';
+import { noisyNeighbourScenario } from './scenarios/noisy-neighbour.js';
+import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
 
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
@@ -110,6 +112,8 @@ const scenarios = {
   delivery: deliveryScenario,
   latency: latencyScenario,
   isolation: isolationScenario,
+  'noisy-neighbour': noisyNeighbourScenario,
+  'rate-limit': rateLimitScenario,
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,
