@@ -12,34 +12,28 @@ export type SlotLimits = {
 type Holder = { webhookId: string; workspaceId: string };
 
 /**
- * A worker's attempts in flight, counted by webhook and workspace. Claims ask for no more
- * than `free()` and top each share up to its limit (the claim reads `inFlight`), so the
- * limits hold however the endpoints behave.
+ * A worker's attempts in flight, counted by webhook (and so by workspace). Claims ask for
+ * no more than `free()` and top each share up to its limit (the claim reads `inFlight`),
+ * so the limits hold however the endpoints behave.
  */
 export function createSlots(limits: SlotLimits) {
-  const counts: InFlightCounts = { webhooks: new Map(), workspaces: new Map() };
+  const byWebhook: InFlightCounts = new Map();
   let total = 0;
-
-  const add = (map: Map<string, number>, key: string, by: number) => {
-    const n = (map.get(key) ?? 0) + by;
-    if (n > 0) map.set(key, n);
-    else map.delete(key);
-  };
-
   return {
     limits,
-    inFlight: counts,
+    inFlight: byWebhook,
     size: () => total,
     free: () => limits.total - total,
-    take(holder: Holder) {
+    take({ webhookId, workspaceId }: Holder) {
       total++;
-      add(counts.webhooks, holder.webhookId, 1);
-      add(counts.workspaces, holder.workspaceId, 1);
+      const held = byWebhook.get(webhookId);
+      if (held) held.count++;
+      else byWebhook.set(webhookId, { workspaceId, count: 1 });
     },
-    give(holder: Holder) {
+    give({ webhookId }: Holder) {
       total--;
-      add(counts.webhooks, holder.webhookId, -1);
-      add(counts.workspaces, holder.workspaceId, -1);
+      const held = byWebhook.get(webhookId);
+      if (held && --held.count === 0) byWebhook.delete(webhookId);
     },
   };
 }

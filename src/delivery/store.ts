@@ -1,6 +1,6 @@
 import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
-import { announceDue } from '../queue/enqueue.js';
+import { announceDue, probeNow } from '../queue/enqueue.js';
 import type { Attempt, DeliveryStatus } from '../queue/record.js';
 
 export type { Attempt, DeliveryStatus };
@@ -125,6 +125,7 @@ export async function retryDelivery(sql: Sql, workspaceId: string, id: string): 
     where workspace_id = ${workspaceId} and id = ${id}
     returning ${columns(sql)}`;
   if (row) {
+    await probeNow(sql, row.webhookId);
     await announceDue(sql, [{ workspaceId, webhookId: row.webhookId, deliveryId: row.id }]);
   }
   return row ?? null;

@@ -22,13 +22,13 @@ export type ClaimedDelivery = {
   previousSecretExpiresAt: Date | null;
 };
 
-/** What this worker already has in flight, so a claim tops each share up rather than past it. */
-export type InFlightCounts = { webhooks: Map<string, number>; workspaces: Map<string, number> };
+/** What this worker already has in flight, by webhook, so a claim tops each share up rather than past it. */
+export type InFlightCounts = Map<string, { workspaceId: string; count: number }>;
 
 export type ClaimOptions = {
   /** Free slots: claim at most this many. */
   limit: number;
-  /** Attempts in flight to one webhook, from this worker. */
+  /** Attempts in flight to one webhook, from this worker; less when more of its workspace's webhooks share the workspace's slots. */
   perWebhook: number;
   /** Attempts in flight for one workspace, from this worker. */
   perWorkspace: number;
@@ -75,44 +75,59 @@ export const queueHeads = (sql: Sql) => sql`
  * each other, and the due check is re-evaluated on the row as locked.
  */
 export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promise<ClaimedDelivery[]> {
-  const webhooks = [...options.inFlight.webhooks];
-  const workspaces = [...options.inFlight.workspaces];
+  const busy = [...options.inFlight];
   return sql<ClaimedDelivery[]>`/* deliveries.claim */
-    with recursive heads as (${queueHeads(sql)}    ), ready as materialized (
+    with recursive heads as (${queueHeads(sql)}    ), busy as (
+      select * from unnest(${busy.map(([id]) => id)}::text[], ${busy.map(([, b]) => b.workspaceId)}::text[],
+        ${busy.map(([, b]) => b.count)}::int[]) as b(webhook_id, workspace_id, in_flight)
+    ), due as (
+      select w.id, w.workspace_id, h.next_attempt_at as head_due, w.rate_limit_per_second, w.rate_next_at,
+        w.circuit_opened_at, w.next_probe_at, w.probe_delivery_id
+      from heads h join webhooks w on w.id = h.webhook_id
+      where h.next_attempt_at <= now()
+    ), sharing as (
+      -- Who shares each workspace's slots: its webhooks with something due or in flight.
+      select workspace_id, count(*) as webhooks, sum(in_flight) as in_flight
+      from (
+        select coalesce(d.id, b.webhook_id) as webhook_id, coalesce(d.workspace_id, b.workspace_id) as workspace_id,
+          coalesce(b.in_flight, 0) as in_flight
+        from due d full join busy b on b.webhook_id = d.id
+      ) s
+      group by workspace_id
+    ), ready as materialized (
       -- Webhooks with something due, and how many each may take now (as read; the
       -- cross-worker limits are taken for real below).
-      select w.id as webhook_id, w.workspace_id, h.next_attempt_at as head_due,
-        w.rate_limit_per_second as rate, w.rate_next_at as seen_rate_next_at, b.rate_base,
-        w.circuit_opened_at is not null as circuit_open, w.probe_delivery_id as seen_probe_id,
-        ${options.perWorkspace} - coalesce(ws.in_flight, 0) as workspace_room,
+      select d.id as webhook_id, d.workspace_id, d.head_due,
+        d.rate_limit_per_second as rate, d.rate_next_at as seen_rate_next_at, r.rate_base,
+        d.circuit_opened_at is not null as circuit_open, d.probe_delivery_id as seen_probe_id,
+        ${options.perWorkspace} - s.in_flight as workspace_room,
         least(
-          ${options.perWebhook} - coalesce(wh.in_flight, 0),
+          -- Its part of the workspace's share, split over the webhooks sharing it, so slow
+          -- or hung endpoints hold no more than their part; at most perWebhook.
+          least(${options.perWebhook}, greatest(1, ceil(${options.perWorkspace}::numeric / s.webhooks)))
+            - coalesce(b.in_flight, 0),
           case
-            when w.circuit_opened_at is null then ${options.perWebhook}
-            when w.next_probe_at <= now() and not exists (
+            when d.circuit_opened_at is null then ${options.perWebhook}
+            when d.next_probe_at <= now() and not exists (
               select 1 from deliveries p
-              where p.id = w.probe_delivery_id and p.status = 'pending' and p.claim_token is not null
+              where p.id = d.probe_delivery_id and p.status = 'pending' and p.claim_token is not null
                 and p.next_attempt_at > now()
             ) then 1
             else 0
           end,
           case
-            when w.rate_limit_per_second is null then ${options.perWebhook}
+            when d.rate_limit_per_second is null then ${options.perWebhook}
             -- The slots from rate_base, one interval apart, up to a second ahead.
-            else greatest(0, floor(extract(epoch from now() + interval '1 second' - b.rate_base) * w.rate_limit_per_second) + 1)
+            else greatest(0, floor(extract(epoch from now() + interval '1 second' - r.rate_base) * d.rate_limit_per_second) + 1)
           end
         )::int as allowance
-      from heads h
-      join webhooks w on w.id = h.webhook_id
+      from due d
+      join sharing s on s.workspace_id = d.workspace_id
+      left join busy b on b.webhook_id = d.id
       -- The rate limit's next free slot: its schedule, or now when that has fallen behind.
       -- Sends keep strictly to the slots; the documented burst (a tenth of a second's worth)
       -- is headroom for a send that goes late and one that goes on time.
-      cross join lateral (select greatest(w.rate_next_at, now()) as rate_base) b
-      left join unnest(${webhooks.map(([id]) => id)}::text[], ${webhooks.map(([, n]) => n)}::int[])
-        as wh(webhook_id, in_flight) on wh.webhook_id = w.id
-      left join unnest(${workspaces.map(([id]) => id)}::text[], ${workspaces.map(([, n]) => n)}::int[])
-        as ws(workspace_id, in_flight) on ws.workspace_id = w.workspace_id
-      where h.next_attempt_at <= now()
+      cross join lateral (select greatest(d.rate_next_at, now()) as rate_base) r
     ), dealt as materialized (
       -- The round robin: every webhook's first delivery before anyone's second; within a
       -- workspace the longest-waiting queue first; workspaces interleaved by that position,

@@ -37,11 +37,22 @@ export async function enqueueDeliveries(
           where workspace_id = ${event.workspaceId} and agent_id = ${event.agentId} and active
             and ${to.subscribedTo} = any(events)
           returning id, webhook_id`;
+  if ('webhookId' in to) await probeNow(tx, to.webhookId);
   await announceDue(
     tx,
     created.map((d) => ({ workspaceId: event.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
   );
   return [...created];
+}
+
+/**
+ * A person asked for an attempt (a test event, a retry): if the webhook's circuit is
+ * open, its next probe goes now instead of at its scheduled time. Its success closes the
+ * circuit, which is usually what the person is checking.
+ */
+export async function probeNow(tx: Sql, webhookId: string): Promise<void> {
+  await tx`/* webhooks.probe-now */
+    update webhooks set next_probe_at = now() where id = ${webhookId} and circuit_opened_at is not null`;
 }
 
 /** Deliveries became due (new, or retried by hand): wake the workers and tell subscribers. */

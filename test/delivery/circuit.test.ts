@@ -106,6 +106,27 @@ describe('circuit breaker', () => {
     await fixed.waitFor(4, 5000);
   });
 
+  it('a test event or a retry by hand probes at once, and its success closes the circuit', async () => {
+    const { app, apiKey, health } = await circuitApp({ CIRCUIT_BREAKER_PROBE_INTERVAL: '1h' });
+    let failing = true;
+    const receiver = await createReceiver(() => (failing ? { status: 502 } : { status: 200 }));
+    const id = await webhookWithEvents(app, apiKey, receiver.url, 3);
+    app.startWorker();
+    await eventually(async () => (await health(id)).state === 'FAILING', 5000);
+    failing = false;
+    const sent = await app.graphql(`mutation($id: ID!) { sendTestEvent(webhookId: $id) { id } }`, {
+      apiKey,
+      variables: { id },
+    });
+    expect(sent.errors).toBeUndefined();
+    await eventually(async () => (await health(id)).state === 'HEALTHY', 5000);
+    await eventually(async () => {
+      const [row] = await app.sql`
+        select count(*) filter (where status = 'succeeded')::int as ok from deliveries where webhook_id = ${id}`;
+      return row?.ok === 4;
+    }, 5000);
+  });
+
   it('is shown as DEGRADED below the threshold', async () => {
     const { app, apiKey, health } = await circuitApp({ DELIVERY_RETRY_SCHEDULE: '1h' });
     const receiver = await createReceiver(() => ({ status: 503 }));

@@ -39,7 +39,7 @@ const claimAll = () =>
     perWorkspace: 100,
     leaseMs: 60_000,
     claimToken: 'test',
-    inFlight: { webhooks: new Map(), workspaces: new Map() },
+    inFlight: new Map(),
   });
 
 describe('held deliveries', () => {

@@ -83,16 +83,21 @@ describe('decide', () => {
 });
 
 describe('slots', () => {
-  it('count attempts in flight by webhook and workspace, and forget what is given back', () => {
-    const slots = createSlots({ total: 3, perWorkspace: 2, perWebhook: 1 });
+  it('count attempts in flight by webhook, with its workspace, and forget what is given back', () => {
+    const slots = createSlots({ total: 3, perWorkspace: 2, perWebhook: 2 });
+    slots.take({ webhookId: 'a', workspaceId: 'x' });
     slots.take({ webhookId: 'a', workspaceId: 'x' });
     slots.take({ webhookId: 'b', workspaceId: 'x' });
-    expect(slots.free()).toBe(1);
-    expect(slots.inFlight.workspaces.get('x')).toBe(2);
+    expect(slots.free()).toBe(0);
+    expect([...slots.inFlight]).toEqual([
+      ['a', { workspaceId: 'x', count: 2 }],
+      ['b', { workspaceId: 'x', count: 1 }],
+    ]);
     slots.give({ webhookId: 'a', workspaceId: 'x' });
-    expect([...slots.inFlight.webhooks]).toEqual([['b', 1]]);
+    slots.give({ webhookId: 'a', workspaceId: 'x' });
+    expect([...slots.inFlight.keys()]).toEqual(['b']);
     slots.give({ webhookId: 'b', workspaceId: 'x' });
-    expect(slots.inFlight.workspaces.size).toBe(0);
+    expect(slots.inFlight.size).toBe(0);
     expect(slots.free()).toBe(3);
   });
 });

@@ -10,7 +10,7 @@ import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { cleanup } from './cleanup.js';
 import { createTestDatabase } from './database.js';
-import { startProcess } from './processes.js';
+import { signalGroup, startProcess } from './processes.js';
 
 export type GraphQLResponse<T = Record<string, any>> = {
   status: number;
@@ -82,7 +82,7 @@ export async function createTestApp(
    * started once its output matches `ready`.
    */
   function spawnServer(env: Record<string, string>, ready: RegExp) {
-    return startProcess(
+    const proc = startProcess(
       process.execPath,
       ['--import', 'tsx', 'src/main.ts'],
       {
@@ -95,6 +95,15 @@ export async function createTestApp(
       },
       ready,
     );
+    // A test that fails before it stops its server must not leave it running.
+    let exited = false;
+    void proc.exited.then(() => {
+      exited = true;
+    });
+    cleanup(() => {
+      if (!exited) signalGroup(proc.child, 'SIGKILL');
+    });
+    return proc;
   }
 
   return { db, sql: db.sql, yoga, config, secretKey, log, graphql, newWorkspace, startWorker, listen, spawnServer };

@@ -35,7 +35,12 @@ export async function noisyNeighbourScenario(bench: Bench) {
       const noisy = await createWorkspace(bench.sql, 'bench-noisy');
       for (let i = 0; i < HUNG_WEBHOOKS; i++) await webhook(bench, noisy.id, 'noisy', `${blackHoleUrl}/${i}`);
       for (let i = 0; i < HUNG_EVENTS; i++)
-        await publishEvent(bench.sql, { workspaceId: noisy.id, agentId: 'noisy', type: 'conversation_ended', data: { i } });
+        await publishEvent(bench.sql, {
+          workspaceId: noisy.id,
+          agentId: 'noisy',
+          type: 'conversation_ended',
+          data: { i },
+        });
     }
     await settle(bench);
     const worker = await server(bench, 'worker');
