@@ -48,15 +48,19 @@ export async function countingReceiver() {
   let count = 0;
   let target = Number.POSITIVE_INFINITY;
   let done: () => void = () => {};
+  let firstAt = 0;
   const { server, url } = await listen((req, res) => {
     req.resume();
     req.on('end', () => {
       res.writeHead(200).end();
+      if (count === 0) firstAt = performance.now();
       if (++count === target) done();
     });
   });
   return {
     url: `${url}/hooks`,
+    /** When the first request since the last expect() arrived (performance.now()). */
+    firstAt: () => firstAt,
     close: () => new Promise((resolve) => server.close(resolve)),
     expect(n: number) {
       count = 0;

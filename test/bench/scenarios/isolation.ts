@@ -14,8 +14,8 @@ import { startServer } from '../processes.js';
 
 /**
  * 50 webhooks of one agent, 10 of them broken (3 hung, 3 answering 500, 2 resetting the
- * connection, 2 answering after 2 s): the 40 healthy ones' throughput vs the same run
- * without the broken ones.
+ * connection, 2 answering after 2 s), 500 events waiting: the 40 healthy ones' throughput
+ * from the worker's start vs the same run without the broken ones.
  */
 export async function isolationScenario(bench: Bench) {
   const EVENTS = 500;
@@ -35,14 +35,16 @@ export async function isolationScenario(bench: Bench) {
     const workspace = await createWorkspace(bench.sql, 'bench-isolation');
     for (let i = 0; i < HEALTHY; i++) await webhook(bench, workspace.id, 'iso', healthy.url);
     if (withBroken) for (const kind of brokenKinds) await webhook(bench, workspace.id, 'iso', `${broken.url}/${kind}`);
-    // A short grace: stopping should not wait out the hung requests.
-    const worker = await startServer({ ...bench.serverEnv, ROLE: 'worker', SHUTDOWN_GRACE_MS: '500' });
+    // The backlog first, so the runs time delivery alone: the broken webhooks' extra
+    // deliveries cost the publisher a fifth more rows, which is not what is measured here.
+    await publishMany(bench, workspace.id, () => 'iso', EVENTS, 20);
     await settle(bench);
     const arrived = healthy.expect(EVENTS * HEALTHY);
-    const t = performance.now();
-    await publishMany(bench, workspace.id, () => 'iso', EVENTS, 20);
+    // A short grace: stopping should not wait out the hung requests.
+    const worker = await startServer({ ...bench.serverEnv, ROLE: 'worker', SHUTDOWN_GRACE_MS: '500' });
     await arrived;
-    const rate = (EVENTS * HEALTHY) / ((performance.now() - t) / 1000);
+    // From the first healthy delivery to the last: the worker's start-up is not measured.
+    const rate = (EVENTS * HEALTHY) / ((performance.now() - healthy.firstAt()) / 1000);
     await bench.sql`update webhooks set active = false where workspace_id = ${workspace.id}`;
     await worker.stop();
     return rate;
