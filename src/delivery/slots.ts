@@ -37,5 +37,3 @@ export function createSlots(limits: SlotLimits) {
     },
   };
 }
-
-export type Slots = ReturnType<typeof createSlots>;

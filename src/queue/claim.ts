@@ -11,8 +11,6 @@ export type ClaimedDelivery = {
   attemptCount: number;
   /** When it came due (before the claim moved `next_attempt_at` on by the lease). */
   dueAt: Date;
-  /** Sent while the webhook's circuit is open: the one attempt that tests the endpoint. */
-  probe: boolean;
   /** Not before this: the delivery's slot in its webhook's rate limit (null when unlimited). */
   sendAt: Date | null;
   url: string;
@@ -182,7 +180,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       -- subquery holds only the key condition and is never flattened, so stale statistics
       -- (a queue's are always stale) cannot turn it into a walk of an index. The checks run
       -- on the row as locked: one another worker claimed a moment ago is no longer due.
-      select l.id, c.next_attempt_at as due_at, c.circuit_open as probe, c.send_at
+      select l.id, c.next_attempt_at as due_at, c.send_at
       from dealt c
       left join gated g on g.webhook_id = c.webhook_id
       cross join lateral (
@@ -200,6 +198,6 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count,
-      picked.due_at, picked.probe, picked.send_at, w.url, e.payload,
+      picked.due_at, picked.send_at, w.url, e.payload,
       w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
 }

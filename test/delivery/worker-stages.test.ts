@@ -17,7 +17,6 @@ const claim: ClaimedDelivery = {
   eventId: 'evt_1',
   attemptCount: 0,
   dueAt: new Date(0),
-  probe: false,
   sendAt: null,
   url: 'https://example.com/hook',
   payload: '{"type":"conversation.ended"}',

@@ -70,8 +70,8 @@ export async function noisyNeighbourScenario(bench: Bench) {
     clearInterval(sampler);
     if (latencies.length < COUNT) throw new Error(`noisy neighbour: only ${latencies.length} of ${COUNT} arrived`);
     const [due] = await bench.sql`select count(*)::int as n from deliveries where status = 'pending' and not held`;
-    await bench.sql`update webhooks set active = false`;
     await worker.stop();
+    await bench.sql`update webhooks set active = false`;
     for (const res of hanging) res.destroy();
     hanging.clear();
     return { p99: percentile(latencies, 0.99), p50: percentile(latencies, 0.5), rss, sockets, due: due?.n as number };

@@ -36,8 +36,8 @@ export async function rateLimitScenario(bench: Bench) {
     await arrived;
     const rate = OTHER / ((performance.now() - t) / 1000);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, WATCH_MS - (performance.now() - t))));
-    await bench.sql`update webhooks set active = false where workspace_id = ${workspace.id}`;
     await worker.stop();
+    await bench.sql`update webhooks set active = false where workspace_id = ${workspace.id}`;
     return rate;
   };
 
