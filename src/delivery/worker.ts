@@ -31,6 +31,9 @@ export type WorkerOptions = {
 
 type InFlight = { claim: ClaimedDelivery; abort: AbortController };
 
+/** Free slots that make a finished attempt trigger a claim. */
+const REFILL_BATCH = 4;
+
 /**
  * Claims due deliveries and sends them, one stage after another:
  *   claim (queue/claim.ts: fair shares, circuit, rate limit) → prepare (decrypt, sign) →
@@ -114,7 +117,9 @@ export function startDeliveryWorker(options: WorkerOptions) {
       if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }
     if (inFlight.size === 0) idle?.();
-    void wake();
+    // Refill in batches: a claim per finished attempt would cost the database more than
+    // the attempts (new work wakes the worker through NOTIFY at once, whatever this says).
+    if (slots.free() >= Math.min(REFILL_BATCH, slots.limits.total) || slots.size() === 0) void wake();
   }
 
   const poll = setInterval(() => void wake(), options.pollMs ?? 1000);

@@ -126,10 +126,21 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       -- Sends keep strictly to the slots; the documented burst (a tenth of a second's worth)
       -- is headroom for a send that goes late and one that goes on time.
       cross join lateral (select greatest(d.rate_next_at, now()) as rate_base) r
+    ), served as materialized (
+      -- The queues served this round: each workspace's longest-waiting first, up to its
+      -- room, workspaces interleaved; no more queues than free slots, so a thousand ready
+      -- queues cost a thousand reads only when there are a thousand slots to fill.
+      select * from (
+        select *, row_number() over (partition by workspace_id order by head_due, webhook_id) as first_turn
+        from ready where allowance > 0 and workspace_room > 0
+      ) r
+      where first_turn <= workspace_room
+      order by first_turn, head_due
+      limit ${options.limit}
     ), dealt as materialized (
-      -- The round robin: every webhook's first delivery before anyone's second; within a
-      -- workspace the longest-waiting queue first; workspaces interleaved by that position,
-      -- each up to its room.
+      -- The round robin: every served queue's first delivery before anyone's second;
+      -- within a workspace the longest-waiting queue first; workspaces interleaved by
+      -- that position, each up to its room.
       select * from (
         select c.id, c.webhook_id, c.next_attempt_at, c.position, r.rate, r.seen_rate_next_at, r.rate_base,
           -- A rate-limited delivery is sent at its slot (the worker waits for it).
@@ -137,7 +148,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
             then greatest(now(), r.rate_base + (c.position - 1) * interval '1 second' / r.rate) end as send_at,
           r.circuit_open, r.seen_probe_id, r.workspace_room,
           row_number() over (partition by r.workspace_id order by c.position, r.head_due, r.webhook_id) as turn
-        from (select *, count(*) over () as ready_count from ready where allowance > 0 and workspace_room > 0) r
+        from (select *, count(*) over () as ready_count from served) r
         cross join lateral (
           select d.id, d.webhook_id, d.next_attempt_at, row_number() over (order by d.next_attempt_at) as position
           from deliveries d
