@@ -19,7 +19,9 @@ beforeAll(async () => {
 describe('Subscription.deliveryUpdates over server-sent events', () => {
   it('streams a delivery from PENDING to SUCCEEDED, only for the chosen webhook', async () => {
     const { apiKey } = await app.newWorkspace();
-    const receiver = await createReceiver();
+    // The feed shows each changed delivery as it is when read: a receiver that answers at
+    // once can make it SUCCEEDED before the first read. This one keeps it PENDING a while.
+    const receiver = await createReceiver(() => ({ status: 200, delayMs: 300 }));
     const watched = (
       await app.graphql(REGISTER, {
         apiKey,
