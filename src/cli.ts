@@ -66,24 +66,40 @@ async function existingWorkspace(sql: Sql, { workspace }: Options): Promise<stri
   return workspace;
 }
 
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  create-workspace --name NAME             a workspace and its first API key (shown once)
+  create-api-key --workspace org_…         another API key for a workspace (shown once)
+  list-api-keys --workspace org_…          a workspace's keys: ids and prefixes, never the keys
+  revoke-api-key --id key_…                revokes a key at once, on every instance
+  listen [--port 3000] [--secret whsec_…]  prints deliveries as they arrive, verified with the secret
+  help                                     this text (also --help, -h)
+
+Options:
+  --json   exactly one JSON object on stdout (for listen: one per delivery)
+
+Works against DATABASE_URL, or this checkout's embedded database.`;
+
 async function main(argv: string[]): Promise<number> {
-  const { positionals, values } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      workspace: { type: 'string' },
-      id: { type: 'string' },
-      json: { type: 'boolean' },
-      port: { type: 'string' },
-      secret: { type: 'string' },
-    },
-  });
+  let parsed: ReturnType<typeof parseCommandLine>;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (error) {
+    // Node's message goes on about '--' for positionals; its first sentence says it all.
+    process.stderr.write(`${(error as Error).message.split('. ')[0]}\n\n${USAGE}\n`);
+    return 1;
+  }
+  const { positionals, values } = parsed;
   const fail = (message: string) => {
     if (values.json) process.stdout.write(`${JSON.stringify({ error: message })}\n`);
     else process.stderr.write(`${message}\n`);
     return 1;
   };
+  if (values.help || positionals[0] === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   if (positionals[0] === 'listen') {
     const port = Number(values.port ?? 3000);
     if (!Number.isInteger(port) || port < 0 || port > 65535) return fail('listen needs --port 0-65535');
@@ -102,10 +118,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = commands[positionals[0] ?? ''];
-  if (!command)
-    return fail(
-      `Usage: cli <${[...Object.keys(commands), 'listen'].join('|')}> [--name N] [--workspace org_…] [--id key_…] [--port N] [--secret whsec_…] [--json]`,
-    );
+  if (!command) return fail(positionals[0] ? `Unknown command "${positionals[0]}"\n\n${USAGE}` : USAGE);
 
   const db = await openDatabase(loadConfig(), { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {
@@ -119,6 +132,22 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     await db.close();
   }
+}
+
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      workspace: { type: 'string' },
+      id: { type: 'string' },
+      json: { type: 'boolean' },
+      port: { type: 'string' },
+      secret: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
 }
 
 main(process.argv.slice(2)).then(

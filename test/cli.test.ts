@@ -62,6 +62,22 @@ describe('operator CLI against DATABASE_URL', () => {
     expect(missing.stderr).toContain('--name');
     const nonsense = await cli('drop-everything');
     expect(nonsense.code).toBe(1);
+    expect(nonsense.stderr).toContain('Unknown command "drop-everything"');
     expect(nonsense.stderr).toContain('Usage');
+    const option = await cli('list-api-keys', '--bogus');
+    expect(option.code).toBe(1);
+    expect(option.stderr.split('\n')[0]).toBe("Unknown option '--bogus'");
+  });
+
+  it('--help, -h and help print the commands on stdout and exit 0, without touching the database', async () => {
+    for (const args of [['--help'], ['-h'], ['help'], ['listen', '--help']]) {
+      const run = await runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      });
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: npm run cli -- <command>/);
+      for (const command of ['create-workspace', 'create-api-key', 'list-api-keys', 'revoke-api-key', 'listen'])
+        expect(run.stdout).toContain(command);
+    }
   });
 });
