@@ -112,7 +112,25 @@ export function startDeliveryWorker(options: WorkerOptions) {
     metrics?.deliveriesInFlight.set(slots.size());
     // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
     if (!(stopping && abort.signal.aborted)) {
-      writer.write(decideOutcome(claim, attemptedAt, result, policy));
+      const outcome = decideOutcome(claim, attemptedAt, result, policy);
+      writer.write(outcome);
+      // Not the URL: query strings often carry tokens.
+      if (!result.ok) {
+        log.info(
+          {
+            deliveryId: claim.id,
+            webhookId: claim.webhookId,
+            workspaceId: claim.workspaceId,
+            attempt: claim.attemptCount + 1,
+            outcome: attemptOutcome(result),
+            statusCode: result.statusCode,
+            error: result.error,
+            ms: result.durationMs,
+            next: outcome.status === 'pending' ? outcome.nextAttemptAt : outcome.status,
+          },
+          'delivery attempt failed',
+        );
+      }
       metrics?.attempts.inc({ outcome: attemptOutcome(result) });
       if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }

@@ -5,12 +5,12 @@ import type { Logger } from '../lib/logger.js';
 const CLIENT_REQUEST_ID = /^[\w.:-]{1,64}$/;
 
 /**
- * One log line per request, with a request id: the caller's `X-Request-Id` when it is a
+ * One log line per request, with the error codes it answered (if any) and a request id: the caller's `X-Request-Id` when it is a
  * sane token, otherwise a new one, echoed back in the response. Headers are not logged,
  * so neither the API key nor anything else a client sends ends up in the logs.
  */
 export function useRequestLog(log: Logger): Plugin {
-  const started = new WeakMap<Request, { id: string; at: number; operation?: string }>();
+  const started = new WeakMap<Request, { id: string; at: number; operation?: string; errors?: string[] }>();
   return {
     onRequest({ request }) {
       const given = request.headers.get('x-request-id');
@@ -22,6 +22,17 @@ export function useRequestLog(log: Logger): Plugin {
     onParams({ params, request }) {
       const entry = started.get(request);
       if (entry && typeof params.operationName === 'string') entry.operation = params.operationName.slice(0, 100);
+    },
+    onResultProcess({ request, result }) {
+      // Errors answered with 200 too: their codes, so a log search finds them.
+      const entry = started.get(request);
+      const results = Array.isArray(result) ? result : [result];
+      const codes = results.flatMap((r) =>
+        r && typeof r === 'object' && 'errors' in r && Array.isArray(r.errors)
+          ? r.errors.map((e: { extensions?: { code?: unknown } }) => String(e.extensions?.code ?? 'UNKNOWN'))
+          : [],
+      );
+      if (entry && codes.length > 0) entry.errors = [...new Set(codes)];
     },
     onResponse({ request, response }) {
       const entry = started.get(request);
@@ -36,6 +47,7 @@ export function useRequestLog(log: Logger): Plugin {
           path,
           operation: entry.operation,
           status: response.status,
+          errors: entry.errors,
           ms: Math.round(performance.now() - entry.at),
         },
         'request',

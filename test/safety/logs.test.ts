@@ -42,6 +42,20 @@ describe('logs', () => {
     await receiver.waitFor(2, 15_000);
     await eventually(async () => lines.length > 5);
 
+    // Errors answered with 200 name their codes; failed attempts are logged, without the URL.
+    const requests = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request');
+    expect(requests.some((r) => r.status === 200 && r.errors?.includes('BAD_USER_INPUT'))).toBe(true);
+    expect(requests.some((r) => r.errors?.includes('UNAUTHENTICATED'))).toBe(true);
+    const failed = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'delivery attempt failed');
+    expect(failed).toMatchObject({
+      webhookId: id,
+      attempt: 1,
+      outcome: 'http_5xx',
+      statusCode: 500,
+      error: 'HTTP 500',
+    });
+    expect(JSON.stringify(failed)).not.toContain(receiver.url);
+
     const signatures = receiver.received.map((r) => String(r.headers['webhook-signature']).replace(/^v1,/, ''));
     const log = lines.join('\n');
     expect(lines.some((line) => line.includes('"reqId":"req-logged-1"'))).toBe(true);
