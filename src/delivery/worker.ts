@@ -203,7 +203,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
 
 export type DeliveryWorker = ReturnType<typeof startDeliveryWorker>;
 
-export const leaseFor = (deliveryTimeoutMs: number) => 2 * deliveryTimeoutMs + 5_000;
+const leaseFor = (deliveryTimeoutMs: number) => 2 * deliveryTimeoutMs + 5_000;
 
 /** Resolves at `time`, or at once when `signal` aborts. */
 function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {

@@ -54,7 +54,8 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     // Webhooks first, then their deliveries: the order in which pausing a webhook (its
     // trigger holds the backlog) takes the same locks. The other order deadlocked with a
     // pause of a failing webhook.
-    const health = new Map<string, { succeeded: boolean; gone: boolean; failures: number; lastError: string }>();
+    type Tally = { succeeded: boolean; gone: boolean; failures: number; lastError: string };
+    const health = new Map<string, Tally>();
     for (const o of outcomes) {
       const h = health.get(o.webhookId) ?? { succeeded: false, gone: false, failures: 0, lastError: '' };
       h.succeeded ||= o.status === 'succeeded';
@@ -66,8 +67,8 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
       health.set(o.webhookId, h);
     }
     const ids = [...health.keys()];
-    const of = <T>(pick: (h: { succeeded: boolean; gone: boolean; failures: number; lastError: string }) => T) =>
-      ids.map((id) => pick(health.get(id) as NonNullable<ReturnType<typeof health.get>>));
+    const tallies = [...health.values()];
+    const of = <T>(pick: (h: Tally) => T) => tallies.map(pick);
     await sql`/* webhooks.health */
     with health as (
       select w.id, h.succeeded, h.gone,
