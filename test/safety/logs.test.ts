@@ -43,9 +43,10 @@ describe('logs', () => {
     await eventually(async () => lines.length > 5);
 
     // Errors answered with 200 name their codes; failed attempts are logged, without the URL.
-    const requests = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request');
-    expect(requests.some((r) => r.status === 200 && r.errors?.includes('BAD_USER_INPUT'))).toBe(true);
-    expect(requests.some((r) => r.errors?.includes('UNAUTHENTICATED'))).toBe(true);
+    // (Log lines are written as responses finish: wait for the ones looked for.)
+    const requests = () => lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request');
+    await eventually(async () => requests().some((r) => r.status === 200 && r.errors?.includes('BAD_USER_INPUT')));
+    await eventually(async () => requests().some((r) => r.errors?.includes('UNAUTHENTICATED')));
     const failed = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'delivery attempt failed');
     expect(failed).toMatchObject({
       webhookId: id,
