@@ -51,6 +51,7 @@ export function decideOutcome(
     workspaceId: claim.workspaceId,
     claimToken: claim.claimToken,
     webhookId: claim.webhookId,
+    conversationId: claim.conversationId,
     attempt: { attemptedAt, ...result },
   };
   if (result.ok) return { ...base, status: 'succeeded', nextAttemptAt: null, gone: false };

@@ -2,9 +2,10 @@ import { EventRef } from '../events/schema.js';
 import { findEvents, publishTestEvent } from '../events/store.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, type PageArgs, pageArgs, resolvePages } from '../graphql/connection.js';
-import { findOwn, mustFindOwn, tooManySubscriptions, unauthenticated } from '../graphql/errors.js';
+import { badUserInput, findOwn, mustFindOwn, tooManySubscriptions, unauthenticated } from '../graphql/errors.js';
 import { startSubscriptionEvent } from '../graphql/request-state.js';
 import { KeyRevoked } from '../live/streams.js';
+import { recoverFailedDeliveries } from '../queue/recover.js';
 import { WebhookRef } from '../webhooks/schema.js';
 import { findWebhook, findWebhooks } from '../webhooks/store.js';
 import * as store from './store.js';
@@ -213,6 +214,36 @@ builder.mutationFields((t) => ({
       const webhook = await mustFindOwn('webhook', webhookId, (id) => findWebhook(ctx.sql, ctx.workspaceId, id));
       const deliveryId = await publishTestEvent(ctx.sql, webhook);
       return (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
+    },
+  }),
+  recoverDeliveries: t.int({
+    description:
+      "Gives every FAILED delivery of a webhook created in [since, until) a new attempt now, oldest first, and returns how many. Use it once an endpoint that was down works again. Safe to call twice (recovered deliveries are PENDING, no longer FAILED). They follow the webhook's state: held while it is paused, paced by its circuit breaker and rate limit.",
+    args: {
+      webhookId: t.arg.id({ required: true, description: 'The webhook whose failed deliveries to send again.' }),
+      since: t.arg({
+        type: 'DateTime',
+        required: true,
+        description:
+          'Deliveries created at or after this; no earlier than the retention period (RETENTION, 30 days) ago.',
+      }),
+      until: t.arg({
+        type: 'DateTime',
+        required: false,
+        description: 'Deliveries created before this; default now. Not before `since`.',
+      }),
+    },
+    resolve: async (_root, { webhookId, since, until }, ctx) => {
+      const now = new Date();
+      const end = until && until < now ? until : now;
+      if (until && since > until) throw badUserInput([{ path: ['since'], message: 'must not be after until' }]);
+      if (since.getTime() < now.getTime() - ctx.config.retentionMs) {
+        throw badUserInput([
+          { path: ['since'], message: 'must be within the retention period: older deliveries are already pruned' },
+        ]);
+      }
+      const webhook = await mustFindOwn('webhook', webhookId, (id) => findWebhook(ctx.sql, ctx.workspaceId, id));
+      return recoverFailedDeliveries(ctx.sql, ctx.workspaceId, webhook.id, since, end);
     },
   }),
   retryDelivery: t.field({

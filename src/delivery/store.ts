@@ -121,7 +121,7 @@ export async function listAttemptsOf(
 export async function retryDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
   const [row] = await sql<Delivery[]>`/* deliveries.retry */
     update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, manual = true, held = false,
-      updated_at = now()
+      waiting = false, updated_at = now()
     where workspace_id = ${workspaceId} and id = ${id}
     returning ${columns(sql)}`;
   if (row) {

@@ -53,6 +53,11 @@ EventRef.implement({
         'The event type as receivers see it: conversation_started, conversation_ended, conversation_analysed, or webhook.test.',
     }),
     agentId: t.exposeString('agentId', { description: 'The agent whose conversation this event is about.' }),
+    conversationId: t.exposeString('conversationId', {
+      nullable: true,
+      description:
+        "The conversation it belongs to, when published with one; sent in the payload as `conversationId`. Webhooks with ordering CONVERSATION receive one conversation's events strictly in publish order.",
+    }),
     data: t.field({
       type: 'JSON',
       description: 'The event data as published.',
@@ -79,6 +84,12 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
       validate: { schema: webhookRules.agentId },
     }),
     type: t.field({ type: WebhookEvent, required: true, description: 'What happened.' }),
+    conversationId: t.string({
+      required: false,
+      description:
+        'Optional: the conversation this event belongs to, 1 to 128 characters. Sent in the payload as `conversationId`; webhooks with ordering CONVERSATION get the events of one conversation one at a time, in publish order.',
+      validate: { schema: lineOfText(1, 128) },
+    }),
     data: t.field({
       type: 'JSON',
       required: true,
@@ -129,6 +140,7 @@ builder.mutationField('publishEvent', (t) =>
         const { event } = await publishEvent(ctx.sql, {
           workspaceId: ctx.workspaceId,
           agentId: input.agentId,
+          conversationId: input.conversationId,
           type: input.type,
           data: input.data,
           idempotencyKey: input.idempotencyKey,

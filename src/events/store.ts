@@ -10,6 +10,7 @@ export type EventRecord = {
   id: string;
   workspaceId: string;
   agentId: string;
+  conversationId: string | null;
   type: string;
   /**
    * The exact JSON body deliveries send: up to 256 KiB, so reads leave it out (see
@@ -26,18 +27,27 @@ export type NewEvent = {
   /** Wire name: conversation_started, …, or webhook.test. */
   type: string;
   data: unknown;
+  /** Deliveries to webhooks that order by conversation go one at a time per conversation. */
+  conversationId?: string | null;
   idempotencyKey?: string | null;
 };
 
 export class IdempotencyConflict extends Error {}
 
 const columns = (sql: Sql) => sql`
-  id, workspace_id, agent_id, type, created_at,
+  id, workspace_id, agent_id, conversation_id, type, created_at,
   ${pageMicros(sql)}`;
 
 /** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
 export function eventPayload(
-  event: { id: string; type: string; createdAt: Date; workspaceId: string; agentId: string },
+  event: {
+    id: string;
+    type: string;
+    createdAt: Date;
+    workspaceId: string;
+    agentId: string;
+    conversationId?: string | null;
+  },
   data: unknown,
 ) {
   return JSON.stringify({
@@ -46,6 +56,8 @@ export function eventPayload(
     timestamp: event.createdAt.toISOString(),
     workspaceId: event.workspaceId,
     agentId: event.agentId,
+    // Only when published with one: payloads without it stay as they always were.
+    ...(event.conversationId ? { conversationId: event.conversationId } : {}),
     data,
   });
 }
@@ -78,6 +90,7 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
       // Key order aside, the same request must describe the same event.
       const same =
         event.agentId === input.agentId &&
+        event.conversationId === (input.conversationId ?? null) &&
         event.type === input.type &&
         isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
       if (!same) throw new IdempotencyConflict();
@@ -91,17 +104,19 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
 
   const id = newId('event');
   const createdAt = new Date();
+  const conversationId = input.conversationId ?? null;
   const payload = eventPayload(
-    { id, type: input.type, createdAt, workspaceId: input.workspaceId, agentId: input.agentId },
+    { id, type: input.type, createdAt, workspaceId: input.workspaceId, agentId: input.agentId, conversationId },
     input.data,
   );
   const [event] = await tx<EventRecord[]>`/* events.insert */
-    insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at)
-    values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt})
+    insert into events (id, workspace_id, agent_id, conversation_id, type, payload, idempotency_key, created_at)
+    values (${id}, ${input.workspaceId}, ${input.agentId}, ${conversationId}, ${input.type}, ${payload},
+      ${input.idempotencyKey ?? null}, ${createdAt})
     returning ${columns(tx)}, payload`;
   await enqueueDeliveries(
     tx,
-    { id, workspaceId: input.workspaceId, agentId: input.agentId },
+    { id, workspaceId: input.workspaceId, agentId: input.agentId, conversationId },
     { subscribedTo: input.type },
   );
   return { event: event as EventRecord, created: true };

@@ -9,6 +9,8 @@ export type ClaimedDelivery = {
   webhookId: string;
   eventId: string;
   attemptCount: number;
+  /** Set when the webhook orders by conversation: the chain whose next delivery waits for this one. */
+  conversationId: string | null;
   /** When it came due (before the claim moved `next_attempt_at` on by the lease). */
   dueAt: Date;
   /** Not before this: the delivery's slot in its webhook's rate limit (null when unlimited). */
@@ -42,13 +44,13 @@ export type ClaimOptions = {
  */
 export const queueHeads = (sql: Sql) => sql`
       (select d.webhook_id, d.next_attempt_at from deliveries d
-       where d.status = 'pending' and not d.held
+       where d.status = 'pending' and not d.held and not d.waiting
        order by d.webhook_id, d.next_attempt_at limit 1)
       union all
       select n.webhook_id, n.next_attempt_at
       from heads h cross join lateral (
         select d.webhook_id, d.next_attempt_at from deliveries d
-        where d.status = 'pending' and not d.held and d.webhook_id > h.webhook_id
+        where d.status = 'pending' and not d.held and not d.waiting and d.webhook_id > h.webhook_id
         order by d.webhook_id, d.next_attempt_at limit 1
       ) n
     `;
@@ -152,7 +154,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
         cross join lateral (
           select d.id, d.webhook_id, d.next_attempt_at, row_number() over (order by d.next_attempt_at) as position
           from deliveries d
-          where d.webhook_id = r.webhook_id and d.status = 'pending' and not d.held and d.next_attempt_at <= now()
+          where d.webhook_id = r.webhook_id and d.status = 'pending' and not d.held and not d.waiting and d.next_attempt_at <= now()
           order by d.next_attempt_at
           -- No more than a fair share of the batch: with many queues ready, one each.
           limit least(r.allowance, ceil(${options.limit}::numeric / r.ready_count))
@@ -195,20 +197,20 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       from dealt c
       left join gated g on g.webhook_id = c.webhook_id
       cross join lateral (
-        select d.id, d.webhook_id, d.status, d.held, d.manual, d.next_attempt_at from deliveries d
+        select d.id, d.webhook_id, d.status, d.held, d.waiting, d.manual, d.next_attempt_at from deliveries d
         where d.id = c.id
         limit 1 -- (a subquery with a limit keeps its conditions to itself)
         for update skip locked
       ) l
       join webhooks w on w.id = l.webhook_id
       where (not c.circuit_open and c.rate is null or c.position <= g.taken)
-        and l.status = 'pending' and not l.held and l.next_attempt_at <= now() and (w.active or l.manual)
+        and l.status = 'pending' and not l.held and not l.waiting and l.next_attempt_at <= now() and (w.active or l.manual)
     )
     update deliveries d
     set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
-    returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count,
+    returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, d.conversation_id,
       picked.due_at, picked.send_at, w.url, e.payload,
       w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
 }

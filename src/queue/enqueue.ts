@@ -21,9 +21,16 @@ export type Recipients =
  */
 export async function enqueueDeliveries(
   tx: Sql,
-  event: { id: string; workspaceId: string; agentId: string },
+  event: { id: string; workspaceId: string; agentId: string; conversationId?: string | null },
   to: Recipients,
 ): Promise<{ id: string; webhookId: string }[]> {
+  const conversationId = event.conversationId ?? null;
+  // Publishes of one conversation take turns, so each sees the one before it committed
+  // and queues behind it (a concurrent pair would otherwise both find the chain empty).
+  if (conversationId !== null && !('webhookId' in to)) {
+    await tx`/* events.conversation-lock */
+      select pg_advisory_xact_lock(hashtextextended(${event.workspaceId} || '/' || ${conversationId}, 0))`;
+  }
   const created =
     'webhookId' in to
       ? await tx<{ id: string; webhookId: string }[]>`/* deliveries.enqueue-one */
@@ -31,11 +38,22 @@ export async function enqueueDeliveries(
           values (random_id('dlv_'), ${event.workspaceId}, ${event.id}, ${to.webhookId}, now(), true)
           returning id, webhook_id`
       : await tx<{ id: string; webhookId: string }[]>`/* deliveries.enqueue-fan-out */
-          insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
-          select random_id('dlv_'), workspace_id, ${event.id}, id, now()
-          from webhooks
-          where workspace_id = ${event.workspaceId} and agent_id = ${event.agentId} and active
-            and ${to.subscribedTo} = any(events)
+          insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at,
+            conversation_id, conversation_position, waiting)
+          select random_id('dlv_'), w.workspace_id, ${event.id}, w.id, now(),
+            o.conversation_id, case when o.conversation_id is not null then nextval('deliveries_conversation_position') end,
+            -- Behind an earlier delivery of the same conversation still pending: wait for it.
+            o.conversation_id is not null and exists (
+              select 1 from deliveries p
+              where p.webhook_id = w.id and p.conversation_id = o.conversation_id
+                and p.status = 'pending' and p.conversation_id is not null)
+          from webhooks w
+          -- Chains only for webhooks that order by conversation.
+          cross join lateral (
+            select case when w.ordering = 'conversation' then ${conversationId}::text end as conversation_id
+          ) o
+          where w.workspace_id = ${event.workspaceId} and w.agent_id = ${event.agentId} and w.active
+            and ${to.subscribedTo} = any(w.events)
           returning id, webhook_id`;
   if ('webhookId' in to) await probeNow(tx, to.webhookId);
   await announceDue(

@@ -1,4 +1,5 @@
 import type { Pool } from '../db/sql.js';
+import { releaseChainHeads } from './conversations.js';
 import { announceChanges } from './enqueue.js';
 
 /** Where a delivery stands. */
@@ -19,6 +20,8 @@ export type Outcome = {
   workspaceId: string;
   claimToken: string;
   webhookId: string;
+  /** The conversation chain it belongs to (webhooks ordered by conversation), else null. */
+  conversationId: string | null;
   attempt: Attempt;
   /** null: succeeded or failed for good. */
   nextAttemptAt: Date | null;
@@ -124,6 +127,11 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
         claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
     from input i, webhooks w
     where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id`;
+    // Ended deliveries of ordered conversations: the next of each comes due.
+    await releaseChainHeads(
+      sql,
+      outcomes.filter((o) => o.conversationId !== null && o.status !== 'pending').map((o) => o.deliveryId),
+    );
     await announceChanges(
       sql,
       outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),

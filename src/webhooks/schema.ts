@@ -12,6 +12,21 @@ export const WebhookEvent = builder.enumType('WebhookEvent', {
   values: eventEnumValues(),
 });
 
+const DeliveryOrderingEnum = builder.enumType('DeliveryOrdering', {
+  description: 'Whether a webhook receives the events of one conversation in order.',
+  values: {
+    NONE: {
+      value: 'none',
+      description: 'Deliveries go as soon as they are due, several at a time: the fastest. The default.',
+    },
+    CONVERSATION: {
+      value: 'conversation',
+      description:
+        'The deliveries of one conversation (events published with the same conversationId) go strictly in publish order: the next is not attempted until the one before it has SUCCEEDED or FAILED for good. A conversation that keeps failing holds back only itself; events without a conversationId are unordered.',
+    },
+  } as const,
+});
+
 export const WebhookRef = builder.objectRef<Webhook | WebhookWithSecret>('Webhook');
 
 WebhookRef.implement({
@@ -51,6 +66,11 @@ WebhookRef.implement({
       nullable: true,
       description:
         'The most deliveries per second this webhook receives, across every worker (a burst of a tenth of a second more is allowed); null: no limit. Deliveries waiting for the limit are not failures.',
+    }),
+    ordering: t.field({
+      type: DeliveryOrderingEnum,
+      description: "NONE, or CONVERSATION: one conversation's deliveries one at a time, in publish order.",
+      resolve: (webhook) => webhook.ordering,
     }),
     health: t.field({
       type: WebhookHealthRef,
@@ -145,6 +165,11 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
       description: 'The most deliveries per second, 1 to 10000, across every worker; null or left out: no limit.',
       validate: { schema: webhookRules.rateLimitPerSecond },
     }),
+    ordering: t.field({
+      type: DeliveryOrderingEnum,
+      required: false,
+      description: "NONE (the default) or CONVERSATION: deliver each conversation's events one at a time, in order.",
+    }),
   }),
 });
 
@@ -169,6 +194,11 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       description: 'New rate limit, 1 to 10000 deliveries per second; null removes the limit.',
       validate: { schema: webhookRules.rateLimitPerSecond },
     }),
+    ordering: t.field({
+      type: DeliveryOrderingEnum,
+      description:
+        'NONE or CONVERSATION. Turning it off sends the deliveries waiting behind others in their conversation at once.',
+    }),
   }),
   // A field left out stays as it is; an explicit null is a mistake, not "clear it".
   validate: {
@@ -177,6 +207,7 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       [(input) => input.url !== null, { message: 'must not be null', path: ['url'] }],
       [(input) => input.events !== null, { message: 'must not be null', path: ['events'] }],
       [(input) => input.active !== null, { message: 'must not be null', path: ['active'] }],
+      [(input) => input.ordering !== null, { message: 'must not be null', path: ['ordering'] }],
     ],
   },
 });
@@ -237,6 +268,7 @@ builder.mutationFields((t) => ({
         events: unique(input.events),
         active: input.active ?? true,
         rateLimitPerSecond: input.rateLimitPerSecond ?? null,
+        ordering: input.ordering ?? 'none',
       });
     },
   }),
@@ -257,6 +289,7 @@ builder.mutationFields((t) => ({
           active: input.active ?? undefined,
           // Here null means something: no limit.
           rateLimitPerSecond: input.rateLimitPerSecond,
+          ordering: input.ordering ?? undefined,
         }),
       );
     },

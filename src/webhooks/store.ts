@@ -1,3 +1,4 @@
+import { DELIVERIES_DUE } from '../db/channels.js';
 import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
@@ -16,6 +17,8 @@ export type Webhook = {
   disabledReason: string | null;
   /** Deliveries per second at most, across every worker; null: unlimited. */
   rateLimitPerSecond: number | null;
+  /** 'conversation': one conversation's deliveries go one at a time, in publish order. */
+  ordering: DeliveryOrdering;
   /** The endpoint's health as the workers last recorded it (see queue/record.ts). */
   consecutiveFailures: number;
   failingSince: Date | null;
@@ -30,6 +33,8 @@ export type Webhook = {
 /** Only registration and rotation produce this: the one moment the secret is shown. */
 export type WebhookWithSecret = Webhook & { secret: string };
 
+export type DeliveryOrdering = 'none' | 'conversation';
+
 export type NewWebhook = {
   workspaceId: string;
   name: string;
@@ -38,15 +43,19 @@ export type NewWebhook = {
   events: WebhookEventType[];
   active: boolean;
   rateLimitPerSecond: number | null;
+  /** Default 'none'. */
+  ordering?: DeliveryOrdering;
 };
 
-export type WebhookPatch = Partial<Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond'>>;
+export type WebhookPatch = Partial<
+  Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond' | 'ordering'>
+>;
 
 export type WebhookFilter = { agentId?: string | null; active?: boolean | null };
 
 // The select list every read shares. `page_micros` is created_at in exact microseconds, for cursors.
 const columns = (sql: Sql) => sql`
-  id, workspace_id, name, agent_id, url, events, active, disabled_reason, rate_limit_per_second,
+  id, workspace_id, name, agent_id, url, events, active, disabled_reason, rate_limit_per_second, ordering,
   consecutive_failures, failing_since, circuit_opened_at, circuit_reason, next_probe_at, created_at, updated_at,
   ${pageMicros(sql)}`;
 
@@ -54,9 +63,11 @@ export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebho
   const id = newId('webhook');
   const secret = generateSigningSecret();
   const [row] = await sql<Webhook[]>`/* webhooks.insert */
-    insert into webhooks (id, workspace_id, name, agent_id, url, events, active, rate_limit_per_second, secret_encrypted)
+    insert into webhooks (id, workspace_id, name, agent_id, url, events, active, rate_limit_per_second, ordering,
+                          secret_encrypted)
     values (${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
-            ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${encryptSecret(secretKey, secret, id)})
+            ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${input.ordering ?? 'none'},
+            ${encryptSecret(secretKey, secret, id)})
     returning ${columns(sql)}`;
   return { ...(row as Webhook), secret };
 }
@@ -113,7 +124,7 @@ export async function updateWebhook(
   patch: WebhookPatch,
 ): Promise<Webhook | null> {
   const changes: Record<string, unknown> = { updatedAt: new Date() };
-  for (const key of ['name', 'url', 'events', 'active', 'rateLimitPerSecond'] as const) {
+  for (const key of ['name', 'url', 'events', 'active', 'rateLimitPerSecond', 'ordering'] as const) {
     if (patch[key] !== undefined) changes[key] = patch[key];
   }
   if (patch.active === true) changes.disabledReason = null;
@@ -130,7 +141,20 @@ export async function updateWebhook(
     update webhooks set ${sql(changes)}
     where workspace_id = ${workspaceId} and id = ${id}
     returning ${columns(sql)}`;
+  if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);
   return row ?? null;
+}
+
+/**
+ * Ordering turned off: every delivery still waiting in a conversation chain comes due now.
+ * (Deliveries already queued while it was on keep their chain fields; a chain with no
+ * waiting member is inert.)
+ */
+async function releaseConversationChains(sql: Sql, webhookId: string): Promise<void> {
+  await sql`/* deliveries.release-conversation-chains */
+    update deliveries set waiting = false, next_attempt_at = now(), updated_at = now()
+    where webhook_id = ${webhookId} and status = 'pending' and conversation_id is not null and waiting`;
+  await sql`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
 }
 
 export async function deleteWebhook(sql: Sql, workspaceId: string, id: string): Promise<boolean> {

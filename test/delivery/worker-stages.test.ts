@@ -14,6 +14,7 @@ const claim: ClaimedDelivery = {
   createdAt: new Date(0),
   claimToken: 'token',
   webhookId: 'wh_1',
+  conversationId: null,
   eventId: 'evt_1',
   attemptCount: 0,
   dueAt: new Date(0),
