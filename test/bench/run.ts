@@ -22,6 +22,7 @@ import { latencyScenario } from './scenarios/latency.js';
 import { listScalingScenario } from './scenarios/list-scaling.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { noisyNeighbourScenario } from './scenarios/noisy-neighbour.js';
+import { orderingScenario } from './scenarios/ordering.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
 
@@ -114,6 +115,7 @@ const scenarios = {
   isolation: isolationScenario,
   'noisy-neighbour': noisyNeighbourScenario,
   'rate-limit': rateLimitScenario,
+  ordering: orderingScenario,
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,

@@ -1,0 +1,65 @@
+import { publishEvent } from '../../../src/events/store.js';
+import { createWorkspace } from '../../../src/workspaces/store.js';
+import { type Bench, countingReceiver, median, REPEATS, record, server, settle, webhook } from '../harness.js';
+
+/**
+ * One webhook receiving 1,000 concurrent conversations of 10 events each (published
+ * interleaved, as calls overlap): drain throughput with ordering CONVERSATION (one
+ * delivery per conversation at a time) against the same backlog unordered.
+ */
+export async function orderingScenario(bench: Bench) {
+  const CONVERSATIONS = 1000;
+  const EVENTS_EACH = 10;
+  const TOTAL = CONVERSATIONS * EVENTS_EACH;
+  const receiver = await countingReceiver();
+
+  const run = async (ordering: 'none' | 'conversation') => {
+    const workspace = await createWorkspace(bench.sql, `bench-ordering-${ordering}`);
+    const hook = await webhook(bench, workspace.id, 'ordered', receiver.url);
+    await bench.sql`update webhooks set ordering = ${ordering} where id = ${hook.id}`;
+    for (let seq = 0; seq < EVENTS_EACH; seq++) {
+      for (let c = 0; c < CONVERSATIONS; c += 100) {
+        await Promise.all(
+          Array.from({ length: 100 }, (_, j) =>
+            publishEvent(bench.sql, {
+              workspaceId: workspace.id,
+              agentId: 'ordered',
+              conversationId: `call-${c + j}`,
+              type: 'conversation_ended',
+              data: { seq, transcript: 'x'.repeat(500) },
+            }),
+          ),
+        );
+      }
+    }
+    await settle(bench);
+    const arrived = receiver.expect(TOTAL);
+    const worker = await server(bench, 'worker');
+    await arrived;
+    const rate = TOTAL / ((performance.now() - receiver.firstAt()) / 1000);
+    await worker.stop();
+    await bench.sql`update webhooks set active = false where id = ${hook.id}`;
+    return rate;
+  };
+
+  const ordered: number[] = [];
+  const unordered: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    unordered.push(await run('none'));
+    ordered.push(await run('conversation'));
+  }
+  await receiver.close();
+  process.stdout.write(
+    `    ordered ${ordered.map(Math.round).join(', ')}/s; unordered ${unordered.map(Math.round).join(', ')}/s\n`,
+  );
+  record(
+    {
+      scenario: 'ordering',
+      measured: 'deliveries/s, one webhook, 1,000 conversations × 10 events, ordering CONVERSATION',
+      figure: Math.round(median(ordered)),
+      baseline: Math.round(median(unordered)),
+      target: '≥ 0.8× unordered (NONE)',
+    },
+    (ratio) => ratio >= 0.8,
+  );
+}
