@@ -98,7 +98,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = de
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(sql),
-      useMutationRateLimit(config.rateLimit),
+      useMutationRateLimit(config.rateLimit, config.publishRateLimit),
       useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),

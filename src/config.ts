@@ -62,6 +62,9 @@ const schema = z.object({
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
+  // Ingest: a voice platform at peak publishes hundreds of events a second from one key.
+  PUBLISH_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
+  PUBLISH_RATE_LIMIT_BURST: z.coerce.number().int().min(100).default(2000),
   MAX_QUERY_COST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   READ_RATE_LIMIT_BYTES_PER_SECOND: z.coerce
     .number()
@@ -101,6 +104,8 @@ export type Config = {
   retentionMs: number;
   allowPrivateTargets: boolean;
   rateLimit: { perSecond: number; burst: number };
+  /** Events published per key: publishEvent counts 1, publishEvents its length. */
+  publishRateLimit: { perSecond: number; burst: number };
   /** Bytes of event data one API key may read per second (0: unlimited). */
   readRateLimitBytesPerSecond: number;
   /** The most rows one operation may be expected to read (its cost), and may read. */
@@ -155,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    publishRateLimit: { perSecond: e.PUBLISH_RATE_LIMIT_PER_SECOND, burst: e.PUBLISH_RATE_LIMIT_BURST },
     readRateLimitBytesPerSecond: e.READ_RATE_LIMIT_BYTES_PER_SECOND,
     maxQueryCost: e.MAX_QUERY_COST,
     maxResponseBytes: e.MAX_RESPONSE_BYTES,

@@ -5,7 +5,14 @@ import { builder, type Context } from '../graphql/builder.js';
 import { badUserInput, findOwn } from '../graphql/errors.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
-import { type EventRecord, findEvent, findPayloads, IdempotencyConflict, publishEvent } from './store.js';
+import {
+  type EventRecord,
+  findEvent,
+  findPayloads,
+  IdempotencyConflict,
+  publishEvent,
+  publishEvents,
+} from './store.js';
 
 export const MAX_DATA_BYTES = 256 * 1024;
 /** Deeper JSON is refused: no receiver needs it, and walking it recursively would overflow the stack. */
@@ -129,34 +136,62 @@ builder.queryField('event', (t) =>
   }),
 );
 
-builder.mutationField('publishEvent', (t) =>
-  t.field({
+/** The stored event for a validated input of this workspace. */
+const newEvent = (ctx: Context, input: typeof PublishEventInput.$inferInput) => ({
+  workspaceId: ctx.workspaceId,
+  agentId: input.agentId,
+  conversationId: input.conversationId,
+  type: input.type,
+  data: input.data,
+  idempotencyKey: input.idempotencyKey,
+});
+
+/** A reused idempotency key is the caller's mistake: named at its place in the input. */
+function idempotencyConflict(error: unknown, path: (string | number)[]): unknown {
+  if (!(error instanceof IdempotencyConflict)) return error;
+  return badUserInput([
+    { path: [...path, 'idempotencyKey'], message: 'was already used in the last 24 hours for a different event' },
+  ]);
+}
+
+export const MAX_EVENTS_PER_BATCH = 100;
+
+builder.mutationFields((t) => ({
+  publishEvent: t.field({
     type: EventRef,
     description:
       'Publishes a conversation event: it is stored, and delivered to every active webhook of the agent subscribed to its type.',
     args: { input: t.arg({ type: PublishEventInput, required: true, description: 'The event.' }) },
     resolve: async (_root, { input }, ctx) => {
       try {
-        const { event } = await publishEvent(ctx.sql, {
-          workspaceId: ctx.workspaceId,
-          agentId: input.agentId,
-          conversationId: input.conversationId,
-          type: input.type,
-          data: input.data,
-          idempotencyKey: input.idempotencyKey,
-        });
-        return event;
+        return (await publishEvent(ctx.sql, newEvent(ctx, input))).event;
       } catch (error) {
-        if (error instanceof IdempotencyConflict) {
-          throw badUserInput([
-            {
-              path: ['input', 'idempotencyKey'],
-              message: 'was already used in the last 24 hours for a different event',
-            },
-          ]);
-        }
-        throw error;
+        throw idempotencyConflict(error, ['input']);
       }
     },
   }),
-);
+  publishEvents: t.field({
+    type: [EventRef],
+    description: `Publishes 1 to ${MAX_EVENTS_PER_BATCH} events in one transaction, in order: all of them, or none when any is invalid. Returns them in the order given; an item whose idempotency key was used in the last 24 hours returns that event. Each event counts against the publish rate limit.`,
+    args: {
+      inputs: t.arg({
+        type: [PublishEventInput],
+        required: true,
+        description: `The events, 1 to ${MAX_EVENTS_PER_BATCH}. A bad one is named by its index: ["inputs", 3, "agentId"].`,
+      }),
+    },
+    resolve: async (_root, { inputs }, ctx) => {
+      if (inputs.length < 1 || inputs.length > MAX_EVENTS_PER_BATCH) {
+        throw badUserInput([{ path: ['inputs'], message: `must hold 1 to ${MAX_EVENTS_PER_BATCH} events` }]);
+      }
+      try {
+        return await publishEvents(
+          ctx.sql,
+          inputs.map((input) => newEvent(ctx, input)),
+        );
+      } catch (error) {
+        throw idempotencyConflict(error, ['inputs', error instanceof IdempotencyConflict ? error.index : 0]);
+      }
+    },
+  }),
+}));

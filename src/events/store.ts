@@ -32,7 +32,12 @@ export type NewEvent = {
   idempotencyKey?: string | null;
 };
 
-export class IdempotencyConflict extends Error {}
+/** An idempotency key reused for a different event; `index` is its place in a batch. */
+export class IdempotencyConflict extends Error {
+  constructor(readonly index = 0) {
+    super('idempotency key reused for a different event');
+  }
+}
 
 const columns = (sql: Sql) => sql`
   id, workspace_id, agent_id, conversation_id, type, created_at,
@@ -79,7 +84,30 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event
   }
 }
 
-async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
+/**
+ * Publishes several events in one transaction, in order: all of them or none. Each keeps
+ * its own idempotency key (one already used in the last 24 hours returns that event).
+ */
+export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<EventRecord[]> {
+  const publishAll = (tx: Sql) => sequentially(inputs, (input, index) => publishIn(tx, input, index));
+  try {
+    return (await pool.begin(publishAll)).map((published) => published.event);
+  } catch (error) {
+    // As for one event: a concurrent first use of one of the keys won; now it is found.
+    if ((error as { code?: string }).code === '23505' && inputs.some((input) => input.idempotencyKey)) {
+      return (await pool.begin(publishAll)).map((published) => published.event);
+    }
+    throw error;
+  }
+}
+
+async function sequentially<T, R>(items: T[], run: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = [];
+  for (const [index, item] of items.entries()) results.push(await run(item, index));
+  return results;
+}
+
+async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<{ event: EventRecord; created: boolean }> {
   if (input.idempotencyKey) {
     const [existing] = await tx<(EventRecord & { fresh: boolean })[]>`/* events.idempotent-find */
       select ${columns(tx)}, payload, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
@@ -93,7 +121,7 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
         event.conversationId === (input.conversationId ?? null) &&
         event.type === input.type &&
         isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
-      if (!same) throw new IdempotencyConflict();
+      if (!same) throw new IdempotencyConflict(index);
       return { event, created: false };
     }
     if (existing) {

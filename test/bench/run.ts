@@ -49,6 +49,7 @@ async function main() {
       SECRET_ENCRYPTION_KEY: secretKey.toString('hex'),
       ALLOW_PRIVATE_TARGETS: 'true',
       RATE_LIMIT_PER_SECOND: '0',
+      PUBLISH_RATE_LIMIT_PER_SECOND: '0',
     },
   };
   const started = Date.now();

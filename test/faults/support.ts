@@ -28,6 +28,7 @@ export async function drillSetup(env: Record<string, string> = {}) {
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
         RATE_LIMIT_PER_SECOND: '0',
+        PUBLISH_RATE_LIMIT_PER_SECOND: '0',
         DELIVERY_TIMEOUT_MS: '2000',
         DELIVERY_RETRY_SCHEDULE: '200ms,500ms,1s,1s,1s,1s,1s,1s',
         ...env,
