@@ -27,6 +27,8 @@ export type NewEvent = {
   type: string;
   data: unknown;
   idempotencyKey?: string | null;
+  /** The publish span's W3C traceparent, when tracing is on: its delivery attempts link to it. */
+  traceparent?: string | null;
 };
 
 export class IdempotencyConflict extends Error {}
@@ -50,12 +52,19 @@ export function eventPayload(
   });
 }
 
+export type Published = {
+  event: EventRecord;
+  created: boolean;
+  /** The webhooks it is delivered to (none when an idempotency key matched an earlier event). */
+  webhooks: number;
+};
+
 /**
  * Stores an event and one pending delivery per active webhook of the workspace's agent
  * subscribed to its type, in one transaction (see enqueueDeliveries). With an idempotency key seen
  * in the last 24 hours, returns that event instead and delivers nothing new.
  */
-export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
+export async function publishEvent(pool: Pool, input: NewEvent): Promise<Published> {
   try {
     return await pool.begin((tx) => publishIn(tx, input));
   } catch (error) {
@@ -67,7 +76,7 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event
   }
 }
 
-async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
+async function publishIn(tx: Sql, input: NewEvent): Promise<Published> {
   if (input.idempotencyKey) {
     const [existing] = await tx<(EventRecord & { fresh: boolean })[]>`/* events.idempotent-find */
       select ${columns(tx)}, payload, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
@@ -81,7 +90,7 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
         event.type === input.type &&
         isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
       if (!same) throw new IdempotencyConflict();
-      return { event, created: false };
+      return { event, created: false, webhooks: 0 };
     }
     if (existing) {
       // Older than the window: the key is free again.
@@ -96,19 +105,24 @@ async function publishIn(tx: Sql, input: NewEvent): Promise<{ event: EventRecord
     input.data,
   );
   const [event] = await tx<EventRecord[]>`/* events.insert */
-    insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at)
-    values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt})
+    insert into events (id, workspace_id, agent_id, type, payload, idempotency_key, created_at, traceparent)
+    values (${id}, ${input.workspaceId}, ${input.agentId}, ${input.type}, ${payload}, ${input.idempotencyKey ?? null}, ${createdAt},
+      ${input.traceparent ?? null})
     returning ${columns(tx)}, payload`;
-  await enqueueDeliveries(
+  const deliveries = await enqueueDeliveries(
     tx,
     { id, workspaceId: input.workspaceId, agentId: input.agentId },
     { subscribedTo: input.type },
   );
-  return { event: event as EventRecord, created: true };
+  return { event: event as EventRecord, created: true, webhooks: deliveries.length };
 }
 
 /** A test event for one webhook, sent even when it is not subscribed to anything like it, or paused. */
-export async function publishTestEvent(pool: Pool, webhook: { id: string; workspaceId: string; agentId: string }) {
+export async function publishTestEvent(
+  pool: Pool,
+  webhook: { id: string; workspaceId: string; agentId: string },
+  traceparent?: string | null,
+) {
   return pool.begin(async (tx) => {
     const id = newId('event');
     const createdAt = new Date();
@@ -120,8 +134,8 @@ export async function publishTestEvent(pool: Pool, webhook: { id: string; worksp
       data,
     );
     await tx`/* events.insert-test */
-      insert into events (id, workspace_id, agent_id, type, payload, created_at)
-      values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt})`;
+      insert into events (id, workspace_id, agent_id, type, payload, created_at, traceparent)
+      values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt}, ${traceparent ?? null})`;
     const [delivery] = await enqueueDeliveries(
       tx,
       { id, workspaceId: webhook.workspaceId, agentId: webhook.agentId },
