@@ -125,16 +125,20 @@ builder.mutationField('publishEvent', (t) =>
       'Publishes a conversation event: it is stored, and delivered to every active webhook of the agent subscribed to its type.',
     args: { input: t.arg({ type: PublishEventInput, required: true, description: 'The event.' }) },
     resolve: async (_root, { input }, ctx) => {
+      const span = ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId });
       try {
-        const { event } = await publishEvent(ctx.sql, {
+        const { event, created, webhooks } = await publishEvent(ctx.sql, {
           workspaceId: ctx.workspaceId,
           agentId: input.agentId,
           type: input.type,
           data: input.data,
           idempotencyKey: input.idempotencyKey,
+          traceparent: span?.traceparent,
         });
+        span?.end({ eventId: event.id, webhooks, replayed: !created });
         return event;
       } catch (error) {
+        span?.fail(error);
         if (error instanceof IdempotencyConflict) {
           throw badUserInput([
             {
