@@ -23,6 +23,7 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createDeliveryFeed } from './live/delivery-feed.js';
 import { createLiveStreams } from './live/streams.js';
 import { schema } from './schema.js';
+import type { Tracing } from './telemetry/tracing.js';
 
 export type AppOptions = {
   sql: Pool;
@@ -32,10 +33,20 @@ export type AppOptions = {
   metrics?: Metrics;
   /** Pre-filled in GraphiQL's headers in development, so the first query just works. */
   devApiKey?: string;
+  /** Spans per operation and publish; without it nothing of OpenTelemetry runs. */
+  tracing?: Tracing;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
-export function createApp({ sql, config, secretKey, log, devApiKey, metrics = defaultMetrics(sql) }: AppOptions) {
+export function createApp({
+  sql,
+  config,
+  secretKey,
+  log,
+  devApiKey,
+  tracing,
+  metrics = defaultMetrics(sql),
+}: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
   return createYoga<{ req?: IncomingMessage }, RequestContext>({
@@ -57,6 +68,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = de
       deliveryFeed,
       liveStreams,
       budget: createReadBudget(readLimits(config)),
+      tracing,
     }),
     // Self-contained GraphiQL: works offline and behind firewalls (Yoga's default loads it from a CDN).
     // Loaded when first opened: the bundle takes ~33 MB of heap that a server nobody browses never needs.
@@ -80,6 +92,8 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = de
     // Mutations are never served over GET, and operations are single: no batching.
     batching: false,
     plugins: [
+      // First, so that the operation's span holds everything the others do.
+      ...(tracing ? [tracing.plugin] : []),
       useRequestLog(log),
       useMetrics(metrics),
       useBodyLimit(MAX_BODY_BYTES),

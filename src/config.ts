@@ -18,6 +18,13 @@ const booleanFlag = z
   .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
   .transform((value) => value === 'true' || value === '1');
 
+const httpUrl = z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' });
+
+/** OTLP over HTTP only: gRPC would bring a second HTTP/2 stack for one exporter. */
+const otlpProtocol = z.enum(['http/protobuf', 'http/json'], {
+  message: 'must be http/protobuf or http/json (grpc is not supported)',
+});
+
 /** A 32-byte AES key, given as 64 hex characters or as base64. */
 const encryptionKey = z.string().transform((value, ctx) => {
   const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
@@ -80,6 +87,13 @@ const schema = z.object({
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
+  // Tracing is on when this is set; the SDK reads the other OTEL_* variables itself.
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  // Where traces go instead, when set; on its own it turns nothing on.
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_SDK_DISABLED: booleanFlag.default(false),
 });
 
 export type Config = {
@@ -116,6 +130,14 @@ export type Config = {
   requestTimeoutMs: number;
   subscriptionsPerKey: number;
   maxConnections: number;
+  /** OpenTelemetry traces: where they go and how (undefined: tracing off, the SDK is never loaded). */
+  tracing: TracingConfig | undefined;
+};
+
+export type TracingConfig = {
+  /** The OTLP/HTTP traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
+  tracesUrl: string;
+  protocol: 'http/protobuf' | 'http/json';
 };
 
 export class ConfigError extends Error {}
@@ -167,5 +189,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
     maxConnections: e.MAX_CONNECTIONS,
+    tracing:
+      e.OTEL_EXPORTER_OTLP_ENDPOINT && !e.OTEL_SDK_DISABLED
+        ? {
+            tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? tracesUrl(e.OTEL_EXPORTER_OTLP_ENDPOINT),
+            // The specification's default: what collectors and vendors all accept.
+            protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+          }
+        : undefined,
   };
+}
+
+/** The specification's rule: the base endpoint with `v1/traces` appended to its path. */
+function tracesUrl(endpoint: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/v1/traces`;
 }

@@ -10,6 +10,7 @@ import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { opsHandler } from './ops-server.js';
+import { startTracing } from './telemetry/tracing.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
@@ -21,6 +22,8 @@ async function main() {
       'ALLOW_PRIVATE_TARGETS is on: webhooks may target loopback and private addresses. Development and tests only.',
     );
   }
+  // Without OTEL_EXPORTER_OTLP_ENDPOINT this loads nothing and returns undefined.
+  const tracing = await startTracing(config.tracing, log);
   // The embedded database serves one server; the CLI may still share it.
   const lock = config.databaseUrl ? undefined : await lockDataDir(config.dataDir, config.port);
   const db = await openDatabase(config, { log: (line) => log.info(line) }).catch(async (error: unknown) => {
@@ -41,7 +44,15 @@ async function main() {
     devKey = db.embedded && !config.production ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
     // Imported here so a worker-only process does not load the GraphQL stack at all.
     const { createApp } = await import('./app.js');
-    const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, metrics, devApiKey: devKey?.apiKey });
+    const yoga = createApp({
+      sql: db.sql,
+      config,
+      secretKey: db.secretKey,
+      log,
+      metrics,
+      devApiKey: devKey?.apiKey,
+      tracing,
+    });
     server = createServer(HTTP_LIMITS, yoga);
   }
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
@@ -75,7 +86,7 @@ async function main() {
   let worker: DeliveryWorker | undefined;
   let stopRetention: (() => Promise<void>) | undefined;
   if (config.role !== 'api') {
-    worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log, metrics });
+    worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log, metrics, tracing });
     stopRetention = startRetention(db.sql, { retentionMs: config.retentionMs, intervalMs: 10 * 60_000, log });
     log.info({ role: config.role }, 'delivery worker started');
   }
@@ -89,6 +100,8 @@ async function main() {
     server.closeIdleConnections();
     const released = await worker?.stop();
     await stopRetention?.();
+    // The last attempts' spans have ended: send what the batch processor still holds.
+    await tracing?.shutdown();
     await db.close();
     await lock?.release();
     log.info({ released: released?.released ?? 0 }, 'stopped');

@@ -49,6 +49,11 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'postgres://db/hooks' }, 'SECRET_ENCRYPTION_KEY'],
     [{ DATABASE_URL: 'postgres://db/hooks', SECRET_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'SECRET_ENCRYPTION_KEY'],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+    ],
   ])('stops with one line naming the variable for %o', (env, variable) => {
     let message = '';
     try {
@@ -58,5 +63,28 @@ describe('configuration', () => {
     }
     expect(message).toContain(variable);
     expect(message).not.toContain('\n');
+  });
+
+  it('traces only with OTEL_EXPORTER_OTLP_ENDPOINT: to its /v1/traces, over http/protobuf unless told otherwise', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    // The signal's own endpoint says where, not whether.
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }).tracing,
+    ).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+      tracesUrl: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com/base',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/in',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      }).tracing,
+    ).toEqual({ tracesUrl: 'https://traces.example.com/in', protocol: 'http/json' });
+    expect(
+      loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing,
+    ).toBeUndefined();
   });
 });

@@ -212,8 +212,16 @@ builder.mutationFields((t) => ({
     args: { webhookId: t.arg.id({ required: true, description: 'The webhook to test.' }) },
     resolve: async (_root, { webhookId }, ctx) => {
       const webhook = await mustFindOwn('webhook', webhookId, (id) => findWebhook(ctx.sql, ctx.workspaceId, id));
-      const deliveryId = await publishTestEvent(ctx.sql, webhook);
-      return (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
+      const span = ctx.tracing?.startPublish({ type: 'webhook.test', workspaceId: ctx.workspaceId });
+      try {
+        const deliveryId = await publishTestEvent(ctx.sql, webhook, span?.traceparent);
+        const delivery = (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
+        span?.end({ eventId: delivery.eventId, webhooks: 1, replayed: false });
+        return delivery;
+      } catch (error) {
+        span?.fail(error);
+        throw error;
+      }
     },
   }),
   recoverDeliveries: t.int({

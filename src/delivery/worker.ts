@@ -7,6 +7,7 @@ import type { Metrics } from '../lib/metrics.js';
 import { type ClaimedDelivery, claimDueDeliveries } from '../queue/claim.js';
 import { releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries } from '../queue/sync-held.js';
+import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
 import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import type { RetryPolicy } from './retry-policy.js';
@@ -27,6 +28,8 @@ export type WorkerOptions = {
   /** Safety-net poll; NOTIFY wakes the worker for new events, this catches retries coming due. */
   pollMs?: number;
   metrics?: Metrics;
+  /** A span per attempt and a `traceparent` header on its request; without it, neither. */
+  tracing?: Tracing;
 };
 
 type InFlight = { claim: ClaimedDelivery; abort: AbortController };
@@ -41,7 +44,7 @@ const REFILL_BATCH = 4;
  * Several workers, in one process or many, share the queue through row claims with a lease.
  */
 export function startDeliveryWorker(options: WorkerOptions) {
-  const { sql, secretKey, config, log, metrics } = options;
+  const { sql, secretKey, config, log, metrics, tracing } = options;
   const slots = createSlots({
     total: options.concurrency ?? config.deliveryConcurrency,
     perWorkspace: options.perWorkspace ?? config.deliveryConcurrencyPerWorkspace,
@@ -97,23 +100,31 @@ export function startDeliveryWorker(options: WorkerOptions) {
     slots.take(claim);
     metrics?.deliveriesInFlight.set(slots.size());
     let result: AttemptResult;
+    let span: AttemptSpan | undefined;
     try {
       const request = prepareAttempt(claim, secretKey);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
+      span = tracing?.startAttempt(attemptFacts(claim));
+      // The receiver's own spans can join the attempt's trace.
+      if (span?.traceparent) request.headers.traceparent = span.traceparent;
       result = await sender.send(request.url, request.headers, request.body, abort.signal);
     } catch (error) {
       log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
       result = cannotSign;
+      span ??= tracing?.startAttempt(attemptFacts(claim));
     }
     const attemptedAt = new Date(Date.now() - result.durationMs);
     inFlight.delete(claim.id);
     slots.give(claim);
     metrics?.deliveriesInFlight.set(slots.size());
     // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
-    if (!(stopping && abort.signal.aborted)) {
+    if (stopping && abort.signal.aborted) {
+      span?.end(result, attemptOutcome(result), 'released');
+    } else {
       const outcome = decideOutcome(claim, attemptedAt, result, policy);
       writer.write(outcome);
+      span?.end(result, attemptOutcome(result), outcome.status);
       // Not the URL: query strings often carry tokens.
       if (!result.ok) {
         log.info(
@@ -204,6 +215,15 @@ export function startDeliveryWorker(options: WorkerOptions) {
 export type DeliveryWorker = ReturnType<typeof startDeliveryWorker>;
 
 const leaseFor = (deliveryTimeoutMs: number) => 2 * deliveryTimeoutMs + 5_000;
+
+const attemptFacts = (claim: ClaimedDelivery) => ({
+  deliveryId: claim.id,
+  webhookId: claim.webhookId,
+  eventId: claim.eventId,
+  workspaceId: claim.workspaceId,
+  attempt: claim.attemptCount + 1,
+  publishTraceparent: claim.traceparent,
+});
 
 /** Resolves at `time`, or at once when `signal` aborts. */
 function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {

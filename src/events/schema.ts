@@ -163,9 +163,16 @@ builder.mutationFields((t) => ({
       'Publishes a conversation event: it is stored, and delivered to every active webhook of the agent subscribed to its type.',
     args: { input: t.arg({ type: PublishEventInput, required: true, description: 'The event.' }) },
     resolve: async (_root, { input }, ctx) => {
+      const span = ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId });
       try {
-        return (await publishEvent(ctx.sql, newEvent(ctx, input))).event;
+        const { event, created, webhooks } = await publishEvent(ctx.sql, {
+          ...newEvent(ctx, input),
+          traceparent: span?.traceparent,
+        });
+        span?.end({ eventId: event.id, webhooks, replayed: !created });
+        return event;
       } catch (error) {
+        span?.fail(error);
         throw idempotencyConflict(error, ['input']);
       }
     },
@@ -184,12 +191,21 @@ builder.mutationFields((t) => ({
       if (inputs.length < 1 || inputs.length > MAX_EVENTS_PER_BATCH) {
         throw badUserInput([{ path: ['inputs'], message: `must hold 1 to ${MAX_EVENTS_PER_BATCH} events` }]);
       }
+      // A publish span per event, as for publishEvent, so each attempt links to its own.
+      const spans = inputs.map((input) =>
+        ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId }),
+      );
       try {
-        return await publishEvents(
+        const published = await publishEvents(
           ctx.sql,
-          inputs.map((input) => newEvent(ctx, input)),
+          inputs.map((input, i) => ({ ...newEvent(ctx, input), traceparent: spans[i]?.traceparent })),
         );
+        for (const [i, { event, created, webhooks }] of published.entries()) {
+          spans[i]?.end({ eventId: event.id, webhooks, replayed: !created });
+        }
+        return published.map(({ event }) => event);
       } catch (error) {
+        for (const span of spans) span?.fail(error);
         throw idempotencyConflict(error, ['inputs', error instanceof IdempotencyConflict ? error.index : 0]);
       }
     },

@@ -30,6 +30,8 @@ export type NewEvent = {
   /** Deliveries to webhooks that order by conversation go one at a time per conversation. */
   conversationId?: string | null;
   idempotencyKey?: string | null;
+  /** The publish span's W3C traceparent, when tracing is on: its delivery attempts link to it. */
+  traceparent?: string | null;
 };
 
 /** An idempotency key reused for a different event; `index` is its place in a batch. */
@@ -67,12 +69,19 @@ export function eventPayload(
   });
 }
 
+export type Published = {
+  event: EventRecord;
+  created: boolean;
+  /** The webhooks it is delivered to (none when an idempotency key matched an earlier event). */
+  webhooks: number;
+};
+
 /**
  * Stores an event and one pending delivery per active webhook of the workspace's agent
  * subscribed to its type, in one transaction (see enqueueDeliveries). With an idempotency key seen
  * in the last 24 hours, returns that event instead and delivers nothing new.
  */
-export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event: EventRecord; created: boolean }> {
+export async function publishEvent(pool: Pool, input: NewEvent): Promise<Published> {
   try {
     return await pool.begin((tx) => publishIn(tx, input));
   } catch (error) {
@@ -88,14 +97,14 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<{ event
  * Publishes several events in one transaction, in order: all of them or none. Each keeps
  * its own idempotency key (one already used in the last 24 hours returns that event).
  */
-export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<EventRecord[]> {
+export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Published[]> {
   const publishAll = (tx: Sql) => sequentially(inputs, (input, index) => publishIn(tx, input, index));
   try {
-    return (await pool.begin(publishAll)).map((published) => published.event);
+    return await pool.begin(publishAll);
   } catch (error) {
     // As for one event: a concurrent first use of one of the keys won; now it is found.
     if ((error as { code?: string }).code === '23505' && inputs.some((input) => input.idempotencyKey)) {
-      return (await pool.begin(publishAll)).map((published) => published.event);
+      return await pool.begin(publishAll);
     }
     throw error;
   }
@@ -107,7 +116,7 @@ async function sequentially<T, R>(items: T[], run: (item: T, index: number) => P
   return results;
 }
 
-async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<{ event: EventRecord; created: boolean }> {
+async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<Published> {
   if (input.idempotencyKey) {
     const [existing] = await tx<(EventRecord & { fresh: boolean })[]>`/* events.idempotent-find */
       select ${columns(tx)}, payload, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
@@ -122,7 +131,7 @@ async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<{ event: 
         event.type === input.type &&
         isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
       if (!same) throw new IdempotencyConflict(index);
-      return { event, created: false };
+      return { event, created: false, webhooks: 0 };
     }
     if (existing) {
       // Older than the window: the key is free again.
@@ -138,20 +147,24 @@ async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<{ event: 
     input.data,
   );
   const [event] = await tx<EventRecord[]>`/* events.insert */
-    insert into events (id, workspace_id, agent_id, conversation_id, type, payload, idempotency_key, created_at)
+    insert into events (id, workspace_id, agent_id, conversation_id, type, payload, idempotency_key, created_at, traceparent)
     values (${id}, ${input.workspaceId}, ${input.agentId}, ${conversationId}, ${input.type}, ${payload},
-      ${input.idempotencyKey ?? null}, ${createdAt})
+      ${input.idempotencyKey ?? null}, ${createdAt}, ${input.traceparent ?? null})
     returning ${columns(tx)}, payload`;
-  await enqueueDeliveries(
+  const deliveries = await enqueueDeliveries(
     tx,
     { id, workspaceId: input.workspaceId, agentId: input.agentId, conversationId },
     { subscribedTo: input.type },
   );
-  return { event: event as EventRecord, created: true };
+  return { event: event as EventRecord, created: true, webhooks: deliveries.length };
 }
 
 /** A test event for one webhook, sent even when it is not subscribed to anything like it, or paused. */
-export async function publishTestEvent(pool: Pool, webhook: { id: string; workspaceId: string; agentId: string }) {
+export async function publishTestEvent(
+  pool: Pool,
+  webhook: { id: string; workspaceId: string; agentId: string },
+  traceparent?: string | null,
+) {
   return pool.begin(async (tx) => {
     const id = newId('event');
     const createdAt = new Date();
@@ -163,8 +176,8 @@ export async function publishTestEvent(pool: Pool, webhook: { id: string; worksp
       data,
     );
     await tx`/* events.insert-test */
-      insert into events (id, workspace_id, agent_id, type, payload, created_at)
-      values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt})`;
+      insert into events (id, workspace_id, agent_id, type, payload, created_at, traceparent)
+      values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt}, ${traceparent ?? null})`;
     const [delivery] = await enqueueDeliveries(
       tx,
       { id, workspaceId: webhook.workspaceId, agentId: webhook.agentId },

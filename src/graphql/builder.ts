@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
 import type { LiveStreams } from '../live/streams.js';
+import type { Tracing } from '../telemetry/tracing.js';
 import { badUserInput, zodIssues } from './errors.js';
 import { MAX_PAGE_SIZE } from './paging.js';
 import type { ReadBudget } from './read-budget.js';
@@ -23,6 +24,8 @@ export type RequestContext = {
   liveStreams: LiveStreams;
   /** What this request may still read; the loaders spend from it. */
   budget: ReadBudget;
+  /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined costs nothing. */
+  tracing?: Tracing;
 };
 
 /**

@@ -1,0 +1,55 @@
+import type { Plugin } from 'graphql-yoga';
+import type { TracingConfig } from '../config.js';
+import type { AttemptResult } from '../delivery/sender.js';
+import type { Logger } from '../lib/logger.js';
+
+/**
+ * OpenTelemetry tracing, as the rest of the code sees it. This file loads nothing of
+ * OpenTelemetry: with OTEL_EXPORTER_OTLP_ENDPOINT unset there is no `Tracing` at all, the
+ * SDK is never imported, and every traced place costs one `undefined` check.
+ */
+export type Tracing = {
+  /** A span per GraphQL operation (Yoga plugin); resolvers run inside it. */
+  plugin: Plugin;
+  /** Opens the span of a publish, a child of the operation it runs in. */
+  startPublish(event: { type: string; workspaceId: string }): PublishSpan;
+  /** Opens the span of one delivery attempt: a trace of its own, linked to its event's publish span. */
+  startAttempt(attempt: AttemptFacts): AttemptSpan;
+  /** Exports what is still buffered and stops; called once, on the way out. */
+  shutdown(): Promise<void>;
+};
+
+export type PublishSpan = {
+  /** The W3C `traceparent` of the publish span, stored with the event so its attempts can link to it. */
+  traceparent: string | undefined;
+  end(result: { eventId: string; webhooks: number; replayed: boolean }): void;
+  fail(error: unknown): void;
+};
+
+export type AttemptFacts = {
+  deliveryId: string;
+  webhookId: string;
+  eventId: string;
+  workspaceId: string;
+  /** This attempt's number, 1 for the first. */
+  attempt: number;
+  /** The event's publish span, as stored (null for events published with tracing off). */
+  publishTraceparent: string | null;
+};
+
+export type AttemptSpan = {
+  /** Sent as the `traceparent` header, so the receiver's spans join this attempt's trace. */
+  traceparent: string | undefined;
+  /**
+   * `outcome` is the metrics label (success, http_5xx, timeout, …); `status` the delivery's
+   * afterwards: pending (a retry follows), succeeded, failed, or released (cut short by a stop).
+   */
+  end(result: AttemptResult, outcome: string, status: 'pending' | 'succeeded' | 'failed' | 'released'): void;
+};
+
+/** Starts tracing when configured, loading the SDK only then; undefined otherwise. */
+export async function startTracing(config: TracingConfig | undefined, log: Logger): Promise<Tracing | undefined> {
+  if (!config) return undefined;
+  const { createTracing } = await import('./otel.js');
+  return createTracing(config, log);
+}
