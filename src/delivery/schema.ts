@@ -78,10 +78,12 @@ DeliveryRef.implement({
     }),
     status: t.field({ type: DeliveryStatus, description: 'Where the delivery stands.', resolve: (d) => d.status }),
     attemptCount: t.exposeInt('attemptCount', { description: 'Attempts made so far.' }),
-    nextAttemptAt: t.expose('nextAttemptAt', {
+    nextAttemptAt: t.field({
       type: 'DateTime',
       nullable: true,
-      description: 'When the next attempt is due; null once the delivery has succeeded or failed.',
+      description:
+        'When the next attempt is due; null once the delivery has succeeded or failed, and while it waits for the delivery before it in its conversation (webhooks with ordering CONVERSATION).',
+      resolve: (delivery) => (delivery.waiting ? null : delivery.nextAttemptAt),
     }),
     attempts: t.loadableList({
       type: DeliveryAttempt,

@@ -13,13 +13,15 @@ export type Delivery = {
   status: DeliveryStatus;
   attemptCount: number;
   nextAttemptAt: Date | null;
+  /** Behind an earlier delivery of its conversation (ordered webhooks): no attempt is scheduled yet. */
+  waiting: boolean;
   createdAt: Date;
   updatedAt: Date;
   pageMicros: string;
 };
 
 const columns = (sql: Sql) => sql`
-  id, workspace_id, event_id, webhook_id, status, attempt_count, next_attempt_at, created_at, updated_at,
+  id, workspace_id, event_id, webhook_id, status, attempt_count, next_attempt_at, waiting, created_at, updated_at,
   ${pageMicros(sql)}`;
 
 export async function findDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {

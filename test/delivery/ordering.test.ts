@@ -77,12 +77,20 @@ describe('ordering CONVERSATION', () => {
       }
       return undefined;
     });
-    await orderedWebhook(apiKey, receiver.url, 'agent-1');
+    const id = await orderedWebhook(apiKey, receiver.url, 'agent-1');
     for (let seq = 0; seq < 3; seq++) {
       const a = await publish(apiKey, 'agent-1', 'call-a', seq);
       expect(a.data?.publishEvent.conversationId).toBe('call-a');
       await publish(apiKey, 'agent-1', 'call-b', seq);
     }
+    // Each conversation's first is due; the rest wait their turn, with no attempt scheduled.
+    const queued = await app.graphql(
+      `query($id: ID!) { webhook(id: $id) { deliveries(first: 10) { edges { node { status nextAttemptAt } } } } }`,
+      { apiKey, variables: { id } },
+    );
+    const nodes = queued.data?.webhook.deliveries.edges.map((e: { node: unknown }) => e.node);
+    expect(nodes.filter((n: { nextAttemptAt: string | null }) => n.nextAttemptAt !== null)).toHaveLength(2);
+    expect(nodes.every((n: { status: string }) => n.status === 'PENDING')).toBe(true);
     app.startWorker();
 
     // call-a: its first event three times (two 503s, then 200), then the rest in order.

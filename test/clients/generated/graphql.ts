@@ -4,6 +4,13 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** Whether a webhook receives the events of one conversation in order. */
+export type DeliveryOrdering =
+  /** The deliveries of one conversation (events published with the same conversationId) go strictly in publish order: the next is not attempted until the one before it has SUCCEEDED or FAILED for good. A conversation that keeps failing holds back only itself; events without a conversationId are unordered. */
+  | 'CONVERSATION'
+  /** Deliveries go as soon as they are due, several at a time: the fastest. The default. */
+  | 'NONE';
+
 /** Where a delivery stands. */
 export type DeliveryStatus =
   /** Every scheduled attempt failed, or the endpoint answered 410 Gone. */
@@ -17,6 +24,8 @@ export type DeliveryStatus =
 export type PublishEventInput = {
   /** The agent the event is about, 1 to 64 characters. Only webhooks of this agent receive it. */
   agentId: string;
+  /** Optional: the conversation this event belongs to, 1 to 128 characters. Sent in the payload as `conversationId`; webhooks with ordering CONVERSATION get the events of one conversation one at a time, in publish order. */
+  conversationId?: string | null | undefined;
   /** The event data: a JSON object of at most 256 KiB and 64 levels of nesting, delivered as the payload's `data`. */
   data: unknown;
   /** Optional. Publishing again with the same key within 24 hours returns the first event and delivers nothing twice. 1 to 255 characters. */
@@ -35,6 +44,8 @@ export type RegisterWebhookInput = {
   events: Array<WebhookEvent>;
   /** Human-readable name, 1 to 128 characters. */
   name: string;
+  /** NONE (the default) or CONVERSATION: deliver each conversation's events one at a time, in order. */
+  ordering?: DeliveryOrdering | null | undefined;
   /** The most deliveries per second, 1 to 10000, across every worker; null or left out: no limit. */
   rateLimitPerSecond?: number | null | undefined;
   /** Absolute http(s) URL, at most 2048 characters, of a publicly reachable endpoint. */
