@@ -8,6 +8,7 @@ import { type ClaimedDelivery, claimDueDeliveries } from '../queue/claim.js';
 import { releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries } from '../queue/sync-held.js';
 import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
+import { createCustomHeaders } from './custom-headers.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
@@ -68,6 +69,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     },
     log,
   );
+  const customHeaders = createCustomHeaders(secretKey);
   const inFlight = new Map<string, InFlight>();
   let stopping = false;
   let stopped: Promise<{ released: number }> | undefined;
@@ -98,7 +100,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     metrics?.deliveriesInFlight.set(slots.size());
     let result: AttemptResult;
     try {
-      const request = prepareAttempt(claim, secretKey);
+      const request = prepareAttempt(claim, secretKey, Date.now(), customHeaders);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
       result = await sender.send(request.url, request.headers, request.body, abort.signal);

@@ -18,6 +18,8 @@ export type ClaimedDelivery = {
   secretEncrypted: Buffer;
   previousSecretEncrypted: Buffer | null;
   previousSecretExpiresAt: Date | null;
+  /** The webhook's custom request headers, sealed; null: none. */
+  headersEncrypted: Buffer | null;
 };
 
 /** What this worker already has in flight, by webhook, so a claim tops each share up rather than past it. */
@@ -210,5 +212,5 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count,
       picked.due_at, picked.send_at, w.url, e.payload,
-      w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at`;
+      w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, w.headers_encrypted`;
 }

@@ -3,6 +3,7 @@ import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/
 import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
 import { eventEnumValues, type WebhookEventType } from './event-types.js';
 import { webhookRules } from './rules.js';
+import { openHeaders, sealHeaders, type WebhookHeader } from './secrets.js';
 import type { Webhook, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
 import { targetUrlProblem } from './targets.js';
@@ -13,6 +14,30 @@ export const WebhookEvent = builder.enumType('WebhookEvent', {
 });
 
 export const WebhookRef = builder.objectRef<Webhook | WebhookWithSecret>('Webhook');
+
+const WebhookHeaderRef = builder.objectRef<WebhookHeader>('WebhookHeader');
+WebhookHeaderRef.implement({
+  description: 'A request header sent with every delivery to a webhook.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'The header name, as it was given.' }),
+    value: t.exposeString('value', { description: 'The header value, in clear (stored encrypted).' }),
+  }),
+});
+
+const WebhookHeaderInput = builder.inputType('WebhookHeaderInput', {
+  description: 'A request header to send with every delivery.',
+  fields: (t) => ({
+    name: t.string({
+      required: true,
+      description:
+        'An HTTP header name (RFC 9110 token), 1 to 128 characters, not one the service sets or one that changes how a delivery is read (host, content-*, webhook-*, user-agent, traceparent…; see the README).',
+    }),
+    value: t.string({
+      required: true,
+      description: 'At most 1000 printable ASCII characters (no CR, LF or NUL); surrounding whitespace is trimmed.',
+    }),
+  }),
+});
 
 WebhookRef.implement({
   description: 'An HTTPS endpoint that receives signed event deliveries for one agent of a workspace.',
@@ -51,6 +76,12 @@ WebhookRef.implement({
       nullable: true,
       description:
         'The most deliveries per second this webhook receives, across every worker (a burst of a tenth of a second more is allowed); null: no limit. Deliveries waiting for the limit are not failures.',
+    }),
+    headers: t.field({
+      type: [WebhookHeaderRef],
+      description:
+        'Request headers sent with every delivery, in the order given. Values are shown in clear to the workspace that set them; they are stored encrypted and never logged.',
+      resolve: (webhook, _args, ctx) => openHeaders(ctx.secretKey, webhook.headersEncrypted, webhook.id),
     }),
     health: t.field({
       type: WebhookHealthRef,
@@ -145,6 +176,12 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
       description: 'The most deliveries per second, 1 to 10000, across every worker; null or left out: no limit.',
       validate: { schema: webhookRules.rateLimitPerSecond },
     }),
+    headers: t.field({
+      type: [WebhookHeaderInput],
+      required: false,
+      description: `Request headers to send with every delivery (e.g. Authorization for a receiver behind a gateway): at most 20, names unique regardless of case, 8192 characters of names and values in all. Stored encrypted.`,
+      validate: { schema: webhookRules.headers },
+    }),
   }),
 });
 
@@ -169,6 +206,11 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       description: 'New rate limit, 1 to 10000 deliveries per second; null removes the limit.',
       validate: { schema: webhookRules.rateLimitPerSecond },
     }),
+    headers: t.field({
+      type: [WebhookHeaderInput],
+      description: 'New request headers, replacing the whole set (same rules as at registration); [] removes them all.',
+      validate: { schema: webhookRules.headers },
+    }),
   }),
   // A field left out stays as it is; an explicit null is a mistake, not "clear it".
   validate: {
@@ -177,6 +219,10 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       [(input) => input.url !== null, { message: 'must not be null', path: ['url'] }],
       [(input) => input.events !== null, { message: 'must not be null', path: ['events'] }],
       [(input) => input.active !== null, { message: 'must not be null', path: ['active'] }],
+      [
+        (input) => input.headers !== null,
+        { message: 'must not be null (send [] to remove every header)', path: ['headers'] },
+      ],
     ],
   },
 });
@@ -237,6 +283,7 @@ builder.mutationFields((t) => ({
         events: unique(input.events),
         active: input.active ?? true,
         rateLimitPerSecond: input.rateLimitPerSecond ?? null,
+        headers: input.headers ?? [],
       });
     },
   }),
@@ -257,6 +304,7 @@ builder.mutationFields((t) => ({
           active: input.active ?? undefined,
           // Here null means something: no limit.
           rateLimitPerSecond: input.rateLimitPerSecond,
+          headersEncrypted: input.headers ? sealHeaders(ctx.secretKey, input.headers, id) : undefined,
         }),
       );
     },

@@ -23,6 +23,7 @@ const claim: ClaimedDelivery = {
   secretEncrypted: encryptSecret(secretKey, secret, 'wh_1'),
   previousSecretEncrypted: null,
   previousSecretExpiresAt: null,
+  headersEncrypted: null,
 };
 const policy = { schedule: [1000, 60_000], jitter: 0 };
 const result = (overrides: Partial<AttemptResult>): AttemptResult => ({
