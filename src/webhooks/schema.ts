@@ -81,6 +81,8 @@ WebhookRef.implement({
       type: [WebhookHeaderRef],
       description:
         'Request headers sent with every delivery, in the order given. Values are shown in clear to the workspace that set them; they are stored encrypted and never logged.',
+      // At most 20 leaves, read with the webhook's own row: no rows to count.
+      complexity: 0,
       resolve: (webhook, _args, ctx) => openHeaders(ctx.secretKey, webhook.headersEncrypted, webhook.id),
     }),
     health: t.field({

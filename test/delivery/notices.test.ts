@@ -91,6 +91,35 @@ describe('webhook.disabled', () => {
   });
 });
 
+describe('webhook.disabled after DELIVERY_DISABLE_AFTER of failures', () => {
+  it('is emitted once when the rule turns the webhook off', async () => {
+    const other = await createTestApp({
+      DELIVERY_RETRY_SCHEDULE: Array(30).fill('50ms').join(','),
+      DELIVERY_DISABLE_AFTER: '300ms',
+      CIRCUIT_BREAKER_FAILURES: '1000',
+    });
+    other.startWorker();
+    const { apiKey, workspaceId } = await other.newWorkspace();
+    const failing = await answering({ status: 500 });
+    const watcher = await answering({ status: 200 });
+    const reg = async (input: Record<string, unknown>) =>
+      (await other.graphql(REGISTER, { apiKey, variables: { input: validWebhook(input) } })).data?.registerWebhook;
+    const failingHook = await reg({ url: failing.url, agentId: 'slow-death', events: ['CONVERSATION_ENDED'] });
+    await reg({ url: watcher.url, agentId: 'ops', events: ['WEBHOOK_DISABLED'] });
+
+    await other.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('slow-death') } });
+    await watcher.waitFor(1, 15_000);
+    const notice = JSON.parse(watcher.received[0]?.body ?? '{}');
+    expect(notice).toMatchObject({
+      type: 'webhook.disabled',
+      data: { webhookId: failingHook.id, reason: expect.stringMatching(/^Every delivery attempt failed since /) },
+    });
+    const [row] = await other.sql`
+      select count(*)::int as n from events where workspace_id = ${workspaceId} and type = 'webhook.disabled'`;
+    expect(row?.n).toBe(1);
+  });
+});
+
 describe('delivery.failed', () => {
   it('a delivery that exhausts its schedule sends exactly one notice to the other subscribed webhooks', async () => {
     const { apiKey, workspaceId } = await app.newWorkspace();

@@ -208,6 +208,14 @@ describe('custom headers: delivery and storage', () => {
     expect(third['webhook-signature']).toMatch(/^v1,/);
   });
 
+  it('cost nothing extra to list: a full page of webhooks with their headers is within the query cost', async () => {
+    const res = await app.graphql('{ webhooks(first: 100) { edges { node { id headers { name value } } } } }', {
+      apiKey,
+    });
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.webhooks.edges.some((e: any) => e.node.headers.length > 0)).toBe(true);
+  });
+
   it('are encrypted at rest and never logged', async () => {
     const receiver = await createReceiver((n) => ({ status: n === 0 ? 500 : 200 }));
     const value = 'Bearer tok_atrest_9f8e7d6c5b4a';
