@@ -153,10 +153,11 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
       returning d.id, d.workspace_id, d.webhook_id, w.agent_id, d.event_id, d.status, d.attempt_count,
         i.status_code, i.error
     )
-    -- Those that failed for good in this batch, for their notices (rare: the rest read nothing more).
-    select r.id, r.workspace_id, r.webhook_id, r.agent_id, r.event_id, e.type as event_type, r.attempt_count,
-      r.status_code, r.error
-    from recorded r join events e on e.id = r.event_id
+    -- Those that failed for good in this batch, for their notices (rare: the rest read
+    -- nothing more; the subquery keeps it to one primary-key lookup each, never a join over events).
+    select r.id, r.workspace_id, r.webhook_id, r.agent_id, r.event_id,
+      (select e.type from events e where e.id = r.event_id) as event_type, r.attempt_count, r.status_code, r.error
+    from recorded r
     where r.status = 'failed'`;
     const notices: Notice[] = [
       ...changed.filter((w) => w.turnedOff).map((w) => webhookDisabled({ ...w, reason: w.disabledReason })),
