@@ -1,6 +1,7 @@
 import type { ClaimedDelivery } from '../queue/claim.js';
 import type { Outcome } from '../queue/record.js';
 import { decryptSecret } from '../webhooks/secrets.js';
+import { type CustomHeaders, openCustomHeaders } from './custom-headers.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import type { AttemptResult } from './sender.js';
 import { webhookHeaders } from './signing.js';
@@ -13,13 +14,27 @@ import { webhookHeaders } from './signing.js';
 /** A signed request, ready to send. */
 export type PreparedAttempt = { url: string; headers: Record<string, string>; body: string };
 
-/** Signs the payload with the webhook's secret, and with the previous one while it is still honoured. */
-export function prepareAttempt(claim: ClaimedDelivery, secretKey: Buffer, now = Date.now()): PreparedAttempt {
+/**
+ * Signs the payload with the webhook's secret, and with the previous one while it is still
+ * honoured, and adds the webhook's custom headers (`customHeaders`: the worker's cache of
+ * them opened; without it they are opened here). Ours are set last: the input rules keep
+ * custom names off them, and a row written some other way still cannot override them.
+ */
+export function prepareAttempt(
+  claim: ClaimedDelivery,
+  secretKey: Buffer,
+  now = Date.now(),
+  customHeaders?: CustomHeaders,
+): PreparedAttempt {
   const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
   if (claim.previousSecretEncrypted && claim.previousSecretExpiresAt && claim.previousSecretExpiresAt.getTime() > now) {
     secrets.push(decryptSecret(secretKey, claim.previousSecretEncrypted, claim.webhookId));
   }
-  return { url: claim.url, headers: webhookHeaders(secrets, claim.eventId, claim.payload), body: claim.payload };
+  const custom = customHeaders
+    ? customHeaders(claim.webhookId, claim.headersEncrypted)
+    : openCustomHeaders(secretKey, claim.webhookId, claim.headersEncrypted);
+  const headers = { ...custom, ...webhookHeaders(secrets, claim.eventId, claim.payload, now) };
+  return { url: claim.url, headers, body: claim.payload };
 }
 
 /** An attempt that could not be made (the secret would not decrypt): recorded and retried like any failure. */

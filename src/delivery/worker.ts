@@ -9,6 +9,7 @@ import { releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries } from '../queue/sync-held.js';
 import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
 import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
+import { createCustomHeaders } from './custom-headers.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
@@ -71,6 +72,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     },
     log,
   );
+  const customHeaders = createCustomHeaders(secretKey);
   const inFlight = new Map<string, InFlight>();
   let stopping = false;
   let stopped: Promise<{ released: number }> | undefined;
@@ -102,7 +104,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     let result: AttemptResult;
     let span: AttemptSpan | undefined;
     try {
-      const request = prepareAttempt(claim, secretKey);
+      const request = prepareAttempt(claim, secretKey, Date.now(), customHeaders);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
       span = tracing?.startAttempt(attemptFacts(claim));

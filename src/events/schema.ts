@@ -3,8 +3,10 @@ import DataLoader from 'dataloader';
 import { z } from 'zod';
 import { builder, type Context } from '../graphql/builder.js';
 import { badUserInput, findOwn } from '../graphql/errors.js';
+import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
+import { EVENT_TYPE_INFO, type EventTypeInfo } from './catalogue.js';
 import {
   type EventRecord,
   findEvent,
@@ -57,7 +59,7 @@ EventRef.implement({
     }),
     type: t.exposeString('type', {
       description:
-        'The event type as receivers see it: conversation_started, conversation_ended, conversation_analysed, or webhook.test.',
+        'The event type as receivers see it: conversation_started, conversation_ended, conversation_analysed, the notices webhook.disabled and delivery.failed, or webhook.test (see eventTypes).',
     }),
     agentId: t.exposeString('agentId', { description: 'The agent whose conversation this event is about.' }),
     conversationId: t.exposeString('conversationId', {
@@ -90,7 +92,12 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
       description: 'The agent the event is about, 1 to 64 characters. Only webhooks of this agent receive it.',
       validate: { schema: webhookRules.agentId },
     }),
-    type: t.field({ type: WebhookEvent, required: true, description: 'What happened.' }),
+    type: t.field({
+      type: WebhookEvent,
+      required: true,
+      description:
+        'What happened: a conversation event (notices such as WEBHOOK_DISABLED are emitted by the service only).',
+    }),
     conversationId: t.string({
       required: false,
       description:
@@ -124,6 +131,14 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
       validate: { schema: lineOfText(1, 255) },
     }),
   }),
+  validate: {
+    refine: [
+      [
+        (input) => !NOTICE_TYPES.has(input.type as string),
+        { message: 'is an operational notice, which only the service emits', path: ['type'] },
+      ],
+    ],
+  },
 });
 
 builder.queryField('event', (t) =>
@@ -211,3 +226,34 @@ builder.mutationFields((t) => ({
     },
   }),
 }));
+
+const EventTypeRef = builder.objectRef<EventTypeInfo>('EventType').implement({
+  description: 'A kind of event a receiver can get, with an example payload: the catalogue the README shows too.',
+  fields: (t) => ({
+    name: t.exposeString('name', {
+      description: 'The `type` in the payload: conversation_ended, webhook.disabled, webhook.test…',
+    }),
+    enumValue: t.field({
+      type: WebhookEvent,
+      nullable: true,
+      description: "The WebhookEvent value a webhook subscribes to it with; null for webhook.test (sendTestEvent's).",
+      // The enum's internal values are the payload names.
+      resolve: (type) => (type.enumValue ? (type.name as WebhookEventType) : null),
+    }),
+    description: t.exposeString('description', { description: 'What the event means and who receives it.' }),
+    example: t.field({
+      type: 'JSON',
+      description: 'A whole payload as a receiver gets it (ids and times made up).',
+      resolve: (type) => JSON.parse(type.example),
+    }),
+  }),
+});
+
+builder.queryField('eventTypes', (t) =>
+  t.field({
+    type: [EventTypeRef],
+    description:
+      'Every event type a webhook can receive, with what it means and an example payload: conversation events, operational notices, and the test event.',
+    resolve: () => [...EVENT_TYPE_INFO],
+  }),
+);

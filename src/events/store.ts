@@ -159,6 +159,11 @@ async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<Published
   return { event: event as EventRecord, created: true, webhooks: deliveries.length };
 }
 
+/** The data of every `webhook.test` event. */
+export const TEST_EVENT_DATA = {
+  message: 'This is a test event. If you can read it, your endpoint receives and can verify deliveries.',
+};
+
 /** A test event for one webhook, sent even when it is not subscribed to anything like it, or paused. */
 export async function publishTestEvent(
   pool: Pool,
@@ -168,9 +173,7 @@ export async function publishTestEvent(
   return pool.begin(async (tx) => {
     const id = newId('event');
     const createdAt = new Date();
-    const data = {
-      message: 'This is a test event. If you can read it, your endpoint receives and can verify deliveries.',
-    };
+    const data = TEST_EVENT_DATA;
     const payload = eventPayload(
       { id, type: 'webhook.test', createdAt, workspaceId: webhook.workspaceId, agentId: webhook.agentId },
       data,

@@ -22,6 +22,8 @@ export type ClaimedDelivery = {
   previousSecretExpiresAt: Date | null;
   /** The event's publish span (W3C traceparent), when it was published with tracing on. */
   traceparent: string | null;
+  /** The webhook's custom request headers, sealed; null: none. */
+  headersEncrypted: Buffer | null;
 };
 
 /** What this worker already has in flight, by webhook, so a claim tops each share up rather than past it. */
@@ -214,5 +216,5 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, d.conversation_id,
       picked.due_at, picked.send_at, w.url, e.payload,
-      w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, e.traceparent`;
+      w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, e.traceparent, w.headers_encrypted`;
 }

@@ -64,6 +64,31 @@ export async function enqueueDeliveries(
 }
 
 /**
+ * The deliveries of operational notices (events/notices.ts), any number in one
+ * statement, in the caller's transaction: every active webhook of the notice's workspace
+ * subscribed to its type, whatever its agent, except the webhook the notice is about.
+ */
+export async function enqueueNoticeDeliveries(
+  tx: Sql,
+  notices: readonly { eventId: string; workspaceId: string; type: string; aboutWebhookId: string }[],
+): Promise<void> {
+  if (notices.length === 0) return;
+  const created = await tx<{ id: string; webhookId: string; workspaceId: string }[]>`/* deliveries.enqueue-notices */
+    insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
+    select random_id('dlv_'), w.workspace_id, n.event_id, w.id, now()
+    from unnest(${notices.map((n) => n.eventId)}::text[], ${notices.map((n) => n.workspaceId)}::text[],
+      ${notices.map((n) => n.type)}::text[], ${notices.map((n) => n.aboutWebhookId)}::text[])
+      as n(event_id, workspace_id, type, about_webhook_id)
+    join webhooks w on w.workspace_id = n.workspace_id and w.active and n.type = any(w.events)
+      and w.id <> n.about_webhook_id
+    returning id, webhook_id, workspace_id`;
+  await announceDue(
+    tx,
+    created.map((d) => ({ workspaceId: d.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
+  );
+}
+
+/**
  * A person asked for an attempt (a test event, a retry): if the webhook's circuit is
  * open, its next probe goes now instead of at its scheduled time. Its success closes the
  * circuit, which is usually what the person is checking.

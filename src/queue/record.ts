@@ -1,4 +1,6 @@
 import type { Pool } from '../db/sql.js';
+import { deliveryFailed, emitNotices, type Notice, webhookDisabled } from '../events/notices.js';
+import { NOTICE_TYPES } from '../webhooks/event-types.js';
 import { releaseChainHeads } from './conversations.js';
 import { announceChanges } from './enqueue.js';
 
@@ -49,6 +51,8 @@ const MAX_PROBE_INTERVAL_MS = 5 * 60_000;
  * Health: any success clears the failure streak and closes the circuit; a streak of
  * `circuitFailures` opens it (one probe at a time from then on, see claim.ts); a 410, or
  * failures for longer than `disableAfterMs`, turn the webhook off with a reason.
+ * Operational notices about what this batch did (a webhook turned off, a delivery failed
+ * for good) are emitted in the same transaction (events/notices.ts).
  */
 export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: HealthRules): Promise<void> {
   if (outcomes.length === 0) return;
@@ -72,9 +76,18 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     const ids = [...health.keys()];
     const tallies = [...health.values()];
     const of = <T>(pick: (h: Tally) => T) => tallies.map(pick);
-    await sql`/* webhooks.health */
+    type TurnedOff = {
+      id: string;
+      workspaceId: string;
+      agentId: string;
+      name: string;
+      url: string;
+      disabledReason: string;
+      turnedOff: boolean;
+    };
+    const changed = await sql<TurnedOff[]>`/* webhooks.health */
     with health as (
-      select w.id, h.succeeded, h.gone,
+      select w.id, h.succeeded, h.gone, w.active as was_active,
         case when h.succeeded then 0 else w.consecutive_failures + h.failures end as streak,
         h.last_error,
         -- The rule, decided once: a 410, or every attempt failing for DELIVERY_DISABLE_AFTER.
@@ -106,9 +119,22 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
           else w.disabled_reason end,
         updated_at = case when h.turn_off then now() else w.updated_at end
     from health h
-    where w.id = h.id`;
+    where w.id = h.id
+    returning w.id, w.workspace_id, w.agent_id, w.name, w.url, w.disabled_reason,
+      h.was_active and h.turn_off as turned_off`;
     const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
-    await sql`/* deliveries.record */
+    type FailedForGood = {
+      id: string;
+      workspaceId: string;
+      webhookId: string;
+      agentId: string;
+      eventId: string;
+      eventType: string;
+      attemptCount: number;
+      statusCode: number | null;
+      error: string | null;
+    };
+    const failed = await sql<FailedForGood[]>`/* deliveries.record */
     with input as (
       select * from unnest(
         ${col((o) => o.deliveryId)}::text[], ${col((o) => o.claimToken)}::text[],
@@ -121,12 +147,36 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
       insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
       select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
       from input i join deliveries d on d.id = i.delivery_id
+    ), recorded as (
+      update deliveries d
+      set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
+          claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
+      from input i, webhooks w
+      where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id
+      returning d.id, d.workspace_id, d.webhook_id, w.agent_id, d.event_id, d.status, d.attempt_count,
+        i.status_code, i.error
     )
-    update deliveries d
-    set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
-        claim_token = null, manual = false, held = i.status = 'pending' and not w.active, updated_at = now()
-    from input i, webhooks w
-    where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id`;
+    -- Those that failed for good in this batch, for their notices (rare: the rest read
+    -- nothing more; the subquery keeps it to one primary-key lookup each, never a join over events).
+    select r.id, r.workspace_id, r.webhook_id, r.agent_id, r.event_id,
+      (select e.type from events e where e.id = r.event_id) as event_type, r.attempt_count, r.status_code, r.error
+    from recorded r
+    where r.status = 'failed'`;
+    const notices: Notice[] = [
+      ...changed.filter((w) => w.turnedOff).map((w) => webhookDisabled({ ...w, reason: w.disabledReason })),
+      ...failed
+        // No notice about a notice that could not be delivered: that is what bounds the chains.
+        .filter((d) => !NOTICE_TYPES.has(d.eventType))
+        .map((d) =>
+          deliveryFailed({
+            ...d,
+            attempts: d.attemptCount,
+            lastStatusCode: d.statusCode,
+            lastError: d.error,
+          }),
+        ),
+    ];
+    await emitNotices(sql, notices);
     // Ended deliveries of ordered conversations: the next of each comes due.
     await releaseChainHeads(
       sql,

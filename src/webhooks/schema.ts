@@ -3,6 +3,7 @@ import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/
 import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
 import { eventEnumValues, type WebhookEventType } from './event-types.js';
 import { webhookRules } from './rules.js';
+import { openHeaders, sealHeaders, type WebhookHeader } from './secrets.js';
 import type { Webhook, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
 import { targetUrlProblem } from './targets.js';
@@ -28,6 +29,30 @@ const DeliveryOrderingEnum = builder.enumType('DeliveryOrdering', {
 });
 
 export const WebhookRef = builder.objectRef<Webhook | WebhookWithSecret>('Webhook');
+
+const WebhookHeaderRef = builder.objectRef<WebhookHeader>('WebhookHeader');
+WebhookHeaderRef.implement({
+  description: 'A request header sent with every delivery to a webhook.',
+  fields: (t) => ({
+    name: t.exposeString('name', { description: 'The header name, as it was given.' }),
+    value: t.exposeString('value', { description: 'The header value, in clear (stored encrypted).' }),
+  }),
+});
+
+const WebhookHeaderInput = builder.inputType('WebhookHeaderInput', {
+  description: 'A request header to send with every delivery.',
+  fields: (t) => ({
+    name: t.string({
+      required: true,
+      description:
+        'An HTTP header name (RFC 9110 token), 1 to 128 characters, not one the service sets or one that changes how a delivery is read (host, content-*, webhook-*, user-agent, traceparent…; see the README).',
+    }),
+    value: t.string({
+      required: true,
+      description: 'At most 1000 printable ASCII characters (no CR, LF or NUL); surrounding whitespace is trimmed.',
+    }),
+  }),
+});
 
 WebhookRef.implement({
   description: 'An HTTPS endpoint that receives signed event deliveries for one agent of a workspace.',
@@ -71,6 +96,14 @@ WebhookRef.implement({
       type: DeliveryOrderingEnum,
       description: "NONE, or CONVERSATION: one conversation's deliveries one at a time, in publish order.",
       resolve: (webhook) => webhook.ordering,
+    }),
+    headers: t.field({
+      type: [WebhookHeaderRef],
+      description:
+        'Request headers sent with every delivery, in the order given. Values are shown in clear to the workspace that set them; they are stored encrypted and never logged.',
+      // At most 20 leaves, read with the webhook's own row: no rows to count.
+      complexity: 0,
+      resolve: (webhook, _args, ctx) => openHeaders(ctx.secretKey, webhook.headersEncrypted, webhook.id),
     }),
     health: t.field({
       type: WebhookHealthRef,
@@ -170,6 +203,12 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
       required: false,
       description: "NONE (the default) or CONVERSATION: deliver each conversation's events one at a time, in order.",
     }),
+    headers: t.field({
+      type: [WebhookHeaderInput],
+      required: false,
+      description: `Request headers to send with every delivery (e.g. Authorization for a receiver behind a gateway): at most 20, names unique regardless of case, 8192 characters of names and values in all. Stored encrypted.`,
+      validate: { schema: webhookRules.headers },
+    }),
   }),
 });
 
@@ -199,6 +238,11 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       description:
         'NONE or CONVERSATION. Turning it off sends the deliveries waiting behind others in their conversation at once.',
     }),
+    headers: t.field({
+      type: [WebhookHeaderInput],
+      description: 'New request headers, replacing the whole set (same rules as at registration); [] removes them all.',
+      validate: { schema: webhookRules.headers },
+    }),
   }),
   // A field left out stays as it is; an explicit null is a mistake, not "clear it".
   validate: {
@@ -208,6 +252,10 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       [(input) => input.events !== null, { message: 'must not be null', path: ['events'] }],
       [(input) => input.active !== null, { message: 'must not be null', path: ['active'] }],
       [(input) => input.ordering !== null, { message: 'must not be null', path: ['ordering'] }],
+      [
+        (input) => input.headers !== null,
+        { message: 'must not be null (send [] to remove every header)', path: ['headers'] },
+      ],
     ],
   },
 });
@@ -269,6 +317,7 @@ builder.mutationFields((t) => ({
         active: input.active ?? true,
         rateLimitPerSecond: input.rateLimitPerSecond ?? null,
         ordering: input.ordering ?? 'none',
+        headers: input.headers ?? [],
       });
     },
   }),
@@ -290,6 +339,7 @@ builder.mutationFields((t) => ({
           // Here null means something: no limit.
           rateLimitPerSecond: input.rateLimitPerSecond,
           ordering: input.ordering ?? undefined,
+          headersEncrypted: input.headers ? sealHeaders(ctx.secretKey, input.headers, id) : undefined,
         }),
       );
     },

@@ -36,3 +36,24 @@ export function decryptSecret(key: Buffer, sealed: Buffer, webhookId: string): s
     decipher.final(),
   ]).toString('utf8');
 }
+
+/** A request header a webhook adds to each of its deliveries. */
+export type WebhookHeader = { name: string; value: string };
+
+// A context of their own, so a sealed header set and a sealed secret of one webhook cannot stand in for each other.
+const headersContext = (webhookId: string) => `${webhookId}/headers`;
+
+/**
+ * Custom headers often carry credentials (`Authorization: Bearer …`), so they are sealed
+ * like the signing secret, as one JSON list. None: null.
+ */
+export function sealHeaders(key: Buffer, headers: readonly WebhookHeader[], webhookId: string): Buffer | null {
+  if (headers.length === 0) return null;
+  const plain = JSON.stringify(headers.map(({ name, value }) => ({ name, value })));
+  return encryptSecret(key, plain, headersContext(webhookId));
+}
+
+export function openHeaders(key: Buffer, sealed: Buffer | null, webhookId: string): WebhookHeader[] {
+  if (!sealed) return [];
+  return JSON.parse(decryptSecret(key, sealed, headersContext(webhookId))) as WebhookHeader[];
+}

@@ -3,7 +3,7 @@ import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import type { WebhookEventType } from './event-types.js';
-import { encryptSecret, generateSigningSecret } from './secrets.js';
+import { encryptSecret, generateSigningSecret, sealHeaders, type WebhookHeader } from './secrets.js';
 
 /** A webhook as every read returns it. The sealed secret is never selected here. */
 export type Webhook = {
@@ -25,6 +25,8 @@ export type Webhook = {
   circuitOpenedAt: Date | null;
   circuitReason: string | null;
   nextProbeAt: Date | null;
+  /** The custom request headers, sealed (secrets.ts openHeaders); null: none. */
+  headersEncrypted: Buffer | null;
   createdAt: Date;
   updatedAt: Date;
   pageMicros: string;
@@ -45,10 +47,12 @@ export type NewWebhook = {
   rateLimitPerSecond: number | null;
   /** Default 'none'. */
   ordering?: DeliveryOrdering;
+  headers?: WebhookHeader[];
 };
 
+/** `headersEncrypted` replaces the whole set (sealed by the caller with sealHeaders; null clears it). */
 export type WebhookPatch = Partial<
-  Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond' | 'ordering'>
+  Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond' | 'ordering' | 'headersEncrypted'>
 >;
 
 export type WebhookFilter = { agentId?: string | null; active?: boolean | null };
@@ -56,7 +60,8 @@ export type WebhookFilter = { agentId?: string | null; active?: boolean | null }
 // The select list every read shares. `page_micros` is created_at in exact microseconds, for cursors.
 const columns = (sql: Sql) => sql`
   id, workspace_id, name, agent_id, url, events, active, disabled_reason, rate_limit_per_second, ordering,
-  consecutive_failures, failing_since, circuit_opened_at, circuit_reason, next_probe_at, created_at, updated_at,
+  consecutive_failures, failing_since, circuit_opened_at, circuit_reason, next_probe_at, headers_encrypted,
+  created_at, updated_at,
   ${pageMicros(sql)}`;
 
 export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebhook): Promise<WebhookWithSecret> {
@@ -64,10 +69,10 @@ export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebho
   const secret = generateSigningSecret();
   const [row] = await sql<Webhook[]>`/* webhooks.insert */
     insert into webhooks (id, workspace_id, name, agent_id, url, events, active, rate_limit_per_second, ordering,
-                          secret_encrypted)
+                          secret_encrypted, headers_encrypted)
     values (${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
             ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${input.ordering ?? 'none'},
-            ${encryptSecret(secretKey, secret, id)})
+            ${encryptSecret(secretKey, secret, id)}, ${sealHeaders(secretKey, input.headers ?? [], id)})
     returning ${columns(sql)}`;
   return { ...(row as Webhook), secret };
 }
@@ -124,7 +129,15 @@ export async function updateWebhook(
   patch: WebhookPatch,
 ): Promise<Webhook | null> {
   const changes: Record<string, unknown> = { updatedAt: new Date() };
-  for (const key of ['name', 'url', 'events', 'active', 'rateLimitPerSecond', 'ordering'] as const) {
+  for (const key of [
+    'name',
+    'url',
+    'events',
+    'active',
+    'rateLimitPerSecond',
+    'ordering',
+    'headersEncrypted',
+  ] as const) {
     if (patch[key] !== undefined) changes[key] = patch[key];
   }
   if (patch.active === true) changes.disabledReason = null;

@@ -1,10 +1,11 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { cannotSign, decideOutcome, prepareAttempt } from '../../src/delivery/attempt.js';
+import { createCustomHeaders } from '../../src/delivery/custom-headers.js';
 import type { AttemptResult } from '../../src/delivery/sender.js';
 import { createSlots } from '../../src/delivery/slots.js';
 import type { ClaimedDelivery } from '../../src/queue/claim.js';
-import { encryptSecret, generateSigningSecret } from '../../src/webhooks/secrets.js';
+import { encryptSecret, generateSigningSecret, sealHeaders } from '../../src/webhooks/secrets.js';
 
 const secretKey = Buffer.alloc(32, 7);
 const secret = generateSigningSecret();
@@ -25,6 +26,7 @@ const claim: ClaimedDelivery = {
   previousSecretEncrypted: null,
   previousSecretExpiresAt: null,
   traceparent: null,
+  headersEncrypted: null,
 };
 const policy = { schedule: [1000, 60_000], jitter: 0 };
 const result = (overrides: Partial<AttemptResult>): AttemptResult => ({
@@ -53,6 +55,35 @@ describe('prepare', () => {
     expect(() => new Webhook(previous).verify(both.body, both.headers)).not.toThrow();
     const expired = prepareAttempt({ ...rotated, previousSecretExpiresAt: new Date(Date.now() - 1) }, secretKey);
     expect(expired.headers['webhook-signature']?.split(' ')).toHaveLength(1);
+  });
+
+  it("adds the webhook's custom headers, which never override ours; the worker's cache follows a change", () => {
+    const sealed = sealHeaders(
+      secretKey,
+      [
+        { name: 'Authorization', value: 'Bearer abc' },
+        // Refused by the input rules; a row written around them still cannot replace a signature.
+        { name: 'Webhook-Signature', value: 'v1,forged' },
+      ],
+      'wh_1',
+    );
+    const cache = createCustomHeaders(secretKey);
+    const request = prepareAttempt({ ...claim, headersEncrypted: sealed }, secretKey, Date.now(), cache);
+    expect(request.headers.authorization).toBe('Bearer abc');
+    expect(request.headers['webhook-signature']).not.toContain('forged');
+    expect(new Webhook(secret).verify(request.body, request.headers)).toEqual(JSON.parse(claim.payload));
+
+    const changed = sealHeaders(secretKey, [{ name: 'Authorization', value: 'Bearer new' }], 'wh_1');
+    expect(prepareAttempt({ ...claim, headersEncrypted: changed }, secretKey, Date.now(), cache).headers).toMatchObject(
+      {
+        authorization: 'Bearer new',
+      },
+    );
+    expect(prepareAttempt(claim, secretKey, Date.now(), cache).headers.authorization).toBeUndefined();
+    // Sealed for another webhook: does not open (its secret does).
+    const elsewhere = { ...claim, webhookId: 'wh_2', secretEncrypted: encryptSecret(secretKey, secret, 'wh_2') };
+    expect(() => prepareAttempt(elsewhere, secretKey)).not.toThrow();
+    expect(() => prepareAttempt({ ...elsewhere, headersEncrypted: changed }, secretKey)).toThrow();
   });
 
   it('throws for a secret sealed under another key (the worker records cannotSign)', () => {

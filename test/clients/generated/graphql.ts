@@ -30,7 +30,7 @@ export type PublishEventInput = {
   data: unknown;
   /** Optional. Publishing again with the same key within 24 hours returns the first event and delivers nothing twice. 1 to 255 characters. */
   idempotencyKey?: string | null | undefined;
-  /** What happened. */
+  /** What happened: a conversation event (notices such as WEBHOOK_DISABLED are emitted by the service only). */
   type: WebhookEvent;
 };
 
@@ -42,6 +42,8 @@ export type RegisterWebhookInput = {
   agentId: string;
   /** Event types to deliver; at least one. Repeats are ignored. */
   events: Array<WebhookEvent>;
+  /** Request headers to send with every delivery (e.g. Authorization for a receiver behind a gateway): at most 20, names unique regardless of case, 8192 characters of names and values in all. Stored encrypted. */
+  headers?: Array<WebhookHeaderInput> | null | undefined;
   /** Human-readable name, 1 to 128 characters. */
   name: string;
   /** NONE (the default) or CONVERSATION: deliver each conversation's events one at a time, in order. */
@@ -59,7 +61,19 @@ export type WebhookEvent =
   /** An agent session closed. */
   | 'CONVERSATION_ENDED'
   /** An agent session began. */
-  | 'CONVERSATION_STARTED';
+  | 'CONVERSATION_STARTED'
+  /** Notice: a delivery failed for good (its retry schedule ran out, or the endpoint answered 410 Gone). Sent to every subscribed webhook of the workspace but the one that failed, whatever its agent; never sent about a notice. */
+  | 'DELIVERY_FAILED'
+  /** Notice: the service turned a webhook of the workspace off (it answered 410 Gone, or every attempt failed for DELIVERY_DISABLE_AFTER). Sent to every subscribed webhook of the workspace but that one, whatever its agent. */
+  | 'WEBHOOK_DISABLED';
+
+/** A request header to send with every delivery. */
+export type WebhookHeaderInput = {
+  /** An HTTP header name (RFC 9110 token), 1 to 128 characters, not one the service sets or one that changes how a delivery is read (host, content-*, webhook-*, user-agent, traceparent…; see the README). */
+  name: string;
+  /** At most 1000 printable ASCII characters (no CR, LF or NUL); surrounding whitespace is trimmed. */
+  value: string;
+};
 
 export type RegisterWebhookMutationVariables = Exact<{
   input: RegisterWebhookInput;
