@@ -1,6 +1,7 @@
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
+import { NodeRef } from '../graphql/node.js';
 import { eventEnumValues, type WebhookEventType } from './event-types.js';
 import { webhookRules } from './rules.js';
 import type { Webhook, WebhookWithSecret } from './store.js';
@@ -15,6 +16,7 @@ export const WebhookEvent = builder.enumType('WebhookEvent', {
 export const WebhookRef = builder.objectRef<Webhook | WebhookWithSecret>('Webhook');
 
 WebhookRef.implement({
+  interfaces: [NodeRef],
   description: 'An HTTPS endpoint that receives signed event deliveries for one agent of a workspace.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Unique id: "wh_" followed by 16 base62 characters.' }),
@@ -214,7 +216,7 @@ builder.queryFields((t) => ({
       return resolvePage(
         args,
         ctx.budget,
-        (limit, after) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, limit, after),
+        (window, limit) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, window, limit),
         () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter),
       );
     },
