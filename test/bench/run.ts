@@ -24,6 +24,7 @@ import { memoryScenario } from './scenarios/memory.js';
 import { noisyNeighbourScenario } from './scenarios/noisy-neighbour.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
+import { searchScenario } from './scenarios/search.js';
 
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
@@ -117,6 +118,8 @@ const scenarios = {
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,
+  // Last: it leaves a million rows behind, which no scenario after it should have to vacuum.
+  search: searchScenario,
 };
 
 await main();
