@@ -195,7 +195,7 @@ builder.queryField('deliveries', (t) =>
     },
     resolve: async (_root, args, ctx) => {
       const search = { status: args.status, webhookId: args.webhookId, since: args.since, until: args.until };
-      // An id that cannot be a webhook's matches nothing: answered as one that matches no row.
+      // An id of no webhook's shape is not looked up: it lists nothing, as an unknown id does.
       const matchesNothing = args.webhookId != null && !isId('webhook', args.webhookId);
       return resolvePage(
         args,

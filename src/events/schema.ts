@@ -136,7 +136,7 @@ builder.queryField('event', (t) =>
   }),
 );
 
-export const EventConnection = connectionOf('Event', EventRef, 'event');
+const EventConnection = connectionOf('Event', EventRef, 'event');
 
 builder.queryField('events', (t) =>
   t.field({
