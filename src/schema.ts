@@ -3,6 +3,7 @@ import { builder } from './graphql/builder.js';
 import './webhooks/schema.js';
 import './events/schema.js';
 import './delivery/schema.js';
+import './nodes/schema.js';
 
 /** The whole API. Each domain module registers its own types and root fields on import. */
 export const schema = builder.toSchema({ sortSchema: true });

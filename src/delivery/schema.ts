@@ -1,9 +1,20 @@
 import { EventRef } from '../events/schema.js';
 import { findEvents, publishTestEvent } from '../events/store.js';
 import { builder, type Context } from '../graphql/builder.js';
-import { connectionCost, connectionOf, type PageArgs, pageArgs, resolvePages } from '../graphql/connection.js';
+import {
+  connectionCost,
+  connectionOf,
+  type PageArgs,
+  pageArgs,
+  resolvePage,
+  resolvePages,
+  timeRangeArgs,
+  timeRangeIssues,
+} from '../graphql/connection.js';
 import { badUserInput, findOwn, mustFindOwn, tooManySubscriptions, unauthenticated } from '../graphql/errors.js';
+import { NodeRef } from '../graphql/node.js';
 import { startSubscriptionEvent } from '../graphql/request-state.js';
+import { isId } from '../lib/ids.js';
 import { KeyRevoked } from '../live/streams.js';
 import { recoverFailedDeliveries } from '../queue/recover.js';
 import { WebhookRef } from '../webhooks/schema.js';
@@ -49,6 +60,7 @@ const DeliveryAttempt = builder.objectRef<store.Attempt>('DeliveryAttempt').impl
 export const DeliveryRef = builder.objectRef<store.Delivery>('Delivery');
 
 DeliveryRef.implement({
+  interfaces: [NodeRef],
   description: 'The delivery of one event to one webhook, with every attempt made.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Unique id: "dlv_" + 16 base62 characters.' }),
@@ -114,7 +126,7 @@ DeliveryRef.implement({
   }),
 });
 
-const DeliveryConnection = connectionOf('Delivery', DeliveryRef, 'delivery');
+const DeliveryConnection = connectionOf('Delivery', DeliveryRef, 'delivery', 'deliveries');
 
 /** `deliveries` of a webhook or an event: every parent's page in one statement. */
 function deliveriesOf(parent: store.DeliveryParent) {
@@ -124,7 +136,7 @@ function deliveriesOf(parent: store.DeliveryParent) {
       parentIds,
       args,
       ctx.budget,
-      (limit, after) => store.listDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter, limit, after),
+      (window, limit) => store.listDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter, window, limit),
       () => store.countDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter),
     );
   };
@@ -149,7 +161,10 @@ builder.objectField(EventRef, 'deliveries', (t) =>
   t.loadable({
     type: DeliveryConnection,
     description: 'Deliveries of this event, one per webhook it went to, newest first.',
-    args: pageArgs(t.arg),
+    args: {
+      status: t.arg({ type: DeliveryStatus, description: 'Only deliveries in this state.' }),
+      ...pageArgs(t.arg),
+    },
     complexity: connectionCost,
     byPath: true,
     load: deliveriesOf('event'),
@@ -164,6 +179,36 @@ builder.queryField('delivery', (t) =>
     description: 'One delivery of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The delivery id ("dlv_…").' }) },
     resolve: (_root, { id }, ctx) => findOwn('delivery', id, (id) => store.findDelivery(ctx.sql, ctx.workspaceId, id)),
+  }),
+);
+
+builder.queryField('deliveries', (t) =>
+  t.field({
+    type: DeliveryConnection,
+    description:
+      'Deliveries of your workspace, to any webhook, newest first; the filters combine (e.g. every FAILED delivery of the last day). Each is served by an index, so the first page costs the same however many deliveries there are.',
+    complexity: connectionCost,
+    args: {
+      status: t.arg({ type: DeliveryStatus, description: 'Only deliveries in this state.' }),
+      webhookId: t.arg.id({
+        description: 'Only deliveries to this webhook ("wh_…"); one of another workspace or none at all lists nothing.',
+      }),
+      ...timeRangeArgs(t.arg, 'deliveries'),
+      ...pageArgs(t.arg),
+    },
+    resolve: async (_root, args, ctx) => {
+      const search = { status: args.status, webhookId: args.webhookId, since: args.since, until: args.until };
+      // An id of no webhook's shape is not looked up: it lists nothing, as an unknown id does.
+      const matchesNothing = args.webhookId != null && !isId('webhook', args.webhookId);
+      return resolvePage(
+        args,
+        ctx.budget,
+        async (window, limit) =>
+          matchesNothing ? [] : store.searchDeliveries(ctx.sql, ctx.workspaceId, search, window, limit),
+        async () => (matchesNothing ? 0 : store.countSearchedDeliveries(ctx.sql, ctx.workspaceId, search)),
+        timeRangeIssues(search),
+      );
+    },
   }),
 );
 

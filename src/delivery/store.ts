@@ -1,7 +1,7 @@
-import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
+import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { announceDue, probeNow } from '../queue/enqueue.js';
-import type { Attempt, DeliveryStatus } from '../queue/record.js';
+import { type Attempt, DELIVERY_STATUSES, type DeliveryStatus } from '../queue/record.js';
 
 export type { Attempt, DeliveryStatus };
 
@@ -44,8 +44,8 @@ export type DeliveryParent = 'webhook' | 'event';
 const parentColumn = { webhook: 'webhook_id', event: 'event_id' } as const;
 
 /**
- * One page of deliveries for each of several webhooks (or events) in one statement:
- * newest first, up to `limit` rows each after the cursor, keyed by parent id.
+ * One page of deliveries for each of several webhooks (or events) in one statement: up
+ * to `limit` rows of the window each, in its reading order, keyed by parent id.
  */
 export async function listDeliveriesOf(
   sql: Sql,
@@ -53,8 +53,8 @@ export async function listDeliveriesOf(
   parent: DeliveryParent,
   parentIds: readonly string[],
   filter: { status?: DeliveryStatus | null },
+  window: PageWindow,
   limit: number,
-  after?: PageKey,
 ): Promise<Map<string, Delivery[]>> {
   const rows = await sql<(Delivery & { parentId: string })[]>`/* deliveries.list */
     select p.id as parent_id, d.*
@@ -63,11 +63,11 @@ export async function listDeliveriesOf(
       select ${columns(sql)} from deliveries
       where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = p.id
         ${filter.status ? sql`and status = ${filter.status}` : sql``}
-        ${afterKey(sql, after)}
-      order by created_at desc, id desc
+        ${windowFilter(sql, window)}
+      order by ${windowOrder(sql, window)}
       limit ${limit}
     ) d
-    order by p.position, d.created_at desc, d.id desc`;
+    order by p.position, ${windowOrder(sql, window, 'd')}`;
   const pages = new Map<string, Delivery[]>();
   for (const { parentId, ...delivery } of rows) {
     const page = pages.get(parentId) ?? [];
@@ -91,6 +91,64 @@ export async function countDeliveriesOf(
       ${filter.status ? sql`and status = ${filter.status}` : sql``}
     group by 1`;
   return new Map(rows.map((row) => [row.parentId, row.count]));
+}
+
+/** What Query.deliveries filters on; every part is optional. */
+export type DeliverySearch = {
+  status?: DeliveryStatus | null;
+  webhookId?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+};
+
+function searchSql(sql: Sql, workspaceId: string, search: DeliverySearch) {
+  return sql`workspace_id = ${workspaceId}
+    ${search.status ? sql`and status = ${search.status}` : sql``}
+    ${search.webhookId ? sql`and webhook_id = ${search.webhookId}` : sql``}
+    ${search.since ? sql`and created_at >= ${search.since}` : sql``}
+    ${search.until ? sql`and created_at < ${search.until}` : sql``}`;
+}
+
+/**
+ * A page of a workspace's deliveries: up to `limit` rows of the window, in its reading
+ * order. With a status or a webhook the read walks one index in order
+ * (deliveries_workspace_status_page, deliveries_webhook_page or, for FAILED,
+ * deliveries_webhook_failed_page). Without either, each status's range of the status
+ * index is read in order, at most `limit` rows each, and the three merged: the first page
+ * costs three short index walks at any size of table, and no index on (workspace_id,
+ * created_at) has to be kept up at every change of every delivery.
+ */
+export async function searchDeliveries(
+  sql: Sql,
+  workspaceId: string,
+  search: DeliverySearch,
+  window: PageWindow,
+  limit: number,
+): Promise<Delivery[]> {
+  if (search.status || search.webhookId) {
+    return sql<Delivery[]>`/* deliveries.search */
+      select ${columns(sql)} from deliveries
+      where ${searchSql(sql, workspaceId, search)} ${windowFilter(sql, window)}
+      order by ${windowOrder(sql, window)}
+      limit ${limit}`;
+  }
+  const perStatus = DELIVERY_STATUSES.map(
+    (status) => sql`(
+      select ${columns(sql)} from deliveries
+      where ${searchSql(sql, workspaceId, { ...search, status })} ${windowFilter(sql, window)}
+      order by ${windowOrder(sql, window)}
+      limit ${limit})`,
+  ).reduce((union, part) => sql`${union} union all ${part}`);
+  return sql<Delivery[]>`/* deliveries.search-all */
+    select * from (${perStatus}) d
+    order by ${windowOrder(sql, window)}
+    limit ${limit}`;
+}
+
+export async function countSearchedDeliveries(sql: Sql, workspaceId: string, search: DeliverySearch) {
+  const [row] = await sql<{ count: number }[]>`/* deliveries.search-count */
+    select count(*)::int as count from deliveries where ${searchSql(sql, workspaceId, search)}`;
+  return row?.count ?? 0;
 }
 
 /** The last `last` attempts of each delivery, oldest first, in one statement. */

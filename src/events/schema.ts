@@ -2,18 +2,29 @@ import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import { z } from 'zod';
 import { builder, type Context } from '../graphql/builder.js';
+import {
+  connectionCost,
+  connectionOf,
+  pageArgs,
+  resolvePage,
+  timeRangeArgs,
+  timeRangeIssues,
+} from '../graphql/connection.js';
 import { badUserInput, findOwn } from '../graphql/errors.js';
+import { NodeRef } from '../graphql/node.js';
 import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
 import { EVENT_TYPE_INFO, type EventTypeInfo } from './catalogue.js';
 import {
+  countSearchedEvents,
   type EventRecord,
   findEvent,
   findPayloads,
   IdempotencyConflict,
   publishEvent,
   publishEvents,
+  searchEvents,
 } from './store.js';
 
 export const MAX_DATA_BYTES = 256 * 1024;
@@ -51,6 +62,7 @@ const payloadLoader = createContextCache(
 );
 
 EventRef.implement({
+  interfaces: [NodeRef],
   description:
     'Something that happened to a conversation of one of your agents, delivered to the webhooks subscribed to it.',
   fields: (t) => ({
@@ -148,6 +160,36 @@ builder.queryField('event', (t) =>
     description: 'One event of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The event id ("evt_…").' }) },
     resolve: (_root, { id }, ctx) => findOwn('event', id, (id) => findEvent(ctx.sql, ctx.workspaceId, id)),
+  }),
+);
+
+const EventConnection = connectionOf('Event', EventRef, 'event');
+
+builder.queryField('events', (t) =>
+  t.field({
+    type: EventConnection,
+    description:
+      'Events of your workspace, newest first; the filters combine. Each filter is served by an index, so the first page costs the same however many events there are.',
+    complexity: connectionCost,
+    args: {
+      agentId: t.arg.string({
+        description: 'Only events of this agent.',
+        validate: { schema: webhookRules.agentId },
+      }),
+      type: t.arg({ type: WebhookEvent, description: 'Only events of this type.' }),
+      ...timeRangeArgs(t.arg, 'events'),
+      ...pageArgs(t.arg),
+    },
+    resolve: (_root, args, ctx) => {
+      const search = { agentId: args.agentId, type: args.type, since: args.since, until: args.until };
+      return resolvePage(
+        args,
+        ctx.budget,
+        (window, limit) => searchEvents(ctx.sql, ctx.workspaceId, search, window, limit),
+        () => countSearchedEvents(ctx.sql, ctx.workspaceId, search),
+        timeRangeIssues(search),
+      );
+    },
   }),
 );
 

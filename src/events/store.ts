@@ -1,5 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
-import { pageMicros } from '../db/keyset.js';
+import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { enqueueDeliveries } from '../queue/enqueue.js';
@@ -211,4 +211,46 @@ export async function findPayloads(
   const rows = await sql<{ id: string; payload: string }[]>`/* events.payloads */
     select id, payload from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
   return new Map(rows.map((row) => [row.id, row.payload]));
+}
+
+/** What Query.events filters on; every part is optional. */
+export type EventSearch = {
+  agentId?: string | null;
+  /** Wire name: conversation_started, …. */
+  type?: string | null;
+  since?: Date | null;
+  until?: Date | null;
+};
+
+function searchSql(sql: Sql, workspaceId: string, search: EventSearch) {
+  return sql`workspace_id = ${workspaceId}
+    ${search.agentId != null ? sql`and agent_id = ${search.agentId}` : sql``}
+    ${search.type != null ? sql`and type = ${search.type}` : sql``}
+    ${search.since ? sql`and created_at >= ${search.since}` : sql``}
+    ${search.until ? sql`and created_at < ${search.until}` : sql``}`;
+}
+
+/**
+ * A page of a workspace's events: up to `limit` rows of the window, in its reading order,
+ * walking events_workspace_page, events_agent_page (an agent's, its type checked inside
+ * the index) or events_type_page in order, so the first page costs the same at any size.
+ */
+export async function searchEvents(
+  sql: Sql,
+  workspaceId: string,
+  search: EventSearch,
+  window: PageWindow,
+  limit: number,
+): Promise<EventRecord[]> {
+  return sql<EventRecord[]>`/* events.search */
+    select ${columns(sql)} from events
+    where ${searchSql(sql, workspaceId, search)} ${windowFilter(sql, window)}
+    order by ${windowOrder(sql, window)}
+    limit ${limit}`;
+}
+
+export async function countSearchedEvents(sql: Sql, workspaceId: string, search: EventSearch): Promise<number> {
+  const [row] = await sql<{ count: number }[]>`/* events.search-count */
+    select count(*)::int as count from events where ${searchSql(sql, workspaceId, search)}`;
+  return row?.count ?? 0;
 }

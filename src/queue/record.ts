@@ -4,8 +4,9 @@ import { NOTICE_TYPES } from '../webhooks/event-types.js';
 import { releaseChainHeads } from './conversations.js';
 import { announceChanges } from './enqueue.js';
 
-/** Where a delivery stands. */
-export type DeliveryStatus = 'pending' | 'succeeded' | 'failed';
+/** Where a delivery stands (migrations/0001 checks the same names in the database). */
+export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** One HTTP request of a delivery, as the attempt log keeps it. */
 export type Attempt = {

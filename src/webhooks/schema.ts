@@ -1,6 +1,7 @@
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
+import { NodeRef } from '../graphql/node.js';
 import { eventEnumValues, type WebhookEventType } from './event-types.js';
 import { webhookRules } from './rules.js';
 import { openHeaders, sealHeaders, type WebhookHeader } from './secrets.js';
@@ -55,6 +56,7 @@ const WebhookHeaderInput = builder.inputType('WebhookHeaderInput', {
 });
 
 WebhookRef.implement({
+  interfaces: [NodeRef],
   description: 'An HTTPS endpoint that receives signed event deliveries for one agent of a workspace.',
   fields: (t) => ({
     id: t.exposeID('id', { description: 'Unique id: "wh_" followed by 16 base62 characters.' }),
@@ -293,7 +295,7 @@ builder.queryFields((t) => ({
       return resolvePage(
         args,
         ctx.budget,
-        (limit, after) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, limit, after),
+        (window, limit) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, window, limit),
         () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter),
       );
     },

@@ -1,5 +1,5 @@
 import { DELIVERIES_DUE } from '../db/channels.js';
-import { afterKey, type PageKey, pageMicros } from '../db/keyset.js';
+import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import type { WebhookEventType } from './event-types.js';
@@ -95,19 +95,19 @@ function filterSql(sql: Sql, workspaceId: string, filter: WebhookFilter) {
     ${filter.active != null ? sql`and active = ${filter.active}` : sql``}`;
 }
 
-/** Newest first; returns up to `limit` rows after the cursor. */
+/** Up to `limit` rows of the window, in its reading order (see db/keyset.ts). */
 export async function listWebhooks(
   sql: Sql,
   workspaceId: string,
   filter: WebhookFilter,
+  window: PageWindow,
   limit: number,
-  after?: PageKey,
 ): Promise<Webhook[]> {
   return sql<Webhook[]>`/* webhooks.list */
     select ${columns(sql)} from webhooks
     where ${filterSql(sql, workspaceId, filter)}
-    ${afterKey(sql, after)}
-    order by created_at desc, id desc
+    ${windowFilter(sql, window)}
+    order by ${windowOrder(sql, window)}
     limit ${limit}`;
 }
 

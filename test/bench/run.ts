@@ -25,6 +25,7 @@ import { noisyNeighbourScenario } from './scenarios/noisy-neighbour.js';
 import { orderingScenario } from './scenarios/ordering.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
+import { searchScenario } from './scenarios/search.js';
 
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
@@ -120,6 +121,8 @@ const scenarios = {
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,
+  // Last: it leaves a million rows behind, which no scenario after it should have to vacuum.
+  search: searchScenario,
 };
 
 await main();
