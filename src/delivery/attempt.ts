@@ -1,6 +1,7 @@
 import type { ClaimedDelivery } from '../queue/claim.js';
 import type { Outcome } from '../queue/record.js';
 import { decryptSecret } from '../webhooks/secrets.js';
+import { MAX_SIGNING_SECRETS } from '../webhooks/store.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import type { AttemptResult } from './sender.js';
 import { webhookHeaders } from './signing.js';
@@ -13,11 +14,16 @@ import { webhookHeaders } from './signing.js';
 /** A signed request, ready to send. */
 export type PreparedAttempt = { url: string; headers: Record<string, string>; body: string };
 
-/** Signs the payload with the webhook's secret, and with the previous one while it is still honoured. */
+/**
+ * Signs the payload with the webhook's secret, and with each retired one until its own
+ * expiry: one signature per secret, so a receiver holding any of them verifies.
+ */
 export function prepareAttempt(claim: ClaimedDelivery, secretKey: Buffer, now = Date.now()): PreparedAttempt {
   const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
-  if (claim.previousSecretEncrypted && claim.previousSecretExpiresAt && claim.previousSecretExpiresAt.getTime() > now) {
-    secrets.push(decryptSecret(secretKey, claim.previousSecretEncrypted, claim.webhookId));
+  for (const retired of claim.retiredSecrets) {
+    if (secrets.length >= MAX_SIGNING_SECRETS) break;
+    if (Date.parse(retired.expiresAt) <= now) continue;
+    secrets.push(decryptSecret(secretKey, Buffer.from(retired.sealed, 'base64'), claim.webhookId));
   }
   return { url: claim.url, headers: webhookHeaders(secrets, claim.eventId, claim.payload), body: claim.payload };
 }
