@@ -3,6 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
+import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
@@ -32,10 +33,20 @@ export type AppOptions = {
   metrics?: Metrics;
   /** Pre-filled in GraphiQL's headers in development, so the first query just works. */
   devApiKey?: string;
+  /** Where API keys are resolved; by default a cache of this process (auth/key-cache.ts). */
+  apiKeys?: ApiKeyCache;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
-export function createApp({ sql, config, secretKey, log, devApiKey, metrics = defaultMetrics(sql) }: AppOptions) {
+export function createApp({
+  sql,
+  config,
+  secretKey,
+  log,
+  devApiKey,
+  metrics = defaultMetrics(sql),
+  apiKeys = createApiKeyCache(sql, { log }),
+}: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
   return createYoga<{ req?: IncomingMessage }, RequestContext>({
@@ -56,6 +67,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = de
       secretKey,
       deliveryFeed,
       liveStreams,
+      apiKeys,
       budget: createReadBudget(readLimits(config)),
     }),
     // Self-contained GraphiQL: works offline and behind firewalls (Yoga's default loads it from a CDN).
@@ -97,7 +109,7 @@ export function createApp({ sql, config, secretKey, log, devApiKey, metrics = de
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
-      useApiKeyAuth(sql),
+      useApiKeyAuth(apiKeys),
       useMutationRateLimit(config.rateLimit),
       useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
       useInputErrors(),

@@ -33,6 +33,7 @@ async function main() {
   const metrics = createMetrics();
   registerBacklogGauges(metrics.registry, db.sql);
   let server: Server;
+  let yoga: { dispose(): Promise<void> | void } | undefined;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
   if (config.role === 'worker') {
     server = createServer(HTTP_LIMITS, opsHandler(db.sql, metrics));
@@ -41,8 +42,9 @@ async function main() {
     devKey = db.embedded && !config.production ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
     // Imported here so a worker-only process does not load the GraphQL stack at all.
     const { createApp } = await import('./app.js');
-    const yoga = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, metrics, devApiKey: devKey?.apiKey });
-    server = createServer(HTTP_LIMITS, yoga);
+    const app = createApp({ sql: db.sql, config, secretKey: db.secretKey, log, metrics, devApiKey: devKey?.apiKey });
+    yoga = app;
+    server = createServer(HTTP_LIMITS, app);
   }
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;
@@ -89,6 +91,10 @@ async function main() {
     server.closeIdleConnections();
     const released = await worker?.stop();
     await stopRetention?.();
+    // Writes the API keys' pending lastUsedAt and stops listening.
+    await Promise.resolve(yoga?.dispose()).catch((error: unknown) =>
+      log.warn({ err: error }, 'closing the API failed'),
+    );
     await db.close();
     await lock?.release();
     log.info({ released: released?.released ?? 0 }, 'stopped');
