@@ -35,7 +35,8 @@ describe('API keys through the API', () => {
     const { apiKey, keyId, workspaceId } = await app.newWorkspace();
     const created = await app.graphql(CREATE, { apiKey });
     expect(created.errors).toBeUndefined();
-    const { apiKey: second, key } = created.data?.createApiKey;
+    const { apiKey: second, key } = (created.data as { createApiKey: { apiKey: string; key: Record<string, unknown> } })
+      .createApiKey;
     expect(second).toMatch(/^chk_[0-9A-Za-z]{40}$/);
     expect(key).toMatchObject({ prefix: second.slice(0, 10), revokedAt: null, lastUsedAt: null });
     expect((await app.graphql(WHO, { apiKey: second })).data?.workspace.id).toBe(workspaceId);

@@ -92,6 +92,7 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
       // (Re)connected: whatever was revoked while away was not heard.
       clear();
       heard = true;
+      o.log?.info('listening for API key revocations (key cache cleared)');
     });
     listening.catch((error: unknown) => {
       listening = undefined;
