@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { API_KEY_PREFIX, createApiKey, MAX_ACTIVE_API_KEYS } from '../src/auth/api-keys.js';
+import { API_KEY_PREFIX, createApiKey, MAX_ACTIVE_API_KEYS, revokeApiKey } from '../src/auth/api-keys.js';
 import { createApiKeyCache, LookupsBusy } from '../src/auth/key-cache.js';
+import { createPool } from '../src/db/sql.js';
 import { randomBase62 } from '../src/lib/ids.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { cleanup } from './support/cleanup.js';
-import { eventually } from './support/receiver.js';
+import { eventually, sleep } from './support/receiver.js';
+import { createTcpProxy } from './support/tcp-proxy.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -133,8 +135,12 @@ describe('the key cache', () => {
   it('answers a known key from memory: a revocation that no notice announced is not seen by it', async () => {
     const { keys, who } = appWithCache();
     const { apiKey, keyId } = await app.newWorkspace();
-    // Cached once the LISTEN is in place (before that, entries are trusted for a second only).
-    await eventually(async () => (await who(apiKey)) === 200 && keys.size().known === 1, 10_000, 50);
+    // Cached, and the LISTEN in place (the first one clears the cache; before it, entries are trusted for a second only).
+    await eventually(
+      async () => (await who(apiKey)) === 200 && keys.size().listening && keys.size().known === 1,
+      10_000,
+      50,
+    );
     await app.sql`update api_keys set revoked_at = now() where id = ${keyId}`;
     expect(await who(apiKey)).toBe(200);
     // The notice, as every revocation sends it, reaches the cache.
@@ -145,17 +151,60 @@ describe('the key cache', () => {
   it('clears itself when its LISTEN connection comes back, since notices sent meanwhile are lost', async () => {
     const { keys, who } = appWithCache();
     const { apiKey, keyId } = await app.newWorkspace();
-    await eventually(async () => (await who(apiKey)) === 200 && keys.size().known === 1, 10_000, 50);
+    await eventually(
+      async () => (await who(apiKey)) === 200 && keys.size().listening && keys.size().known === 1,
+      10_000,
+      50,
+    );
     await app.sql`update api_keys set revoked_at = now() where id = ${keyId}`;
     await app.sql`select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and query like 'listen %' and pid <> pg_backend_pid()`;
+      where datname = current_database() and query like '%api-keys.listen%' and pid <> pg_backend_pid()`;
     await eventually(async () => (await who(apiKey)) === 401, 20_000, 100);
+  });
+
+  it('after a database outage that outlasts its reconnect attempts, listens again and forgets what was revoked meanwhile', async () => {
+    const target = new URL(app.db.url);
+    const proxy = await createTcpProxy({ host: target.hostname, port: Number(target.port) });
+    await proxy.up();
+    const viaProxy = new URL(app.db.url);
+    viaProxy.port = String(proxy.port);
+    const sql = createPool(viaProxy.toString(), { max: 2 });
+    const keys = createApiKeyCache(sql, { flushMs: 3_600_000 });
+    cleanup(async () => {
+      await keys.close();
+      await sql.end({ timeout: 1 });
+      await proxy.down();
+    });
+    const { apiKey, keyId, workspaceId } = await app.newWorkspace();
+    const second = await createApiKey(app.sql, workspaceId);
+    const cached = async (key: string) =>
+      (await keys.authenticate(key)) !== null && keys.size().listening && keys.size().known >= 1;
+    await eventually(() => cached(apiKey), 10_000, 50);
+
+    await proxy.down();
+    await eventually(async () => !keys.size().listening, 10_000, 50);
+    // Revoked while this cache cannot hear: its notice is lost.
+    await revokeApiKey(app.sql, keyId);
+    // Long enough for several failed attempts to LISTEN again.
+    await sleep(3_000);
+    await proxy.up();
+
+    await eventually(async () => keys.size().listening, 20_000, 100);
+    expect(await keys.authenticate(apiKey)).toBeNull();
+    // And it hears revocations again.
+    await eventually(() => cached(second.apiKey), 10_000, 50);
+    await revokeApiKey(app.sql, second.id);
+    await eventually(async () => (await keys.authenticate(second.apiKey)) === null, 10_000, 50);
   });
 
   it('a flood of made-up keys neither evicts a live key nor queues unbounded lookups', async () => {
     const { keys, who } = appWithCache({ size: 1, unknownSize: 50, maxLookups: 2, maxWaiting: 10 });
     const { apiKey, keyId } = await app.newWorkspace();
-    await eventually(async () => (await who(apiKey)) === 200 && keys.size().known === 1, 10_000, 50);
+    await eventually(
+      async () => (await who(apiKey)) === 200 && keys.size().listening && keys.size().known === 1,
+      10_000,
+      50,
+    );
 
     const flood = await Promise.allSettled(Array.from({ length: 200 }, () => keys.authenticate(randomKey())));
     const busy = flood.filter((r) => r.status === 'rejected' && r.reason instanceof LookupsBusy).length;

@@ -1,3 +1,4 @@
+import postgres from 'postgres';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
@@ -39,11 +40,12 @@ type Entry = AuthenticatedKey & { at: number };
 /**
  * API keys resolved in memory, so authenticating a request costs no round trip.
  *
- * Revocation is pushed: every instance LISTENs on API_KEY_REVOKED and forgets the key at
- * once. Notices sent while the listening connection is away are lost, so each (re)connect
- * clears the cache; and a key is trusted for at most `maxAgeMs` (60 s) before it is looked
- * up again, which bounds the damage of any notice missed in a way we cannot see. Until the
- * first LISTEN is in place, entries are trusted for `unheardMaxAgeMs` (1 s) only.
+ * Revocation is pushed: every instance LISTENs on API_KEY_REVOKED (on a connection of its
+ * own, retried every second while it is down) and forgets the key at once. Notices sent
+ * while that connection is away are lost, so each (re)connect clears the cache; while it
+ * is down, and before the first LISTEN, entries are trusted for `unheardMaxAgeMs` (1 s)
+ * only; and a key is trusted for at most `maxAgeMs` (60 s) before it is looked up again,
+ * a last bound on any notice missed in a way we cannot see.
  *
  * Against floods of made-up keys: a key not of the `chk_` + 40 base62 shape is refused
  * without a lookup; digests found to match no live key go to a separate bounded map (an
@@ -69,8 +71,6 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
   // cache its answer (it may predate the revocation), though it still serves its request.
   let epoch = 0;
   let heard = false;
-  let listening: Promise<{ unlisten: () => Promise<void> }> | undefined;
-  let lastListenAttempt = Number.NEGATIVE_INFINITY;
 
   const forgetKey = (keyId: string) => {
     epoch++;
@@ -84,21 +84,61 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     known.clear();
     digestOfKey.clear();
   };
-  const ensureListening = () => {
-    // A failed LISTEN (database away) is tried again, at most every 5 s.
-    if (listening || now() - lastListenAttempt < 5_000) return;
-    lastListenAttempt = now();
-    listening = sql.listen(API_KEY_REVOKED, forgetKey, () => {
+
+  // A connection of its own for LISTEN, not `sql.listen`: postgres.js drops a listener for
+  // good when its re-LISTEN after a disconnect fails (say, while the database restarts),
+  // and this cache must know whether it hears revocations.
+  let listener: postgres.Sql | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+  let failing = false;
+  const listen = async () => {
+    if (closed || !listener) return;
+    try {
+      await listener`/* api-keys.listen */ listen ${listener(API_KEY_REVOKED)}`;
       // (Re)connected: whatever was revoked while away was not heard.
       clear();
       heard = true;
+      failing = false;
       o.log?.info('listening for API key revocations (key cache cleared)');
-    });
-    listening.catch((error: unknown) => {
-      listening = undefined;
+    } catch (error) {
       heard = false;
-      o.log?.warn({ err: error }, 'LISTEN for API key revocations failed; keys are looked up every second meanwhile');
-    });
+      // The database itself is gone (dropped): nothing will ever be heard again.
+      if ((error as { code?: unknown }).code === '3D000') return;
+      // Once per outage, not once per retry.
+      if (!closed && !failing) {
+        o.log?.warn({ err: error }, 'LISTEN for API key revocations failed; keys are looked up every second meanwhile');
+      }
+      failing = true;
+      listenAgain(1_000);
+    }
+  };
+  const listenAgain = (ms: number) => {
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void listen();
+    }, ms);
+    retry.unref();
+  };
+  const ensureListening = () => {
+    if (listener || closed) return;
+    // The pool's own settings (postgres.js's listen does the same), on one dedicated connection.
+    listener = postgres({
+      ...sql.options,
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotify: (channel: string, payload: string) => {
+        if (channel === API_KEY_REVOKED) forgetKey(payload);
+      },
+      onclose: () => {
+        heard = false;
+        listenAgain(100);
+      },
+    } as unknown as postgres.Options<Record<string, never>>);
+    void listen();
   };
 
   const remember = (digest: string, key: AuthenticatedKey) => {
@@ -194,12 +234,14 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     flush,
     /** Stops listening and writes what is pending. */
     async close() {
+      closed = true;
       clearInterval(flushTimer);
+      clearTimeout(retry);
       await flush();
-      await (await listening?.catch(() => undefined))?.unlisten().catch(() => {});
+      await listener?.end({ timeout: 1 }).catch(() => {});
     },
-    /** For tests and metrics: what is held. */
-    size: () => ({ known: known.size, unknown: unknown.size, pendingUses: used.size }),
+    /** For tests and metrics: what is held, and whether revocations are being heard. */
+    size: () => ({ known: known.size, unknown: unknown.size, pendingUses: used.size, listening: heard }),
   };
 }
 
