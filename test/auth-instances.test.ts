@@ -77,9 +77,14 @@ describe('API keys across instances', () => {
       process.stdout.write(
         `[key revocation] refused on both instances ${Math.round(viaApiMs)} ms after revokeApiKey, ${Math.round(viaCliMs)} ms after the CLI exited\n`,
       );
-    } finally {
+      // A graceful stop writes the lastUsedAt each instance still held (the minute's batch).
       for (const server of servers) server.signal('SIGTERM');
       expect(await Promise.all(servers.map((s) => s.exited))).toEqual([0, 0]);
+      const rows = await app.sql`select last_used_at from api_keys where workspace_id = ${workspaceId}`;
+      expect(rows.map((r) => r.lastUsedAt)).toEqual([expect.any(Date), expect.any(Date)]);
+    } finally {
+      for (const server of servers) server.signal('SIGTERM');
+      await Promise.all(servers.map((s) => s.exited));
     }
   }, 120_000);
 });
