@@ -3,6 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
+import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
@@ -35,6 +36,8 @@ export type AppOptions = {
   devApiKey?: string;
   /** Spans per operation and publish; without it nothing of OpenTelemetry runs. */
   tracing?: Tracing;
+  /** Where API keys are resolved; by default a cache of this process (auth/key-cache.ts). */
+  apiKeys?: ApiKeyCache;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
@@ -46,6 +49,7 @@ export function createApp({
   devApiKey,
   tracing,
   metrics = defaultMetrics(sql),
+  apiKeys = createApiKeyCache(sql, { log }),
 }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
@@ -67,6 +71,7 @@ export function createApp({
       secretKey,
       deliveryFeed,
       liveStreams,
+      apiKeys,
       budget: createReadBudget(readLimits(config)),
       tracing,
     }),
@@ -111,7 +116,7 @@ export function createApp({
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
-      useApiKeyAuth(sql),
+      useApiKeyAuth(apiKeys),
       useMutationRateLimit(config.rateLimit, config.publishRateLimit),
       useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
       useInputErrors(),

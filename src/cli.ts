@@ -9,11 +9,17 @@
  * `--json` prints exactly one JSON object on stdout (for `listen`: one per delivery).
  */
 import { parseArgs } from 'node:util';
-import { createApiKey, listApiKeys, revokeApiKey } from './auth/api-keys.js';
+import {
+  createApiKey,
+  createApiKeyWithinLimit,
+  listApiKeys,
+  MAX_ACTIVE_API_KEYS,
+  revokeApiKey,
+} from './auth/api-keys.js';
 import { ConfigError, loadConfig } from './config.js';
 import { openDatabase } from './db/connect.js';
 import { migrate } from './db/migrate.js';
-import type { Sql } from './db/sql.js';
+import type { Pool } from './db/sql.js';
 import { isId } from './lib/ids.js';
 import { listen } from './receiver/listen.js';
 import { createWorkspace, workspaceExists } from './workspaces/store.js';
@@ -23,7 +29,7 @@ class UsageError extends Error {}
 type Output = { json: Record<string, unknown>; text: string };
 type Options = { name?: string; workspace?: string; id?: string };
 
-const commands: Record<string, (sql: Sql, options: Options) => Promise<Output>> = {
+const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>> = {
   async 'create-workspace'(sql, { name }) {
     if (!name?.trim()) throw new UsageError('create-workspace needs --name NAME');
     const workspace = await createWorkspace(sql, name.trim());
@@ -35,7 +41,13 @@ const commands: Record<string, (sql: Sql, options: Options) => Promise<Output>> 
   },
   async 'create-api-key'(sql, options) {
     const workspaceId = await existingWorkspace(sql, options);
-    const { apiKey } = await createApiKey(sql, workspaceId);
+    const created = await createApiKeyWithinLimit(sql, workspaceId);
+    if (!created) {
+      throw new UsageError(
+        `Workspace ${workspaceId} already has ${MAX_ACTIVE_API_KEYS} active API keys: revoke one first`,
+      );
+    }
+    const { apiKey } = created;
     return { json: { workspaceId, apiKey }, text: `API key for ${workspaceId} (shown once): ${apiKey}` };
   },
   async 'list-api-keys'(sql, options) {
@@ -45,11 +57,13 @@ const commands: Record<string, (sql: Sql, options: Options) => Promise<Output>> 
       ? keys
           .map(
             (k) =>
-              `${k.id}  ${k.prefix}…  created ${k.createdAt.toISOString()}${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}`,
+              `${k.id}  ${k.prefix}…  created ${k.createdAt.toISOString()}${k.lastUsedAt ? `  last used ${k.lastUsedAt.toISOString()}` : ''}${k.revokedAt ? `  revoked ${k.revokedAt.toISOString()}` : ''}`,
           )
           .join('\n')
       : `No API keys for ${workspaceId}`;
-    return { json: { keys }, text };
+    // The JSON keeps the contract's four fields.
+    const json = keys.map(({ id, prefix, createdAt, revokedAt }) => ({ id, prefix, createdAt, revokedAt }));
+    return { json: { keys: json }, text };
   },
   async 'revoke-api-key'(sql, { id }) {
     if (!id) throw new UsageError('revoke-api-key needs --id key_…');
@@ -58,7 +72,7 @@ const commands: Record<string, (sql: Sql, options: Options) => Promise<Output>> 
   },
 };
 
-async function existingWorkspace(sql: Sql, { workspace }: Options): Promise<string> {
+async function existingWorkspace(sql: Pool, { workspace }: Options): Promise<string> {
   if (!workspace) throw new UsageError('this command needs --workspace org_…');
   if (!isId('workspace', workspace) || !(await workspaceExists(sql, workspace))) {
     throw new UsageError(`No workspace with id "${workspace}"`);

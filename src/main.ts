@@ -36,6 +36,7 @@ async function main() {
   const metrics = createMetrics();
   registerBacklogGauges(metrics.registry, db.sql);
   let server: Server;
+  let yoga: { dispose(): Promise<void> | void } | undefined;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
   if (config.role === 'worker') {
     server = createServer(HTTP_LIMITS, opsHandler(db.sql, metrics));
@@ -44,7 +45,7 @@ async function main() {
     devKey = db.embedded && !config.production ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
     // Imported here so a worker-only process does not load the GraphQL stack at all.
     const { createApp } = await import('./app.js');
-    const yoga = createApp({
+    const app = createApp({
       sql: db.sql,
       config,
       secretKey: db.secretKey,
@@ -53,7 +54,8 @@ async function main() {
       devApiKey: devKey?.apiKey,
       tracing,
     });
-    server = createServer(HTTP_LIMITS, yoga);
+    yoga = app;
+    server = createServer(HTTP_LIMITS, app);
   }
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;
@@ -100,6 +102,10 @@ async function main() {
     server.closeIdleConnections();
     const released = await worker?.stop();
     await stopRetention?.();
+    // Writes the API keys' pending lastUsedAt and stops listening.
+    await Promise.resolve(yoga?.dispose()).catch((error: unknown) =>
+      log.warn({ err: error }, 'closing the API failed'),
+    );
     // The last attempts' spans have ended: send what the batch processor still holds.
     await tracing?.shutdown();
     await db.close();

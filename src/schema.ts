@@ -4,6 +4,8 @@ import './webhooks/schema.js';
 import './events/schema.js';
 import './delivery/schema.js';
 import './nodes/schema.js';
+import './workspaces/schema.js';
+import './auth/schema.js';
 
 /** The whole API. Each domain module registers its own types and root fields on import. */
 export const schema = builder.toSchema({ sortSchema: true });

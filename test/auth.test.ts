@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { revokeApiKey } from '../src/auth/api-keys.js';
 import { createTestApp, type TestApp } from './support/app.js';
 import { REGISTER, validWebhook } from './support/operations.js';
+import { eventually } from './support/receiver.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -27,10 +28,11 @@ describe('authentication', () => {
     }
   });
 
-  it('refuses a revoked key, and writes nothing', async () => {
+  it('refuses a revoked key (once its revocation notice arrives), and writes nothing', async () => {
     const { apiKey, keyId, workspaceId } = await app.newWorkspace();
     expect((await app.graphql(LIST_IDS, { apiKey })).status).toBe(200);
     await revokeApiKey(app.sql, keyId);
+    await eventually(async () => (await app.graphql(LIST_IDS, { apiKey })).status === 401, 10_000, 50);
     const res = await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook() } });
     expect(res.status).toBe(401);
     expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { workspaceForApiKey } from '../src/auth/api-keys.js';
+import { createApiKey, MAX_ACTIVE_API_KEYS, workspaceForApiKey } from '../src/auth/api-keys.js';
 import { createTestDatabase, type TestDatabase } from './support/database.js';
 import { runCommand } from './support/processes.js';
 
@@ -45,6 +45,14 @@ describe('operator CLI against DATABASE_URL', () => {
     expect(JSON.parse((await cli('revoke-api-key', '--id', target.id, '--json')).stdout)).toEqual({ revoked: true });
     expect(await workspaceForApiKey(db.sql, first)).toBeNull();
     expect(await workspaceForApiKey(db.sql, second.apiKey)).toBe(workspaceId);
+  });
+
+  it(`create-api-key stops at ${MAX_ACTIVE_API_KEYS} active keys per workspace, with a message naming the limit`, async () => {
+    const { workspaceId } = JSON.parse((await cli('create-workspace', '--name', 'Full', '--json')).stdout);
+    for (let i = 1; i < MAX_ACTIVE_API_KEYS; i++) await createApiKey(db.sql, workspaceId);
+    const run = await cli('create-api-key', '--workspace', workspaceId, '--json');
+    expect(run.code).toBe(1);
+    expect(JSON.parse(run.stdout).error).toContain(`already has ${MAX_ACTIVE_API_KEYS} active API keys`);
   });
 
   it('prints human text without --json', async () => {

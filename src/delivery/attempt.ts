@@ -1,6 +1,7 @@
 import type { ClaimedDelivery } from '../queue/claim.js';
 import type { Outcome } from '../queue/record.js';
 import { decryptSecret } from '../webhooks/secrets.js';
+import { MAX_SIGNING_SECRETS } from '../webhooks/store.js';
 import { type CustomHeaders, openCustomHeaders } from './custom-headers.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import type { AttemptResult } from './sender.js';
@@ -15,10 +16,11 @@ import { webhookHeaders } from './signing.js';
 export type PreparedAttempt = { url: string; headers: Record<string, string>; body: string };
 
 /**
- * Signs the payload with the webhook's secret, and with the previous one while it is still
- * honoured, and adds the webhook's custom headers (`customHeaders`: the worker's cache of
- * them opened; without it they are opened here). Ours are set last: the input rules keep
- * custom names off them, and a row written some other way still cannot override them.
+ * Signs the payload with the webhook's secret, and with each retired one until its own
+ * expiry (one signature per secret, so a receiver holding any of them verifies), and adds
+ * the webhook's custom headers (`customHeaders`: the worker's cache of them opened;
+ * without it they are opened here). Ours are set last: the input rules keep custom names
+ * off them, and a row written some other way still cannot override them.
  */
 export function prepareAttempt(
   claim: ClaimedDelivery,
@@ -27,8 +29,10 @@ export function prepareAttempt(
   customHeaders?: CustomHeaders,
 ): PreparedAttempt {
   const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
-  if (claim.previousSecretEncrypted && claim.previousSecretExpiresAt && claim.previousSecretExpiresAt.getTime() > now) {
-    secrets.push(decryptSecret(secretKey, claim.previousSecretEncrypted, claim.webhookId));
+  for (const retired of claim.retiredSecrets) {
+    if (secrets.length >= MAX_SIGNING_SECRETS) break;
+    if (Date.parse(retired.expiresAt) <= now) continue;
+    secrets.push(decryptSecret(secretKey, Buffer.from(retired.sealed, 'base64'), claim.webhookId));
   }
   const custom = customHeaders
     ? customHeaders(claim.webhookId, claim.headersEncrypted)

@@ -4,6 +4,7 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type { ApiKeyCache } from '../auth/key-cache.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
@@ -22,6 +23,8 @@ export type RequestContext = {
   secretKey: Buffer;
   deliveryFeed: DeliveryFeed;
   liveStreams: LiveStreams;
+  /** API keys of this process: who the caller is, and when keys were last used. */
+  apiKeys: ApiKeyCache;
   /** What this request may still read; the loaders spend from it. */
   budget: ReadBudget;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined costs nothing. */

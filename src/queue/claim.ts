@@ -1,5 +1,8 @@
 import type { Sql } from '../db/sql.js';
 
+/** As stored in webhooks.retired_secrets (jsonb): the sealed secret in base64, and when it stops signing. */
+export type RetiredSecret = { sealed: string; expiresAt: string };
+
 /** A delivery a worker holds: everything needed to send it without another query. */
 export type ClaimedDelivery = {
   id: string;
@@ -18,8 +21,8 @@ export type ClaimedDelivery = {
   url: string;
   payload: string;
   secretEncrypted: Buffer;
-  previousSecretEncrypted: Buffer | null;
-  previousSecretExpiresAt: Date | null;
+  /** Secrets rotated out, newest first, each with its own expiry (see webhooks/store.ts rotateSecret). */
+  retiredSecrets: RetiredSecret[];
   /** The event's publish span (W3C traceparent), when it was published with tracing on. */
   traceparent: string | null;
   /** The webhook's custom request headers, sealed; null: none. */
@@ -216,5 +219,5 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, d.conversation_id,
       picked.due_at, picked.send_at, w.url, e.payload,
-      w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, e.traceparent, w.headers_encrypted`;
+      w.secret_encrypted, w.retired_secrets, e.traceparent, w.headers_encrypted`;
 }

@@ -348,13 +348,12 @@ builder.mutationFields((t) => ({
   }),
   rotateWebhookSecret: t.field({
     type: WebhookRef,
-    description:
-      'Gives the webhook a new signing secret and returns it (the only time it is shown). Until the old secret expires, deliveries carry a signature for each.',
+    description: `Gives the webhook a new signing secret and returns it (the only time it is shown). The current secret keeps signing for expireCurrentInSeconds; secrets retired by earlier rotations keep their own expiry. Deliveries carry one signature per valid secret, at most ${store.MAX_SIGNING_SECRETS} (the newest).`,
     args: {
       id: t.arg.id({ required: true, description: 'The webhook whose secret to replace.' }),
       expireCurrentInSeconds: t.arg.int({
         required: false,
-        description: `How long the current secret keeps signing, 0 to ${MAX_SECRET_OVERLAP_SECONDS} seconds. Default 86400 (24 hours); 0 stops it at once.`,
+        description: `How long the current secret keeps signing, 0 to ${MAX_SECRET_OVERLAP_SECONDS} seconds. Default 86400 (24 hours); 0 stops it at once. Secrets retired earlier are not affected.`,
         validate: {
           min: [0, { message: 'must be 0 or more' }],
           max: [MAX_SECRET_OVERLAP_SECONDS, { message: `must be at most ${MAX_SECRET_OVERLAP_SECONDS} (7 days)` }],

@@ -177,8 +177,17 @@ export async function deleteWebhook(sql: Sql, workspaceId: string, id: string): 
 }
 
 /**
- * Replaces the signing secret. The old one keeps signing alongside the new one for
- * `keepPreviousSeconds` (0: stops at once), so receivers can switch without a gap.
+ * At most this many secrets sign a delivery at once: the current one and the newest
+ * retired ones still within their overlap. Rotating more often than that within an
+ * overlap retires the oldest early: the signature header and the signing work stay bounded.
+ */
+export const MAX_SIGNING_SECRETS = 5;
+
+/**
+ * Replaces the signing secret. The current one keeps signing for `keepPreviousSeconds`
+ * (0: stops at once); secrets retired by earlier rotations keep their own expiry, so each
+ * signs as long as its rotation promised (up to MAX_SIGNING_SECRETS at once, newest first;
+ * expired ones are pruned here).
  */
 export async function rotateSecret(
   sql: Sql,
@@ -188,11 +197,25 @@ export async function rotateSecret(
   keepPreviousSeconds: number,
 ): Promise<WebhookWithSecret | null> {
   const secret = generateSigningSecret();
-  const keep = keepPreviousSeconds > 0;
+  // The secret being retired, in the same shape as retired_secrets' entries (see migration 0007).
+  const retiring =
+    keepPreviousSeconds > 0
+      ? sql`jsonb_build_array(jsonb_build_object(
+          'sealed', translate(encode(secret_encrypted, 'base64'), E'\n', ''),
+          'expiresAt', now() + ${keepPreviousSeconds} * interval '1 second'))`
+      : sql`'[]'::jsonb`;
   const [row] = await sql<Webhook[]>`/* webhooks.rotate-secret */
     update webhooks set
-      previous_secret_encrypted = ${keep ? sql`secret_encrypted` : null},
-      previous_secret_expires_at = ${keep ? sql`now() + ${keepPreviousSeconds} * interval '1 second'` : null},
+      retired_secrets = (
+        select coalesce(jsonb_agg(kept.entry order by kept.position), '[]'::jsonb)
+        from (
+          select entry, position from jsonb_array_elements(${retiring} || retired_secrets)
+            with ordinality as s(entry, position)
+          where (entry->>'expiresAt')::timestamptz > now()
+          order by position
+          limit ${MAX_SIGNING_SECRETS - 1}
+        ) kept
+      ),
       secret_encrypted = ${encryptSecret(secretKey, secret, id)},
       updated_at = now()
     where workspace_id = ${workspaceId} and id = ${id}

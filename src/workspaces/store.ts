@@ -11,3 +11,11 @@ export async function workspaceExists(sql: Sql, id: string): Promise<boolean> {
   const [row] = await sql`/* workspaces.exists */ select 1 from workspaces where id = ${id}`;
   return row !== undefined;
 }
+
+export type Workspace = { id: string; name: string; createdAt: Date };
+
+export async function findWorkspace(sql: Sql, id: string): Promise<Workspace | null> {
+  const [row] = await sql<Workspace[]>`/* workspaces.find */
+    select id, name, created_at from workspaces where id = ${id}`;
+  return row ?? null;
+}

@@ -6,6 +6,7 @@ import type { AttemptResult } from '../../src/delivery/sender.js';
 import { createSlots } from '../../src/delivery/slots.js';
 import type { ClaimedDelivery } from '../../src/queue/claim.js';
 import { encryptSecret, generateSigningSecret, sealHeaders } from '../../src/webhooks/secrets.js';
+import { MAX_SIGNING_SECRETS } from '../../src/webhooks/store.js';
 
 const secretKey = Buffer.alloc(32, 7);
 const secret = generateSigningSecret();
@@ -23,8 +24,7 @@ const claim: ClaimedDelivery = {
   url: 'https://example.com/hook',
   payload: '{"type":"conversation.ended"}',
   secretEncrypted: encryptSecret(secretKey, secret, 'wh_1'),
-  previousSecretEncrypted: null,
-  previousSecretExpiresAt: null,
+  retiredSecrets: [],
   traceparent: null,
   headersEncrypted: null,
 };
@@ -45,16 +45,19 @@ describe('prepare', () => {
     expect(new Webhook(secret).verify(request.body, request.headers)).toEqual(JSON.parse(claim.payload));
 
     const previous = generateSigningSecret();
-    const rotated = {
-      ...claim,
-      previousSecretEncrypted: encryptSecret(secretKey, previous, 'wh_1'),
-      previousSecretExpiresAt: new Date(Date.now() + 60_000),
-    };
+    const retired = (expiresAt: number) => ({
+      sealed: encryptSecret(secretKey, previous, 'wh_1').toString('base64'),
+      expiresAt: new Date(expiresAt).toISOString(),
+    });
+    const rotated = { ...claim, retiredSecrets: [retired(Date.now() + 60_000)] };
     const both = prepareAttempt(rotated, secretKey);
     expect(both.headers['webhook-signature']?.split(' ')).toHaveLength(2);
     expect(() => new Webhook(previous).verify(both.body, both.headers)).not.toThrow();
-    const expired = prepareAttempt({ ...rotated, previousSecretExpiresAt: new Date(Date.now() - 1) }, secretKey);
+    const expired = prepareAttempt({ ...rotated, retiredSecrets: [retired(Date.now() - 1)] }, secretKey);
     expect(expired.headers['webhook-signature']?.split(' ')).toHaveLength(1);
+    // However many are stored, at most MAX_SIGNING_SECRETS sign.
+    const many = prepareAttempt({ ...claim, retiredSecrets: Array(9).fill(retired(Date.now() + 60_000)) }, secretKey);
+    expect(many.headers['webhook-signature']?.split(' ')).toHaveLength(MAX_SIGNING_SECRETS);
   });
 
   it("adds the webhook's custom headers, which never override ours; the worker's cache follows a change", () => {

@@ -1,0 +1,248 @@
+import postgres from 'postgres';
+import { API_KEY_REVOKED } from '../db/channels.js';
+import type { Pool } from '../db/sql.js';
+import type { Logger } from '../lib/logger.js';
+import { type AuthenticatedKey, apiKeyDigest, findLiveKey, isApiKeyShaped, recordKeyUse } from './api-keys.js';
+
+export type ApiKeyCacheOptions = {
+  /** Live keys remembered per process (least recently used forgotten first). */
+  size?: number;
+  /** Digests known to match no live key, kept apart so they can never evict a live key. */
+  unknownSize?: number;
+  /** How long a cached key is trusted while revocations are being heard. */
+  maxAgeMs?: number;
+  /** How long while they are not (LISTEN not yet, or no longer, established). */
+  unheardMaxAgeMs?: number;
+  /** How often `lastUsedAt` is written: one statement per interval for every key used. */
+  flushMs?: number;
+  /** Database lookups for keys not in the cache, at once; more wait, up to `maxWaiting`. */
+  maxLookups?: number;
+  maxWaiting?: number;
+  log?: Logger;
+  now?: () => number;
+};
+
+export const API_KEY_CACHE_DEFAULTS = {
+  size: 10_000,
+  unknownSize: 10_000,
+  maxAgeMs: 60_000,
+  unheardMaxAgeMs: 1_000,
+  flushMs: 60_000,
+  maxLookups: 4,
+  maxWaiting: 256,
+} satisfies ApiKeyCacheOptions;
+
+/** Too many lookups of uncached keys at once: the caller answers 503 and a retry. */
+export class LookupsBusy extends Error {}
+
+type Entry = AuthenticatedKey & { at: number };
+
+/**
+ * API keys resolved in memory, so authenticating a request costs no round trip.
+ *
+ * Revocation is pushed: every instance LISTENs on API_KEY_REVOKED (on a connection of its
+ * own, retried every second while it is down) and forgets the key at once. Notices sent
+ * while that connection is away are lost, so each (re)connect clears the cache; while it
+ * is down, and before the first LISTEN, entries are trusted for `unheardMaxAgeMs` (1 s)
+ * only; and a key is trusted for at most `maxAgeMs` (60 s) before it is looked up again,
+ * a last bound on any notice missed in a way we cannot see.
+ *
+ * Against floods of made-up keys: a key not of the `chk_` + 40 base62 shape is refused
+ * without a lookup; digests found to match no live key go to a separate bounded map (an
+ * unknown key cannot become valid: keys are random and revocation is final), so they
+ * never evict a live key; concurrent lookups of one digest share one query; and lookups
+ * of uncached keys run `maxLookups` at a time with at most `maxWaiting` queued, past which
+ * the request is refused (LookupsBusy → 503), rather than queueing on the pool that every
+ * other request needs.
+ *
+ * `lastUsedAt` is noted in memory and written for all keys used in one statement every
+ * `flushMs` (60 s), and on close: it may trail the last request by about a minute, and a
+ * crash loses at most that minute.
+ */
+export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
+  const o = { ...API_KEY_CACHE_DEFAULTS, ...options };
+  const now = options.now ?? Date.now;
+  const known = new Map<string, Entry>(); // digest (hex) → key, in least-recently-used order
+  const digestOfKey = new Map<string, string>(); // key id → digest, to forget a revoked key
+  const unknown = new Map<string, true>();
+  const inFlight = new Map<string, Promise<AuthenticatedKey | null>>();
+  const used = new Map<string, number>(); // key id → when last used, not yet written
+  // Bumped by every revocation and reconnect: a lookup that started before one does not
+  // cache its answer (it may predate the revocation), though it still serves its request.
+  let epoch = 0;
+  let heard = false;
+
+  const forgetKey = (keyId: string) => {
+    epoch++;
+    const digest = digestOfKey.get(keyId);
+    if (digest === undefined) return;
+    digestOfKey.delete(keyId);
+    known.delete(digest);
+  };
+  const clear = () => {
+    epoch++;
+    known.clear();
+    digestOfKey.clear();
+  };
+
+  // A connection of its own for LISTEN, not `sql.listen`: postgres.js drops a listener for
+  // good when its re-LISTEN after a disconnect fails (say, while the database restarts),
+  // and this cache must know whether it hears revocations.
+  let listener: postgres.Sql | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+  let failing = false;
+  const listen = async () => {
+    if (closed || !listener) return;
+    try {
+      await listener`/* api-keys.listen */ listen ${listener(API_KEY_REVOKED)}`;
+      // (Re)connected: whatever was revoked while away was not heard.
+      clear();
+      heard = true;
+      failing = false;
+      o.log?.info('listening for API key revocations (key cache cleared)');
+    } catch (error) {
+      heard = false;
+      // The database itself is gone (dropped): nothing will ever be heard again.
+      if ((error as { code?: unknown }).code === '3D000') return;
+      // Once per outage, not once per retry.
+      if (!closed && !failing) {
+        o.log?.warn({ err: error }, 'LISTEN for API key revocations failed; keys are looked up every second meanwhile');
+      }
+      failing = true;
+      listenAgain(1_000);
+    }
+  };
+  const listenAgain = (ms: number) => {
+    if (closed || retry) return;
+    retry = setTimeout(() => {
+      retry = undefined;
+      void listen();
+    }, ms);
+    retry.unref();
+  };
+  const ensureListening = () => {
+    if (listener || closed) return;
+    // The pool's own settings (postgres.js's listen does the same), on one dedicated connection.
+    listener = postgres({
+      ...sql.options,
+      max: 1,
+      idle_timeout: null,
+      max_lifetime: null,
+      fetch_types: false,
+      onnotify: (channel: string, payload: string) => {
+        if (channel === API_KEY_REVOKED) forgetKey(payload);
+      },
+      onclose: () => {
+        heard = false;
+        listenAgain(100);
+      },
+    } as unknown as postgres.Options<Record<string, never>>);
+    void listen();
+  };
+
+  const remember = (digest: string, key: AuthenticatedKey) => {
+    known.delete(digest);
+    known.set(digest, { ...key, at: now() });
+    digestOfKey.set(key.keyId, digest);
+    if (known.size > o.size) {
+      const [oldest, entry] = known.entries().next().value as [string, Entry];
+      known.delete(oldest);
+      if (digestOfKey.get(entry.keyId) === oldest) digestOfKey.delete(entry.keyId);
+    }
+  };
+  const rememberUnknown = (digest: string) => {
+    unknown.set(digest, true);
+    if (unknown.size > o.unknownSize) unknown.delete(unknown.keys().next().value as string);
+  };
+
+  let lookups = 0;
+  const waiting: (() => void)[] = [];
+  const withLookupSlot = async <T>(run: () => Promise<T>): Promise<T> => {
+    if (lookups < o.maxLookups) lookups++;
+    else if (waiting.length >= o.maxWaiting) throw new LookupsBusy('too many API key lookups at once');
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await run();
+    } finally {
+      // The slot passes straight to the next in line, if any.
+      const next = waiting.shift();
+      if (next) next();
+      else lookups--;
+    }
+  };
+
+  const lookUp = (digest: string): Promise<AuthenticatedKey | null> => {
+    const pending = inFlight.get(digest);
+    if (pending) return pending;
+    const startedIn = epoch;
+    const lookup = withLookupSlot(() => findLiveKey(sql, Buffer.from(digest, 'hex')))
+      .then((key) => {
+        if (startedIn === epoch) {
+          if (key) remember(digest, key);
+          else rememberUnknown(digest);
+        }
+        return key;
+      })
+      .finally(() => inFlight.delete(digest));
+    inFlight.set(digest, lookup);
+    return lookup;
+  };
+
+  const flush = async () => {
+    if (used.size === 0) return;
+    const batch = new Map(used);
+    used.clear();
+    try {
+      await recordKeyUse(sql, batch);
+    } catch (error) {
+      // Kept for the next flush, unless a later use has been noted since.
+      for (const [keyId, at] of batch) if ((used.get(keyId) ?? 0) < at) used.set(keyId, at);
+      o.log?.warn({ err: error }, 'recording when API keys were last used failed; trying again later');
+    }
+  };
+  const flushTimer = setInterval(() => void flush(), o.flushMs);
+  flushTimer.unref();
+
+  return {
+    /** The live key and its workspace, or null for a malformed, unknown or revoked key. */
+    async authenticate(apiKey: string): Promise<AuthenticatedKey | null> {
+      if (!isApiKeyShaped(apiKey)) return null;
+      ensureListening();
+      const digest = apiKeyDigest(apiKey).toString('hex');
+      let key: AuthenticatedKey | null | undefined = known.get(digest);
+      if (key && now() - (key as Entry).at < (heard ? o.maxAgeMs : o.unheardMaxAgeMs)) {
+        // Most recently used last: the map's first entry is the one to forget.
+        known.delete(digest);
+        known.set(digest, key as Entry);
+      } else if (unknown.has(digest)) {
+        return null;
+      } else {
+        key = await lookUp(digest);
+      }
+      if (key) used.set(key.keyId, now());
+      return key ? { keyId: key.keyId, workspaceId: key.workspaceId } : null;
+    },
+    /** When this process last saw the key used, if not written yet. */
+    pendingUse(keyId: string): Date | null {
+      const at = used.get(keyId);
+      return at === undefined ? null : new Date(at);
+    },
+    /** Forgets a key at once (this process revoked it; the notice reaches the others). */
+    forget: forgetKey,
+    /** Writes the pending `lastUsedAt` times now. */
+    flush,
+    /** Stops listening and writes what is pending. */
+    async close() {
+      closed = true;
+      clearInterval(flushTimer);
+      clearTimeout(retry);
+      await flush();
+      await listener?.end({ timeout: 1 }).catch(() => {});
+    },
+    /** For tests and metrics: what is held, and whether revocations are being heard. */
+    size: () => ({ known: known.size, unknown: unknown.size, pendingUses: used.size, listening: heard }),
+  };
+}
+
+export type ApiKeyCache = ReturnType<typeof createApiKeyCache>;
