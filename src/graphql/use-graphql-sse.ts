@@ -112,8 +112,9 @@ export function useGraphQLSSESingleConnection(sql: Pool, options: GraphQLSSEOpti
       const token = streamToken(request);
       if (request.method !== 'PUT' && request.method !== 'DELETE' && !token) return;
       // As useCSRFPrevention asks of the rest: a custom header, which a browser sends
-      // cross-site only after a CORS preflight. graphql-sse's client always sends one.
-      if (request.method !== 'GET' && !request.headers.has('x-api-key') && !request.headers.has(TOKEN_HEADER)) {
+      // cross-site only after a CORS preflight (as it does for any PUT or DELETE).
+      // graphql-sse's client always sends one.
+      if (request.method === 'POST' && !request.headers.has('x-api-key') && !request.headers.has(TOKEN_HEADER)) {
         return endResponse(json(403, { errors: [{ message: 'Required CSRF header(s) not present' }] }));
       }
       // The client connects to its reservation: it is no longer pending.

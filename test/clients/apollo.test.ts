@@ -121,6 +121,18 @@ describe('Apollo Client 4 (the README snippet: PersistedQueryLink + HttpLink)', 
     }
   });
 
+  it('a subscription with an unknown key ends in CombinedGraphQLErrors with UNAUTHENTICATED', async () => {
+    const client = createApolloClient(f.url, 'chk_not-a-key');
+    const error = await new Promise((resolve) => {
+      client.subscribe({ query: gql(FEED) }).subscribe({
+        next: (result) => result.error && resolve(result.error),
+        error: resolve,
+      });
+    });
+    expect(CombinedGraphQLErrors.is(error)).toBe(true);
+    expect((error as CombinedGraphQLErrors).errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
   it('an unknown key is CombinedGraphQLErrors with UNAUTHENTICATED (HTTP 401, graphql-response+json)', async () => {
     const client = createApolloClient(f.url, 'chk_not-a-key');
     const error = await client.query({ query: gql(LIST) }).then(
