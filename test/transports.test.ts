@@ -95,3 +95,48 @@ describe('transports beside plain JSON', () => {
     }
   });
 });
+
+describe('an unknown enum value (the shape the README shows)', () => {
+  const ask = (body: unknown, accept: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept, 'x-api-key': apiKey },
+      body: JSON.stringify(body),
+    });
+  const input = { name: 'x', agentId: 'a', url: 'https://example.com/hooks', events: ['CONVERSATION_NOPE'] };
+
+  it('written inline: GRAPHQL_VALIDATION_FAILED, no issues (HTTP 400, or 200 to an application/json-only client)', async () => {
+    const query = `mutation { registerWebhook(input: { name: "x", agentId: "a", url: "https://example.com/hooks", events: [CONVERSATION_NOPE] }) { id } }`;
+    for (const [accept, status] of [
+      ['application/graphql-response+json, application/json', 400],
+      ['application/json', 200],
+    ] as const) {
+      const response = await ask({ query }, accept);
+      expect(response.status, accept).toBe(status);
+      const { data, errors } = await response.json();
+      expect(data).toBeUndefined();
+      expect(errors).toEqual([
+        {
+          message: expect.stringMatching(/^Value "CONVERSATION_NOPE" does not exist in "WebhookEvent" enum/),
+          locations: [expect.any(Object)],
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        },
+      ]);
+    }
+  });
+
+  it('as a variable: BAD_USER_INPUT with issues naming the path (HTTP 400)', async () => {
+    const query = `mutation Register($input: RegisterWebhookInput!) { registerWebhook(input: $input) { id } }`;
+    for (const accept of ['application/graphql-response+json, application/json', 'application/json']) {
+      const response = await ask({ query, variables: { input } }, accept);
+      expect(response.status, accept).toBe(400);
+      const { errors } = await response.json();
+      expect(errors[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        issues: [
+          { path: ['input', 'events', 0], message: expect.stringMatching(/^Value "CONVERSATION_NOPE" does not exist/) },
+        ],
+      });
+    }
+  });
+});
