@@ -96,7 +96,8 @@ export function useGraphQLSSESingleConnection(sql: Pool, options: GraphQLSSEOpti
               };
               const subscription = getOperationAST(document, params.operationName)?.operation === 'subscription';
               const result = await (subscription ? enveloped.subscribe(args) : enveloped.execute(args));
-              return Symbol.asyncIterator in result || 'data' in result ? result : { data: null, ...result };
+              if (Symbol.asyncIterator in result) return endingWith(result, refused);
+              return 'data' in result ? result : { data: null, ...result };
             } catch (error) {
               return refused(error);
             }
@@ -130,6 +131,34 @@ export function useGraphQLSSESingleConnection(sql: Pool, options: GraphQLSSEOpti
       );
     },
   };
+}
+
+/**
+ * A stream that fails (its key revoked, say) ends with one last result carrying the
+ * error, as Yoga does for its own transports; graphql-sse would instead error the whole
+ * shared connection, every other operation on it included. Not a generator: `return()`
+ * must reach the subscription at once (see `stoppable`).
+ */
+function endingWith(
+  results: AsyncGenerator<ExecutionResult>,
+  toResult: (error: unknown) => ExecutionResult,
+): AsyncGenerator<ExecutionResult> {
+  let ended = false;
+  const outer: AsyncGenerator<ExecutionResult> = {
+    async next() {
+      if (ended) return { done: true, value: undefined };
+      try {
+        return await results.next();
+      } catch (error) {
+        ended = true;
+        return { done: false, value: toResult(error) };
+      }
+    },
+    return: (value) => results.return(value),
+    throw: (error) => results.throw(error),
+    [Symbol.asyncIterator]: () => outer,
+  };
+  return outer;
 }
 
 function streamToken(request: Request): string | null {

@@ -1,5 +1,7 @@
 import { CombinedGraphQLErrors, gql } from '@apollo/client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { revokeApiKey } from '../../src/auth/api-keys.js';
+import { sleep } from '../support/receiver.js';
 import {
   type ClientFixture,
   DELETE,
@@ -131,6 +133,28 @@ describe('Apollo Client 4 (the README snippet: PersistedQueryLink + HttpLink)', 
     });
     expect(CombinedGraphQLErrors.is(error)).toBe(true);
     expect((error as CombinedGraphQLErrors).errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('a subscription whose key is revoked ends with UNAUTHENTICATED', async () => {
+    const { apiKey, keyId } = await f.app.newWorkspace();
+    const client = createApolloClient(f.url, apiKey);
+    const seen: unknown[] = [];
+    const ended = new Promise<void>((resolve) => {
+      client.subscribe({ query: gql(FEED) }).subscribe({
+        next: (result) => seen.push(result.error ?? result.data),
+        error: (error) => {
+          seen.push(error);
+          resolve();
+        },
+        complete: resolve,
+      });
+    });
+    await sleep(500);
+    await revokeApiKey(f.app.sql, keyId);
+    await ended;
+    expect(seen).toHaveLength(1);
+    expect(CombinedGraphQLErrors.is(seen[0])).toBe(true);
+    expect((seen[0] as CombinedGraphQLErrors).errors[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 
   it('an unknown key is CombinedGraphQLErrors with UNAUTHENTICATED (HTTP 401, graphql-response+json)', async () => {

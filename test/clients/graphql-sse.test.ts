@@ -1,5 +1,6 @@
 import { NetworkError } from 'graphql-sse';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { revokeApiKey } from '../../src/auth/api-keys.js';
 import { createTestApp } from '../support/app.js';
 import { eventually, sleep } from '../support/receiver.js';
 import {
@@ -162,6 +163,42 @@ describe('graphql-sse single connection keeps the per-key subscription limit', (
         return false;
       });
       stopFirst();
+    } finally {
+      client.dispose();
+    }
+  });
+});
+
+describe('graphql-sse single connection and a revoked key', () => {
+  it('a subscription ends with a last UNAUTHENTICATED result, not a broken connection', async () => {
+    const app = await createTestApp();
+    const url = await app.listen();
+    const { apiKey, keyId } = await app.newWorkspace();
+    const client = createSSEClient(url, apiKey, { singleConnection: true, retryAttempts: 0 });
+    const results: any[] = [];
+    let completed = false;
+    try {
+      client.subscribe(
+        { query: FEED },
+        {
+          next: (r) => results.push(r),
+          error: (e) => results.push({ transport: String(e) }),
+          complete: () => {
+            completed = true;
+          },
+        },
+      );
+      await sleep(500);
+      await revokeApiKey(app.sql, keyId);
+      await eventually(async () => completed);
+      expect(results).toEqual([
+        {
+          data: null,
+          errors: [
+            expect.objectContaining({ message: 'The API key was revoked', extensions: { code: 'UNAUTHENTICATED' } }),
+          ],
+        },
+      ]);
     } finally {
       client.dispose();
     }
