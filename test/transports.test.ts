@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
+import { createYoga } from 'graphql-yoga';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useGraphQLSSESingleConnection } from '../src/graphql/use-graphql-sse.js';
 import { createBoundedStore } from '../src/graphql/use-persisted-queries.js';
+import { schema } from '../src/schema.js';
 import { createTestApp, type TestApp } from './support/app.js';
+import { sleep } from './support/receiver.js';
 
 let app: TestApp;
 let url: string;
@@ -138,5 +142,37 @@ describe('an unknown enum value (the shape the README shows)', () => {
         ],
       });
     }
+  });
+});
+
+describe('graphql-sse reservations that nobody connects to', () => {
+  it('count against the key until they are dropped after their time', async () => {
+    const yoga = createYoga({
+      schema,
+      plugins: [
+        useGraphQLSSESingleConnection(app.sql, {
+          endpoint: '/graphql',
+          pendingPerKey: 1,
+          reservationTtlMs: 300,
+          maskError: (e) => e as Error,
+        }),
+      ],
+    });
+    const reserve = () => yoga.fetch('http://localhost/graphql', { method: 'PUT', headers: { 'x-api-key': apiKey } });
+    const first = await reserve();
+    expect(first.status).toBe(201);
+    const token = await first.text();
+    const second = await reserve();
+    expect(second.status).toBe(429);
+    expect((await second.json()).errors[0].extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+    await sleep(600);
+    expect((await reserve()).status).toBe(201);
+    // The dropped reservation is gone: its token finds no stream to attach an operation to.
+    const attach = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey, 'x-graphql-event-stream-token': token },
+      body: JSON.stringify({ query: '{ __typename }', extensions: { operationId: '1' } }),
+    });
+    expect(attach.status).toBe(404);
   });
 });

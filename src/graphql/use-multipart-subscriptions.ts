@@ -42,7 +42,14 @@ function multipartResponse(results: AsyncIterable<ExecutionResult>): Response {
   const stop = () => clearInterval(heartbeat);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
-      heartbeat = setInterval(() => controller.enqueue(part({})), HEARTBEAT_MS);
+      heartbeat = setInterval(() => {
+        // A timer must never throw: the stream may have closed between two beats.
+        try {
+          controller.enqueue(part({}));
+        } catch {
+          stop();
+        }
+      }, HEARTBEAT_MS);
     },
     async pull(controller) {
       try {
