@@ -14,10 +14,13 @@ import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
+import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
 import { useMetrics } from './graphql/use-metrics.js';
+import { useMultipartSubscriptions } from './graphql/use-multipart-subscriptions.js';
 import { requestTimeout, useOperationLimits } from './graphql/use-operation-limits.js';
+import { usePersistedQueries } from './graphql/use-persisted-queries.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
@@ -102,6 +105,16 @@ export function createApp({
       useRequestLog(log),
       useMetrics(metrics),
       useBodyLimit(MAX_BODY_BYTES),
+      // graphql-sse's single-connection mode (PUT, then a stream and POSTs carrying its token);
+      // the default mode and plain SSE are Yoga's own. Each operation still meets every plugin below.
+      useGraphQLSSESingleConnection(sql, {
+        endpoint: '/graphql',
+        pendingPerKey: config.subscriptionsPerKey,
+        reservationTtlMs: 30_000,
+        maskError: maskUnexpected(config),
+      }),
+      usePersistedQueries({ maxEntries: 1000, maxChars: 4 * 1024 * 1024 }),
+      useMultipartSubscriptions(),
       // A browser can only send a cross-site request without a CORS preflight when it is
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies
       // and X-API-Key both force a preflight, so ordinary clients and GraphiQL pass.

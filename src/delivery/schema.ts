@@ -15,7 +15,7 @@ import { badUserInput, findOwn, mustFindOwn, tooManySubscriptions, unauthenticat
 import { NodeRef } from '../graphql/node.js';
 import { startSubscriptionEvent } from '../graphql/request-state.js';
 import { isId } from '../lib/ids.js';
-import { KeyRevoked } from '../live/streams.js';
+import { KeyRevoked, stoppable } from '../live/streams.js';
 import { recoverFailedDeliveries } from '../queue/recover.js';
 import { WebhookRef } from '../webhooks/schema.js';
 import { findWebhook, findWebhooks } from '../webhooks/store.js';
@@ -221,19 +221,19 @@ builder.subscriptionField('deliveryUpdates', (t) =>
     subscribe: (_root, { webhookId }, ctx) => {
       // Refused here, before the stream starts, so the client gets an answer, not an empty stream.
       if (!ctx.liveStreams.hasRoom(ctx.apiKeyId)) throw tooManySubscriptions(ctx.config.subscriptionsPerKey);
-      return deliveryUpdates(ctx, webhookId ?? null);
+      return stoppable((stopped) => deliveryUpdates(ctx, webhookId ?? null, stopped));
     },
     resolve: (delivery) => delivery,
   }),
 );
 
-/** The current state of each changed delivery, until the client leaves or its key is revoked. */
-async function* deliveryUpdates(ctx: Context, webhookId: string | null) {
+/** The current state of each changed delivery, until the client leaves or stops it, or its key is revoked. */
+async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped: AbortSignal) {
   const stream = await ctx.liveStreams.open(ctx.apiKeyId);
   // A generator waiting for the next change cannot be stopped from outside until that
   // change comes, so the feed also watches the request: a client that leaves frees its
   // slot at once, not at the workspace's next delivery.
-  const until = AbortSignal.any([stream.signal, ctx.request.signal]);
+  const until = AbortSignal.any([stream.signal, ctx.request.signal, stopped]);
   try {
     for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until)) {
       // One query per batch of changes.
@@ -244,6 +244,7 @@ async function* deliveryUpdates(ctx: Context, webhookId: string | null) {
       }
     }
   } catch (error) {
+    if (stopped.aborted) return;
     // The client's last message: why its stream ends.
     throw error instanceof KeyRevoked ? unauthenticated(error.message) : error;
   } finally {

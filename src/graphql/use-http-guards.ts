@@ -10,12 +10,16 @@ function refuse(status: number, code: string, message: string): Response {
 /**
  * Request bodies must declare their size, and stay under `maxBytes`: the body is read
  * into memory to parse it, so an unbounded or chunked body could exhaust the process.
+ * A POST always has a body; the other methods that may carry one (graphql-sse's `PUT`
+ * reservation and `DELETE`, which need none) are held to the same rules when they do.
  */
 export function useBodyLimit(maxBytes: number): Plugin {
   return {
     onRequest({ request, endResponse }) {
-      if (request.method !== 'POST') return;
+      if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return;
       const length = request.headers.get('content-length');
+      const chunked = request.headers.has('transfer-encoding');
+      if (request.method !== 'POST' && length === null && !chunked) return;
       if (length === null) {
         endResponse(refuse(411, 'LENGTH_REQUIRED', 'Send the request body with a Content-Length header'));
       } else if (!/^\d{1,10}$/.test(length) || Number(length) > maxBytes) {

@@ -60,3 +60,28 @@ export function createLiveStreams(sql: Pool, options: { perKey: number }) {
 }
 
 export type LiveStreams = ReturnType<typeof createLiveStreams>;
+
+/**
+ * A subscription's results that `return()` stops at once. An async generator waiting for
+ * the next change cannot be returned from outside until that change comes; clients that
+ * stop one operation on a shared connection (graphql-sse's single-connection mode, a
+ * DELETE) do exactly that. `return()` aborts the generator's signal first, so it wakes,
+ * ends cleanly (frees its slot), and the connection's other operations go on.
+ */
+export function stoppable<T>(start: (stopped: AbortSignal) => AsyncGenerator<T>): AsyncGenerator<T> {
+  const controller = new AbortController();
+  const inner = start(controller.signal);
+  const outer: AsyncGenerator<T> = {
+    next: (...args) => inner.next(...args),
+    return: (value) => {
+      controller.abort();
+      return inner.return(value);
+    },
+    throw: (error) => {
+      controller.abort();
+      return inner.throw(error);
+    },
+    [Symbol.asyncIterator]: () => outer,
+  };
+  return outer;
+}

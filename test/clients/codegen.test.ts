@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { generate } from '@graphql-codegen/cli';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -94,6 +95,35 @@ describe('GraphQL Code Generator (client preset) against schema.graphql', () => 
     });
     expect(deliveries.edges[0]?.node.event.id).toBe(publishEvent.id);
     expect(deliveries.edges[0]?.node.attempts[0]?.statusCode).toBe(200);
+  });
+});
+
+describe("the README's codegen.ts, in a project outside this repository", () => {
+  it('reads the schema from the running server without a key and maps DateTime and JSON', async () => {
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'frontend-'));
+    try {
+      fs.mkdirSync(path.join(project, 'src'));
+      // Its own installs of @graphql-codegen/cli and client-preset: ours, linked.
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(project, 'node_modules'));
+      fs.writeFileSync(
+        path.join(project, 'src/hooks.ts'),
+        "import { graphql } from './gql';\nexport const Hooks = graphql(`query Hooks { webhooks(first: 5) { edges { node { id createdAt } } } }`);\nexport const Data = graphql(`query Data($id: ID!) { event(id: $id) { data } }`);\n",
+      );
+      process.env.CONVO_HOOKS_URL = url;
+      // Imported after the variable is set: the config reads it when it loads.
+      const { default: readmeConfig } = await import('./snippets/codegen.js');
+      const outputs = (await generate({ ...readmeConfig, cwd: project, silent: true, errorsOnly: true }, false)) as {
+        filename: string;
+        content: string;
+      }[];
+      const types = outputs.find((o) => o.filename.endsWith('graphql.ts'))?.content ?? '';
+      // Unmapped, both would be `any`.
+      expect(types).toMatch(/export type HooksQuery = .*createdAt: string/);
+      expect(types).toMatch(/export type DataQuery = .*data: unknown/);
+    } finally {
+      delete process.env.CONVO_HOOKS_URL;
+      fs.rmSync(project, { recursive: true, force: true });
+    }
   });
 });
 

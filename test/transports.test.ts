@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+import { createYoga } from 'graphql-yoga';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useGraphQLSSESingleConnection } from '../src/graphql/use-graphql-sse.js';
+import { createBoundedStore } from '../src/graphql/use-persisted-queries.js';
+import { schema } from '../src/schema.js';
+import { createTestApp, type TestApp } from './support/app.js';
+import { sleep } from './support/receiver.js';
+
+let app: TestApp;
+let url: string;
+let apiKey: string;
+beforeAll(async () => {
+  app = await createTestApp();
+  url = await app.listen();
+  ({ apiKey } = await app.newWorkspace());
+});
+
+const post = (body: unknown, headers: Record<string, string> = {}) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': apiKey, ...headers },
+    body: JSON.stringify(body),
+  });
+
+describe('transports beside plain JSON', () => {
+  it('batching stays off, and says so', async () => {
+    const response = await post([{ query: '{ __typename }' }, { query: '{ __typename }' }]);
+    expect(response.status).toBe(400);
+    expect((await response.json()).errors[0]).toMatchObject({
+      message: 'Batching is not supported.',
+      extensions: { code: 'BAD_REQUEST' },
+    });
+  });
+
+  it('persisted queries: a hash that does not match its query is refused, and the query is not kept', async () => {
+    const query = '{ webhooks(first: 1) { totalCount } }';
+    const wrong = { persistedQuery: { version: 1, sha256Hash: '0'.repeat(64) } };
+    const mismatch = await post({ query, extensions: wrong });
+    expect(mismatch.status).toBe(400);
+    expect((await mismatch.json()).errors[0].extensions.code).toBe('PERSISTED_QUERY_MISMATCH');
+    const later = await post({ extensions: wrong });
+    expect(later.status).toBe(404);
+    expect((await later.json()).errors[0]).toMatchObject({
+      message: 'PersistedQueryNotFound',
+      extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+    });
+    const right = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') } };
+    expect((await (await post({ query, extensions: right })).json()).data.webhooks.totalCount).toBe(0);
+    expect((await (await post({ extensions: right })).json()).data.webhooks.totalCount).toBe(0);
+  });
+
+  it('the persisted-query store is bounded in entries and in characters, least recently used out first', () => {
+    const store = createBoundedStore({ maxEntries: 2, maxChars: 10 });
+    store.set('a', 'aaaa');
+    store.set('b', 'bbbb');
+    store.get('a');
+    store.set('c', 'cccc'); // three entries: b, the least recently used, goes
+    expect([store.get('a'), store.get('b'), store.get('c')]).toEqual(['aaaa', null, 'cccc']);
+    store.set('d', 'dddddddd'); // 16 characters: a and c go
+    expect([store.get('a'), store.get('c'), store.get('d')]).toEqual([null, null, 'dddddddd']);
+    store.set('e', 'e'.repeat(11)); // larger than the whole store: not kept
+    expect([store.get('d'), store.get('e')]).toEqual(['dddddddd', null]);
+  });
+
+  it("graphql-sse's reservation (PUT) needs a live API key; a stream token alone runs nothing without one", async () => {
+    expect((await fetch(url, { method: 'PUT' })).status).toBe(401);
+    expect((await fetch(url, { method: 'PUT', headers: { 'x-api-key': 'chk_nope' } })).status).toBe(401);
+    const reserved = await fetch(url, { method: 'PUT', headers: { 'x-api-key': apiKey } });
+    expect(reserved.status).toBe(201);
+    const token = await reserved.text();
+    const stream = await fetch(url, {
+      headers: { accept: 'text/event-stream', 'x-graphql-event-stream-token': token },
+    });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const accepted = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-graphql-event-stream-token': token },
+      body: JSON.stringify({ query: '{ webhooks { totalCount } }', extensions: { operationId: '1' } }),
+    });
+    expect(accepted.status).toBe(202);
+    let text = '';
+    while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toContain('"code":"UNAUTHENTICATED"');
+    expect(text).not.toContain('totalCount');
+    await reader.cancel();
+  });
+
+  it('a chunked PUT or DELETE body is refused like a chunked POST', async () => {
+    for (const method of ['PUT', 'DELETE']) {
+      const response = await fetch(url, {
+        method,
+        headers: { 'x-api-key': apiKey },
+        body: new Blob(['x']).stream(),
+        duplex: 'half',
+      } as RequestInit);
+      expect(response.status, method).toBe(411);
+    }
+  });
+});
+
+describe('an unknown enum value (the shape the README shows)', () => {
+  const ask = (body: unknown, accept: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept, 'x-api-key': apiKey },
+      body: JSON.stringify(body),
+    });
+  const input = { name: 'x', agentId: 'a', url: 'https://example.com/hooks', events: ['CONVERSATION_NOPE'] };
+
+  it('written inline: GRAPHQL_VALIDATION_FAILED, no issues (HTTP 400, or 200 to an application/json-only client)', async () => {
+    const query = `mutation { registerWebhook(input: { name: "x", agentId: "a", url: "https://example.com/hooks", events: [CONVERSATION_NOPE] }) { id } }`;
+    for (const [accept, status] of [
+      ['application/graphql-response+json, application/json', 400],
+      ['application/json', 200],
+    ] as const) {
+      const response = await ask({ query }, accept);
+      expect(response.status, accept).toBe(status);
+      const { data, errors } = await response.json();
+      expect(data).toBeUndefined();
+      expect(errors).toEqual([
+        {
+          message: expect.stringMatching(/^Value "CONVERSATION_NOPE" does not exist in "WebhookEvent" enum/),
+          locations: [expect.any(Object)],
+          extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+        },
+      ]);
+    }
+  });
+
+  it('as a variable: BAD_USER_INPUT with issues naming the path (HTTP 400)', async () => {
+    const query = `mutation Register($input: RegisterWebhookInput!) { registerWebhook(input: $input) { id } }`;
+    for (const accept of ['application/graphql-response+json, application/json', 'application/json']) {
+      const response = await ask({ query, variables: { input } }, accept);
+      expect(response.status, accept).toBe(400);
+      const { errors } = await response.json();
+      expect(errors[0].extensions).toEqual({
+        code: 'BAD_USER_INPUT',
+        issues: [
+          { path: ['input', 'events', 0], message: expect.stringMatching(/^Value "CONVERSATION_NOPE" does not exist/) },
+        ],
+      });
+    }
+  });
+});
+
+describe('graphql-sse reservations that nobody connects to', () => {
+  it('count against the key until they are dropped after their time', async () => {
+    const yoga = createYoga({
+      schema,
+      plugins: [
+        useGraphQLSSESingleConnection(app.sql, {
+          endpoint: '/graphql',
+          pendingPerKey: 1,
+          reservationTtlMs: 300,
+          maskError: (e) => e as Error,
+        }),
+      ],
+    });
+    const reserve = () => yoga.fetch('http://localhost/graphql', { method: 'PUT', headers: { 'x-api-key': apiKey } });
+    const first = await reserve();
+    expect(first.status).toBe(201);
+    const token = await first.text();
+    const second = await reserve();
+    expect(second.status).toBe(429);
+    expect((await second.json()).errors[0].extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+    await sleep(600);
+    expect((await reserve()).status).toBe(201);
+    // The dropped reservation is gone: its token finds no stream to attach an operation to.
+    const attach = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey, 'x-graphql-event-stream-token': token },
+      body: JSON.stringify({ query: '{ __typename }', extensions: { operationId: '1' } }),
+    });
+    expect(attach.status).toBe(404);
+  });
+});
