@@ -70,7 +70,7 @@ describe('cli listen', () => {
       apiKey,
       variables: { input: validWebhook({ url: `http://127.0.0.1:${port}/`, agentId: 'listen-now' }) },
     });
-    const { id: webhookId, secret } = registered.data?.registerWebhook as { id: string; secret: string };
+    const { id: webhookId, secret } = (registered.data?.registerWebhook ?? {}) as { id: string; secret: string };
     const listener = startProcess(
       'npm',
       ['run', '--silent', 'cli', '--', 'listen', '--port', port, '--secret', secret, '--json'],
