@@ -8,6 +8,7 @@ import {
   FEED,
   LIST,
   PUBLISH,
+  pageBackwards,
   REGISTER,
   SEND_TEST,
   startServer,
@@ -23,7 +24,7 @@ beforeAll(async () => {
 });
 
 describe('Apollo Client 4 (the README snippet: PersistedQueryLink + HttpLink)', () => {
-  it('registers, pages forwards, updates, deletes and publishes', async () => {
+  it('registers, pages forwards and backwards, updates, deletes and publishes', async () => {
     const client = createApolloClient(f.url, f.apiKey);
     const ids: string[] = [];
     for (const name of ['one', 'two', 'three']) {
@@ -46,6 +47,17 @@ describe('Apollo Client 4 (the README snippet: PersistedQueryLink + HttpLink)', 
       after = data.webhooks.pageInfo.hasNextPage ? data.webhooks.pageInfo.endCursor : null;
     } while (after);
     expect(seen).toEqual([...ids].reverse());
+    const back = await pageBackwards(
+      async (before) =>
+        (
+          await client.query<any>({
+            query: gql(LIST),
+            variables: { agentId: 'apollo', last: 2, before },
+            fetchPolicy: 'network-only',
+          })
+        ).data,
+    );
+    expect(back).toEqual(seen);
 
     const updated = await client.mutate<any>({
       mutation: gql(UPDATE),

@@ -5,12 +5,28 @@ import { createReceiver, sleep } from '../support/receiver.js';
 export const REGISTER = `mutation Register($input: RegisterWebhookInput!) {
   registerWebhook(input: $input) { id name url events active secret }
 }`;
-export const LIST = `query Webhooks($agentId: String, $first: Int, $after: String) {
-  webhooks(agentId: $agentId, first: $first, after: $after) {
+export const LIST = `query Webhooks($agentId: String, $first: Int, $after: String, $last: Int, $before: String) {
+  webhooks(agentId: $agentId, first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { id name } }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage endCursor hasPreviousPage startCursor }
   }
 }`;
+
+type Page = {
+  webhooks: { edges: { node: { id: string } }[]; pageInfo: { hasPreviousPage: boolean; startCursor: string } };
+};
+
+/** Pages backwards from the end (`last`/`before`), as a "previous page" button does: every id, newest first. */
+export async function pageBackwards(fetchPage: (before: string | null) => Promise<Page>): Promise<string[]> {
+  const ids: string[] = [];
+  let before: string | null = null;
+  do {
+    const { webhooks }: Page = await fetchPage(before);
+    ids.unshift(...webhooks.edges.map((e) => e.node.id));
+    before = webhooks.pageInfo.hasPreviousPage ? webhooks.pageInfo.startCursor : null;
+  } while (before);
+  return ids;
+}
 export const UPDATE = `mutation Update($id: ID!, $input: UpdateWebhookInput!) {
   updateWebhook(id: $id, input: $input) { id name active }
 }`;

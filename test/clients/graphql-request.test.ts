@@ -6,6 +6,7 @@ import {
   DELETE,
   LIST,
   PUBLISH,
+  pageBackwards,
   REGISTER,
   SEND_TEST,
   startServer,
@@ -20,7 +21,7 @@ beforeAll(async () => {
 });
 
 describe('graphql-request 7 (the README snippet)', () => {
-  it('registers, pages forwards, updates, deletes and publishes', async () => {
+  it('registers, pages forwards and backwards, updates, deletes and publishes', async () => {
     const client = createRequestClient(f.url, f.apiKey);
     const ids: string[] = [];
     for (const name of ['one', 'two', 'three']) {
@@ -35,6 +36,8 @@ describe('graphql-request 7 (the README snippet)', () => {
       after = data.webhooks.pageInfo.hasNextPage ? data.webhooks.pageInfo.endCursor : null;
     } while (after);
     expect(seen).toEqual([...ids].reverse());
+    const back = await pageBackwards((before) => client.request<any>(LIST, { agentId: 'request', last: 2, before }));
+    expect(back).toEqual(seen);
 
     const updated = await client.request<any>(UPDATE, { id: ids[0], input: { name: 'renamed' } });
     expect(updated.updateWebhook).toMatchObject({ id: ids[0], name: 'renamed' });

@@ -9,6 +9,7 @@ import {
   FEED,
   LIST,
   PUBLISH,
+  pageBackwards,
   REGISTER,
   SEND_TEST,
   startServer,
@@ -33,7 +34,7 @@ describe.each([
   { mode: 'distinct connections (default)', singleConnection: false },
   { mode: 'single connection', singleConnection: true },
 ])('graphql-sse 2, $mode', ({ singleConnection }) => {
-  it('registers, pages forwards, updates, deletes and publishes', async () => {
+  it('registers, pages forwards and backwards, updates, deletes and publishes', async () => {
     const client = createSSEClient(f.url, f.apiKey, { singleConnection });
     const agentId = `sse-${singleConnection}`;
     try {
@@ -50,6 +51,8 @@ describe.each([
         after = data.webhooks.pageInfo.hasNextPage ? data.webhooks.pageInfo.endCursor : null;
       } while (after);
       expect(seen).toEqual([...ids].reverse());
+      const back = await pageBackwards(async (before) => (await once(client, LIST, { agentId, last: 2, before })).data);
+      expect(back).toEqual(seen);
       const updated = await once(client, UPDATE, { id: ids[0], input: { name: 'renamed' } });
       expect(updated.data.updateWebhook).toMatchObject({ id: ids[0], name: 'renamed' });
       expect((await once(client, DELETE, { id: ids[1] })).data.deleteWebhook).toBe(ids[1]);

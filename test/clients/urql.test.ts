@@ -6,6 +6,7 @@ import {
   FEED,
   LIST,
   PUBLISH,
+  pageBackwards,
   REGISTER,
   SEND_TEST,
   startServer,
@@ -21,7 +22,7 @@ beforeAll(async () => {
 });
 
 describe('urql 6 (the README snippet: fetchExchange + graphql-sse subscriptionExchange)', () => {
-  it('registers, pages forwards, updates, deletes and publishes', async () => {
+  it('registers, pages forwards and backwards, updates, deletes and publishes', async () => {
     const client = createUrqlClient(f.url, f.apiKey);
     const ids: string[] = [];
     for (const name of ['one', 'two', 'three']) {
@@ -41,6 +42,11 @@ describe('urql 6 (the README snippet: fetchExchange + graphql-sse subscriptionEx
       after = data.webhooks.pageInfo.hasNextPage ? data.webhooks.pageInfo.endCursor : null;
     } while (after);
     expect(seen).toEqual([...ids].reverse());
+    const back = await pageBackwards(
+      async (before) =>
+        (await client.query(LIST, { agentId: 'urql', last: 2, before }, { requestPolicy: 'network-only' })).data,
+    );
+    expect(back).toEqual(seen);
 
     const updated = await client.mutation(UPDATE, { id: ids[0], input: { name: 'renamed' } });
     expect(updated.data.updateWebhook).toMatchObject({ id: ids[0], name: 'renamed' });
