@@ -86,12 +86,19 @@ export async function emitNotices(tx: Sql, notices: readonly Notice[]): Promise<
     );
     return { id, payload, ...notice };
   });
+  // Only notices someone receives are stored: a mass failure in a workspace that
+  // subscribes to none writes nothing more.
   await tx`/* events.insert-notices */
     insert into events (id, workspace_id, agent_id, type, payload, created_at)
-    select id, workspace_id, agent_id, type, payload, ${createdAt}
+    select n.id, n.workspace_id, n.agent_id, n.type, n.payload, ${createdAt}
     from unnest(${rows.map((r) => r.id)}::text[], ${rows.map((r) => r.workspaceId)}::text[],
-      ${rows.map((r) => r.agentId)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.payload)}::text[])
-      as n(id, workspace_id, agent_id, type, payload)`;
+      ${rows.map((r) => r.agentId)}::text[], ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.payload)}::text[],
+      ${rows.map((r) => r.aboutWebhookId)}::text[])
+      as n(id, workspace_id, agent_id, type, payload, about_webhook_id)
+    where exists (
+      select 1 from webhooks w
+      where w.workspace_id = n.workspace_id and w.active and n.type = any(w.events) and w.id <> n.about_webhook_id
+    )`;
   await enqueueNoticeDeliveries(
     tx,
     rows.map((r) => ({ eventId: r.id, workspaceId: r.workspaceId, type: r.type, aboutWebhookId: r.aboutWebhookId })),

@@ -79,6 +79,8 @@ export async function enqueueNoticeDeliveries(
     from unnest(${notices.map((n) => n.eventId)}::text[], ${notices.map((n) => n.workspaceId)}::text[],
       ${notices.map((n) => n.type)}::text[], ${notices.map((n) => n.aboutWebhookId)}::text[])
       as n(event_id, workspace_id, type, about_webhook_id)
+    -- Stored notices only (those with a recipient when stored).
+    join events e on e.id = n.event_id
     join webhooks w on w.workspace_id = n.workspace_id and w.active and n.type = any(w.events)
       and w.id <> n.about_webhook_id
     returning id, webhook_id, workspace_id`;

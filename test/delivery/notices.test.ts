@@ -162,6 +162,20 @@ describe('delivery.failed', () => {
     expect((await deliveriesOf(watcherHook.id)).map((d) => d.type)).toEqual(['delivery.failed']);
   });
 
+  it('is not stored when no webhook of the workspace would receive it', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const failing = await answering({ status: 500 });
+    // It subscribes to DELIVERY_FAILED itself, but a notice is never about its recipient.
+    const hook = await register(apiKey, {
+      url: failing.url,
+      agentId: 'agent-alone',
+      events: ['CONVERSATION_ENDED', 'DELIVERY_FAILED'],
+    });
+    await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('agent-alone') } });
+    await eventually(async () => (await deliveriesOf(hook.id))[0]?.status === 'failed', 15_000);
+    expect(await noticesIn(workspaceId, 'delivery.failed')).toEqual([]);
+  });
+
   it('two failing webhooks subscribed to each other’s failures exchange one notice each, and the chain stops', async () => {
     const { apiKey, workspaceId } = await app.newWorkspace();
     const first = await answering({ status: 503 });
