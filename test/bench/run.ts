@@ -23,6 +23,7 @@ import { listScalingScenario } from './scenarios/list-scaling.js';
 import { memoryScenario } from './scenarios/memory.js';
 import { noisyNeighbourScenario } from './scenarios/noisy-neighbour.js';
 import { orderingScenario } from './scenarios/ordering.js';
+import { publishBatchScenario } from './scenarios/publish-batch.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
 import { searchScenario } from './scenarios/search.js';
@@ -118,6 +119,7 @@ const scenarios = {
   'noisy-neighbour': noisyNeighbourScenario,
   'rate-limit': rateLimitScenario,
   ordering: orderingScenario,
+  publish: publishBatchScenario,
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,
