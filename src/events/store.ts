@@ -1,8 +1,9 @@
 import { isDeepStrictEqual } from 'node:util';
+import type { DeliveryChange } from '../db/channels.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
-import { enqueueDeliveries } from '../queue/enqueue.js';
+import { announceDue, enqueueDeliveries } from '../queue/enqueue.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
@@ -74,7 +75,17 @@ export type Published = {
   created: boolean;
   /** The webhooks it is delivered to (none when an idempotency key matched an earlier event). */
   webhooks: number;
+  /** Its new deliveries, announced once the transaction has committed. */
+  deliveries: DeliveryChange[];
 };
+
+/** Wakes the workers and tells subscribers, after the commit; a failure here loses nothing (the workers poll). */
+async function announceCommitted(pool: Pool, published: Published[]): Promise<void> {
+  await announceDue(
+    pool,
+    published.flatMap((p) => p.deliveries),
+  ).catch(() => {});
+}
 
 /**
  * Stores an event and one pending delivery per active webhook of the workspace's agent
@@ -82,15 +93,8 @@ export type Published = {
  * in the last 24 hours, returns that event instead and delivers nothing new.
  */
 export async function publishEvent(pool: Pool, input: NewEvent): Promise<Published> {
-  try {
-    return await pool.begin((tx) => publishIn(tx, input));
-  } catch (error) {
-    // Two requests with the same new key raced; the loser now finds the winner's event.
-    if ((error as { code?: string }).code === '23505' && input.idempotencyKey) {
-      return pool.begin((tx) => publishIn(tx, input));
-    }
-    throw error;
-  }
+  const [published] = await publishEvents(pool, [input]);
+  return published as Published;
 }
 
 /**
@@ -99,15 +103,16 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<Publish
  */
 export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Published[]> {
   const publishAll = (tx: Sql) => sequentially(inputs, (input, index) => publishIn(tx, input, index));
+  let published: Published[];
   try {
-    return await pool.begin(publishAll);
+    published = await pool.begin(publishAll);
   } catch (error) {
-    // As for one event: a concurrent first use of one of the keys won; now it is found.
-    if ((error as { code?: string }).code === '23505' && inputs.some((input) => input.idempotencyKey)) {
-      return await pool.begin(publishAll);
-    }
-    throw error;
+    // Two requests with the same new key raced; the loser now finds the winner's event.
+    if ((error as { code?: string }).code !== '23505' || !inputs.some((input) => input.idempotencyKey)) throw error;
+    published = await pool.begin(publishAll);
   }
+  await announceCommitted(pool, published);
+  return published;
 }
 
 async function sequentially<T, R>(items: T[], run: (item: T, index: number) => Promise<R>): Promise<R[]> {
@@ -131,7 +136,7 @@ async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<Published
         event.type === input.type &&
         isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
       if (!same) throw new IdempotencyConflict(index);
-      return { event, created: false, webhooks: 0 };
+      return { event, created: false, webhooks: 0, deliveries: [] };
     }
     if (existing) {
       // Older than the window: the key is free again.
@@ -156,7 +161,12 @@ async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<Published
     { id, workspaceId: input.workspaceId, agentId: input.agentId, conversationId },
     { subscribedTo: input.type },
   );
-  return { event: event as EventRecord, created: true, webhooks: deliveries.length };
+  return {
+    event: event as EventRecord,
+    created: true,
+    webhooks: deliveries.length,
+    deliveries: deliveries.map((d) => ({ workspaceId: input.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
+  };
 }
 
 /** The data of every `webhook.test` event. */

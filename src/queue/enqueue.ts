@@ -55,11 +55,14 @@ export async function enqueueDeliveries(
           where w.workspace_id = ${event.workspaceId} and w.agent_id = ${event.agentId} and w.active
             and ${to.subscribedTo} = any(w.events)
           returning id, webhook_id`;
-  if ('webhookId' in to) await probeNow(tx, to.webhookId);
-  await announceDue(
-    tx,
-    created.map((d) => ({ workspaceId: event.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
-  );
+  if ('webhookId' in to) {
+    await probeNow(tx, to.webhookId);
+    // A person's one delivery: announced with its transaction. A fan-out is announced by
+    // the publisher after its commit (see announceDue).
+    await announceDue(tx, [
+      { workspaceId: event.workspaceId, webhookId: to.webhookId, deliveryId: created[0]?.id ?? '' },
+    ]);
+  }
   return [...created];
 }
 
@@ -100,7 +103,13 @@ export async function probeNow(tx: Sql, webhookId: string): Promise<void> {
     update webhooks set next_probe_at = now() where id = ${webhookId} and circuit_opened_at is not null`;
 }
 
-/** Deliveries became due (new, or retried by hand): wake the workers and tell subscribers. */
+/**
+ * Deliveries became due (new, or retried by hand): wake the workers and tell subscribers.
+ * Publishing calls it after its transaction commits, on the pool: a commit that carries
+ * a NOTIFY holds PostgreSQL's notification lock through its WAL flush, so publishes that
+ * notified inside their transactions committed one at a time. Outside, a lost wake-up
+ * (a crash between the two) costs at most the workers' 1-second poll.
+ */
 export async function announceDue(tx: Sql, changes: DeliveryChange[]): Promise<void> {
   if (changes.length === 0) return;
   await tx`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;

@@ -183,9 +183,13 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
       sql,
       outcomes.filter((o) => o.conversationId !== null && o.status !== 'pending').map((o) => o.deliveryId),
     );
-    await announceChanges(
-      sql,
-      outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
-    );
   });
+  // After the commit, not inside it: a commit carrying a NOTIFY holds PostgreSQL's
+  // notification lock through its WAL flush, which made every worker's writes and every
+  // publish commit one at a time. Lost (a crash right here), a subscriber misses this one
+  // change of the delivery's; its state is still in the database.
+  await announceChanges(
+    pool,
+    outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
+  ).catch(() => {});
 }
