@@ -199,6 +199,8 @@ describe('ordering CONVERSATION', () => {
     workers[0]?.signal('SIGKILL');
     const third = app.spawnServer(env, /delivery worker started/);
     try {
+      // Up before the end: a worker stopped while still starting would fail its start.
+      await third.started;
       // Whatever the killed worker had in flight comes due when its lease (2 × 500 ms + 5 s) runs out.
       await eventually(async () => {
         const [row] = await app.sql`
