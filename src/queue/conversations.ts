@@ -1,4 +1,3 @@
-import { DELIVERIES_DUE } from '../db/channels.js';
 import type { Sql } from '../db/sql.js';
 
 /**
@@ -6,7 +5,7 @@ import type { Sql } from '../db/sql.js';
  * in publish order) to one delivery on its way at a time: the others wait, out of the
  * due index. When a delivery ends, or failed ones are recovered, the chains they belong
  * to move on here: a chain whose first pending delivery is waiting has it released, due
- * now. If that first one is already on its way (a manual retry of an older delivery),
+ * now (returns how many). If that first one is already on its way (a manual retry of an older delivery),
  * nothing is, and the chain moves on when it ends. Runs in the caller's transaction, so
  * no crash can leave a chain stuck or let two of its deliveries go at once.
  */
@@ -29,6 +28,6 @@ export async function releaseChainHeads(sql: Sql, deliveryIds: string[]): Promis
     ) first_pending, webhooks w
     where n.id = first_pending.id and n.waiting and w.id = n.webhook_id
     returning n.id`;
-  if (released.count > 0) await sql`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
+  // Waking the workers is the caller's, after its commit (see announceDue).
   return released.count;
 }

@@ -59,9 +59,10 @@ export async function enqueueDeliveries(
     await probeNow(tx, to.webhookId);
     // A person's one delivery: announced with its transaction. A fan-out is announced by
     // the publisher after its commit (see announceDue).
-    await announceDue(tx, [
-      { workspaceId: event.workspaceId, webhookId: to.webhookId, deliveryId: created[0]?.id ?? '' },
-    ]);
+    await announceDue(
+      tx,
+      created.map((d) => ({ workspaceId: event.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
+    );
   }
   return [...created];
 }

@@ -2,7 +2,7 @@ import type { Pool } from '../db/sql.js';
 import { deliveryFailed, emitNotices, type Notice, webhookDisabled } from '../events/notices.js';
 import { NOTICE_TYPES } from '../webhooks/event-types.js';
 import { releaseChainHeads } from './conversations.js';
-import { announceChanges } from './enqueue.js';
+import { announceChanges, announceDue } from './enqueue.js';
 
 /** Where a delivery stands (migrations/0001 checks the same names in the database). */
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;
@@ -58,6 +58,7 @@ const MAX_PROBE_INTERVAL_MS = 5 * 60_000;
 export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: HealthRules): Promise<void> {
   if (outcomes.length === 0) return;
   // One transaction: a batch retried after a failure must not log its attempts twice.
+  let released = 0;
   await pool.begin(async (sql) => {
     // Webhooks first, then their deliveries: the order in which pausing a webhook (its
     // trigger holds the backlog) takes the same locks. The other order deadlocked with a
@@ -179,7 +180,7 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     ];
     await emitNotices(sql, notices);
     // Ended deliveries of ordered conversations: the next of each comes due.
-    await releaseChainHeads(
+    released = await releaseChainHeads(
       sql,
       outcomes.filter((o) => o.conversationId !== null && o.status !== 'pending').map((o) => o.deliveryId),
     );
@@ -188,8 +189,11 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
   // notification lock through its WAL flush, which made every worker's writes and every
   // publish commit one at a time. Lost (a crash right here), a subscriber misses this one
   // change of the delivery's; its state is still in the database.
-  await announceChanges(
-    pool,
-    outcomes.map((o) => ({ workspaceId: o.workspaceId, webhookId: o.webhookId, deliveryId: o.deliveryId })),
-  ).catch(() => {});
+  const changes = outcomes.map((o) => ({
+    workspaceId: o.workspaceId,
+    webhookId: o.webhookId,
+    deliveryId: o.deliveryId,
+  }));
+  // Released chain heads are new due work: wake the workers too.
+  await (released > 0 ? announceDue(pool, changes) : announceChanges(pool, changes)).catch(() => {});
 }
