@@ -17,6 +17,7 @@ import { type Bench, printTopStatements, REPEATS, record, rows, settle } from '.
 import { serverPeakRssMb } from './processes.js';
 import { deliveryScenario } from './scenarios/delivery.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
+import { ingestLimitsScenario } from './scenarios/ingest-limits.js';
 import { isolationScenario } from './scenarios/isolation.js';
 import { latencyScenario } from './scenarios/latency.js';
 import { listScalingScenario } from './scenarios/list-scaling.js';
@@ -120,6 +121,7 @@ const scenarios = {
   'rate-limit': rateLimitScenario,
   ordering: orderingScenario,
   publish: publishBatchScenario,
+  'ingest-limits': ingestLimitsScenario,
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,
