@@ -1,6 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
 import type { TracingConfig } from '../config.js';
-import type { AttemptResult } from '../delivery/sender.js';
 import type { Logger } from '../lib/logger.js';
 
 /**
@@ -44,8 +43,11 @@ export type AttemptSpan = {
    * `outcome` is the metrics label (success, http_5xx, timeout, …); `status` the delivery's
    * afterwards: pending (a retry follows), succeeded, failed, or released (cut short by a stop).
    */
-  end(result: AttemptResult, outcome: string, status: 'pending' | 'succeeded' | 'failed' | 'released'): void;
+  end(result: AttemptRecord, outcome: string, status: 'pending' | 'succeeded' | 'failed' | 'released'): void;
 };
+
+/** What an attempt span records of the attempt's result (the sender's AttemptResult has it). */
+export type AttemptRecord = { ok: boolean; statusCode: number | null; durationMs: number; error: string | null };
 
 /** Starts tracing when configured, loading the SDK only then; undefined otherwise. */
 export async function startTracing(config: TracingConfig | undefined, log: Logger): Promise<Tracing | undefined> {
