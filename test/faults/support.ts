@@ -14,12 +14,15 @@ export async function drillSetup(env: Record<string, string> = {}) {
   const { apiKey } = await createApiKey(app.sql, workspace.id);
   const servers: { child: ChildProcess }[] = [];
 
-  /** The server as an operator runs it: the built entry point, a real port, real signals. */
-  function startServer(extra: Record<string, string> = {}) {
+  /**
+   * The server as an operator runs it: the built entry point, a real port, real signals.
+   * `nodeFlags` go to node before the entry point (a drill's diagnostics, such as --trace-gc).
+   */
+  function startServer(extra: Record<string, string> = {}, nodeFlags: string[] = []) {
     const port = String(20_000 + Math.floor(Math.random() * 30_000));
     const proc = startProcess(
       process.execPath,
-      ['dist/main.js'],
+      [...nodeFlags, 'dist/main.js'],
       {
         PORT: port,
         DATABASE_URL: app.db.url,
@@ -98,6 +101,19 @@ export async function drillSetup(env: Record<string, string> = {}) {
   }
 
   return { app, apiKey, workspaceId: workspace.id, startServer, call, registerAt, publishAll };
+}
+
+/**
+ * The heap left after each full (mark-compact) collection of a process run with
+ * `--trace-gc`: `ms` after the process started, `mb` live. Unlike a sample of heap used,
+ * which also counts garbage not yet collected (between two full collections V8 lets the
+ * heap grow to three to four times what stayed live), this is memory that stays.
+ */
+export function fullCollections(output: string): { ms: number; mb: number }[] {
+  return [...output.matchAll(/(\d+) ms: Mark-Compact (?:\(reduce\) )?[\d.]+ \([\d.]+\) -> ([\d.]+) \(/g)].map((m) => ({
+    ms: Number(m[1]),
+    mb: Number(m[2]),
+  }));
 }
 
 /** Reads one sample from a Prometheus text page. */
