@@ -3,7 +3,7 @@ import { createWorkspace } from '../../../src/workspaces/store.js';
 import { type Bench, cannon, median, REPEATS, record } from '../harness.js';
 import { startBaseline, startServer } from '../processes.js';
 
-type Run = { rps: number; p50: number; p99: number };
+type Run = { rps: number; p50: number; p99: number; cpuUs: number };
 
 /**
  * registerWebhook through the whole server vs two bare node:http handlers doing the same
@@ -23,12 +23,20 @@ export async function registerScenario(bench: Bench) {
   const floor = await startBaseline('bare-register.ts', { ...bench.serverEnv, BARE_WORKSPACE_ID: workspace.id });
   const lookup = await startBaseline('bare-register.ts', bench.serverEnv);
   const targets = [
-    { url: `${ours.url}/graphql`, runs: [] as Run[] },
-    { url: floor.url, runs: [] as Run[] },
-    { url: lookup.url, runs: [] as Run[] },
+    { url: `${ours.url}/graphql`, child: ours, runs: [] as Run[] },
+    { url: floor.url, child: floor, runs: [] as Run[] },
+    { url: lookup.url, child: lookup, runs: [] as Run[] },
   ] as const;
   for (const t of targets) await cannon(t.url, headers, body, 2); // warm-up (JIT, pools, caches)
-  for (let i = 0; i < REPEATS; i++) for (const t of targets) t.runs.push(await cannon(t.url, headers, body));
+  // CPU per request beside req/s: on a loaded machine it moves less than throughput does.
+  for (let i = 0; i < REPEATS; i++) {
+    for (const t of targets) {
+      const cpuBefore = await t.child.cpuMs();
+      const run = await cannon(t.url, headers, body);
+      const cpuUs = (((await t.child.cpuMs()) - cpuBefore) * 1000) / Math.max(1, run.requests);
+      t.runs.push({ ...run, cpuUs: Math.round(cpuUs) });
+    }
+  }
   await ours.stop();
   await floor.stop();
   await lookup.stop();
@@ -36,6 +44,7 @@ export async function registerScenario(bench: Bench) {
     rps: Math.round(median(runs.map((r) => r.rps))),
     p50: median(runs.map((r) => r.p50)),
     p99: median(runs.map((r) => r.p99)),
+    cpuUs: median(runs.map((r) => r.cpuUs)),
   })) as [Run, Run, Run];
   record(
     {
@@ -63,6 +72,7 @@ export async function registerScenario(bench: Bench) {
   );
   process.stdout.write(
     `    runs ours ${targets[0].runs.map((r) => Math.round(r.rps)).join(', ')}; floor ${targets[1].runs.map((r) => Math.round(r.rps)).join(', ')}; lookup ${targets[2].runs.map((r) => Math.round(r.rps)).join(', ')}\n` +
-      `    p50 ours ${o.p50} ms, floor ${f.p50} ms, lookup ${l.p50} ms; p99 lookup ${l.p99} ms\n`,
+      `    p50 ours ${o.p50} ms, floor ${f.p50} ms, lookup ${l.p50} ms; p99 lookup ${l.p99} ms\n` +
+      `    CPU per request ours ${o.cpuUs} µs, floor ${f.cpuUs} µs, lookup ${l.cpuUs} µs\n`,
   );
 }
