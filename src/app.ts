@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
-import { createYoga, maskError, useReadinessCheck } from 'graphql-yoga';
+import { createYoga, maskError } from 'graphql-yoga';
 import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
@@ -14,6 +14,7 @@ import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
+import { useCompiledMutations } from './graphql/use-compiled-mutations.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
@@ -21,6 +22,7 @@ import { useMetrics } from './graphql/use-metrics.js';
 import { useMultipartSubscriptions } from './graphql/use-multipart-subscriptions.js';
 import { requestTimeout, useOperationLimits } from './graphql/use-operation-limits.js';
 import { usePersistedQueries } from './graphql/use-persisted-queries.js';
+import { useReadinessCheck } from './graphql/use-readiness-check.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
@@ -107,7 +109,7 @@ export function createApp({
       useBodyLimit(MAX_BODY_BYTES),
       // graphql-sse's single-connection mode (PUT, then a stream and POSTs carrying its token);
       // the default mode and plain SSE are Yoga's own. Each operation still meets every plugin below.
-      useGraphQLSSESingleConnection(sql, {
+      useGraphQLSSESingleConnection(apiKeys, {
         endpoint: '/graphql',
         pendingPerKey: config.subscriptionsPerKey,
         reservationTtlMs: 30_000,
@@ -134,10 +136,8 @@ export function createApp({
       useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
-      useReadinessCheck({
-        endpoint: '/ready',
-        check: () => isFullyMigrated(sql),
-      }),
+      useCompiledMutations(),
+      useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
     ],
   });
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createYoga } from 'graphql-yoga';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createApiKeyCache } from '../src/auth/key-cache.js';
 import { useGraphQLSSESingleConnection } from '../src/graphql/use-graphql-sse.js';
 import { createBoundedStore } from '../src/graphql/use-persisted-queries.js';
 import { schema } from '../src/schema.js';
@@ -147,10 +148,12 @@ describe('an unknown enum value (the shape the README shows)', () => {
 
 describe('graphql-sse reservations that nobody connects to', () => {
   it('count against the key until they are dropped after their time', async () => {
+    const keys = createApiKeyCache(app.sql);
+    onTestFinished(() => keys.close());
     const yoga = createYoga({
       schema,
       plugins: [
-        useGraphQLSSESingleConnection(app.sql, {
+        useGraphQLSSESingleConnection(keys, {
           endpoint: '/graphql',
           pendingPerKey: 1,
           reservationTtlMs: 300,

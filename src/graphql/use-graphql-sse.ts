@@ -3,8 +3,7 @@ import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST
 import type { Response as SSEResponse } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
-import { authenticateApiKey } from '../auth/api-keys.js';
-import type { Pool } from '../db/sql.js';
+import { type ApiKeyCache, LookupsBusy } from '../auth/key-cache.js';
 import { clientResult } from './use-multipart-subscriptions.js';
 
 const TOKEN_HEADER = 'x-graphql-event-stream-token';
@@ -29,7 +28,7 @@ export type GraphQLSSEOptions = {
  *
  * Every operation goes through Yoga's plugins (API key, rate and subscription limits), as
  * over any other transport. A reservation costs memory before any operation runs, so it
- * needs a live API key, a key holds at most `pendingPerKey` unconnected reservations, and
+ * needs a live API key (resolved by the app's key cache, like every other request), a key holds at most `pendingPerKey` unconnected reservations, and
  * one left unconnected is dropped after `reservationTtlMs`.
  *
  * This is @graphql-yoga/plugin-graphql-sse with one fix: that plugin hands graphql-sse a
@@ -37,7 +36,7 @@ export type GraphQLSSEOptions = {
  * which graphql-sse takes for execution arguments: it answers 400 "Unable to detect
  * operation AST", and the client drops its whole stream and reconnects.
  */
-export function useGraphQLSSESingleConnection(sql: Pool, options: GraphQLSSEOptions): Plugin {
+export function useGraphQLSSESingleConnection(keys: ApiKeyCache, options: GraphQLSSEOptions): Plugin {
   const pending = new Map<string, { keyId: string; timer: NodeJS.Timeout }>();
   const pendingOf = (keyId: string) => [...pending.values()].filter((p) => p.keyId === keyId).length;
   let handler: ((request: Request) => Promise<Response>) | undefined;
@@ -64,7 +63,18 @@ export function useGraphQLSSESingleConnection(sql: Pool, options: GraphQLSSEOpti
           async authenticate({ raw: request }) {
             if (request.method !== 'PUT') return streamToken(request) ?? '';
             const apiKey = request.headers.get('x-api-key')?.trim();
-            const key = apiKey ? await authenticateApiKey(sql, apiKey) : null;
+            let key: Awaited<ReturnType<ApiKeyCache['authenticate']>> = null;
+            try {
+              key = apiKey ? await keys.authenticate(apiKey) : null;
+            } catch (error) {
+              if (!(error instanceof LookupsBusy)) throw error;
+              return refuse(
+                503,
+                'SERVICE_UNAVAILABLE',
+                'Too many requests with unrecognised API keys at once; try again shortly',
+                { 'Retry-After': '1' },
+              );
+            }
             if (!key)
               return refuse(401, 'UNAUTHENTICATED', apiKey ? 'Invalid or revoked API key' : 'Missing X-API-Key header');
             if (pendingOf(key.keyId) >= options.pendingPerKey) {
@@ -108,9 +118,9 @@ export function useGraphQLSSESingleConnection(sql: Pool, options: GraphQLSSEOpti
         yoga.fetchAPI,
       );
     },
-    onRequest({ request, endResponse }) {
-      if (new URL(request.url).pathname !== options.endpoint || !handler) return;
-      const token = streamToken(request);
+    onRequest({ request, url, endResponse }) {
+      if (url.pathname !== options.endpoint || !handler) return;
+      const token = streamToken(request, url);
       if (request.method !== 'PUT' && request.method !== 'DELETE' && !token) return;
       // As useCSRFPrevention asks of the rest: a custom header, which a browser sends
       // cross-site only after a CORS preflight (as it does for any PUT or DELETE).
@@ -161,8 +171,8 @@ function endingWith(
   return outer;
 }
 
-function streamToken(request: Request): string | null {
-  return request.headers.get(TOKEN_HEADER) || new URL(request.url).searchParams.get('token');
+function streamToken(request: Request, url = new URL(request.url)): string | null {
+  return request.headers.get(TOKEN_HEADER) || url.searchParams.get('token');
 }
 
 function json(status: number, body: unknown): Response {
@@ -170,9 +180,9 @@ function json(status: number, body: unknown): Response {
 }
 
 /** An answer in graphql-sse's own form: body and init. */
-function refuse(status: number, code: string, message: string): SSEResponse {
+function refuse(status: number, code: string, message: string, headers: Record<string, string> = {}): SSEResponse {
   return [
     JSON.stringify({ errors: [{ message, extensions: { code } }] }),
-    { status, statusText: code, headers: { 'content-type': 'application/json; charset=utf-8' } },
+    { status, statusText: code, headers: { 'content-type': 'application/json; charset=utf-8', ...headers } },
   ];
 }

@@ -10,11 +10,12 @@ import type { Metrics } from '../lib/metrics.js';
  */
 export function useMetrics(metrics: Metrics): Plugin {
   return {
-    async onRequest({ request, endResponse }) {
-      if (new URL(request.url).pathname !== '/metrics') return;
-      endResponse(
-        new Response(await metrics.registry.metrics(), { headers: { 'content-type': metrics.registry.contentType } }),
-      );
+    onRequest({ url, endResponse }) {
+      // Not async: every other request passes straight through, without a promise.
+      if (url.pathname !== '/metrics') return;
+      return metrics.registry
+        .metrics()
+        .then((text) => endResponse(new Response(text, { headers: { 'content-type': metrics.registry.contentType } })));
     },
     onExecute({ args }) {
       const started = performance.now();

@@ -10,13 +10,17 @@ const CLIENT_REQUEST_ID = /^[\w.:-]{1,64}$/;
  * so neither the API key nor anything else a client sends ends up in the logs.
  */
 export function useRequestLog(log: Logger): Plugin {
-  const started = new WeakMap<Request, { id: string; at: number; operation?: string; errors?: string[] }>();
+  const started = new WeakMap<
+    Request,
+    { id: string; at: number; path: string; operation?: string; errors?: string[] }
+  >();
   return {
-    onRequest({ request }) {
+    onRequest({ request, url }) {
       const given = request.headers.get('x-request-id');
       started.set(request, {
         id: given && CLIENT_REQUEST_ID.test(given) ? given : randomUUID(),
         at: performance.now(),
+        path: url.pathname,
       });
     },
     onParams({ params, request }) {
@@ -26,20 +30,23 @@ export function useRequestLog(log: Logger): Plugin {
     onResultProcess({ request, result }) {
       // Errors answered with 200 too: their codes, so a log search finds them.
       const entry = started.get(request);
-      const results = Array.isArray(result) ? result : [result];
-      const codes = results.flatMap((r) =>
-        r && typeof r === 'object' && 'errors' in r && Array.isArray(r.errors)
-          ? r.errors.map((e: { extensions?: { code?: unknown } }) => String(e.extensions?.code ?? 'UNKNOWN'))
-          : [],
-      );
-      if (entry && codes.length > 0) entry.errors = [...new Set(codes)];
+      if (!entry) return;
+      let codes: Set<string> | undefined;
+      for (const r of Array.isArray(result) ? result : [result]) {
+        if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) continue;
+        codes ??= new Set();
+        for (const e of r.errors as { extensions?: { code?: unknown } }[])
+          codes.add(String(e.extensions?.code ?? 'UNKNOWN'));
+      }
+      if (codes?.size) entry.errors = [...codes];
     },
     onResponse({ request, response }) {
       const entry = started.get(request);
       if (!entry) return;
       response.headers.set('x-request-id', entry.id);
-      const path = new URL(request.url).pathname;
-      if (path === '/health' || path === '/ready') return;
+      const path = entry.path;
+      // At LOG_LEVEL=warn and above the line would be dropped: not even built.
+      if (path === '/health' || path === '/ready' || !log.isLevelEnabled('info')) return;
       log.info(
         {
           reqId: entry.id,

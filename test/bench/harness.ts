@@ -75,7 +75,12 @@ export async function countingReceiver() {
 export async function cannon(url: string, headers: Record<string, string>, body: string, seconds = 6) {
   const result = await autocannon({ url, connections: 32, duration: seconds, method: 'POST', headers, body });
   if (result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers from ${url}`);
-  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99 };
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    requests: result.requests.total,
+  };
 }
 
 export async function printTopStatements(sql: Pool) {

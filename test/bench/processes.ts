@@ -12,6 +12,8 @@ export type Child = {
   /** Peak resident memory of the process so far, in MB (the kernel's high-water mark). */
   peakRssMb(): Promise<number>;
   rssMb(): Promise<number>;
+  /** CPU time the process has used so far (user + system), in ms. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -30,6 +32,13 @@ async function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> 
   return Math.round((kb * 1024) / 1e6);
 }
 
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (1/100 s).
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 let peakOfAllServers = 0;
 /** The highest resident memory any server process reached during the run. */
 export const serverPeakRssMb = () => peakOfAllServers;
@@ -41,6 +50,7 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
     url,
     peakRssMb,
     rssMb: () => statusMb(pid, 'VmRSS'),
+    cpuMs: () => cpuMs(pid),
     async stop() {
       if (isServer) peakOfAllServers = Math.max(peakOfAllServers, await peakRssMb());
       signalGroup(proc.child, 'SIGTERM');

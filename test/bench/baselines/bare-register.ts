@@ -3,6 +3,8 @@
  * work without GraphQL (API-key lookup, the same zod rules and target check, the same
  * encrypted INSERT)
  * with postgres.js on the same database and the same pool size as the server.
+ * With BARE_WORKSPACE_ID set it skips the key lookup and inserts into that workspace:
+ * the floor, only the validated, encrypted INSERT.
  */
 import { createServer } from 'node:http';
 import { authenticateApiKey } from '../../../src/auth/api-keys.js';
@@ -13,14 +15,16 @@ import { targetUrlProblem } from '../../../src/webhooks/targets.js';
 
 const sql = createPool(String(process.env.DATABASE_URL), { max: 10 });
 const secretKey = Buffer.from(String(process.env.SECRET_ENCRYPTION_KEY), 'hex');
+const fixedWorkspaceId = process.env.BARE_WORKSPACE_ID;
 
 const server = createServer((req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', async () => {
     try {
-      const key = await authenticateApiKey(sql, String(req.headers['x-api-key']));
-      if (!key) return void res.writeHead(401).end();
+      const workspaceId =
+        fixedWorkspaceId ?? (await authenticateApiKey(sql, String(req.headers['x-api-key'])))?.workspaceId;
+      if (!workspaceId) return void res.writeHead(401).end();
       const { input: raw } = JSON.parse(Buffer.concat(chunks).toString()).variables;
       const parsed = {
         name: webhookRules.name.parse(raw.name),
@@ -31,7 +35,7 @@ const server = createServer((req, res) => {
       if (targetUrlProblem(new URL(parsed.url), false)) return void res.writeHead(400).end();
       const webhook = await insertWebhook(sql, secretKey, {
         ...parsed,
-        workspaceId: key.workspaceId,
+        workspaceId,
         active: true,
         rateLimitPerSecond: null,
       });
