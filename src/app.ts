@@ -14,7 +14,6 @@ import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
-import { useCompiledMutations } from './graphql/use-compiled-mutations.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
 import { useBodyLimit } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
@@ -136,7 +135,6 @@ export function createApp({
       useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
-      useCompiledMutations(),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
     ],
   });
