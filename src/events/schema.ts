@@ -236,7 +236,7 @@ builder.mutationFields((t) => ({
   }),
   publishEvents: t.field({
     type: [EventRef],
-    description: `Publishes 1 to ${MAX_EVENTS_PER_BATCH} events in one transaction, in order: all of them, or none when any is invalid. Returns them in the order given; an item whose idempotency key was used in the last 24 hours returns that event. Each event counts against the publish rate limit.`,
+    description: `Publishes 1 to ${MAX_EVENTS_PER_BATCH} events in one transaction, in order: all of them, or none when any is invalid. Returns them in the order given; an item whose idempotency key was used in the last 24 hours, or by an earlier item of the batch, returns that event (the same key for a different event is refused). Each event counts against the publish rate limit.`,
     args: {
       inputs: t.arg({
         type: [PublishEventInput],

@@ -3,7 +3,7 @@ import type { DeliveryChange } from '../db/channels.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
-import { announceDue, enqueueDeliveries } from '../queue/enqueue.js';
+import { announceDue, enqueueDeliveries, enqueueManualDelivery, type FanOutEvent } from '../queue/enqueue.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
@@ -99,10 +99,12 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<Publish
 
 /**
  * Publishes several events in one transaction, in order: all of them or none. Each keeps
- * its own idempotency key (one already used in the last 24 hours returns that event).
+ * its own idempotency key (one already used in the last 24 hours returns that event), as
+ * if the events were published one after another: a key used twice in the batch returns
+ * the first one's event the second time, or is a conflict if the two differ.
  */
 export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Published[]> {
-  const publishAll = (tx: Sql) => sequentially(inputs, (input, index) => publishIn(tx, input, index));
+  const publishAll = (tx: Sql) => publishIn(tx, inputs);
   let published: Published[];
   try {
     published = await pool.begin(publishAll);
@@ -115,58 +117,131 @@ export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Pub
   return published;
 }
 
-async function sequentially<T, R>(items: T[], run: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = [];
-  for (const [index, item] of items.entries()) results.push(await run(item, index));
-  return results;
+/** What an idempotency key stands for: a repeat must describe the same event. */
+type Described = { agentId: string; conversationId: string | null; type: string; data: unknown };
+
+/** Key order aside, the same request describes the same event. */
+const sameEvent = (a: Described, b: Described) =>
+  a.agentId === b.agentId &&
+  a.conversationId === b.conversationId &&
+  a.type === b.type &&
+  isDeepStrictEqual(a.data, b.data);
+
+/** Keys are per workspace; workspace ids hold no space. */
+const keyOf = (workspaceId: string, idempotencyKey: string) => `${workspaceId} ${idempotencyKey}`;
+
+type NewRow = FanOutEvent & {
+  payload: string;
+  createdAt: Date;
+  idempotencyKey: string | null;
+  traceparent: string | null;
+};
+
+/**
+ * The whole batch in a fixed number of statements, whatever its size: one idempotency
+ * lookup (and one update freeing expired keys), one events insert, the conversations'
+ * locks and one deliveries insert.
+ */
+async function publishIn(tx: Sql, inputs: NewEvent[]): Promise<Published[]> {
+  const stored = await findByIdempotencyKeys(tx, inputs);
+  const records = new Map(stored.map(({ event }) => [event.id, event]));
+  const known = new Map<string, Described & { id: string }>(
+    stored.map(({ key, described, event }) => [key, { ...described, id: event.id }]),
+  );
+  const rows: NewRow[] = [];
+  // Each input either repeats a known event (stored, or earlier in this batch) or is a new one.
+  const answers = inputs.map((input, index) => {
+    const key = input.idempotencyKey ? keyOf(input.workspaceId, input.idempotencyKey) : null;
+    const described = { ...input, conversationId: input.conversationId ?? null };
+    const repeated = key === null ? undefined : known.get(key);
+    if (repeated) {
+      if (!sameEvent(repeated, described)) throw new IdempotencyConflict(index);
+      return { id: repeated.id, created: false };
+    }
+    const row = newRow(input);
+    rows.push(row);
+    if (key !== null) known.set(key, { ...described, id: row.id });
+    return { id: row.id, created: true };
+  });
+
+  for (const event of await insertEvents(tx, rows)) {
+    records.set(event.id, event);
+  }
+  const deliveries = new Map(rows.map((row) => [row.id, [] as DeliveryChange[]]));
+  for (const { id, workspaceId, webhookId, eventId } of await enqueueDeliveries(tx, rows)) {
+    deliveries.get(eventId)?.push({ workspaceId, webhookId, deliveryId: id });
+  }
+  return answers.map(({ id, created }) => {
+    const event = records.get(id) as EventRecord;
+    const mine = (created && deliveries.get(id)) || [];
+    return { event, created, webhooks: mine.length, deliveries: mine };
+  });
 }
 
-async function publishIn(tx: Sql, input: NewEvent, index = 0): Promise<Published> {
-  if (input.idempotencyKey) {
-    const [existing] = await tx<(EventRecord & { fresh: boolean })[]>`/* events.idempotent-find */
-      select ${columns(tx)}, payload, created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
-      from events where workspace_id = ${input.workspaceId} and idempotency_key = ${input.idempotencyKey}
-      for update`;
-    if (existing?.fresh) {
-      const { fresh: _fresh, ...event } = existing;
-      // Key order aside, the same request must describe the same event.
-      const same =
-        event.agentId === input.agentId &&
-        event.conversationId === (input.conversationId ?? null) &&
-        event.type === input.type &&
-        isDeepStrictEqual((JSON.parse(event.payload ?? '{}') as { data: unknown }).data, input.data);
-      if (!same) throw new IdempotencyConflict(index);
-      return { event, created: false, webhooks: 0, deliveries: [] };
-    }
-    if (existing) {
-      // Older than the window: the key is free again.
-      await tx`/* events.idempotency-expire */ update events set idempotency_key = null where id = ${existing.id}`;
-    }
-  }
-
+/** A new event's row: its id, time and payload bytes are fixed here, once. */
+function newRow(input: NewEvent): NewRow {
   const id = newId('event');
   const createdAt = new Date();
   const conversationId = input.conversationId ?? null;
-  const payload = eventPayload(
-    { id, type: input.type, createdAt, workspaceId: input.workspaceId, agentId: input.agentId, conversationId },
-    input.data,
-  );
-  const [event] = await tx<EventRecord[]>`/* events.insert */
-    insert into events (id, workspace_id, agent_id, conversation_id, type, payload, idempotency_key, created_at, traceparent)
-    values (${id}, ${input.workspaceId}, ${input.agentId}, ${conversationId}, ${input.type}, ${payload},
-      ${input.idempotencyKey ?? null}, ${createdAt}, ${input.traceparent ?? null})
-    returning ${columns(tx)}, payload`;
-  const deliveries = await enqueueDeliveries(
-    tx,
-    { id, workspaceId: input.workspaceId, agentId: input.agentId, conversationId },
-    { subscribedTo: input.type },
-  );
+  const { workspaceId, agentId, type } = input;
   return {
-    event: event as EventRecord,
-    created: true,
-    webhooks: deliveries.length,
-    deliveries: deliveries.map((d) => ({ workspaceId: input.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
+    id,
+    workspaceId,
+    agentId,
+    type,
+    conversationId,
+    createdAt,
+    payload: eventPayload({ id, type, createdAt, workspaceId, agentId, conversationId }, input.data),
+    idempotencyKey: input.idempotencyKey ?? null,
+    traceparent: input.traceparent ?? null,
   };
+}
+
+/**
+ * The events the batch's idempotency keys were used for in the last 24 hours, locked
+ * until the commit. A key older than that is freed here: it names a new event again.
+ */
+async function findByIdempotencyKeys(
+  tx: Sql,
+  inputs: NewEvent[],
+): Promise<{ key: string; described: Described; event: EventRecord }[]> {
+  const keyed = inputs.filter((input) => input.idempotencyKey);
+  if (keyed.length === 0) return [];
+  const found = await tx<(EventRecord & { payload: string; idempotencyKey: string; fresh: boolean })[]>`
+    /* events.idempotent-find */
+    select ${columns(tx)}, payload, idempotency_key,
+      created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
+    from events
+    where (workspace_id, idempotency_key) in (
+      select * from unnest(${keyed.map((i) => i.workspaceId)}::text[], ${keyed.map((i) => i.idempotencyKey as string)}::text[]))
+    for update`;
+  const expired = found.filter((row) => !row.fresh).map((row) => row.id);
+  if (expired.length > 0) {
+    await tx`/* events.idempotency-expire */ update events set idempotency_key = null where id = any(${expired}::text[])`;
+  }
+  return found
+    .filter((row) => row.fresh)
+    .map(({ fresh: _fresh, idempotencyKey, ...event }) => ({
+      key: keyOf(event.workspaceId, idempotencyKey),
+      described: { ...event, data: (JSON.parse(event.payload) as { data: unknown }).data },
+      event,
+    }));
+}
+
+/** The new events, in one statement; answered with their records, payloads included. */
+async function insertEvents(tx: Sql, rows: NewRow[]): Promise<EventRecord[]> {
+  if (rows.length === 0) return [];
+  const column = <K extends keyof NewRow>(key: K) => rows.map((row) => row[key]);
+  const inserted = await tx<EventRecord[]>`/* events.insert */
+    insert into events (id, workspace_id, agent_id, conversation_id, type, payload, idempotency_key, created_at, traceparent)
+    select * from unnest(${column('id')}::text[], ${column('workspaceId')}::text[], ${column('agentId')}::text[],
+      ${column('conversationId')}::text[], ${column('type')}::text[], ${column('payload')}::text[],
+      ${column('idempotencyKey')}::text[], ${rows.map((row) => row.createdAt.toISOString())}::timestamptz[],
+      ${column('traceparent')}::text[])
+    returning ${columns(tx)}`;
+  // The payloads are ours already: not sent back over the wire.
+  const payloads = new Map(rows.map((row) => [row.id, row.payload]));
+  return inserted.map((event) => ({ ...event, payload: payloads.get(event.id) }));
 }
 
 /** The data of every `webhook.test` event. */
@@ -191,12 +266,7 @@ export async function publishTestEvent(
     await tx`/* events.insert-test */
       insert into events (id, workspace_id, agent_id, type, payload, created_at, traceparent)
       values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt}, ${traceparent ?? null})`;
-    const [delivery] = await enqueueDeliveries(
-      tx,
-      { id, workspaceId: webhook.workspaceId, agentId: webhook.agentId },
-      { webhookId: webhook.id },
-    );
-    return (delivery as { id: string }).id;
+    return enqueueManualDelivery(tx, { id, workspaceId: webhook.workspaceId }, webhook.id);
   });
 }
 

@@ -7,64 +7,101 @@ import {
 } from '../db/channels.js';
 import type { Sql } from '../db/sql.js';
 
-/** Who gets deliveries of an event. */
-export type Recipients =
-  /** Every active webhook of the event's agent subscribed to its type. */
-  | { subscribedTo: string }
-  /** One webhook, even paused and whatever it subscribes to: a person asked for it. */
-  | { webhookId: string };
+/** A published event, as fan-out needs it. */
+export type FanOutEvent = {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  /** Wire name: conversation_started, …. */
+  type: string;
+  conversationId: string | null;
+};
 
 /**
- * The one way deliveries enter the queue: inserts them due now, in the caller's
- * transaction (the event and its deliveries commit together), then wakes the workers and
- * tells live subscriptions. Returns the new deliveries.
+ * The way published events' deliveries enter the queue: one pending delivery per active
+ * webhook of each event's agent subscribed to its type, due now, for a whole batch in one
+ * statement, in the caller's transaction (the events and their deliveries commit
+ * together). The publisher announces them after its commit (see announceDue). Returns the
+ * new deliveries.
+ *
+ * A webhook that orders by conversation gets each conversation as a chain: a delivery
+ * behind a pending one of its chain (from an earlier publish, or an earlier event of this
+ * batch) is stored waiting, and positions follow the events' order.
  */
 export async function enqueueDeliveries(
   tx: Sql,
-  event: { id: string; workspaceId: string; agentId: string; conversationId?: string | null },
-  to: Recipients,
-): Promise<{ id: string; webhookId: string }[]> {
-  const conversationId = event.conversationId ?? null;
-  // Publishes of one conversation take turns, so each sees the one before it committed
-  // and queues behind it (a concurrent pair would otherwise both find the chain empty).
-  if (conversationId !== null && !('webhookId' in to)) {
-    await tx`/* events.conversation-lock */
-      select pg_advisory_xact_lock(hashtextextended(${event.workspaceId} || '/' || ${conversationId}, 0))`;
-  }
-  const created =
-    'webhookId' in to
-      ? await tx<{ id: string; webhookId: string }[]>`/* deliveries.enqueue-one */
-          insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at, manual)
-          values (random_id('dlv_'), ${event.workspaceId}, ${event.id}, ${to.webhookId}, now(), true)
-          returning id, webhook_id`
-      : await tx<{ id: string; webhookId: string }[]>`/* deliveries.enqueue-fan-out */
-          insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at,
-            conversation_id, conversation_position, waiting)
-          select random_id('dlv_'), w.workspace_id, ${event.id}, w.id, now(),
-            o.conversation_id, case when o.conversation_id is not null then nextval('deliveries_conversation_position') end,
-            -- Behind an earlier delivery of the same conversation still pending: wait for it.
-            o.conversation_id is not null and exists (
-              select 1 from deliveries p
-              where p.webhook_id = w.id and p.conversation_id = o.conversation_id
-                and p.status = 'pending' and p.conversation_id is not null)
-          from webhooks w
-          -- Chains only for webhooks that order by conversation.
-          cross join lateral (
-            select case when w.ordering = 'conversation' then ${conversationId}::text end as conversation_id
-          ) o
-          where w.workspace_id = ${event.workspaceId} and w.agent_id = ${event.agentId} and w.active
-            and ${to.subscribedTo} = any(w.events)
-          returning id, webhook_id`;
-  if ('webhookId' in to) {
-    await probeNow(tx, to.webhookId);
-    // A person's one delivery: announced with its transaction. A fan-out is announced by
-    // the publisher after its commit (see announceDue).
-    await announceDue(
-      tx,
-      created.map((d) => ({ workspaceId: event.workspaceId, webhookId: d.webhookId, deliveryId: d.id })),
-    );
-  }
-  return [...created];
+  events: readonly FanOutEvent[],
+): Promise<{ id: string; workspaceId: string; webhookId: string; eventId: string }[]> {
+  if (events.length === 0) return [];
+  await lockConversations(tx, events);
+  const column = <K extends keyof FanOutEvent>(key: K) => events.map((event) => event[key]);
+  return tx<{ id: string; workspaceId: string; webhookId: string; eventId: string }[]>`/* deliveries.enqueue-fan-out */
+    insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at,
+      conversation_id, conversation_position, waiting)
+    select random_id('dlv_'), workspace_id, event_id, webhook_id, now(), conversation_id,
+      -- Taken row by row in the events' order (the subquery is sorted), under the conversations' locks.
+      case when conversation_id is not null then nextval('deliveries_conversation_position') end,
+      waiting
+    from (
+      select w.workspace_id, e.id as event_id, w.id as webhook_id, o.conversation_id,
+        o.conversation_id is not null and (
+          -- Behind an earlier event of the same chain in this batch,
+          row_number() over (partition by w.id, o.conversation_id order by e.position) > 1
+          -- or behind a delivery of the chain still pending from an earlier publish.
+          or exists (
+            select 1 from deliveries p
+            where p.webhook_id = w.id and p.conversation_id = o.conversation_id
+              and p.status = 'pending' and p.conversation_id is not null)
+        ) as waiting
+      from unnest(${column('id')}::text[], ${column('workspaceId')}::text[], ${column('agentId')}::text[],
+        ${column('type')}::text[], ${column('conversationId')}::text[])
+        with ordinality as e(id, workspace_id, agent_id, type, conversation_id, position)
+      join webhooks w on w.workspace_id = e.workspace_id and w.agent_id = e.agent_id and w.active
+        and e.type = any(w.events)
+      -- Chains only for webhooks that order by conversation.
+      cross join lateral (
+        select case when w.ordering = 'conversation' then e.conversation_id end as conversation_id
+      ) o
+      order by e.position
+    ) fan_out
+    returning id, workspace_id, webhook_id, event_id`;
+}
+
+/**
+ * Publishes of one conversation take turns, so each sees the one before it committed and
+ * queues behind it (a concurrent pair would otherwise both find the chain empty). A
+ * batch takes all its conversations' locks at once, in one fixed order, so two batches
+ * sharing conversations cannot deadlock.
+ */
+async function lockConversations(tx: Sql, events: readonly FanOutEvent[]): Promise<void> {
+  const ordered = events.filter((event) => event.conversationId !== null);
+  if (ordered.length === 0) return;
+  await tx`/* events.conversation-lock */
+    select pg_advisory_xact_lock(key) from (
+      select distinct hashtextextended(workspace_id || '/' || conversation_id, 0) as key
+      from unnest(${ordered.map((e) => e.workspaceId)}::text[], ${ordered.map((e) => e.conversationId)}::text[])
+        as c(workspace_id, conversation_id)
+      order by key
+    ) conversations`;
+}
+
+/**
+ * One delivery to one webhook, even paused and whatever it subscribes to: a person asked
+ * for it (a test event). Announced with its transaction.
+ */
+export async function enqueueManualDelivery(
+  tx: Sql,
+  event: { id: string; workspaceId: string },
+  webhookId: string,
+): Promise<string> {
+  const [delivery] = await tx<{ id: string }[]>`/* deliveries.enqueue-one */
+    insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at, manual)
+    values (random_id('dlv_'), ${event.workspaceId}, ${event.id}, ${webhookId}, now(), true)
+    returning id`;
+  const id = (delivery as { id: string }).id;
+  await probeNow(tx, webhookId);
+  await announceDue(tx, [{ workspaceId: event.workspaceId, webhookId, deliveryId: id }]);
+  return id;
 }
 
 /**
@@ -113,8 +150,7 @@ export async function probeNow(tx: Sql, webhookId: string): Promise<void> {
  */
 export async function announceDue(tx: Sql, changes: DeliveryChange[]): Promise<void> {
   if (changes.length === 0) return;
-  await tx`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
-  await announceChanges(tx, changes);
+  await notify(tx, [[DELIVERIES_DUE, ''], ...changeNotices(changes)]);
 }
 
 /**
@@ -122,8 +158,26 @@ export async function announceDue(tx: Sql, changes: DeliveryChange[]): Promise<v
  * NOTIFY reaches all that LISTEN, and each passes it to its own subscribers.
  */
 export async function announceChanges(sql: Sql, changes: DeliveryChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  await notify(sql, changeNotices(changes));
+}
+
+function changeNotices(changes: DeliveryChange[]): [string, string][] {
+  const notices: [string, string][] = [];
   for (let i = 0; i < changes.length; i += CHANGES_PER_NOTICE) {
-    const notice = encodeChanges(changes.slice(i, i + CHANGES_PER_NOTICE));
-    await sql`/* deliveries.announce */ select pg_notify(${DELIVERY_CHANGES}, ${notice})`;
+    notices.push([DELIVERY_CHANGES, encodeChanges(changes.slice(i, i + CHANGES_PER_NOTICE))]);
   }
+  return notices;
+}
+
+/**
+ * Sends notices in order, in one statement: on the pool each statement commits by itself,
+ * and each such commit takes the notification lock through its WAL flush (a batch of
+ * 1,000 deliveries made 11 of them, one after another).
+ */
+async function notify(sql: Sql, notices: [channel: string, payload: string][]): Promise<void> {
+  await sql`/* deliveries.announce */
+    select pg_notify(channel, payload)
+    from unnest(${notices.map(([channel]) => channel)}::text[], ${notices.map(([, payload]) => payload)}::text[])
+      as n(channel, payload)`;
 }

@@ -17,6 +17,10 @@ const PUBLISH = `mutation Publish($input: PublishEventInput!) {
   publishEvent(input: $input) { id conversationId }
 }`;
 
+const PUBLISH_MANY = `mutation PublishMany($inputs: [PublishEventInput!]!) {
+  publishEvents(inputs: $inputs) { id }
+}`;
+
 /** What a receiver saw of one request: the conversation and the event's place in it. */
 const seen = (r: Received) => {
   const payload = JSON.parse(r.body) as { conversationId?: string; data: { seq: number } };
@@ -221,6 +225,81 @@ describe('ordering CONVERSATION', () => {
       await Promise.all([workers[1], third].map((w) => w?.exited));
     }
   }, 45_000);
+
+  it("queues a batch's events of one conversation behind each other, and behind earlier publishes, in the batch's order", async () => {
+    // Its own database: nothing delivers until the stored chains are checked.
+    const local = await createTestApp();
+    const { apiKey } = await local.newWorkspace();
+    const receiver = await orderedReceiver(100);
+    const unordered = await createReceiver();
+    const id = await orderedWebhook(apiKey, receiver.url, 'b', local);
+    await local.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: unordered.url, agentId: 'b', events: ['CONVERSATION_ENDED'] }) },
+    });
+    await publish(apiKey, 'b', 'c1', 0, local);
+    const batch = [
+      [1, 'c2'],
+      [2, 'c1'],
+      [3, 'c2'],
+      [4, undefined],
+      [5, 'c1'],
+      [6, 'c2'],
+    ].map(([seq, conversationId]) => ({ agentId: 'b', type: 'CONVERSATION_ENDED', conversationId, data: { seq } }));
+    const res = await local.graphql(PUBLISH_MANY, { apiKey, variables: { inputs: batch } });
+    expect(res.errors).toBeUndefined();
+    const chain = (webhookId: string) => local.sql`
+      select (e.payload::json -> 'data' ->> 'seq')::int as seq, d.conversation_id, d.waiting
+      from deliveries d join events e on e.id = d.event_id
+      where d.webhook_id = ${webhookId} order by d.conversation_position nulls last`;
+    // Positions in publish order; each conversation's first goes, the rest wait their turn.
+    expect(await chain(id)).toEqual([
+      { seq: 0, conversationId: 'c1', waiting: false },
+      { seq: 1, conversationId: 'c2', waiting: false },
+      { seq: 2, conversationId: 'c1', waiting: true },
+      { seq: 3, conversationId: 'c2', waiting: true },
+      { seq: 5, conversationId: 'c1', waiting: true },
+      { seq: 6, conversationId: 'c2', waiting: true },
+      { seq: 4, conversationId: null, waiting: false },
+    ]);
+    const [other] = await local.sql<{ id: string }[]>`select id from webhooks where url = ${unordered.url}`;
+    const free = await chain(other?.id ?? '');
+    expect(free).toHaveLength(7);
+    expect(free.every((d) => d.conversationId === null && !d.waiting)).toBe(true);
+    local.startWorker();
+    await receiver.waitFor(7, 15_000);
+    expect(arrivals(receiver.received, 'c1')).toEqual([0, 2, 5]);
+    expect(arrivals(receiver.received, 'c2')).toEqual([1, 3, 6]);
+    expect(receiver.mostOpen.get('c1')).toBe(1);
+    expect(receiver.mostOpen.get('c2')).toBe(1);
+  }, 30_000);
+
+  it('batches sharing conversations in opposite orders, published at once, all go through', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const receiver = await orderedReceiver(20);
+    await orderedWebhook(apiKey, receiver.url, 'agent-6');
+    const conversations = ['c1', 'c2', 'c3', 'c4', 'c5'];
+    // Locks taken in each batch's own order would deadlock these pairs.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, n) => {
+        const order = n % 2 === 0 ? conversations : [...conversations].reverse();
+        const inputs = order.map((conversationId) => ({
+          agentId: 'agent-6',
+          type: 'CONVERSATION_ENDED',
+          conversationId,
+          data: { seq: n },
+        }));
+        return app.graphql(PUBLISH_MANY, { apiKey, variables: { inputs } });
+      }),
+    );
+    for (const res of results) expect(res.errors).toBeUndefined();
+    app.startWorker();
+    await receiver.waitFor(40, 20_000);
+    for (const conversation of conversations) {
+      expect(new Set(arrivals(receiver.received, conversation))).toEqual(new Set([0, 1, 2, 3, 4, 5, 6, 7]));
+      expect(receiver.mostOpen.get(conversation)).toBe(1);
+    }
+  }, 30_000);
 
   it('conversationId is 1 to 128 characters without control characters; ordering must not be null', async () => {
     const { apiKey } = await app.newWorkspace();

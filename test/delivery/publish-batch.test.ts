@@ -101,6 +101,65 @@ describe('publishEvents', () => {
   });
 });
 
+describe('publishEvents: one idempotency key twice in a batch', () => {
+  it('answers the first event both times when the two are the same, delivering it once', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const receiver = await createReceiver();
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: receiver.url, agentId: 'b7' }) } });
+    const inputs = [
+      event('b7', 0, { idempotencyKey: 'twice' }),
+      event('b7', 1),
+      event('b7', 0, { idempotencyKey: 'twice' }),
+    ];
+    const res = await app.graphql(PUBLISH_MANY, { apiKey, variables: { inputs } });
+    expect(res.errors).toBeUndefined();
+    const [first, second, again] = res.data?.publishEvents ?? [];
+    expect(again).toEqual(first);
+    expect(second.id).not.toBe(first.id);
+    expect(await eventCount(workspaceId)).toBe(2);
+    const [row] = await app.sql`select count(*)::int as n from deliveries where workspace_id = ${workspaceId}`;
+    expect(row?.n).toBe(2);
+  });
+
+  it('fails the whole batch at the second when the two differ', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const inputs = [
+      event('b8', 0, { idempotencyKey: 'twice' }),
+      event('b8', 1),
+      event('b8', 2, { idempotencyKey: 'twice' }),
+    ];
+    const res = await app.graphql(PUBLISH_MANY, { apiKey, variables: { inputs } });
+    expect(res.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      issues: [{ path: ['inputs', 2, 'idempotencyKey'] }],
+    });
+    expect(await eventCount(workspaceId)).toBe(0);
+  });
+
+  it('a key older than 24 hours names a new event, once, however often the batch repeats it', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const old = await app.graphql(PUBLISH_MANY, {
+      apiKey,
+      variables: { inputs: [event('b9', 0, { idempotencyKey: 'old' })] },
+    });
+    const oldId = old.data?.publishEvents[0].id;
+    await app.sql`update events set created_at = now() - interval '25 hours' where id = ${oldId}`;
+    const res = await app.graphql(PUBLISH_MANY, {
+      apiKey,
+      variables: { inputs: [event('b9', 0, { idempotencyKey: 'old' }), event('b9', 0, { idempotencyKey: 'old' })] },
+    });
+    const [fresh, repeated] = res.data?.publishEvents ?? [];
+    expect(fresh.id).not.toBe(oldId);
+    expect(repeated.id).toBe(fresh.id);
+    const keys =
+      await app.sql`select id, idempotency_key from events where workspace_id = ${workspaceId} order by created_at`;
+    expect(keys).toEqual([
+      { id: oldId, idempotencyKey: null },
+      { id: fresh.id, idempotencyKey: 'old' },
+    ]);
+  });
+});
+
 describe('rate limits: events published, and other mutations, in separate buckets', () => {
   it('counts each event of a batch against PUBLISH_RATE_LIMIT_PER_SECOND, and nothing else against it', async () => {
     const limited = await createTestApp({
