@@ -27,6 +27,7 @@ import { orderingScenario } from './scenarios/ordering.js';
 import { publishBatchScenario } from './scenarios/publish-batch.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
+import { scaleScenario } from './scenarios/scale.js';
 import { searchScenario } from './scenarios/search.js';
 
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
@@ -127,6 +128,8 @@ const scenarios = {
   memory: memoryScenario,
   // Last: it leaves a million rows behind, which no scenario after it should have to vacuum.
   search: searchScenario,
+  // After everything: it empties the delivery tables, then fills them with 10 million deliveries.
+  scale: scaleScenario,
 };
 
 await main();

@@ -12,10 +12,10 @@ beforeAll(async () => {
     await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'kept' }) } });
 });
 
-async function publishAged(days: number, status: 'succeeded' | 'failed' | 'pending') {
+async function publishAged(days: number, status: 'succeeded' | 'failed' | 'pending', at?: Date) {
   const res = await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('kept') } });
   const id = res.data?.publishEvent.id as string;
-  const backdated = `${days} days`;
+  const backdated = at ? `${(Date.now() - at.getTime()) / 1000} seconds` : `${days} days`;
   await app.sql`update events set created_at = now() - ${backdated}::interval where id = ${id}`;
   await app.sql`update deliveries set created_at = now() - ${backdated}::interval, status = ${status},
     next_attempt_at = ${status === 'pending' ? app.sql`now() + interval '1 day'` : null} where event_id = ${id}`;
@@ -47,5 +47,35 @@ describe('retention', () => {
     expect(await exists('deliveries', 'event_id', held)).toBe(3);
     expect(await exists('events', 'id', recent)).toBe(1);
     expect(await pruneOnce(app.sql, 30 * 86_400_000, 3)).toBe(0);
+  });
+
+  it('walks its keyset past events published in the same instant and past held ones, batch after batch', async () => {
+    // Five deletable events in one microsecond, behind three held ones, pruned two at a time:
+    // each batch starts at the last one's newest event, so ties are not skipped.
+    const instant = new Date(Date.now() - 35 * 86_400_000);
+    const held = await Promise.all([0, 1, 2].map(() => publishAged(45, 'pending')));
+    const tied = await Promise.all([0, 1, 2, 3, 4].map(() => publishAged(35, 'succeeded', instant)));
+    await app.sql`update events set created_at = ${instant} where id in ${app.sql(tied)}`;
+    const later = await publishAged(33, 'failed');
+
+    expect(await pruneOnce(app.sql, 30 * 86_400_000, 2)).toBe(6);
+    for (const id of [...tied, later]) expect(await exists('events', 'id', id)).toBe(0);
+    for (const id of held) expect(await exists('deliveries', 'event_id', id)).toBe(3);
+  });
+
+  it('lets pruners run at once: each event goes once, with all its deliveries and attempts', async () => {
+    const old = await Promise.all(Array.from({ length: 12 }, (_, i) => publishAged(31 + (i % 4), 'succeeded')));
+    const counts = await Promise.all([
+      pruneOnce(app.sql, 30 * 86_400_000, 2),
+      pruneOnce(app.sql, 30 * 86_400_000, 3),
+      pruneOnce(app.sql, 30 * 86_400_000, 5),
+    ]);
+    // A pruner skips what another has locked, so together they may leave some for the next round.
+    const again = await pruneOnce(app.sql, 30 * 86_400_000);
+    expect(counts.reduce((a, b) => a + b, 0) + again).toBe(12);
+    for (const id of old) expect(await exists('deliveries', 'event_id', id)).toBe(0);
+    const [orphans] =
+      await app.sql`select count(*)::int as n from delivery_attempts a where not exists (select 1 from deliveries d where d.id = a.delivery_id)`;
+    expect(orphans?.n).toBe(0);
   });
 });

@@ -1,0 +1,268 @@
+import { createApiKey } from '../../../src/auth/api-keys.js';
+import type { Pool } from '../../../src/db/sql.js';
+import { pruneOnce } from '../../../src/delivery/retention.js';
+import { createWorkspace } from '../../../src/workspaces/store.js';
+import {
+  type Bench,
+  cannon,
+  countingReceiver,
+  median,
+  publishMany,
+  REPEATS,
+  record,
+  server,
+  settle,
+  webhook,
+} from '../harness.js';
+import { startServer } from '../processes.js';
+
+/** Events of history (each to 10 webhooks): BENCH_SCALE_EVENTS=100000 makes 1M deliveries while trying things. */
+const EVENTS = Number(process.env.BENCH_SCALE_EVENTS ?? 1_000_000);
+const FAN_OUT = 10;
+/** Deliveries each claim-rate run drains. */
+const DRAIN_EVENTS = 1000;
+
+const DAY_MS = 86_400_000;
+/** The retention the history is generated around (RETENTION's default). */
+const RETENTION_MS = 30 * DAY_MS;
+
+/**
+ * `events` events for one agent, one second-ish apart and ending now, each delivered to
+ * every one of `webhookIds` (in order): 98% SUCCEEDED at the first attempt, 2% FAILED after
+ * 8 (the default schedule's every retry). The oldest tenth is past RETENTION_MS. Ids are
+ * random-looking base64 (md5 of the row number), so the primary keys grow as they would in
+ * production; rows go into the heap in creation order, as they would. One statement per
+ * table, in one transaction whose commits need not wait for the disk and whose rows skip
+ * the foreign-key triggers (they are consistent by construction); every index is in place.
+ */
+export async function generateHistory(
+  sql: Pool,
+  workspaceId: string,
+  webhookIds: string[],
+  events: number,
+  progress: (step: string) => void = () => {},
+  /** How long ago the newest event was published (0: now). */
+  endedAgoMs = 0,
+) {
+  const fanOut = webhookIds.length;
+  const stepMs = RETENTION_MS / 0.9 / events;
+  const start = new Date(Date.now() - endedAgoMs - (events + 1) * stepMs);
+  // 16 base64 characters from a hash of the row number (salted per kind): cheap, and spread
+  // over the key space like random_id's base62.
+  const id = (prefix: string, n: string) =>
+    `'${prefix}' || encode(substr(sha224(int8send((${n})::int8 * 2 + ${prefix === 'evt_' ? 1 : 0})), 1, 12), 'base64')`;
+  const at = (n: string) => `$1::timestamptz + (${n}) * $2::float8 * interval '1 millisecond'`;
+  await sql.begin(async (tx) => {
+    await tx`set local synchronous_commit = off`;
+    await tx`set local session_replication_role = replica`;
+    await tx`set local maintenance_work_mem = '1GB'`;
+    // Loading into 10 million rows' worth of indexes row by row is what makes it slow
+    // (random keys: every insert a different leaf). Their definitions are read from the
+    // catalogue, dropped, and built again after the load by a sort, as a restore does.
+    // Partial indexes stay: none of their predicates (pending, failed) holds for many rows.
+    const tables = ['events', 'deliveries', 'delivery_attempts'];
+    const indexes = await tx<{ def: string; name: string }[]>`
+      select pg_get_indexdef(i.indexrelid) as def, i.indexrelid::regclass::text as name
+      from pg_index i join pg_class t on t.oid = i.indrelid
+      where t.relname in ${tx(tables)} and i.indpred is null and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`;
+    const keys = await tx<{ table: string; name: string; def: string; foreign: boolean }[]>`
+      select conrelid::regclass::text as table, conname as name, pg_get_constraintdef(oid) as def, contype = 'f' as foreign
+      from pg_constraint
+      where (contype = 'p' and conrelid::regclass::text in ${tx(tables)})
+        or (contype = 'f' and confrelid::regclass::text in ${tx(tables)})
+      order by contype = 'p'`;
+    for (const k of keys) await tx.unsafe(`alter table ${k.table} drop constraint ${k.name}`);
+    for (const i of indexes) await tx.unsafe(`drop index ${i.name}`);
+    progress('indexes dropped');
+    await tx.unsafe(
+      `insert into events (id, workspace_id, agent_id, type, payload, created_at)
+       select ${id('evt_', 'n')}, $3, 'scale', 'conversation_ended',
+         '{"id":"' || ${id('evt_', 'n')} || '","type":"conversation_ended","timestamp":"' || (${at('n')}) || '","workspaceId":"' || $3 || '","agentId":"scale","data":{"callId":"' || n || '","durationSeconds":' || (n % 900) || ',"transcript":"' || repeat('x', 200) || '"}}',
+         ${at('n')}
+       from generate_series(1, $4::int) n`,
+      [start, stepMs, workspaceId, events],
+    );
+    progress('events');
+    // Delivery m is event m / fanOut + 1's, to webhook m % fanOut; every 50th FAILED.
+    const failed = `(m::int8 * 7919) % 50 = 0`;
+    await tx.unsafe(
+      `insert into deliveries (id, workspace_id, event_id, webhook_id, status, attempt_count, created_at, updated_at)
+       select ${id('dlv_', 'm')}, $3, ${id('evt_', `m / ${fanOut} + 1`)}, ($5::text[])[m % ${fanOut} + 1],
+         case when ${failed} then 'failed' else 'succeeded' end, case when ${failed} then 8 else 1 end,
+         ${at(`m / ${fanOut} + 1`)}, ${at(`m / ${fanOut} + 1`)} + interval '1 second'
+       from generate_series(0, $4::int * ${fanOut} - 1) m`,
+      [start, stepMs, workspaceId, events, webhookIds],
+    );
+    progress('deliveries');
+    await tx.unsafe(
+      `insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, response_body)
+       select ${id('dlv_', 'm')}, ${at(`m / ${fanOut} + 1`)} + a * interval '1 minute',
+         case when ${failed} then 500 else 200 end, 20 + m % 200, case when ${failed} then 'upstream error' else 'ok' end
+       from generate_series(0, $3::int * ${fanOut} - 1) m
+       cross join lateral generate_series(1, case when ${failed} then 8 else 1 end) a`,
+      [start, stepMs, events],
+    );
+    progress('attempts');
+    for (const k of keys.filter((k) => !k.foreign))
+      await tx.unsafe(`alter table ${k.table} add constraint ${k.name} ${k.def}`);
+    progress('primary keys');
+    for (const i of indexes) {
+      await tx.unsafe(i.def);
+      progress(i.name);
+    }
+    for (const k of keys.filter((k) => k.foreign)) {
+      // Not validated again (that would scan both tables): the rows are consistent by construction.
+      await tx.unsafe(`alter table ${k.table} add constraint ${k.name} ${k.def} not valid`);
+    }
+    progress('foreign keys');
+  });
+}
+
+const millions = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
+
+/**
+ * Flat at scale: publish req/s (single publishEvent calls through an API process, 32
+ * connections), the claim rate (a worker process draining 10,000 deliveries to a
+ * keep-alive receiver) and the `webhooks` / `deliveries` first pages, on an empty database
+ * and again once it holds 10 million delivery rows with their attempts and events; then
+ * retention of the expired million against the ingest rate. Last in the run: it empties
+ * the delivery tables first (so empty means empty) and leaves millions of rows behind.
+ */
+export async function scaleScenario(bench: Bench) {
+  await bench.sql`truncate events, deliveries, delivery_attempts`;
+  const receiver = await countingReceiver();
+  const workspace = await createWorkspace(bench.sql, 'bench-scale');
+  const { apiKey } = await createApiKey(bench.sql, workspace.id);
+  const targets: string[] = [];
+  for (let i = 0; i < FAN_OUT; i++)
+    targets.push((await webhook(bench, workspace.id, 'scale', 'https://example.com/hooks')).id);
+  const drains: string[] = [];
+  for (let i = 0; i < FAN_OUT; i++) drains.push((await webhook(bench, workspace.id, 'drain', receiver.url)).id);
+  const headers = { 'content-type': 'application/json', 'x-api-key': apiKey };
+  const publish = JSON.stringify({
+    query: 'mutation P($input: PublishEventInput!) { publishEvent(input: $input) { id } }',
+    variables: { input: { agentId: 'scale', type: 'CONVERSATION_ENDED', data: { transcript: 'x'.repeat(500) } } },
+  });
+  const webhooksPage = JSON.stringify({
+    query: '{ webhooks(first: 20) { edges { node { id name url } } pageInfo { endCursor hasNextPage } } }',
+  });
+  const deliveriesPage = JSON.stringify({
+    query:
+      '{ deliveries(first: 20) { edges { node { id status attemptCount createdAt } } pageInfo { endCursor hasNextPage } } }',
+  });
+  const api = await server(bench, 'api');
+  const url = `${api.url}/graphql`;
+
+  const measure = async () => {
+    // Publishing: the targets' deliveries stay pending (no worker runs), and are held after.
+    await bench.sql`update webhooks set active = true where id in ${bench.sql(targets)}`;
+    await cannon(url, headers, publish, 1); // warm-up
+    const publishes: number[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      await settle(bench);
+      publishes.push((await cannon(url, headers, publish, 3)).rps);
+    }
+    await bench.sql`update webhooks set active = false where id in ${bench.sql(targets)}`;
+    await settle(bench);
+    const webhookPages: number[] = [];
+    const deliveryPages: number[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      webhookPages.push((await cannon(url, headers, webhooksPage, 3)).p50);
+      deliveryPages.push((await cannon(url, headers, deliveriesPage, 3)).p50);
+    }
+    // Claim rate: 10,000 deliveries published while no worker runs, held behind their
+    // paused webhooks while one starts, then released at once: timed from the release to
+    // the last receipt.
+    const drained: number[] = [];
+    for (let i = 0; i < REPEATS; i++) {
+      await bench.sql`update webhooks set active = true where id in ${bench.sql(drains)}`;
+      await publishMany(bench, workspace.id, () => 'drain', DRAIN_EVENTS);
+      await bench.sql`update webhooks set active = false where id in ${bench.sql(drains)}`;
+      // Its own pruning would take the expired history away mid-measure: retention is measured apart, below.
+      const worker = await startServer({ ...bench.serverEnv, ROLE: 'worker', RETENTION: '3650d' });
+      await settle(bench);
+      const arrived = receiver.expect(DRAIN_EVENTS * FAN_OUT);
+      const t = performance.now();
+      await bench.sql`update webhooks set active = true where id in ${bench.sql(drains)}`;
+      await arrived;
+      drained.push((DRAIN_EVENTS * FAN_OUT) / ((performance.now() - t) / 1000));
+      await worker.stop();
+    }
+    return {
+      publish: median(publishes),
+      webhooksP50: median(webhookPages),
+      deliveriesP50: median(deliveryPages),
+      drain: median(drained),
+      runs: { publishes, webhookPages, deliveryPages, drained },
+    };
+  };
+
+  const empty = await measure();
+  // Both measurements start from the same recent rows: the first one's go.
+  await bench.sql`delete from events where workspace_id = ${workspace.id}`;
+  let t = performance.now();
+  await generateHistory(bench.sql, workspace.id, targets, EVENTS, (step) =>
+    process.stdout.write(`    generating: ${step} at ${Math.round((performance.now() - t) / 1000)} s\n`),
+  );
+  const generation = (performance.now() - t) / 1000;
+  await bench.sql`vacuum analyze`;
+  const [sizes] = await bench.sql<{ deliveries: number; attempts: number; events: number; mb: number }[]>`
+    select (select count(*) from deliveries)::int as deliveries, (select count(*) from delivery_attempts)::int as attempts,
+      (select count(*) from events)::int as events,
+      (select sum(pg_total_relation_size(r))::bigint / 1000000 from unnest(array['events', 'deliveries', 'delivery_attempts']::regclass[]) r)::int as mb`;
+  process.stdout.write(
+    `    history: ${sizes?.events} events, ${sizes?.deliveries} deliveries, ${sizes?.attempts} attempts, ${sizes?.mb} MB, generated in ${generation.toFixed(0)} s (vacuum analyze ${((performance.now() - t) / 1000 - generation).toFixed(0)} s more)\n`,
+  );
+  const full = await measure();
+  await api.stop();
+  await receiver.close();
+  for (const [name, m] of [
+    ['empty', empty],
+    ['full', full],
+  ] as const)
+    process.stdout.write(
+      `    ${name}: publish/s ${m.runs.publishes.map(Math.round).join(', ')}; drained/s ${m.runs.drained.map(Math.round).join(', ')}; webhooks p50 ${m.runs.webhookPages.join(', ')}; deliveries p50 ${m.runs.deliveryPages.join(', ')}\n`,
+    );
+
+  // Retention: the oldest tenth of the history (a million deliveries at 10M) is past RETENTION.
+  const before = await bench.sql<{ n: number }[]>`select count(*)::int as n from deliveries`;
+  t = performance.now();
+  const events = await pruneOnce(bench.sql, RETENTION_MS);
+  const seconds = (performance.now() - t) / 1000;
+  const after = await bench.sql<{ n: number }[]>`select count(*)::int as n from deliveries`;
+  const pruned = (before[0]?.n ?? 0) - (after[0]?.n ?? 0);
+  // Ingest: deliveries created per second by single publishEvent calls (10 each), on the empty database.
+  const ingest = Math.round(empty.publish * FAN_OUT);
+  process.stdout.write(
+    `    retention: ${events} events, ${pruned} deliveries in ${seconds.toFixed(1)} s; ingest ${ingest} deliveries/s (${Math.round(full.publish * FAN_OUT)} at ${millions(EVENTS * FAN_OUT)})\n`,
+  );
+
+  const rows = millions(EVENTS * FAN_OUT);
+  const throughput = (measured: string, figure: number, baseline: number) =>
+    record(
+      {
+        scenario: 'scale',
+        measured,
+        figure: Math.round(figure),
+        baseline: Math.round(baseline),
+        target: '≥ 0.8× empty',
+      },
+      (ratio) => ratio >= 0.8,
+    );
+  const latency = (measured: string, figure: number, baseline: number) =>
+    record({ scenario: 'scale', measured, figure, baseline, target: '≤ 1.5× empty' }, (ratio) => ratio <= 1.5);
+  throughput(`publishEvent req/s, 32 connections, ${rows} deliveries (empty baseline)`, full.publish, empty.publish);
+  throughput(`claim rate: deliveries drained/s, ${rows} deliveries (empty baseline)`, full.drain, empty.drain);
+  latency(`webhooks first page p50 ms, ${rows} deliveries (empty baseline)`, full.webhooksP50, empty.webhooksP50);
+  latency(`deliveries first page p50 ms, ${rows} deliveries (empty baseline)`, full.deliveriesP50, empty.deliveriesP50);
+  record(
+    {
+      scenario: 'retention',
+      measured: `deliveries pruned/s, ${millions(pruned)} expired among ${rows} (baseline: ingest, deliveries created/s by single publishEvent calls)`,
+      figure: Math.round(pruned / seconds),
+      baseline: ingest,
+      target: '≥ 2× ingest',
+    },
+    (ratio) => ratio >= 2,
+  );
+}
