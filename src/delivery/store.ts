@@ -180,7 +180,7 @@ export async function listAttemptsOf(
  */
 export async function retryDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
   const [row] = await sql<Delivery[]>`/* deliveries.retry */
-    update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, claimed_until = null, manual = true, held = false,
+    update deliveries set status = 'pending', next_attempt_at = now(), claim_token = null, manual = true, held = false,
       waiting = false, updated_at = now()
     where workspace_id = ${workspaceId} and id = ${id}
     returning ${columns(sql)}`;

@@ -14,7 +14,7 @@ export type ClaimedDelivery = {
   attemptCount: number;
   /** Set when the webhook orders by conversation: the chain whose next delivery waits for this one. */
   conversationId: string | null;
-  /** When it came due (`next_attempt_at`, which a claim leaves as it is). */
+  /** When it came due (before the claim moved `next_attempt_at` on by the lease). */
   dueAt: Date;
   /** Not before this: the delivery's slot in its webhook's rate limit (null when unlimited). */
   sendAt: Date | null;
@@ -51,24 +51,16 @@ export type ClaimOptions = {
  */
 export const queueHeads = (sql: Sql) => sql`
       (select d.webhook_id, d.next_attempt_at from deliveries d
-       where d.status = 'pending' and not d.held and not d.waiting and ${unclaimed(sql)}
+       where d.status = 'pending' and not d.held and not d.waiting
        order by d.webhook_id, d.next_attempt_at limit 1)
       union all
       select n.webhook_id, n.next_attempt_at
       from heads h cross join lateral (
         select d.webhook_id, d.next_attempt_at from deliveries d
-        where d.status = 'pending' and not d.held and not d.waiting and d.webhook_id > h.webhook_id and ${unclaimed(sql)}
+        where d.status = 'pending' and not d.held and not d.waiting and d.webhook_id > h.webhook_id
         order by d.webhook_id, d.next_attempt_at limit 1
       ) n
     `;
-
-/**
- * Not held by a live claim: never claimed, its claim ended, or its lease ran out (the
- * worker is presumed dead). Claimed deliveries keep their place in the due index (a claim
- * writes only the lease, migrations/0012), so every read of due work passes over them here,
- * a row check for each delivery in flight at the head of its queue.
- */
-export const unclaimed = (sql: Sql, d = sql`d`) => sql`(${d}.claim_token is null or ${d}.claimed_until <= now())`;
 
 /**
  * Claims due deliveries fairly: each webhook is a queue, and the free slots are dealt out
@@ -85,8 +77,8 @@ export const unclaimed = (sql: Sql, d = sql`d`) => sql`(${d}.claim_token is null
  * Both are taken optimistically: the webhook's row is updated only if those columns still
  * hold what this claim read, so two workers cannot both spend the same allowance.
  *
- * A claim sets the lease (`claimed_until`) and leaves `next_attempt_at` as it was; a
- * worker that dies leaves its claims to come due again when their leases run out. SKIP LOCKED lets workers claim at once without waiting on
+ * A claim pushes `next_attempt_at` forward by the lease; a worker that dies leaves its
+ * claims to come due again. SKIP LOCKED lets workers claim at once without waiting on
  * each other, and the due check is re-evaluated on the row as locked.
  */
 export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promise<ClaimedDelivery[]> {
@@ -126,7 +118,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
             when d.next_probe_at <= now() and not exists (
               select 1 from deliveries p
               where p.id = d.probe_delivery_id and p.status = 'pending' and p.claim_token is not null
-                and p.claimed_until > now()
+                and p.next_attempt_at > now()
             ) then 1
             else 0
           end,
@@ -170,7 +162,6 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
           select d.id, d.webhook_id, d.next_attempt_at, row_number() over (order by d.next_attempt_at) as position
           from deliveries d
           where d.webhook_id = r.webhook_id and d.status = 'pending' and not d.held and not d.waiting and d.next_attempt_at <= now()
-            and ${unclaimed(sql)}
           order by d.next_attempt_at
           -- No more than a fair share of the batch: with many queues ready, one each.
           limit least(r.allowance, ceil(${options.limit}::numeric / r.ready_count))
@@ -213,20 +204,17 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       from dealt c
       left join gated g on g.webhook_id = c.webhook_id
       cross join lateral (
-        select d.id, d.webhook_id, d.status, d.held, d.waiting, d.manual, d.next_attempt_at, d.claim_token,
-          d.claimed_until from deliveries d
+        select d.id, d.webhook_id, d.status, d.held, d.waiting, d.manual, d.next_attempt_at from deliveries d
         where d.id = c.id
         limit 1 -- (a subquery with a limit keeps its conditions to itself)
         for update skip locked
       ) l
       join webhooks w on w.id = l.webhook_id
       where (not c.circuit_open and c.rate is null or c.position <= g.taken)
-        and l.status = 'pending' and not l.held and not l.waiting and l.next_attempt_at <= now() and ${unclaimed(sql, sql`l`)}
-        and (w.active or l.manual)
+        and l.status = 'pending' and not l.held and not l.waiting and l.next_attempt_at <= now() and (w.active or l.manual)
     )
     update deliveries d
-    -- The lease only: no indexed column changes, so the row's indexes are not written (HOT).
-    set claimed_until = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
+    set next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond', claim_token = ${options.claimToken}, updated_at = now()
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, d.conversation_id,

@@ -153,7 +153,7 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     ), recorded as (
       update deliveries d
       set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
-          claim_token = null, claimed_until = null, manual = false, held = i.status = 'pending' and not w.active,
+          claim_token = null, manual = false, held = i.status = 'pending' and not w.active,
           updated_at = now()
       from input i, webhooks w
       where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id

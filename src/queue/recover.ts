@@ -41,7 +41,7 @@ export async function recoverFailedDeliveries(
           for update skip locked
         )
         update deliveries d
-        set status = 'pending', next_attempt_at = now(), claim_token = null, claimed_until = null, manual = false, held = not w.active,
+        set status = 'pending', next_attempt_at = now(), claim_token = null, manual = false, held = not w.active,
           -- Ordered conversations: wait in the chain; its first pending delivery is released below.
           waiting = d.conversation_id is not null, updated_at = now()
         from batch b, webhooks w
