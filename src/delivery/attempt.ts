@@ -3,6 +3,7 @@ import type { Outcome } from '../queue/record.js';
 import { decryptSecret } from '../webhooks/secrets.js';
 import { MAX_SIGNING_SECRETS } from '../webhooks/store.js';
 import { type CustomHeaders, openCustomHeaders } from './custom-headers.js';
+import type { OpenedSecrets } from './opened-secrets.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import type { AttemptResult } from './sender.js';
 import { webhookHeaders } from './signing.js';
@@ -19,7 +20,7 @@ export type PreparedAttempt = { url: string; headers: Record<string, string>; bo
  * Signs the payload with the webhook's secret, and with each retired one until its own
  * expiry (one signature per secret, so a receiver holding any of them verifies), and adds
  * the webhook's custom headers (`customHeaders`: the worker's cache of them opened;
- * without it they are opened here). Ours are set last: the input rules keep custom names
+ * without it they are opened here; `openSecret` likewise for the current secret). Ours are set last: the input rules keep custom names
  * off them, and a row written some other way still cannot override them.
  */
 export function prepareAttempt(
@@ -27,8 +28,13 @@ export function prepareAttempt(
   secretKey: Buffer,
   now = Date.now(),
   customHeaders?: CustomHeaders,
+  openSecret?: OpenedSecrets,
 ): PreparedAttempt {
-  const secrets = [decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId)];
+  const secrets = [
+    openSecret
+      ? openSecret(claim.webhookId, claim.secretEncrypted)
+      : decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId),
+  ];
   for (const retired of claim.retiredSecrets) {
     if (secrets.length >= MAX_SIGNING_SECRETS) break;
     if (Date.parse(retired.expiresAt) <= now) continue;

@@ -10,6 +10,7 @@ import { syncHeldDeliveries } from '../queue/sync-held.js';
 import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
 import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
+import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
@@ -73,6 +74,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     log,
   );
   const customHeaders = createCustomHeaders(secretKey);
+  const openSecret = createOpenedSecrets(secretKey);
   const inFlight = new Map<string, InFlight>();
   let stopping = false;
   let stopped: Promise<{ released: number }> | undefined;
@@ -104,7 +106,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     let result: AttemptResult;
     let span: AttemptSpan | undefined;
     try {
-      const request = prepareAttempt(claim, secretKey, Date.now(), customHeaders);
+      const request = prepareAttempt(claim, secretKey, Date.now(), customHeaders, openSecret);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
       span = tracing?.startAttempt(attemptFacts(claim));

@@ -87,7 +87,7 @@ export async function printTopStatements(sql: Pool) {
   const top = await sql<{ calls: number; totalMs: number; meanMs: number; rows: number; query: string }[]>`
     select calls::int, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 2)::float as mean_ms,
       rows::int, left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 100) as query
-    from pg_stat_statements order by total_exec_time desc limit 8`;
+    from pg_stat_statements order by total_exec_time desc limit ${Number(process.env.BENCH_STATEMENTS_TOP ?? 8)}`;
   for (const s of top) {
     process.stdout.write(
       `      ${s.totalMs} ms total, ${s.calls} calls, ${s.meanMs} ms mean, ${s.rows} rows: ${s.query}\n`,

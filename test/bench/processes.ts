@@ -78,9 +78,11 @@ export async function startServer(env: Record<string, string>): Promise<Child> {
 /** A baseline under test/bench/baselines, run with tsx; it prints `ready` when it is. */
 export async function startBaseline(file: string, env: Record<string, string>): Promise<Child> {
   const port = await freePort();
+  // BENCH_CPU_PROF=dir: baselines write their profiles there too, to set beside ours.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc = startProcess(
     process.execPath,
-    ['--import', 'tsx', `${ROOT}test/bench/baselines/${file}`],
+    [...profile, '--import', 'tsx', `${ROOT}test/bench/baselines/${file}`],
     { PORT: String(port), ...env },
     /^ready$/m,
   );

@@ -16,6 +16,7 @@ import { createPool } from '../../src/db/sql.js';
 import { type Bench, printTopStatements, REPEATS, record, rows, settle } from './harness.js';
 import { serverPeakRssMb } from './processes.js';
 import { deliveryScenario } from './scenarios/delivery.js';
+import { drainScenario } from './scenarios/drain.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
 import { ingestLimitsScenario } from './scenarios/ingest-limits.js';
 import { isolationScenario } from './scenarios/isolation.js';
@@ -116,6 +117,7 @@ async function main() {
 const scenarios = {
   register: registerScenario,
   delivery: deliveryScenario,
+  drain: drainScenario,
   latency: latencyScenario,
   isolation: isolationScenario,
   'noisy-neighbour': noisyNeighbourScenario,

@@ -2,6 +2,7 @@ import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { cannotSign, decideOutcome, prepareAttempt } from '../../src/delivery/attempt.js';
 import { createCustomHeaders } from '../../src/delivery/custom-headers.js';
+import { createOpenedSecrets } from '../../src/delivery/opened-secrets.js';
 import type { AttemptResult } from '../../src/delivery/sender.js';
 import { createSlots } from '../../src/delivery/slots.js';
 import type { ClaimedDelivery } from '../../src/queue/claim.js';
@@ -87,6 +88,26 @@ describe('prepare', () => {
     const elsewhere = { ...claim, webhookId: 'wh_2', secretEncrypted: encryptSecret(secretKey, secret, 'wh_2') };
     expect(() => prepareAttempt(elsewhere, secretKey)).not.toThrow();
     expect(() => prepareAttempt({ ...elsewhere, headersEncrypted: changed }, secretKey)).toThrow();
+  });
+
+  it("signs with the worker's opened secret, and follows a rotation (a new sealed secret)", () => {
+    const openSecret = createOpenedSecrets(secretKey);
+    const first = prepareAttempt(claim, secretKey, Date.now(), undefined, openSecret);
+    expect(new Webhook(secret).verify(first.body, first.headers)).toEqual(JSON.parse(claim.payload));
+    const rotated = generateSigningSecret();
+    const next = prepareAttempt(
+      { ...claim, secretEncrypted: encryptSecret(secretKey, rotated, 'wh_1') },
+      secretKey,
+      Date.now(),
+      undefined,
+      openSecret,
+    );
+    expect(new Webhook(rotated).verify(next.body, next.headers)).toEqual(JSON.parse(claim.payload));
+    expect(() => new Webhook(secret).verify(next.body, next.headers)).toThrow();
+    // Sealed for another webhook: still does not open, cache or not.
+    expect(() =>
+      prepareAttempt({ ...claim, webhookId: 'wh_2' }, secretKey, Date.now(), undefined, openSecret),
+    ).toThrow();
   });
 
   it('throws for a secret sealed under another key (the worker records cannotSign)', () => {
