@@ -1,4 +1,5 @@
 import type { Pool } from '../db/sql.js';
+import { emitOutcomeNotices } from '../events/notices.js';
 import type { Logger } from '../lib/logger.js';
 import { type HealthRules, type Outcome, recordOutcomes } from '../queue/record.js';
 
@@ -27,7 +28,7 @@ export function createOutcomeWriter(sql: Pool, rules: HealthRules, log: Logger) 
       while (waiting.length > 0) {
         const batch = waiting.splice(0, BATCH);
         try {
-          await recordOutcomes(sql, batch, rules);
+          await recordOutcomes(sql, batch, rules, emitOutcomeNotices);
         } catch (error) {
           waiting.unshift(...batch);
           log.warn({ err: error, pending: waiting.length }, 'recording delivery outcomes failed; retrying');

@@ -1,7 +1,8 @@
 import type { Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { enqueueNoticeDeliveries } from '../queue/enqueue.js';
-import type { NoticeType } from '../webhooks/event-types.js';
+import type { OnEnded } from '../queue/record.js';
+import { NOTICE_TYPES, type NoticeType } from '../webhooks/event-types.js';
 import { eventPayload } from './store.js';
 
 /**
@@ -73,6 +74,16 @@ export function deliveryFailed(delivery: {
     },
   };
 }
+
+/** The notices about what a batch of attempt outcomes ended, in its transaction (queue/record.ts). */
+export const emitOutcomeNotices: OnEnded = (tx, ended) =>
+  emitNotices(tx, [
+    ...ended.turnedOff.map((w) => webhookDisabled({ ...w, reason: w.disabledReason })),
+    ...ended.failedForGood
+      // No notice about a notice that could not be delivered: that is what bounds the chains.
+      .filter((d) => !NOTICE_TYPES.has(d.eventType))
+      .map((d) => deliveryFailed({ ...d, attempts: d.attemptCount, lastStatusCode: d.statusCode, lastError: d.error })),
+  ]);
 
 /** Stores the notices as events and queues their deliveries, in the caller's transaction: two statements however many. */
 export async function emitNotices(tx: Sql, notices: readonly Notice[]): Promise<void> {

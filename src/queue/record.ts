@@ -1,6 +1,4 @@
-import type { Pool } from '../db/sql.js';
-import { deliveryFailed, emitNotices, type Notice, webhookDisabled } from '../events/notices.js';
-import { NOTICE_TYPES } from '../webhooks/event-types.js';
+import type { Pool, Sql } from '../db/sql.js';
 import { releaseChainHeads } from './conversations.js';
 import { announceChanges, announceDue } from './enqueue.js';
 
@@ -33,6 +31,36 @@ export type Outcome = {
   gone: boolean;
 };
 
+/** A webhook a batch's health write turned off (a 410, or failing for too long). */
+export type TurnedOff = {
+  id: string;
+  workspaceId: string;
+  agentId: string;
+  name: string;
+  url: string;
+  disabledReason: string;
+  turnedOff: boolean;
+};
+
+/** A delivery a batch ended as failed for good. */
+export type FailedForGood = {
+  id: string;
+  workspaceId: string;
+  webhookId: string;
+  agentId: string;
+  eventId: string;
+  eventType: string;
+  attemptCount: number;
+  statusCode: number | null;
+  error: string | null;
+};
+
+/**
+ * Told, inside a batch's transaction, what the batch ended, so the notices about it commit
+ * with it (the delivery domain passes events/notices.ts's emitOutcomeNotices).
+ */
+export type OnEnded = (tx: Sql, ended: { turnedOff: TurnedOff[]; failedForGood: FailedForGood[] }) => Promise<void>;
+
 /** When a webhook's circuit opens and how soon it is probed (see config.circuitBreaker). */
 export type HealthRules = {
   /** Failing for this long (every attempt) turns a webhook off. */
@@ -52,10 +80,15 @@ const MAX_PROBE_INTERVAL_MS = 5 * 60_000;
  * Health: any success clears the failure streak and closes the circuit; a streak of
  * `circuitFailures` opens it (one probe at a time from then on, see claim.ts); a 410, or
  * failures for longer than `disableAfterMs`, turn the webhook off with a reason.
- * Operational notices about what this batch did (a webhook turned off, a delivery failed
- * for good) are emitted in the same transaction (events/notices.ts).
+ * What the batch ended (a webhook turned off, a delivery failed for good) goes to `onEnded`
+ * in the same transaction, for the notices about it.
  */
-export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: HealthRules): Promise<void> {
+export async function recordOutcomes(
+  pool: Pool,
+  outcomes: Outcome[],
+  rules: HealthRules,
+  onEnded: OnEnded,
+): Promise<void> {
   if (outcomes.length === 0) return;
   // One transaction: a batch retried after a failure must not log its attempts twice.
   let released = 0;
@@ -79,15 +112,6 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     const ids = [...health.keys()];
     const tallies = [...health.values()];
     const of = <T>(pick: (h: Tally) => T) => tallies.map(pick);
-    type TurnedOff = {
-      id: string;
-      workspaceId: string;
-      agentId: string;
-      name: string;
-      url: string;
-      disabledReason: string;
-      turnedOff: boolean;
-    };
     const healthQuery = sql<TurnedOff[]>`/* webhooks.health */
     with health as (
       select w.id, h.succeeded, h.gone, w.active as was_active,
@@ -126,17 +150,6 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     returning w.id, w.workspace_id, w.agent_id, w.name, w.url, w.disabled_reason,
       h.was_active and h.turn_off as turned_off`;
     const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
-    type FailedForGood = {
-      id: string;
-      workspaceId: string;
-      webhookId: string;
-      agentId: string;
-      eventId: string;
-      eventType: string;
-      attemptCount: number;
-      statusCode: number | null;
-      error: string | null;
-    };
     const recordQuery = sql<FailedForGood[]>`/* deliveries.record */
     with input as (
       select * from unnest(
@@ -167,21 +180,7 @@ export async function recordOutcomes(pool: Pool, outcomes: Outcome[], rules: Hea
     from recorded r
     where r.status = 'failed'`;
     const [changed, failed] = await Promise.all([healthQuery, recordQuery]);
-    const notices: Notice[] = [
-      ...changed.filter((w) => w.turnedOff).map((w) => webhookDisabled({ ...w, reason: w.disabledReason })),
-      ...failed
-        // No notice about a notice that could not be delivered: that is what bounds the chains.
-        .filter((d) => !NOTICE_TYPES.has(d.eventType))
-        .map((d) =>
-          deliveryFailed({
-            ...d,
-            attempts: d.attemptCount,
-            lastStatusCode: d.statusCode,
-            lastError: d.error,
-          }),
-        ),
-    ];
-    await emitNotices(sql, notices);
+    await onEnded(sql, { turnedOff: changed.filter((w) => w.turnedOff), failedForGood: failed });
     // Ended deliveries of ordered conversations: the next of each comes due.
     released = await releaseChainHeads(
       sql,
