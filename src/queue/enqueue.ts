@@ -32,7 +32,11 @@ export async function enqueueDeliveries(
   tx: Sql,
   events: readonly FanOutEvent[],
 ): Promise<{ id: string; workspaceId: string; webhookId: string; eventId: string }[]> {
-  if (events.length === 0) return [];
+  const [first] = events;
+  if (!first) return [];
+  const workspaceId = first.workspaceId;
+  // A batch is one caller's, so one workspace's (see the join below).
+  if (events.some((event) => event.workspaceId !== workspaceId)) throw new Error('a batch spans workspaces');
   await lockConversations(tx, events);
   const column = <K extends keyof FanOutEvent>(key: K) => events.map((event) => event[key]);
   return tx<{ id: string; workspaceId: string; webhookId: string; eventId: string }[]>`/* deliveries.enqueue-fan-out */
@@ -56,7 +60,11 @@ export async function enqueueDeliveries(
       from unnest(${column('id')}::text[], ${column('workspaceId')}::text[], ${column('agentId')}::text[],
         ${column('type')}::text[], ${column('conversationId')}::text[])
         with ordinality as e(id, workspace_id, agent_id, type, conversation_id, position)
-      join webhooks w on w.workspace_id = e.workspace_id and w.agent_id = e.agent_id and w.active
+      -- The workspace as a value, not a column of the unnest: the planner then sees whose
+      -- webhooks these are and walks webhooks_agent_page. Joined on the unnested column, it
+      -- could not, and hashed every workspace's webhooks: one tenant with 60,000 made another's
+      -- publish five times slower.
+      join webhooks w on w.workspace_id = ${workspaceId} and w.agent_id = e.agent_id and w.active
         and e.type = any(w.events)
       -- Chains only for webhooks that order by conversation.
       cross join lateral (
