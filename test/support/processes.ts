@@ -73,8 +73,14 @@ export function startProcess(
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    void exited.then((code) => reject(new Error(`exited with ${code} before ready:\n${output}`)));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ready:\n${output}`));
+    });
   });
+  // Awaiting readiness is optional: a process stopped before its first line (a test that is
+  // already done) must not surface as an unhandled rejection. Whoever awaits still sees it.
+  started.catch(() => {});
   /** Resolves when the output so far contains `pattern` (polling: output only grows). */
   const waitFor = async (pattern: RegExp, ms = 30_000) => {
     const deadline = Date.now() + ms;
