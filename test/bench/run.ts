@@ -64,6 +64,8 @@ async function main() {
     },
   };
   const started = Date.now();
+  /** Seconds each scenario took (the whole bench should stay under 15 minutes). */
+  const durations: Record<string, number> = {};
   try {
     await migrate(sql);
     if (STATEMENTS) await sql`create extension if not exists pg_stat_statements`;
@@ -80,7 +82,10 @@ async function main() {
       if (ONLY && !ONLY.includes(name)) continue;
       await settle(bench);
       if (STATEMENTS) await sql`select pg_stat_statements_reset()`;
+      const scenarioStarted = Date.now();
       await scenario(bench);
+      durations[name] = Math.round((Date.now() - scenarioStarted) / 1000);
+      process.stdout.write(`    (${name}: ${durations[name]} s)\n`);
       if (STATEMENTS) await printTopStatements(sql);
     }
   } finally {
@@ -108,7 +113,7 @@ async function main() {
   await fs.mkdir(path.dirname(out), { recursive: true });
   await fs.writeFile(
     out,
-    `${JSON.stringify({ at: new Date().toISOString(), machine, repeats: REPEATS, rows }, null, 2)}\n`,
+    `${JSON.stringify({ at: new Date().toISOString(), machine, repeats: REPEATS, seconds: durations, rows }, null, 2)}\n`,
   );
   process.stdout.write(
     `\n| scenario | measured | figure | baseline | ratio | target | met |\n| --- | --- | --- | --- | --- | --- | --- |\n`,
