@@ -72,6 +72,43 @@ export async function countingReceiver() {
   };
 }
 
+/**
+ * A keep-alive receiver that times publish → receipt by `webhook-id`. Arrivals are kept by id,
+ * so a delivery that lands before its publish call has returned (and told us its id) still
+ * counts, at its true latency.
+ */
+export async function latencyReceiver() {
+  const sentAt = new Map<string, number>();
+  const arrivedAt = new Map<string, number>();
+  const { server, url } = await listen((req, res) => {
+    const id = String(req.headers['webhook-id']);
+    if (!arrivedAt.has(id)) arrivedAt.set(id, performance.now());
+    req.resume();
+    req.on('end', () => res.writeHead(200).end());
+  });
+  return {
+    url: `${url}/`,
+    sent: (id: string, at: number) => sentAt.set(id, at),
+    /** Waits up to `ms` for everything sent to arrive; its latencies, and a fresh start. */
+    async latencies(label: string, ms = 10_000): Promise<number[]> {
+      const deadline = performance.now() + ms;
+      const missing = () => [...sentAt.keys()].filter((id) => !arrivedAt.has(id)).length;
+      while (missing() > 0) {
+        if (performance.now() > deadline) throw new Error(`${label}: ${missing()} of ${sentAt.size} never arrived`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const latencies = [...sentAt].map(([id, at]) => (arrivedAt.get(id) as number) - at);
+      sentAt.clear();
+      arrivedAt.clear();
+      return latencies;
+    },
+    close() {
+      server.closeAllConnections();
+      server.close();
+    },
+  };
+}
+
 export async function cannon(url: string, headers: Record<string, string>, body: string, seconds = 6) {
   const result = await autocannon({ url, connections: 32, duration: seconds, method: 'POST', headers, body });
   if (result.non2xx > 0) throw new Error(`${result.non2xx} non-2xx answers from ${url}`);

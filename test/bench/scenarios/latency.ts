@@ -1,6 +1,6 @@
 import { publishEvent } from '../../../src/events/store.js';
 import { createWorkspace } from '../../../src/workspaces/store.js';
-import { type Bench, listen, percentile, record, server, webhook } from '../harness.js';
+import { type Bench, latencyReceiver, percentile, record, server, webhook } from '../harness.js';
 import { startBaseline } from '../processes.js';
 
 /**
@@ -10,30 +10,20 @@ import { startBaseline } from '../processes.js';
 export async function latencyScenario(bench: Bench) {
   const RATE = 50;
   const COUNT = 500;
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  const { server: receiver, url } = await listen((req, res) => {
-    const at = sentAt.get(String(req.headers['webhook-id']));
-    if (at !== undefined) latencies.push(performance.now() - at);
-    req.resume();
-    req.on('end', () => res.writeHead(200).end());
-  });
-  const steadily = async (send: (i: number) => Promise<string>) => {
-    latencies.length = 0;
+  const receiver = await latencyReceiver();
+  const steadily = async (label: string, send: (i: number) => Promise<string>) => {
     for (let i = 0; i < COUNT; i++) {
       const t = performance.now();
-      sentAt.set(await send(i), t);
+      receiver.sent(await send(i), t);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 / RATE - (performance.now() - t))));
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    if (latencies.length < COUNT) throw new Error(`latency: only ${latencies.length} of ${COUNT} arrived`);
-    return [...latencies];
+    return receiver.latencies(label);
   };
 
   const workspace = await createWorkspace(bench.sql, 'bench-latency');
-  await webhook(bench, workspace.id, 'latency', `${url}/`);
+  await webhook(bench, workspace.id, 'latency', receiver.url);
   const worker = await server(bench, 'worker');
-  const ours = await steadily(async (i) => {
+  const ours = await steadily('latency (ours)', async (i) => {
     const { event } = await publishEvent(bench.sql, {
       workspaceId: workspace.id,
       agentId: 'latency',
@@ -45,8 +35,8 @@ export async function latencyScenario(bench: Bench) {
   await worker.stop();
 
   const graphile = await startBaseline('graphile-deliver.ts', { DATABASE_URL: bench.databaseUrl });
-  const theirs = await steadily(async (i) => {
-    await bench.sql`select graphile_worker.add_job('deliver', json_build_object('id', ${`job_${i}`}::text, 'url', ${`${url}/`}::text))`;
+  const theirs = await steadily('latency (graphile-worker)', async (i) => {
+    await bench.sql`select graphile_worker.add_job('deliver', json_build_object('id', ${`job_${i}`}::text, 'url', ${receiver.url}::text))`;
     return `job_${i}`;
   });
   await graphile.stop();

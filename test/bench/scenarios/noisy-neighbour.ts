@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { publishEvent } from '../../../src/events/store.js';
 import { createWorkspace } from '../../../src/workspaces/store.js';
-import { type Bench, listen, percentile, record, server, settle, webhook } from '../harness.js';
+import { type Bench, latencyReceiver, listen, percentile, record, server, settle, webhook } from '../harness.js';
 
 /**
  * Workspace A: one healthy webhook, events at a steady rate, publish → receipt. Workspace
@@ -15,14 +15,7 @@ export async function noisyNeighbourScenario(bench: Bench) {
   const COUNT = 600;
   const HUNG_WEBHOOKS = 1000;
   const HUNG_EVENTS = 10;
-  const sentAt = new Map<string, number>();
-  const latencies: number[] = [];
-  const { server: healthy, url: healthyUrl } = await listen((req, res) => {
-    const at = sentAt.get(String(req.headers['webhook-id']));
-    if (at !== undefined) latencies.push(performance.now() - at);
-    req.resume();
-    req.on('end', () => res.writeHead(200).end());
-  });
+  const healthy = await latencyReceiver();
   const hanging = new Set<ServerResponse>();
   const { server: blackHole, url: blackHoleUrl } = await listen((req, res) => {
     req.resume();
@@ -31,7 +24,7 @@ export async function noisyNeighbourScenario(bench: Bench) {
 
   const run = async (withNoise: boolean) => {
     const quiet = await createWorkspace(bench.sql, 'bench-quiet');
-    await webhook(bench, quiet.id, 'quiet', `${healthyUrl}/`);
+    await webhook(bench, quiet.id, 'quiet', healthy.url);
     if (withNoise) {
       const noisy = await createWorkspace(bench.sql, 'bench-noisy');
       for (let i = 0; i < HUNG_WEBHOOKS; i++) await webhook(bench, noisy.id, 'noisy', `${blackHoleUrl}/${i}`);
@@ -54,7 +47,6 @@ export async function noisyNeighbourScenario(bench: Bench) {
     }, 1000);
     // Let the noise start first: the hung webhooks fill what they may.
     await new Promise((resolve) => setTimeout(resolve, 2000));
-    latencies.length = 0;
     for (let i = 0; i < COUNT; i++) {
       const t = performance.now();
       const { event } = await publishEvent(bench.sql, {
@@ -63,12 +55,11 @@ export async function noisyNeighbourScenario(bench: Bench) {
         type: 'conversation_ended',
         data: { i },
       });
-      sentAt.set(event.id, t);
+      healthy.sent(event.id, t);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 1000 / RATE - (performance.now() - t))));
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const latencies = await healthy.latencies(`noisy neighbour (${withNoise ? 'with' : 'without'} B)`);
     clearInterval(sampler);
-    if (latencies.length < COUNT) throw new Error(`noisy neighbour: only ${latencies.length} of ${COUNT} arrived`);
     const [due] = await bench.sql`select count(*)::int as n from deliveries where status = 'pending' and not held`;
     await worker.stop();
     await bench.sql`update webhooks set active = false`;
@@ -81,7 +72,6 @@ export async function noisyNeighbourScenario(bench: Bench) {
   const noisy = await run(true);
   blackHole.closeAllConnections();
   blackHole.close();
-  healthy.closeAllConnections();
   healthy.close();
   process.stdout.write(
     `    quiet p50 ${without.p50.toFixed(1)} → ${noisy.p50.toFixed(1)} ms; ${noisy.due} deliveries still due at the end; RSS every 5 s ${noisy.rss.filter((_, i) => i % 5 === 0).join(' ')} MB; sockets (max) ${Math.max(...noisy.sockets)}\n`,
