@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import type { Pool } from '../../src/db/sql.js';
-import { publishEvent } from '../../src/events/store.js';
+import { publishEvent, publishEvents } from '../../src/events/store.js';
 import { insertWebhook } from '../../src/webhooks/store.js';
 import { startServer } from './processes.js';
 
@@ -173,6 +173,21 @@ export async function publishMany(
           data: { n: i + j, transcript: 'x'.repeat(500) },
         }),
       ),
+    );
+  }
+}
+
+/** A backlog that is set up, not measured: `count` events for one agent, `publishEvents` of 100 at a time. */
+export async function publishBacklog(bench: Bench, workspaceId: string, agentId: string, count: number) {
+  for (let i = 0; i < count; i += 100) {
+    await publishEvents(
+      bench.sql,
+      Array.from({ length: Math.min(100, count - i) }, (_, j) => ({
+        workspaceId,
+        agentId,
+        type: 'conversation_ended' as const,
+        data: { n: i + j, transcript: 'x'.repeat(500) },
+      })),
     );
   }
 }

@@ -1,9 +1,9 @@
 import { createWorkspace } from '../../../src/workspaces/store.js';
 import { type Bench, countingReceiver, median, publishMany, REPEATS, record, server, webhook } from '../harness.js';
 
-/** One event to 10,000 webhooks vs 10,000 events to one webhook each: time to the last receipt. */
+/** One event to 5,000 webhooks vs 5,000 events to one webhook each: time to the last receipt. */
 export async function fanOutScenario(bench: Bench) {
-  const N = 10_000;
+  const N = 5_000;
   const receiver = await countingReceiver();
   const seconds = async (publish: (workspaceId: string) => Promise<unknown>, agents: (i: number) => string) => {
     const workspace = await createWorkspace(bench.sql, 'bench-fan-out');

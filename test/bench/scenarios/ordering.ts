@@ -1,4 +1,4 @@
-import { publishEvent } from '../../../src/events/store.js';
+import { publishEvents } from '../../../src/events/store.js';
 import { createWorkspace } from '../../../src/workspaces/store.js';
 import { type Bench, countingReceiver, median, REPEATS, record, server, settle, webhook } from '../harness.js';
 
@@ -17,18 +17,19 @@ export async function orderingScenario(bench: Bench) {
     const workspace = await createWorkspace(bench.sql, `bench-ordering-${ordering}`);
     const hook = await webhook(bench, workspace.id, 'ordered', receiver.url);
     await bench.sql`update webhooks set ordering = ${ordering} where id = ${hook.id}`;
+    // Interleaved as calls overlap: each conversation's next event after every one's last.
+    // A setup, not what is timed: publishEvents of 100 (one per conversation) at a time.
     for (let seq = 0; seq < EVENTS_EACH; seq++) {
       for (let c = 0; c < CONVERSATIONS; c += 100) {
-        await Promise.all(
-          Array.from({ length: 100 }, (_, j) =>
-            publishEvent(bench.sql, {
-              workspaceId: workspace.id,
-              agentId: 'ordered',
-              conversationId: `call-${c + j}`,
-              type: 'conversation_ended',
-              data: { seq, transcript: 'x'.repeat(500) },
-            }),
-          ),
+        await publishEvents(
+          bench.sql,
+          Array.from({ length: 100 }, (_, j) => ({
+            workspaceId: workspace.id,
+            agentId: 'ordered',
+            conversationId: `call-${c + j}`,
+            type: 'conversation_ended' as const,
+            data: { seq, transcript: 'x'.repeat(500) },
+          })),
         );
       }
     }
