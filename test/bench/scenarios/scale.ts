@@ -1,6 +1,7 @@
 import { createApiKey } from '../../../src/auth/api-keys.js';
 import type { Pool } from '../../../src/db/sql.js';
 import { pruneOnce } from '../../../src/delivery/retention.js';
+import { BASE62, ID_TIME_CHARS } from '../../../src/lib/ids.js';
 import { createWorkspace } from '../../../src/workspaces/store.js';
 import {
   type Bench,
@@ -30,8 +31,10 @@ const RETENTION_MS = 30 * DAY_MS;
  * `events` events for one agent, one second-ish apart and ending now, each delivered to
  * every one of `webhookIds` (in order): 98% SUCCEEDED at the first attempt, 2% FAILED after
  * 8 (the default schedule's every retry). The oldest tenth is past RETENTION_MS. Ids are
- * random-looking base64 (md5 of the row number), so the primary keys grow as they would in
- * production; rows go into the heap in creation order, as they would. One statement per
+ * made as newId and random_id make them (the row's creation time in milliseconds, then
+ * random-looking characters from a hash of the row number), so the indexes keyed by id
+ * grow as they would in production; rows go into the heap in creation order, as they
+ * would. One statement per
  * table, in one transaction whose commits need not wait for the disk and whose rows skip
  * the foreign-key triggers (they are consistent by construction); every index is in place.
  */
@@ -47,10 +50,20 @@ export async function generateHistory(
   const fanOut = webhookIds.length;
   const stepMs = RETENTION_MS / 0.9 / events;
   const start = new Date(Date.now() - endedAgoMs - (events + 1) * stepMs);
-  // 16 base64 characters from a hash of the row number (salted per kind): cheap, and spread
-  // over the key space like random_id's base62.
-  const id = (prefix: string, n: string) =>
-    `'${prefix}' || encode(substr(sha224(int8send((${n})::int8 * 2 + ${prefix === 'evt_' ? 1 : 0})), 1, 12), 'base64')`;
+  // As newId: the creation time's milliseconds in ID_TIME_CHARS base62 digits (from integer
+  // arithmetic on the row number: cheap), then 9 characters from a hash of the row number
+  // (salted per kind; base64's + and / mapped into base62), spread like random_id's.
+  const startMs = start.getTime();
+  // Row n of its kind, created with event `of` (a delivery with its event).
+  const id = (prefix: string, n: string, of = n) => {
+    const ms = `(${startMs}::int8 + floor((${of})::int8 * ${stepMs}::float8)::int8)`;
+    const time = Array.from(
+      { length: ID_TIME_CHARS },
+      (_, k) => `substr('${BASE62}', 1 + (${ms} / ${62 ** (ID_TIME_CHARS - 1 - k)} % 62)::int, 1)`,
+    ).join(' || ');
+    const salt = prefix === 'evt_' ? 1 : 0;
+    return `'${prefix}' || ${time} || translate(substr(encode(substr(sha224(int8send((${n})::int8 * 2 + ${salt})), 1, 9), 'base64'), 1, 9), '+/', 'xy')`;
+  };
   const at = (n: string) => `$1::timestamptz + (${n}) * $2::float8 * interval '1 millisecond'`;
   await sql.begin(async (tx) => {
     await tx`set local synchronous_commit = off`;
@@ -87,7 +100,7 @@ export async function generateHistory(
     const failed = `(m::int8 * 7919) % 50 = 0`;
     await tx.unsafe(
       `insert into deliveries (id, workspace_id, event_id, webhook_id, status, attempt_count, created_at, updated_at)
-       select ${id('dlv_', 'm')}, $3, ${id('evt_', `m / ${fanOut} + 1`)}, ($5::text[])[m % ${fanOut} + 1],
+       select ${id('dlv_', 'm', `m / ${fanOut} + 1`)}, $3, ${id('evt_', `m / ${fanOut} + 1`)}, ($5::text[])[m % ${fanOut} + 1],
          case when ${failed} then 'failed' else 'succeeded' end, case when ${failed} then 8 else 1 end,
          ${at(`m / ${fanOut} + 1`)}, ${at(`m / ${fanOut} + 1`)} + interval '1 second'
        from generate_series(0, $4::int * ${fanOut} - 1) m`,
@@ -96,7 +109,7 @@ export async function generateHistory(
     progress('deliveries');
     await tx.unsafe(
       `insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, response_body)
-       select ${id('dlv_', 'm')}, ${at(`m / ${fanOut} + 1`)} + a * interval '1 minute',
+       select ${id('dlv_', 'm', `m / ${fanOut} + 1`)}, ${at(`m / ${fanOut} + 1`)} + a * interval '1 minute',
          case when ${failed} then 500 else 200 end, 20 + m % 200, case when ${failed} then 'upstream error' else 'ok' end
        from generate_series(0, $3::int * ${fanOut} - 1) m
        cross join lateral generate_series(1, case when ${failed} then 8 else 1 end) a`,
