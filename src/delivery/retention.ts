@@ -2,8 +2,8 @@ import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 
 /**
- * Deletes events older than the retention period, with their deliveries and attempts
- * (by cascade), in bounded batches so no statement holds many locks for long. An event
+ * Deletes events older than the retention period, with their deliveries (by cascade) and
+ * attempts (one delete per statement, migration 0014), in bounded batches so no statement holds many locks for long. An event
  * that still has a pending delivery (a paused webhook holds them) is kept. Rows being
  * deleted are skipped by other pruners (SKIP LOCKED), and the delivery worker never
  * touches finished rows, so pruning does not block it.

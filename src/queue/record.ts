@@ -159,17 +159,24 @@ export async function recordOutcomes(
         ${col((o) => o.attempt.responseBody)}::text[], ${col((o) => o.status)}::text[],
         ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[]
       ) as i(delivery_id, claim_token, attempted_at, status_code, duration_ms, error, response_body, status, next_attempt_at)
+    ), locked as materialized (
+      -- What the foreign key's check did (migration 0014): a delivery being deleted now either
+      -- goes first (no attempt written) or waits for this commit, and its delete then takes the
+      -- attempt too. Both writes below read this, so the lock comes before the update (a row
+      -- this statement had already updated could not be locked by it).
+      select d.id from input i join deliveries d on d.id = i.delivery_id
+      for key share of d
     ), attempts as (
       insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
       select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
-      from input i join deliveries d on d.id = i.delivery_id
+      from input i join locked l on l.id = i.delivery_id
     ), recorded as (
       update deliveries d
       set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
           claim_token = null, manual = false, held = i.status = 'pending' and not w.active,
           updated_at = now()
-      from input i, webhooks w
-      where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id
+      from input i, locked l, webhooks w
+      where d.id = i.delivery_id and l.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id
       returning d.id, d.workspace_id, d.webhook_id, w.agent_id, d.event_id, d.status, d.attempt_count,
         i.status_code, i.error
     )

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pruneOnce } from '../../src/delivery/retention.js';
+import { recordOutcomes } from '../../src/queue/record.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { conversationEnded, DELETE, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 
 let app: TestApp;
 let apiKey: string;
@@ -77,5 +78,82 @@ describe('retention', () => {
     const [orphans] =
       await app.sql`select count(*)::int as n from delivery_attempts a where not exists (select 1 from deliveries d where d.id = a.delivery_id)`;
     expect(orphans?.n).toBe(0);
+  });
+
+  // Attempts go with their deliveries by a statement-level trigger, not a foreign key (migration 0014).
+  it('deletes the attempts of deliveries deleted any way: with their webhook too, and only theirs', async () => {
+    const hooks = [];
+    for (let i = 0; i < 2; i++)
+      hooks.push(
+        (await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'cascade' }) } })).data
+          ?.registerWebhook.id as string,
+      );
+    const res = await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('cascade') } });
+    const eventId = res.data?.publishEvent.id as string;
+    await app.sql`insert into delivery_attempts (delivery_id, attempted_at, duration_ms)
+      select id, now(), 10 from deliveries, generate_series(1, 2) where event_id = ${eventId}`;
+    const attemptsOf = async (webhookId: string) =>
+      (
+        await app.sql`select count(*)::int as n from delivery_attempts a
+          where a.delivery_id in (select id from deliveries where event_id = ${eventId} and webhook_id = ${webhookId})
+            or a.delivery_id not in (select id from deliveries)`
+      )[0]?.n as number;
+    expect(await attemptsOf(hooks[0] as string)).toBe(2);
+    expect((await app.graphql(DELETE, { apiKey, variables: { id: hooks[0] } })).data?.deleteWebhook).toBe(hooks[0]);
+    const [orphans] =
+      await app.sql`select count(*)::int as n from delivery_attempts a where not exists (select 1 from deliveries d where d.id = a.delivery_id)`;
+    expect(orphans?.n).toBe(0);
+    expect(await attemptsOf(hooks[1] as string)).toBe(2);
+  });
+
+  it('writes no attempt for a delivery deleted while its outcome is being recorded', async () => {
+    const webhook = (await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'racing' }) } }))
+      .data?.registerWebhook.id as string;
+    const res = await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('racing') } });
+    const eventId = res.data?.publishEvent.id as string;
+    const [delivery] = await app.sql<{ id: string; workspaceId: string; webhookId: string }[]>`
+      update deliveries set claim_token = 'racing-claim' where event_id = ${eventId}
+      returning id, workspace_id, webhook_id`;
+    expect(delivery).toBeDefined();
+    const { id, workspaceId, webhookId } = delivery as { id: string; workspaceId: string; webhookId: string };
+    expect(webhookId).toBe(webhook);
+    // Another transaction deletes the delivery and has not committed yet.
+    const deleting = await app.sql.reserve();
+    await deleting`begin`;
+    await deleting`delete from deliveries where id = ${id}`;
+    let recorded = false;
+    const recording = recordOutcomes(
+      app.sql,
+      [
+        {
+          deliveryId: id,
+          workspaceId,
+          claimToken: 'racing-claim',
+          webhookId,
+          conversationId: null,
+          attempt: { attemptedAt: new Date(), statusCode: 200, durationMs: 5, error: null, responseBody: 'ok' },
+          nextAttemptAt: null,
+          status: 'succeeded',
+          gone: false,
+        },
+      ],
+      { disableAfterMs: 86_400_000, circuitFailures: 5, probeIntervalMs: 1000 },
+      async () => {},
+    ).then(() => {
+      recorded = true;
+    });
+    // The record waits for the delete (as the foreign key's check made it), or, without the
+    // lock, finishes first and leaves an attempt behind the delete.
+    for (let i = 0; i < 200 && !recorded; i++) {
+      const [waiting] = await app.sql`select count(*)::int as n from pg_stat_activity
+        where datname = current_database() and wait_event_type = 'Lock'`;
+      if ((waiting?.n ?? 0) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await deleting`commit`;
+    deleting.release();
+    await recording;
+    const [left] = await app.sql`select count(*)::int as n from delivery_attempts where delivery_id = ${id}`;
+    expect(left?.n).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import { createApiKey } from '../../../src/auth/api-keys.js';
 import type { Pool } from '../../../src/db/sql.js';
 import { pruneOnce } from '../../../src/delivery/retention.js';
+import { BASE62, ID_TIME_CHARS } from '../../../src/lib/ids.js';
 import { createWorkspace } from '../../../src/workspaces/store.js';
 import {
   type Bench,
@@ -30,8 +31,10 @@ const RETENTION_MS = 30 * DAY_MS;
  * `events` events for one agent, one second-ish apart and ending now, each delivered to
  * every one of `webhookIds` (in order): 98% SUCCEEDED at the first attempt, 2% FAILED after
  * 8 (the default schedule's every retry). The oldest tenth is past RETENTION_MS. Ids are
- * random-looking base64 (md5 of the row number), so the primary keys grow as they would in
- * production; rows go into the heap in creation order, as they would. One statement per
+ * made as newId and random_id make them (the row's creation time in milliseconds, then
+ * random-looking characters from a hash of the row number), so the indexes keyed by id
+ * grow as they would in production; rows go into the heap in creation order, as they
+ * would. One statement per
  * table, in one transaction whose commits need not wait for the disk and whose rows skip
  * the foreign-key triggers (they are consistent by construction); every index is in place.
  */
@@ -47,11 +50,27 @@ export async function generateHistory(
   const fanOut = webhookIds.length;
   const stepMs = RETENTION_MS / 0.9 / events;
   const start = new Date(Date.now() - endedAgoMs - (events + 1) * stepMs);
-  // 16 base64 characters from a hash of the row number (salted per kind): cheap, and spread
-  // over the key space like random_id's base62.
-  const id = (prefix: string, n: string) =>
-    `'${prefix}' || encode(substr(sha224(int8send((${n})::int8 * 2 + ${prefix === 'evt_' ? 1 : 0})), 1, 12), 'base64')`;
+  // As newId: the creation time's milliseconds in ID_TIME_CHARS base62 digits, then 9
+  // characters from a hash of the row number (salted per kind; base64's + and / mapped into
+  // base62), spread like random_id's. The time part is worked out once per event (`e.t`
+  // below), not for each of its deliveries and attempts: the digits are most of the cost.
   const at = (n: string) => `$1::timestamptz + (${n}) * $2::float8 * interval '1 millisecond'`;
+  const startMs = start.getTime();
+  const ms = `(${startMs}::int8 + floor(n::int8 * ${stepMs}::float8)::int8)`;
+  const timeDigits = Array.from(
+    { length: ID_TIME_CHARS },
+    (_, k) => `substr('${BASE62}', 1 + (${ms} / ${62 ** (ID_TIME_CHARS - 1 - k)} % 62)::int, 1)`,
+  ).join(' || ');
+  const hash = (n: string, salt: number) =>
+    `translate(substr(encode(substr(sha224(int8send((${n})::int8 * 2 + ${salt})), 1, 9), 'base64'), 1, 9), '+/', 'xy')`;
+  /** Event n (1…`count`) with its time digits `e.t`, id `e.id` and creation `e.at`, each computed once. */
+  const eachEvent = (count: string) =>
+    `generate_series(1, ${count}::int) n
+     cross join lateral (select t, 'evt_' || t || ${hash('n', 1)} as id, at
+       from (select ${timeDigits} as t, ${at('n')} as at offset 0) t offset 0) e`;
+  /** Delivery m: event n's k-th (0…fanOut-1), to webhook k. */
+  const m = `((n - 1)::int8 * ${fanOut} + k)`;
+  const deliveryId = `'dlv_' || e.t || ${hash(m, 0)}`;
   await sql.begin(async (tx) => {
     await tx`set local synchronous_commit = off`;
     await tx`set local session_replication_role = replica`;
@@ -76,29 +95,29 @@ export async function generateHistory(
     progress('indexes dropped');
     await tx.unsafe(
       `insert into events (id, workspace_id, agent_id, type, payload, created_at)
-       select ${id('evt_', 'n')}, $3, 'scale', 'conversation_ended',
-         '{"id":"' || ${id('evt_', 'n')} || '","type":"conversation_ended","timestamp":"' || (${at('n')}) || '","workspaceId":"' || $3 || '","agentId":"scale","data":{"callId":"' || n || '","durationSeconds":' || (n % 900) || ',"transcript":"' || repeat('x', 200) || '"}}',
-         ${at('n')}
-       from generate_series(1, $4::int) n`,
+       select e.id, $3, 'scale', 'conversation_ended',
+         '{"id":"' || e.id || '","type":"conversation_ended","timestamp":"' || e.at || '","workspaceId":"' || $3 || '","agentId":"scale","data":{"callId":"' || n || '","durationSeconds":' || (n % 900) || ',"transcript":"' || repeat('x', 200) || '"}}',
+         e.at
+       from ${eachEvent('$4')}`,
       [start, stepMs, workspaceId, events],
     );
     progress('events');
-    // Delivery m is event m / fanOut + 1's, to webhook m % fanOut; every 50th FAILED.
-    const failed = `(m::int8 * 7919) % 50 = 0`;
+    // Every 50th delivery FAILED.
+    const failed = `(${m} * 7919) % 50 = 0`;
     await tx.unsafe(
       `insert into deliveries (id, workspace_id, event_id, webhook_id, status, attempt_count, created_at, updated_at)
-       select ${id('dlv_', 'm')}, $3, ${id('evt_', `m / ${fanOut} + 1`)}, ($5::text[])[m % ${fanOut} + 1],
+       select ${deliveryId}, $3, e.id, ($5::text[])[k + 1],
          case when ${failed} then 'failed' else 'succeeded' end, case when ${failed} then 8 else 1 end,
-         ${at(`m / ${fanOut} + 1`)}, ${at(`m / ${fanOut} + 1`)} + interval '1 second'
-       from generate_series(0, $4::int * ${fanOut} - 1) m`,
+         e.at, e.at + interval '1 second'
+       from ${eachEvent('$4')} cross join generate_series(0, ${fanOut - 1}) k`,
       [start, stepMs, workspaceId, events, webhookIds],
     );
     progress('deliveries');
     await tx.unsafe(
       `insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, response_body)
-       select ${id('dlv_', 'm')}, ${at(`m / ${fanOut} + 1`)} + a * interval '1 minute',
-         case when ${failed} then 500 else 200 end, 20 + m % 200, case when ${failed} then 'upstream error' else 'ok' end
-       from generate_series(0, $3::int * ${fanOut} - 1) m
+       select ${deliveryId}, e.at + a * interval '1 minute',
+         case when ${failed} then 500 else 200 end, 20 + ${m} % 200, case when ${failed} then 'upstream error' else 'ok' end
+       from ${eachEvent('$3')} cross join generate_series(0, ${fanOut - 1}) k
        cross join lateral generate_series(1, case when ${failed} then 8 else 1 end) a`,
       [start, stepMs, events],
     );
