@@ -29,7 +29,6 @@ import { publishBatchScenario } from './scenarios/publish-batch.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
 import { scaleScenario } from './scenarios/scale.js';
-import { searchScenario } from './scenarios/search.js';
 
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
@@ -139,8 +138,6 @@ const scenarios = {
   'fan-out': fanOutScenario,
   list: listScalingScenario,
   memory: memoryScenario,
-  // Last: it leaves a million rows behind, which no scenario after it should have to vacuum.
-  search: searchScenario,
   // After everything: it empties the delivery tables, then fills them with 10 million deliveries.
   scale: scaleScenario,
 };

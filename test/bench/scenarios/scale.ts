@@ -142,7 +142,7 @@ const millions = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1
 /**
  * Flat at scale: publish req/s (single publishEvent calls through an API process, 32
  * connections), the claim rate (a worker process draining 10,000 deliveries to a
- * keep-alive receiver) and the `webhooks` / `deliveries` first pages, on an empty database
+ * keep-alive receiver) and the first pages of `webhooks`, `deliveries`, `deliveries(status: FAILED)` and `events` (the search indexes), on an empty database
  * and again once it holds 10 million delivery rows with their attempts and events; then
  * retention of the expired million against the ingest rate. Last in the run: it empties
  * the delivery tables first (so empty means empty) and leaves millions of rows behind.
@@ -162,13 +162,15 @@ export async function scaleScenario(bench: Bench) {
     query: 'mutation P($input: PublishEventInput!) { publishEvent(input: $input) { id } }',
     variables: { input: { agentId: 'scale', type: 'CONVERSATION_ENDED', data: { transcript: 'x'.repeat(500) } } },
   });
-  const webhooksPage = JSON.stringify({
-    query: '{ webhooks(first: 20) { edges { node { id name url } } pageInfo { endCursor hasNextPage } } }',
-  });
-  const deliveriesPage = JSON.stringify({
-    query:
-      '{ deliveries(first: 20) { edges { node { id status attemptCount createdAt } } pageInfo { endCursor hasNextPage } } }',
-  });
+  const page = (field: string, node: string) =>
+    JSON.stringify({ query: `{ ${field} { edges { node { ${node} } } pageInfo { endCursor hasNextPage } } }` });
+  /** First pages that must cost the same at any size: each walks its index in page order. */
+  const pages = {
+    webhooks: page('webhooks(first: 20)', 'id name url'),
+    deliveries: page('deliveries(first: 20)', 'id status attemptCount createdAt'),
+    'deliveries(status: FAILED)': page('deliveries(status: FAILED, first: 20)', 'id status createdAt'),
+    events: page('events(first: 20)', 'id type agentId createdAt'),
+  };
   const api = await server(bench, 'api');
   const url = `${api.url}/graphql`;
 
@@ -183,12 +185,9 @@ export async function scaleScenario(bench: Bench) {
     }
     await bench.sql`update webhooks set active = false where id in ${bench.sql(targets)}`;
     await settle(bench);
-    const webhookPages: number[] = [];
-    const deliveryPages: number[] = [];
-    for (let i = 0; i < REPEATS; i++) {
-      webhookPages.push((await cannon(url, headers, webhooksPage, 3)).p50);
-      deliveryPages.push((await cannon(url, headers, deliveriesPage, 3)).p50);
-    }
+    const pageP50s = Object.fromEntries(Object.keys(pages).map((name) => [name, [] as number[]]));
+    for (let i = 0; i < REPEATS; i++)
+      for (const [name, body] of Object.entries(pages)) pageP50s[name]?.push((await cannon(url, headers, body, 2)).p50);
     // Claim rate: 10,000 deliveries published while no worker runs, held behind their
     // paused webhooks while one starts, then released at once: timed from the release to
     // the last receipt.
@@ -209,10 +208,9 @@ export async function scaleScenario(bench: Bench) {
     }
     return {
       publish: median(publishes),
-      webhooksP50: median(webhookPages),
-      deliveriesP50: median(deliveryPages),
+      pageP50: Object.fromEntries(Object.entries(pageP50s).map(([name, runs]) => [name, median(runs)])),
       drain: median(drained),
-      runs: { publishes, webhookPages, deliveryPages, drained },
+      runs: { publishes, pageP50s, drained },
     };
   };
 
@@ -240,7 +238,11 @@ export async function scaleScenario(bench: Bench) {
     ['full', full],
   ] as const)
     process.stdout.write(
-      `    ${name}: publish/s ${m.runs.publishes.map(Math.round).join(', ')}; drained/s ${m.runs.drained.map(Math.round).join(', ')}; webhooks p50 ${m.runs.webhookPages.join(', ')}; deliveries p50 ${m.runs.deliveryPages.join(', ')}\n`,
+      `    ${name}: publish/s ${m.runs.publishes.map(Math.round).join(', ')}; drained/s ${m.runs.drained.map(Math.round).join(', ')}; ${Object.entries(
+        m.runs.pageP50s,
+      )
+        .map(([name, runs]) => `${name} p50 ${runs.join(', ')}`)
+        .join('; ')}\n`,
     );
 
   // Retention: the oldest tenth of the history (a million deliveries at 10M) is past RETENTION.
@@ -272,8 +274,12 @@ export async function scaleScenario(bench: Bench) {
     record({ scenario: 'scale', measured, figure, baseline, target: '≤ 1.5× empty' }, (ratio) => ratio <= 1.5);
   throughput(`publishEvent req/s, 32 connections, ${rows} deliveries (empty baseline)`, full.publish, empty.publish);
   throughput(`claim rate: deliveries drained/s, ${rows} deliveries (empty baseline)`, full.drain, empty.drain);
-  latency(`webhooks first page p50 ms, ${rows} deliveries (empty baseline)`, full.webhooksP50, empty.webhooksP50);
-  latency(`deliveries first page p50 ms, ${rows} deliveries (empty baseline)`, full.deliveriesP50, empty.deliveriesP50);
+  for (const name of Object.keys(pages))
+    latency(
+      `${name} first page p50 ms, ${rows} deliveries (empty baseline)`,
+      full.pageP50[name] as number,
+      empty.pageP50[name] as number,
+    );
   record(
     {
       scenario: 'retention',
