@@ -12,6 +12,7 @@ import type { Pool } from './db/sql.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
+import { createNodeFastPath } from './graphql/node-fast-path.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
@@ -57,12 +58,14 @@ export function createApp({
 }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
-  return createYoga<{ req?: IncomingMessage }, RequestContext>({
+  const fastPath = createNodeFastPath({ endpoint: '/graphql', maxBodyBytes: MAX_BODY_BYTES });
+  const yoga = createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
+      // Yoga logs at debug several times per request: build nothing unless it is on.
+      debug: (...args) => log.isLevelEnabled('debug') && log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
       // Yoga reports unexpected resolver errors here; they are masked for the client.
@@ -136,8 +139,11 @@ export function createApp({
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
+      fastPath.plugin,
     ],
   });
+  // `listener` is what node:http serves (main.ts); `yoga.fetch` and the rest stay Yoga's.
+  return Object.assign(yoga, { listener: fastPath.listener(yoga) });
 }
 
 function defaultMetrics(sql: Pool): Metrics {
