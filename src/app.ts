@@ -12,7 +12,6 @@ import type { Pool } from './db/sql.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
-import { createNodeFastPath } from './graphql/node-fast-path.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
@@ -58,8 +57,7 @@ export function createApp({
 }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
-  const fastPath = createNodeFastPath({ endpoint: '/graphql', maxBodyBytes: MAX_BODY_BYTES });
-  const yoga = createYoga<{ req?: IncomingMessage }, RequestContext>({
+  return createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -139,11 +137,8 @@ export function createApp({
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
-      fastPath.plugin,
     ],
   });
-  // `listener` is what node:http serves (main.ts); `yoga.fetch` and the rest stay Yoga's.
-  return Object.assign(yoga, { listener: fastPath.listener(yoga) });
 }
 
 function defaultMetrics(sql: Pool): Metrics {

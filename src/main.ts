@@ -55,7 +55,7 @@ async function main() {
       tracing,
     });
     yoga = app;
-    server = createServer(HTTP_LIMITS, app.listener);
+    server = createServer(HTTP_LIMITS, app);
   }
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;
