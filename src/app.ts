@@ -62,7 +62,8 @@ export function createApp({
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
+      // Yoga logs at debug several times per request: build nothing unless it is on.
+      debug: (...args) => log.isLevelEnabled('debug') && log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
       warn: (...args) => log.warn(args.map(String).join(' ')),
       // Yoga reports unexpected resolver errors here; they are masked for the client.
