@@ -3,7 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
-import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
+import { type ApiKeyCache, createApiKeyCache, LookupsBusy } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
@@ -109,8 +109,13 @@ export function createApp({
       useBodyLimit(MAX_BODY_BYTES),
       // graphql-sse's single-connection mode (PUT, then a stream and POSTs carrying its token);
       // the default mode and plain SSE are Yoga's own. Each operation still meets every plugin below.
-      useGraphQLSSESingleConnection(apiKeys, {
+      useGraphQLSSESingleConnection({
         endpoint: '/graphql',
+        authenticate: (apiKey) =>
+          apiKeys.authenticate(apiKey).catch((error: unknown) => {
+            if (error instanceof LookupsBusy) return 'busy' as const;
+            throw error;
+          }),
         pendingPerKey: config.subscriptionsPerKey,
         reservationTtlMs: 30_000,
         maskError: maskUnexpected(config),

@@ -10,7 +10,7 @@ import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { opsHandler } from './ops-server.js';
-import { startTracing } from './telemetry/tracing.js';
+import { startTracing } from './telemetry/start.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {

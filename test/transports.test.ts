@@ -153,8 +153,9 @@ describe('graphql-sse reservations that nobody connects to', () => {
     const yoga = createYoga({
       schema,
       plugins: [
-        useGraphQLSSESingleConnection(keys, {
+        useGraphQLSSESingleConnection({
           endpoint: '/graphql',
+          authenticate: (key) => keys.authenticate(key),
           pendingPerKey: 1,
           reservationTtlMs: 300,
           maskError: (e) => e as Error,

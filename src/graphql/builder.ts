@@ -4,7 +4,6 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { ApiKeyCache } from '../auth/key-cache.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
@@ -23,12 +22,20 @@ export type RequestContext = {
   secretKey: Buffer;
   deliveryFeed: DeliveryFeed;
   liveStreams: LiveStreams;
-  /** API keys of this process: who the caller is, and when keys were last used. */
-  apiKeys: ApiKeyCache;
+  /** API keys as this process knows them (auth/key-cache.ts keeps them). */
+  apiKeys: KnownApiKeys;
   /** What this request may still read; the loaders spend from it. */
   budget: ReadBudget;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined costs nothing. */
   tracing?: Tracing;
+};
+
+/** What resolvers ask of the process's API keys; the key cache (auth/key-cache.ts) is one. */
+export type KnownApiKeys = {
+  /** When the key was last used, if that is not yet written to the database. */
+  pendingUse(keyId: string): Date | null;
+  /** Forgets a key at once, here (other processes hear of a revocation by NOTIFY). */
+  forget(keyId: string): void;
 };
 
 /**

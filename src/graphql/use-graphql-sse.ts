@@ -3,13 +3,17 @@ import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST
 import type { Response as SSEResponse } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
-import { type ApiKeyCache, LookupsBusy } from '../auth/key-cache.js';
 import { clientResult } from './use-multipart-subscriptions.js';
 
 const TOKEN_HEADER = 'x-graphql-event-stream-token';
 
 export type GraphQLSSEOptions = {
   endpoint: string;
+  /**
+   * Who holds this API key (the app's key cache): null for no live key, 'busy' when too
+   * many unknown keys are being looked up at once to look up one more.
+   */
+  authenticate: (apiKey: string) => Promise<{ keyId: string } | null | 'busy'>;
   /** Reservations a key may hold that no event stream has connected to yet. */
   pendingPerKey: number;
   /** A reservation nobody connects to within this time is dropped. */
@@ -36,7 +40,7 @@ export type GraphQLSSEOptions = {
  * which graphql-sse takes for execution arguments: it answers 400 "Unable to detect
  * operation AST", and the client drops its whole stream and reconnects.
  */
-export function useGraphQLSSESingleConnection(keys: ApiKeyCache, options: GraphQLSSEOptions): Plugin {
+export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugin {
   const pending = new Map<string, { keyId: string; timer: NodeJS.Timeout }>();
   const pendingOf = (keyId: string) => [...pending.values()].filter((p) => p.keyId === keyId).length;
   let handler: ((request: Request) => Promise<Response>) | undefined;
@@ -63,11 +67,8 @@ export function useGraphQLSSESingleConnection(keys: ApiKeyCache, options: GraphQ
           async authenticate({ raw: request }) {
             if (request.method !== 'PUT') return streamToken(request) ?? '';
             const apiKey = request.headers.get('x-api-key')?.trim();
-            let key: Awaited<ReturnType<ApiKeyCache['authenticate']>> = null;
-            try {
-              key = apiKey ? await keys.authenticate(apiKey) : null;
-            } catch (error) {
-              if (!(error instanceof LookupsBusy)) throw error;
+            const key = apiKey ? await options.authenticate(apiKey) : null;
+            if (key === 'busy') {
               return refuse(
                 503,
                 'SERVICE_UNAVAILABLE',

@@ -46,7 +46,7 @@ export const ATTR = {
 const SHUTDOWN_FLUSH_MS = 5_000;
 
 /**
- * The OpenTelemetry SDK, loaded only when tracing is on (see tracing.ts): a tracer
+ * The OpenTelemetry SDK, loaded only when tracing is on (start.ts): a tracer
  * provider with a batch span processor and an OTLP/HTTP exporter. Batching, sampling,
  * span limits, headers, timeout and compression follow the standard OTEL_* variables
  * (OTEL_BSP_*, OTEL_TRACES_SAMPLER, OTEL_EXPORTER_OTLP_HEADERS, …), which the SDK reads.

@@ -1,6 +1,4 @@
 import type { Plugin } from 'graphql-yoga';
-import type { TracingConfig } from '../config.js';
-import type { Logger } from '../lib/logger.js';
 
 /**
  * OpenTelemetry tracing, as the rest of the code sees it. This file loads nothing of
@@ -48,10 +46,3 @@ export type AttemptSpan = {
 
 /** What an attempt span records of the attempt's result (the sender's AttemptResult has it). */
 export type AttemptRecord = { ok: boolean; statusCode: number | null; durationMs: number; error: string | null };
-
-/** Starts tracing when configured, loading the SDK only then; undefined otherwise. */
-export async function startTracing(config: TracingConfig | undefined, log: Logger): Promise<Tracing | undefined> {
-  if (!config) return undefined;
-  const { createTracing } = await import('./otel.js');
-  return createTracing(config, log);
-}

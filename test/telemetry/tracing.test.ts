@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { startTracing } from '../../src/telemetry/tracing.js';
+import { startTracing } from '../../src/telemetry/start.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
