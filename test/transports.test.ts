@@ -179,4 +179,23 @@ describe('graphql-sse reservations that nobody connects to', () => {
     });
     expect(attach.status).toBe(404);
   });
+
+  it('are refused with 503 and Retry-After, not 401, while too many unknown keys are being looked up', async () => {
+    const yoga = createYoga({
+      schema,
+      plugins: [
+        useGraphQLSSESingleConnection({
+          endpoint: '/graphql',
+          authenticate: async () => 'busy',
+          pendingPerKey: 1,
+          reservationTtlMs: 300,
+          maskError: (e) => e as Error,
+        }),
+      ],
+    });
+    const response = await yoga.fetch('http://localhost/graphql', { method: 'PUT', headers: { 'x-api-key': apiKey } });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect((await response.json()).errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+  });
 });
