@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createTestApp } from './support/app.js';
 import { conversationEnded, GET_DELIVERY, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { ROOT, startProcess } from './support/processes.js';
+import { pickPort, ROOT, startProcess } from './support/processes.js';
 import { eventually } from './support/receiver.js';
 
 describe('cli listen', () => {
@@ -10,7 +10,7 @@ describe('cli listen', () => {
     const app = await createTestApp();
     app.startWorker();
     const { apiKey } = await app.newWorkspace();
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const port = pickPort();
     const registered = await app.graphql(REGISTER, {
       apiKey,
       variables: { input: validWebhook({ url: `http://127.0.0.1:${port}/`, agentId: 'listen' }) },
@@ -65,7 +65,7 @@ describe('cli listen', () => {
     const app = await createTestApp();
     app.startWorker();
     const { apiKey } = await app.newWorkspace();
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const port = pickPort();
     const registered = await app.graphql(REGISTER, {
       apiKey,
       variables: { input: validWebhook({ url: `http://127.0.0.1:${port}/`, agentId: 'listen-now' }) },

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, GET_DELIVERY, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
-import { startProcess } from '../support/processes.js';
+import { pickPort, startProcess } from '../support/processes.js';
 import { eventually } from '../support/receiver.js';
 
 /** The receiver shown in the README, run as written, against a real delivery. */
@@ -19,7 +19,7 @@ describe("the README's receiver example", () => {
   it('verifies and acknowledges a real delivery, and rejects a forged one', async () => {
     expect(example).toBeTruthy();
     const { apiKey } = await app.newWorkspace();
-    const port = String(20_000 + Math.floor(Math.random() * 20_000));
+    const port = pickPort();
     const url = `http://127.0.0.1:${port}/webhooks`;
     const registered = await app.graphql(REGISTER, {
       apiKey,

@@ -4,7 +4,7 @@ import { createWorkspace } from '../../src/workspaces/store.js';
 import { createTestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
-import { signalGroup, startProcess, whenReady } from '../support/processes.js';
+import { pickPort, signalGroup, startProcess, whenReady } from '../support/processes.js';
 import { sleep } from '../support/receiver.js';
 
 /** A fresh database, a workspace and its key, and a way to run `node dist/main.js` on it. */
@@ -19,7 +19,7 @@ export async function drillSetup(env: Record<string, string> = {}) {
    * `nodeFlags` go to node before the entry point (a drill's diagnostics, such as --trace-gc).
    */
   function startServer(extra: Record<string, string> = {}, nodeFlags: string[] = []) {
-    const port = String(20_000 + Math.floor(Math.random() * 30_000));
+    const port = pickPort();
     const proc = startProcess(
       process.execPath,
       [...nodeFlags, 'dist/main.js'],

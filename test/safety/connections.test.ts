@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
-import { runCommand, whenReady } from '../support/processes.js';
+import { pickPort, runCommand, whenReady } from '../support/processes.js';
 import { sleep } from '../support/receiver.js';
 
 /** The server process as `npm start` runs it, against clients that hold connections open. */
@@ -17,7 +17,7 @@ beforeAll(async () => {
 });
 
 async function startServer(env: Record<string, string> = {}) {
-  const port = String(20_000 + Math.floor(Math.random() * 30_000));
+  const port = pickPort();
   const proc = app.spawnServer({ PORT: port, ROLE: 'api', LOG_LEVEL: 'warn', ...env }, /^/);
   cleanup(async () => {
     proc.signal('SIGTERM');

@@ -132,3 +132,12 @@ export function whenReady(proc: ReturnType<typeof startProcess>, base: string, t
   });
   return Promise.race([polling, died]);
 }
+
+/**
+ * A port for a process that must be started on a known one (restarted on the same port, or
+ * told its port up front): random, and below Linux's ephemeral range (32768–60999), where
+ * outgoing connections take their local ports and could hold it at the wrong moment.
+ */
+export function pickPort(): string {
+  return String(20_000 + Math.floor(Math.random() * 12_000));
+}
