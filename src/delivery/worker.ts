@@ -4,10 +4,11 @@ import { DELIVERIES_DUE } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import { type ClaimedDelivery, claimDueDeliveries } from '../queue/claim.js';
+import { type ClaimedDelivery, claimDueDeliveries, type InFlightCounts } from '../queue/claim.js';
 import { releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries } from '../queue/sync-held.js';
 import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
+import { createAhead } from './ahead.js';
 import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
 import { createOpenedSecrets } from './opened-secrets.js';
@@ -32,12 +33,16 @@ export type WorkerOptions = {
   metrics?: Metrics;
   /** A span per attempt and a `traceparent` header on its request; without it, neither. */
   tracing?: Tracing;
+  /** How long a delivery claimed ahead may wait for a slot before it is handed back (default 1 s; at most a quarter of the lease). */
+  aheadWaitMs?: number;
 };
 
 type InFlight = { claim: ClaimedDelivery; abort: AbortController };
 
 /** Free slots that make a finished attempt trigger a claim. */
 const REFILL_BATCH = 4;
+/** A webhook is claimed ahead for while its attempts keep succeeding within a quarter of the ahead wait, and for this long after its last. */
+const FLOWING_FOR_MS = 5000;
 
 /**
  * Claims due deliveries and sends them, one stage after another:
@@ -57,6 +62,11 @@ export function startDeliveryWorker(options: WorkerOptions) {
   // Long enough for the attempt and writing its outcome; a claim older than this is
   // presumed lost (its worker died) and the delivery comes due again.
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
+  // Claimed ahead, a delivery's lease runs while it waits: it starts well within it or goes back.
+  const aheadWaitMs = Math.min(options.aheadWaitMs ?? 1000, leaseMs / 4);
+  const ahead = createAhead();
+  // Webhooks whose last attempt here succeeded quickly, with when: these are claimed ahead.
+  const flowing = new Map<string, number>();
   const sender = createSender({
     timeoutMs: config.deliveryTimeoutMs,
     allowPrivateTargets: config.allowPrivateTargets,
@@ -84,19 +94,58 @@ export function startDeliveryWorker(options: WorkerOptions) {
   async function claimDue() {
     while (!stopping && slots.free() > 0) {
       const room = slots.free();
+      // Room ahead, for the webhooks flowing: a second share each, no more in all than the slots.
+      const aheadRoom = flowing.size > 0 ? Math.max(0, Math.min(room, slots.limits.total - ahead.size())) : 0;
       const claimed = await claimDueDeliveries(sql, {
-        limit: room,
+        limit: room + aheadRoom,
         perWebhook: slots.limits.perWebhook,
         perWorkspace: slots.limits.perWorkspace,
-        inFlight: slots.inFlight,
+        inFlight: held(),
         leaseMs,
         claimToken: randomBytes(9).toString('base64url'),
       });
-      for (const claim of claimed) void attempt(claim);
-      if (claimed.length < room) return;
+      const now = Date.now();
+      for (const claim of claimed) ahead.put(claim, now);
+      dispatch();
+      if (claimed.length < room + aheadRoom) return;
     }
   }
   const wake = singleFlight(claimDue, () => stopping, log);
+
+  /** In flight and waiting ahead, by webhook, for the claim to top up. */
+  function held(): InFlightCounts {
+    const now = Date.now();
+    const isFlowing = (webhookId: string) => now - (flowing.get(webhookId) ?? -FLOWING_FOR_MS) < FLOWING_FOR_MS;
+    const counts: InFlightCounts = new Map();
+    for (const [webhookId, { workspaceId, count }] of slots.inFlight) {
+      counts.set(webhookId, { workspaceId, count, ahead: isFlowing(webhookId) });
+    }
+    for (const [webhookId, { workspaceId, claims }] of ahead.byWebhook) {
+      const counted = counts.get(webhookId);
+      if (counted) counted.count += claims.length;
+      else counts.set(webhookId, { workspaceId, count: claims.length, ahead: isFlowing(webhookId) });
+    }
+    return counts;
+  }
+
+  /** Starts what waits ahead while its shares have room. */
+  function dispatch() {
+    while (!stopping && slots.free() > 0) {
+      const claim = ahead.next(slots);
+      if (!claim) return;
+      void attempt(claim);
+    }
+  }
+
+  /** Hands deliveries claimed ahead back to the queue, for any worker (or this one's next claim). */
+  function handBack(claims: ClaimedDelivery[]) {
+    if (claims.length === 0) return;
+    void releaseClaims(sql, claims).then(
+      () => void wake(),
+      (error: unknown) =>
+        log.warn({ err: error }, 'handing back deliveries claimed ahead failed; their leases will expire'),
+    );
+  }
 
   async function attempt(claim: ClaimedDelivery) {
     const abort = new AbortController();
@@ -122,6 +171,15 @@ export function startDeliveryWorker(options: WorkerOptions) {
     inFlight.delete(claim.id);
     slots.give(claim);
     metrics?.deliveriesInFlight.set(slots.size());
+    if (!stopping) {
+      if (result.ok && result.durationMs < aheadWaitMs / 4) flowing.set(claim.webhookId, Date.now());
+      else {
+        // Failing (its circuit may be about to open) or slow: nothing ahead for it; what waits
+        // goes back to the queue, where the claim applies the circuit and the shares afresh.
+        flowing.delete(claim.webhookId);
+        handBack(ahead.takeWebhook(claim.webhookId));
+      }
+    }
     // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
     if (stopping && abort.signal.aborted) {
       span?.end(result, attemptOutcome(result), 'released');
@@ -150,9 +208,13 @@ export function startDeliveryWorker(options: WorkerOptions) {
       if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }
     if (inFlight.size === 0) idle?.();
+    // The slot takes what waits ahead at once, without a round trip.
+    dispatch();
     // Refill in batches: a claim per finished attempt would cost the database more than
     // the attempts (new work wakes the worker through NOTIFY at once, whatever this says).
-    if (slots.free() >= Math.min(REFILL_BATCH, slots.limits.total) || slots.size() === 0) void wake();
+    // A webhook with half a share or more still waiting ahead needs no claim yet.
+    const stocked = ahead.ofWebhook(claim.webhookId) * 2 >= claim.share;
+    if ((slots.free() >= Math.min(REFILL_BATCH, slots.limits.total) || slots.size() === 0) && !stocked) void wake();
   }
 
   const poll = setInterval(() => void wake(), options.pollMs ?? 1000);
@@ -165,6 +227,16 @@ export function startDeliveryWorker(options: WorkerOptions) {
     5 * 60_000,
   );
   syncHeld.unref();
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      // Not started in time (its webhook's slots stayed busy): back to the queue.
+      handBack(ahead.takeWaitingSince(now - aheadWaitMs));
+      for (const [webhookId, at] of flowing) if (now - at >= FLOWING_FOR_MS) flowing.delete(webhookId);
+    },
+    Math.max(10, aheadWaitMs / 2),
+  );
+  sweep.unref();
   // Re-sweeps on every (re)connect of the listening connection: wake-ups sent while it
   // was down are not replayed, so look for due work ourselves.
   const listening = sql
@@ -182,7 +254,14 @@ export function startDeliveryWorker(options: WorkerOptions) {
     stopping = true;
     clearInterval(poll);
     clearInterval(syncHeld);
+    clearInterval(sweep);
     await (await listening)?.unlisten().catch(() => {});
+    // What waits ahead goes back at once (after the claim under way, which may add to it).
+    await wake.settled();
+    const waiting = ahead.takeAll();
+    await releaseClaims(sql, waiting).catch((error: unknown) =>
+      log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
+    );
     if (inFlight.size > 0) {
       await Promise.race([
         new Promise<void>((resolve) => {
@@ -200,7 +279,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
     );
     await sender.close();
-    return { released: unfinished.length };
+    return { released: unfinished.length + waiting.length };
   }
 
   return {
@@ -247,14 +326,9 @@ function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {
  * a burst of wake-ups becomes one or two claims rather than a queue of them.
  */
 function singleFlight(task: () => Promise<void>, stopping: () => boolean, log: Logger) {
-  let running = false;
+  let running: Promise<void> | undefined;
   let again = false;
-  return async function run() {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
+  async function loop() {
     try {
       do {
         again = false;
@@ -263,7 +337,18 @@ function singleFlight(task: () => Promise<void>, stopping: () => boolean, log: L
     } catch (error) {
       log.warn({ err: error }, 'claiming deliveries failed; retrying on the next poll');
     } finally {
-      running = false;
+      running = undefined;
     }
-  };
+  }
+  function run(): Promise<void> {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = loop();
+    return running;
+  }
+  /** Resolves when no run is under way. */
+  run.settled = () => running ?? Promise.resolve();
+  return run;
 }

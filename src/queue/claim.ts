@@ -27,10 +27,16 @@ export type ClaimedDelivery = {
   traceparent: string | null;
   /** The webhook's custom request headers, sealed; null: none. */
   headersEncrypted: Buffer | null;
+  /** How many of the webhook's deliveries this worker may have in flight at once (its part of the workspace's share). */
+  share: number;
 };
 
-/** What this worker already has in flight, by webhook, so a claim tops each share up rather than past it. */
-export type InFlightCounts = Map<string, { workspaceId: string; count: number }>;
+/**
+ * What this worker already holds (in flight, or claimed ahead and waiting), by webhook, so a
+ * claim tops each share up rather than past it. `ahead`: the webhook's attempts come back
+ * quickly and well, so the claim may hold one more share of it (see delivery/ahead.ts).
+ */
+export type InFlightCounts = Map<string, { workspaceId: string; count: number; ahead?: boolean }>;
 
 export type ClaimOptions = {
   /** Free slots: claim at most this many. */
@@ -86,18 +92,19 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
   return sql<ClaimedDelivery[]>`/* deliveries.claim */
     with recursive heads as (${queueHeads(sql)}    ), busy as (
       select * from unnest(${busy.map(([id]) => id)}::text[], ${busy.map(([, b]) => b.workspaceId)}::text[],
-        ${busy.map(([, b]) => b.count)}::int[]) as b(webhook_id, workspace_id, in_flight)
+        ${busy.map(([, b]) => b.count)}::int[], ${sql.array(busy.map(([, b]) => b.ahead ?? false))}::bool[])
+        as b(webhook_id, workspace_id, in_flight, ahead)
     ), due as (
       select w.id, w.workspace_id, h.next_attempt_at as head_due, w.rate_limit_per_second, w.rate_next_at,
         w.circuit_opened_at, w.next_probe_at, w.probe_delivery_id
       from heads h join webhooks w on w.id = h.webhook_id
       where h.next_attempt_at <= now()
     ), sharing as (
-      -- Who shares each workspace's slots: its webhooks with something due or in flight.
-      select workspace_id, count(*) as webhooks, sum(in_flight) as in_flight
+      -- Who shares each workspace's slots: its webhooks with something due or held (in flight or ahead).
+      select workspace_id, count(*) as webhooks, sum(in_flight) as in_flight, bool_or(ahead) as ahead
       from (
         select coalesce(d.id, b.webhook_id) as webhook_id, coalesce(d.workspace_id, b.workspace_id) as workspace_id,
-          coalesce(b.in_flight, 0) as in_flight
+          coalesce(b.in_flight, 0) as in_flight, coalesce(b.ahead, false) as ahead
         from due d full join busy b on b.webhook_id = d.id
       ) s
       group by workspace_id
@@ -107,12 +114,12 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       select d.id as webhook_id, d.workspace_id, d.head_due,
         d.rate_limit_per_second as rate, d.rate_next_at as seen_rate_next_at, r.rate_base,
         d.circuit_opened_at is not null as circuit_open, d.probe_delivery_id as seen_probe_id,
-        ${options.perWorkspace} - s.in_flight as workspace_room,
+        -- Held ahead: a second share's worth, which waits in the worker for the first's slots.
+        ${options.perWorkspace} * (case when s.ahead then 2 else 1 end) - s.in_flight as workspace_room,
+        sh.share,
         least(
-          -- Its part of the workspace's share, split over the webhooks sharing it, so slow
-          -- or hung endpoints hold no more than their part; at most perWebhook.
-          least(${options.perWebhook}, greatest(1, ceil(${options.perWorkspace}::numeric / s.webhooks)))
-            - coalesce(b.in_flight, 0),
+          sh.share * (case when b.ahead and d.circuit_opened_at is null and d.rate_limit_per_second is null
+            then 2 else 1 end) - coalesce(b.in_flight, 0),
           case
             when d.circuit_opened_at is null then ${options.perWebhook}
             when d.next_probe_at <= now() and not exists (
@@ -135,6 +142,11 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       -- Sends keep strictly to the slots; the documented burst (a tenth of a second's worth)
       -- is headroom for a send that goes late and one that goes on time.
       cross join lateral (select greatest(d.rate_next_at, now()) as rate_base) r
+      -- Its part of the workspace's share, split over the webhooks sharing it, so slow or
+      -- hung endpoints hold no more than their part; at most perWebhook.
+      cross join lateral (
+        select least(${options.perWebhook}, greatest(1, ceil(${options.perWorkspace}::numeric / s.webhooks)))::int as share
+      ) sh
     ), served as materialized (
       -- The queues served this round: each workspace's longest-waiting first, up to its
       -- room, workspaces interleaved; no more queues than free slots, so a thousand ready
@@ -155,7 +167,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
           -- A rate-limited delivery is sent at its slot (the worker waits for it).
           case when r.rate is not null
             then greatest(now(), r.rate_base + (c.position - 1) * interval '1 second' / r.rate) end as send_at,
-          r.circuit_open, r.seen_probe_id, r.workspace_room,
+          r.circuit_open, r.seen_probe_id, r.workspace_room, r.share,
           row_number() over (partition by r.workspace_id order by c.position, r.head_due, r.webhook_id) as turn
         from (select *, count(*) over () as ready_count from served) r
         cross join lateral (
@@ -200,7 +212,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
       -- subquery holds only the key condition and is never flattened, so stale statistics
       -- (a queue's are always stale) cannot turn it into a walk of an index. The checks run
       -- on the row as locked: one another worker claimed a moment ago is no longer due.
-      select l.id, c.next_attempt_at as due_at, c.send_at
+      select l.id, c.next_attempt_at as due_at, c.send_at, c.share
       from dealt c
       left join gated g on g.webhook_id = c.webhook_id
       cross join lateral (
@@ -218,6 +230,6 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
     from picked, webhooks w, events e
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, d.conversation_id,
-      picked.due_at, picked.send_at, w.url, e.payload,
+      picked.due_at, picked.send_at, picked.share, w.url, e.payload,
       w.secret_encrypted, w.retired_secrets, e.traceparent, w.headers_encrypted`;
 }

@@ -28,6 +28,7 @@ const claim: ClaimedDelivery = {
   retiredSecrets: [],
   traceparent: null,
   headersEncrypted: null,
+  share: 1,
 };
 const policy = { schedule: [1000, 60_000], jitter: 0 };
 const result = (overrides: Partial<AttemptResult>): AttemptResult => ({
