@@ -10,8 +10,8 @@ import { type Bench, latencyReceiver, listen, percentile, record, server, settle
  * Default DELIVERY_TIMEOUT_MS and concurrency settings.
  */
 export async function noisyNeighbourScenario(bench: Bench) {
-  const RATE = 20;
-  // 30 s of A's events: long enough to see whether the worker's memory levels off.
+  const RATE = 40;
+  // 15 s of A's events, 600 of them: long enough to see whether the worker's memory levels off.
   const COUNT = 600;
   const HUNG_WEBHOOKS = 1000;
   const HUNG_EVENTS = 10;
