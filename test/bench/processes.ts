@@ -39,11 +39,11 @@ async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-let peakOfAllServers = 0;
-/** The highest resident memory any server process reached during the run. */
+let peakOfAllServers = { mb: 0, role: '' };
+/** The highest resident memory any server process reached during the run, and that process's role. */
 export const serverPeakRssMb = () => peakOfAllServers;
 
-function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: boolean): Child {
+function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: boolean, role = ''): Child {
   const pid = proc.child.pid as number;
   const peakRssMb = () => statusMb(pid, 'VmHWM');
   return {
@@ -52,7 +52,8 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
     rssMb: () => statusMb(pid, 'VmRSS'),
     cpuMs: () => cpuMs(pid),
     async stop() {
-      if (isServer) peakOfAllServers = Math.max(peakOfAllServers, await peakRssMb());
+      const peak = isServer ? await peakRssMb() : 0;
+      if (peak > peakOfAllServers.mb) peakOfAllServers = { mb: peak, role };
       signalGroup(proc.child, 'SIGTERM');
       const code = await proc.exited;
       if (code !== 0) throw new Error(`${url} exited with ${code}:\n${proc.output().slice(-2000)}`);
@@ -72,7 +73,7 @@ export async function startServer(env: Record<string, string>): Promise<Child> {
     /$^/, // readiness is polled below
   );
   proc.started.catch(() => {}); // never matches; exits are reported by stop()
-  return wrap(proc, await whenReady(proc, `http://127.0.0.1:${port}`), true);
+  return wrap(proc, await whenReady(proc, `http://127.0.0.1:${port}`), true, env.ROLE ?? 'all');
 }
 
 /** A baseline under test/bench/baselines, run with tsx; it prints `ready` when it is. */

@@ -95,8 +95,8 @@ async function main() {
   record(
     {
       scenario: 'memory',
-      measured: 'peak RSS MB, any server process, whole run',
-      figure: serverPeakRssMb(),
+      measured: `peak RSS MB, any server process, whole run (a ROLE=${serverPeakRssMb().role} process)`,
+      figure: serverPeakRssMb().mb,
       baseline: 300,
       target: '≤ 300 MB',
     },
