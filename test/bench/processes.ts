@@ -39,8 +39,15 @@ async function cpuMs(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-let peakOfAllServers = { mb: 0, role: '' };
-/** The highest resident memory any server process reached during the run, and that process's role. */
+let peakOfAllServers = { mb: 0, role: '', scenario: '' };
+let currentScenario = '';
+/** Names the scenario running now, so the run's memory peak can say where it was reached. */
+export const enterScenario = (name: string) => {
+  currentScenario = name;
+};
+/** Each scenario's highest server resident memory, printed beside its seconds. */
+export const scenarioPeakRssMb: Record<string, number> = {};
+/** The highest resident memory any server process reached during the run, that process's role and scenario. */
 export const serverPeakRssMb = () => peakOfAllServers;
 
 function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: boolean, role = ''): Child {
@@ -53,7 +60,8 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
     cpuMs: () => cpuMs(pid),
     async stop() {
       const peak = isServer ? await peakRssMb() : 0;
-      if (peak > peakOfAllServers.mb) peakOfAllServers = { mb: peak, role };
+      scenarioPeakRssMb[currentScenario] = Math.max(scenarioPeakRssMb[currentScenario] ?? 0, peak);
+      if (peak > peakOfAllServers.mb) peakOfAllServers = { mb: peak, role, scenario: currentScenario };
       signalGroup(proc.child, 'SIGTERM');
       const code = await proc.exited;
       if (code !== 0) throw new Error(`${url} exited with ${code}:\n${proc.output().slice(-2000)}`);

@@ -14,7 +14,7 @@ import { startEmbeddedPostgres } from '../../src/db/embedded.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/sql.js';
 import { type Bench, printTopStatements, REPEATS, record, rows, settle } from './harness.js';
-import { serverPeakRssMb } from './processes.js';
+import { enterScenario, scenarioPeakRssMb, serverPeakRssMb } from './processes.js';
 import { deliveryScenario } from './scenarios/delivery.js';
 import { drainScenario } from './scenarios/drain.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
@@ -82,9 +82,10 @@ async function main() {
       await settle(bench);
       if (STATEMENTS) await sql`select pg_stat_statements_reset()`;
       const scenarioStarted = Date.now();
+      enterScenario(name);
       await scenario(bench);
       durations[name] = Math.round((Date.now() - scenarioStarted) / 1000);
-      process.stdout.write(`    (${name}: ${durations[name]} s)\n`);
+      process.stdout.write(`    (${name}: ${durations[name]} s, server peak RSS ${scenarioPeakRssMb[name] ?? 0} MB)\n`);
       if (STATEMENTS) await printTopStatements(sql);
     }
   } finally {
@@ -95,7 +96,7 @@ async function main() {
   record(
     {
       scenario: 'memory',
-      measured: `peak RSS MB, any server process, whole run (a ROLE=${serverPeakRssMb().role} process)`,
+      measured: `peak RSS MB, any server process, whole run (a ROLE=${serverPeakRssMb().role} process, ${serverPeakRssMb().scenario} scenario)`,
       figure: serverPeakRssMb().mb,
       baseline: 300,
       target: '≤ 300 MB',
