@@ -182,7 +182,7 @@ export async function scaleScenario(bench: Bench) {
     const p50s: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
     for (let i = 0; i < REPEATS; i++)
       for (const name of names)
-        p50s[name]?.push((await cannon(url, headers, pages[name as keyof typeof pages], 2)).p50);
+        p50s[name]?.push((await cannon(url, headers, pages[name as keyof typeof pages], 1)).p50);
     return p50s;
   };
 
