@@ -13,11 +13,11 @@ import {
 import { startBaseline } from '../processes.js';
 
 /**
- * 10,000 deliveries (1,000 events × 10 webhooks), timed from the first publish to the last
+ * 6,000 deliveries (600 events × 10 webhooks), timed from the first publish to the last
  * receipt: our worker process vs graphile-worker doing the same work per job.
  */
 export async function deliveryScenario(bench: Bench) {
-  const EVENTS = 1000;
+  const EVENTS = 600;
   const WEBHOOKS = 10;
   const TOTAL = EVENTS * WEBHOOKS;
   const receiver = await countingReceiver();
