@@ -148,6 +148,27 @@ describe('the key cache', () => {
     await eventually(async () => (await who(apiKey)) === 401, 10_000, 50);
   });
 
+  it('answers at once (no promise) only what memory decides: a held key, a malformed or known-unknown one; not a new or revoked key', async () => {
+    const { keys, who } = appWithCache();
+    const { apiKey, keyId, workspaceId } = await app.newWorkspace();
+    const madeUp = randomKey();
+    // Never looked up: only authenticate (the database) can say.
+    expect(keys.cached(apiKey)).toBeUndefined();
+    expect(keys.cached(madeUp)).toBeUndefined();
+    expect(keys.cached('not-a-key')).toBeNull();
+    await eventually(async () => (await who(apiKey)) === 200 && keys.size().listening, 10_000, 50);
+    expect(await who(apiKey)).toBe(200);
+    expect(keys.cached(apiKey)).toEqual({ keyId, workspaceId });
+    expect(await keys.authenticate(madeUp)).toBeNull();
+    expect(keys.cached(madeUp)).toBeNull();
+    // Revoked (here, as revokeApiKey does): gone from memory at once, and the database says no.
+    await app.sql`update api_keys set revoked_at = now() where id = ${keyId}`;
+    keys.forget(keyId);
+    expect(keys.cached(apiKey)).toBeUndefined();
+    expect(await who(apiKey)).toBe(401);
+    expect(keys.cached(apiKey)).toBeNull();
+  });
+
   it('clears itself when its LISTEN connection comes back, since notices sent meanwhile are lost', async () => {
     const { keys, who } = appWithCache();
     const { apiKey, keyId } = await app.newWorkspace();

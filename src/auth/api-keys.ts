@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId, randomBase62 } from '../lib/ids.js';
@@ -34,6 +34,11 @@ const summary = (sql: Sql) => sql`id, prefix, created_at, revoked_at, last_used_
  */
 export function apiKeyDigest(apiKey: string): Buffer {
   return createHash('sha256').update(apiKey).digest();
+}
+
+/** The same digest in hex, in one call (the key cache computes it on every request). */
+export function apiKeyDigestHex(apiKey: string): string {
+  return hash('sha256', apiKey, 'hex');
 }
 
 /** Whether `apiKey` has the shape of a key at all: anything else is refused without a lookup. */

@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
-import { type AuthenticatedKey, apiKeyDigest, findLiveKey, isApiKeyShaped, recordKeyUse } from './api-keys.js';
+import { type AuthenticatedKey, apiKeyDigestHex, findLiveKey, isApiKeyShaped, recordKeyUse } from './api-keys.js';
 
 export type ApiKeyCacheOptions = {
   /** Live keys remembered per process (least recently used forgotten first). */
@@ -204,24 +204,44 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
   const flushTimer = setInterval(() => void flush(), o.flushMs);
   flushTimer.unref();
 
+  /** Notes the use of a live key (for lastUsedAt) and answers a copy of it. */
+  const noteUse = (key: AuthenticatedKey | null): AuthenticatedKey | null => {
+    if (!key) return null;
+    used.set(key.keyId, now());
+    return { keyId: key.keyId, workspaceId: key.workspaceId };
+  };
+
+  /** What memory says of a digest: the key, null (known to match no live key), or undefined (ask the database). */
+  const remembered = (digest: string): AuthenticatedKey | null | undefined => {
+    const key = known.get(digest);
+    if (key && now() - key.at < (heard ? o.maxAgeMs : o.unheardMaxAgeMs)) {
+      // Most recently used last: the map's first entry is the one to forget.
+      known.delete(digest);
+      known.set(digest, key);
+      return key;
+    }
+    return unknown.has(digest) ? null : undefined;
+  };
+
   return {
     /** The live key and its workspace, or null for a malformed, unknown or revoked key. */
     async authenticate(apiKey: string): Promise<AuthenticatedKey | null> {
       if (!isApiKeyShaped(apiKey)) return null;
       ensureListening();
-      const digest = apiKeyDigest(apiKey).toString('hex');
-      let key: AuthenticatedKey | null | undefined = known.get(digest);
-      if (key && now() - (key as Entry).at < (heard ? o.maxAgeMs : o.unheardMaxAgeMs)) {
-        // Most recently used last: the map's first entry is the one to forget.
-        known.delete(digest);
-        known.set(digest, key as Entry);
-      } else if (unknown.has(digest)) {
-        return null;
-      } else {
-        key = await lookUp(digest);
-      }
-      if (key) used.set(key.keyId, now());
-      return key ? { keyId: key.keyId, workspaceId: key.workspaceId } : null;
+      const digest = apiKeyDigestHex(apiKey);
+      const key = remembered(digest);
+      return noteUse(key !== undefined ? key : await lookUp(digest));
+    },
+    /**
+     * As `authenticate`, but answers at once when memory decides (every request of a key
+     * but about one a minute), so the request need not wait for a promise's turn;
+     * undefined when the key must be looked up: then ask `authenticate`.
+     */
+    cached(apiKey: string): AuthenticatedKey | null | undefined {
+      if (!isApiKeyShaped(apiKey)) return null;
+      ensureListening();
+      const key = remembered(apiKeyDigestHex(apiKey));
+      return key === undefined ? undefined : noteUse(key);
     },
     /** When this process last saw the key used, if not written yet. */
     pendingUse(keyId: string): Date | null {

@@ -2,6 +2,7 @@ import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode } f
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/builder.js';
 import { unauthenticated } from '../graphql/errors.js';
+import type { AuthenticatedKey } from './api-keys.js';
 import { type ApiKeyCache, LookupsBusy } from './key-cache.js';
 
 /**
@@ -11,31 +12,39 @@ import { type ApiKeyCache, LookupsBusy } from './key-cache.js';
  * key is at hand.
  */
 export function useApiKeyAuth(keys: ApiKeyCache): Plugin<Context> {
-  const authenticate = async (args: {
-    document: DocumentNode;
-    operationName?: string | null | undefined;
-    contextValue: { request: Request };
-  }) => {
-    if (isIntrospectionOnly(args.document, args.operationName)) return undefined;
-    const apiKey = args.contextValue.request.headers.get('x-api-key');
-    if (!apiKey) throw unauthenticated('Missing X-API-Key header');
-    const key = await keys.authenticate(apiKey.trim()).catch((error: unknown) => {
-      if (error instanceof LookupsBusy) throw busy();
-      throw error;
-    });
+  const accept = (key: AuthenticatedKey | null): AuthenticatedKey => {
     if (!key) throw unauthenticated('Invalid or revoked API key');
     return key;
   };
+  /** The caller's key: at once when the cache knows it (nearly always), else once looked up. */
+  const authenticate = (args: {
+    document: DocumentNode;
+    operationName?: string | null | undefined;
+    contextValue: { request: Request };
+  }): AuthenticatedKey | undefined | Promise<AuthenticatedKey> => {
+    if (isIntrospectionOnly(args.document, args.operationName)) return undefined;
+    const apiKey = args.contextValue.request.headers.get('x-api-key');
+    if (!apiKey) throw unauthenticated('Missing X-API-Key header');
+    const known = keys.cached(apiKey.trim());
+    if (known !== undefined) return accept(known);
+    return keys.authenticate(apiKey.trim()).then(accept, (error: unknown) => {
+      if (error instanceof LookupsBusy) throw busy();
+      throw error;
+    });
+  };
+  // No promise unless a lookup is needed: the operation goes on in the same turn.
+  const withKey = (
+    key: ReturnType<typeof authenticate>,
+    extendContext: (extension: Pick<Context, 'workspaceId' | 'apiKeyId'>) => void,
+  ): Promise<void> | undefined => {
+    if (key instanceof Promise) return key.then((found) => withKey(found, extendContext));
+    if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId });
+    return undefined;
+  };
   return {
     onDispose: () => keys.close(),
-    async onExecute({ args, extendContext }) {
-      const key = await authenticate(args);
-      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId });
-    },
-    async onSubscribe({ args, extendContext }) {
-      const key = await authenticate(args);
-      if (key) extendContext({ workspaceId: key.workspaceId, apiKeyId: key.keyId });
-    },
+    onExecute: ({ args, extendContext }) => withKey(authenticate(args), extendContext),
+    onSubscribe: ({ args, extendContext }) => withKey(authenticate(args), extendContext),
   };
 }
 

@@ -101,6 +101,8 @@ export function useMutationRateLimit(
   publish: RateLimitOptions,
   now = () => performance.now(),
 ): Plugin<MaybeKeyed> {
+  // Both limits off: no hook at all, rather than one that looks at every operation to do nothing.
+  if (mutations.perSecond <= 0 && publish.perSecond <= 0) return {};
   const mutationBuckets = createBuckets(mutations.perSecond, mutations.burst, now);
   const publishBuckets = createBuckets(publish.perSecond, publish.burst, now);
   return {
@@ -138,10 +140,10 @@ export function useMutationRateLimit(
  * operations answer 429 RATE_LIMITED until its debt is paid.
  */
 export function useReadRateLimit(options: ReadRateLimitOptions, now = () => performance.now()): Plugin<MaybeKeyed> {
+  if (options.bytesPerSecond <= 0) return {};
   const buckets = createBuckets(options.bytesPerSecond, options.burstBytes, now);
   return {
     onExecute({ args }) {
-      if (options.bytesPerSecond <= 0) return;
       const context = args.contextValue;
       const keyId = context.apiKeyId;
       if (!keyId) return;
