@@ -65,11 +65,16 @@ export function createSender(options: SenderOptions) {
     },
   });
 
+  /**
+   * `cancel`: aborting it cuts the attempt short. The timeout aborts the same controller (its
+   * reason a TimeoutError): one signal per attempt, where AbortSignal.timeout joined to the
+   * caller's by AbortSignal.any made three and a few percent of a busy worker's time.
+   */
   async function send(
     url: string,
     headers: Record<string, string>,
     body: string,
-    cancel?: AbortSignal,
+    cancel = new AbortController(),
   ): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -91,15 +96,17 @@ export function createSender(options: SenderOptions) {
     if (!options.allowPrivateTargets && isIP(literal) && isForbiddenAddress(literal)) {
       return failed(['refused', `refused: ${literal} is not a public address`]);
     }
+    const timer = setTimeout(
+      () => cancel.abort(new DOMException('no complete response in time', 'TimeoutError')),
+      options.timeoutMs,
+    );
     try {
       const response = await request(target, {
         method: 'POST',
         headers,
         body,
         dispatcher: agent,
-        signal: cancel
-          ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), cancel])
-          : AbortSignal.timeout(options.timeoutMs),
+        signal: cancel.signal,
       });
       const responseBody = await readPrefix(response.body);
       const statusCode = response.statusCode;
@@ -116,6 +123,8 @@ export function createSender(options: SenderOptions) {
       };
     } catch (error) {
       return failed(describeError(error, options.timeoutMs));
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -39,6 +39,9 @@ export type WorkerOptions = {
 
 type InFlight = { claim: ClaimedDelivery; abort: AbortController };
 
+/** The reason a stop cuts an attempt short with (a timeout aborts the same controller with its own). */
+const STOPPED = new Error('the worker stopped; the claim is handed back');
+
 /** Free slots that make a finished attempt trigger a claim. */
 const REFILL_BATCH = 4;
 /** A webhook is claimed ahead for while its attempts keep succeeding within a quarter of the ahead wait, and for this long after its last. */
@@ -161,7 +164,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       span = tracing?.startAttempt(attemptFacts(claim));
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
-      result = await sender.send(request.url, request.headers, request.body, abort.signal);
+      result = await sender.send(request.url, request.headers, request.body, abort);
     } catch (error) {
       log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
       result = cannotSign;
@@ -181,7 +184,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       }
     }
     // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
-    if (stopping && abort.signal.aborted) {
+    if (abort.signal.reason === STOPPED) {
       span?.end(result, attemptOutcome(result), 'released');
     } else {
       const outcome = decideOutcome(claim, attemptedAt, result, policy);
@@ -271,7 +274,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       ]);
     }
     const unfinished = [...inFlight.values()].map(({ claim, abort }) => {
-      abort.abort();
+      abort.abort(STOPPED);
       return claim;
     });
     await writer.drain();

@@ -163,20 +163,22 @@ export async function recordOutcomes(
       -- What the foreign key's check did (migration 0014): a delivery being deleted now either
       -- goes first (no attempt written) or waits for this commit, and its delete then takes the
       -- attempt too. Both writes below read this, so the lock comes before the update (a row
-      -- this statement had already updated could not be locked by it).
-      select d.id from input i join deliveries d on d.id = i.delivery_id
+      -- this statement had already updated could not be locked by it). It carries the input
+      -- on, so the writes read it alone: joined back to the input, a CTE (estimated at 10 rows
+      -- whatever its size) was rescanned for every row, quadratic in the batch.
+      select i.* from input i join deliveries d on d.id = i.delivery_id
       for key share of d
     ), attempts as (
       insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)
       select i.delivery_id, i.attempted_at, i.status_code, i.duration_ms, i.error, i.response_body
-      from input i join locked l on l.id = i.delivery_id
+      from locked i
     ), recorded as (
       update deliveries d
       set status = i.status, next_attempt_at = i.next_attempt_at, attempt_count = d.attempt_count + 1,
           claim_token = null, manual = false, held = i.status = 'pending' and not w.active,
           updated_at = now()
-      from input i, locked l, webhooks w
-      where d.id = i.delivery_id and l.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id
+      from locked i, webhooks w
+      where d.id = i.delivery_id and d.claim_token = i.claim_token and w.id = d.webhook_id
       returning d.id, d.workspace_id, d.webhook_id, w.agent_id, d.event_id, d.status, d.attempt_count,
         i.status_code, i.error
     )

@@ -76,14 +76,18 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
  */
 const HEAP_LIMIT_MB = 256;
 
-/** `node --max-old-space-size=256 dist/main.js` with the given role, quiet logs, on 127.0.0.1. Resolves once it is ready. */
-export async function startServer(env: Record<string, string>): Promise<Child> {
+/**
+ * `node --max-old-space-size=256 dist/main.js` with the given role, quiet logs, on 127.0.0.1.
+ * Resolves once it is ready. `dist`: another build of the server to run instead (an A/B of
+ * two builds in one run).
+ */
+export async function startServer(env: Record<string, string>, dist = 'dist'): Promise<Child> {
   const port = await freePort();
   // BENCH_CPU_PROF=dir: every server process writes a .cpuprofile there when it stops.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc = startProcess(
     process.execPath,
-    [...profile, `--max-old-space-size=${HEAP_LIMIT_MB}`, 'dist/main.js'],
+    [...profile, `--max-old-space-size=${HEAP_LIMIT_MB}`, `${dist}/main.js`],
     { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     /$^/, // readiness is polled below
   );

@@ -46,6 +46,8 @@ async function main() {
       // default: at 10 million deliveries the indexes' hot pages must fit (see the scale rows).
       shared_buffers: process.env.BENCH_SHARED_BUFFERS ?? '1GB',
       ...(STATEMENTS ? { shared_preload_libraries: 'pg_stat_statements' } : {}),
+      // BENCH_PG_SETTINGS='{"auto_explain.log_min_duration":"20ms",…}': more settings while profiling.
+      ...(process.env.BENCH_PG_SETTINGS ? (JSON.parse(process.env.BENCH_PG_SETTINGS) as Record<string, string>) : {}),
     },
   });
   const sql = createPool(cluster.url, { max: 20 });

@@ -1,13 +1,16 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { cannotSign, decideOutcome, prepareAttempt } from '../../src/delivery/attempt.js';
 import { createCustomHeaders } from '../../src/delivery/custom-headers.js';
 import { createOpenedSecrets } from '../../src/delivery/opened-secrets.js';
-import type { AttemptResult } from '../../src/delivery/sender.js';
+import { type AttemptResult, createSender } from '../../src/delivery/sender.js';
 import { createSlots } from '../../src/delivery/slots.js';
 import type { ClaimedDelivery } from '../../src/queue/claim.js';
 import { encryptSecret, generateSigningSecret, sealHeaders } from '../../src/webhooks/secrets.js';
 import { MAX_SIGNING_SECRETS } from '../../src/webhooks/store.js';
+import { cleanup } from '../support/cleanup.js';
 
 const secretKey = Buffer.alloc(32, 7);
 const secret = generateSigningSecret();
@@ -156,5 +159,42 @@ describe('slots', () => {
     slots.give({ webhookId: 'b', workspaceId: 'x' });
     expect(slots.inFlight.size).toBe(0);
     expect(slots.free()).toBe(3);
+  });
+});
+
+describe('send', () => {
+  /** An endpoint that never answers (closed when the test ends). */
+  async function hung() {
+    const open = new Set<import('node:http').ServerResponse>();
+    const server = createServer((req, res) => {
+      req.resume();
+      open.add(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanup(async () => {
+      for (const res of open) res.destroy();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  }
+
+  it("times out on its own signal, and a caller's abort cuts it short with the caller's reason, not as a timeout", async () => {
+    const url = await hung();
+    const sender = createSender({ timeoutMs: 200, allowPrivateTargets: true });
+    cleanup(() => sender.close());
+    const timedOut = new AbortController();
+    const late = await sender.send(url, {}, '{}', timedOut);
+    expect(late).toMatchObject({ kind: 'timeout', ok: false, error: 'timeout: no complete response within 200 ms' });
+    expect((timedOut.signal.reason as Error).name).toBe('TimeoutError');
+
+    const slow = createSender({ timeoutMs: 60_000, allowPrivateTargets: true });
+    cleanup(() => slow.close());
+    const cut = new AbortController();
+    const stopped = new Error('stopped');
+    const sending = slow.send(url, {}, '{}', cut);
+    setTimeout(() => cut.abort(stopped), 100);
+    expect((await sending).kind).not.toBe('timeout');
+    expect(cut.signal.reason).toBe(stopped);
   });
 });
