@@ -54,8 +54,7 @@ export async function isolationScenario(bench: Bench) {
   const withBroken: number[] = [];
   const without: number[] = [];
   await run(false); // warm-up: the first run after a quiet spell is slow either way
-  // Short runs on a busy machine: more pairs than other scenarios, for a steadier median.
-  for (let i = 0; i < Math.max(REPEATS, 4); i++) {
+  for (let i = 0; i < REPEATS; i++) {
     without.push(await run(false));
     withBroken.push(await run(true));
   }
