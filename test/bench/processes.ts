@@ -73,8 +73,9 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
  * The heap limit README's "Running in production" gives a 512 MB container. Without one V8
  * sizes its heap from this machine's 24 GiB and lets garbage reach 280–320 MB before a full
  * collection (publishEvents batches, 32 connections), with about 50 MB of it live.
+ * BENCH_HEAP_LIMIT_MB sets another (0: none).
  */
-const HEAP_LIMIT_MB = 256;
+const HEAP_LIMIT_MB = Number(process.env.BENCH_HEAP_LIMIT_MB ?? 256);
 
 /**
  * `node --max-old-space-size=256 dist/main.js` with the given role, quiet logs, on 127.0.0.1.
@@ -87,7 +88,7 @@ export async function startServer(env: Record<string, string>, dist = 'dist'): P
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc = startProcess(
     process.execPath,
-    [...profile, `--max-old-space-size=${HEAP_LIMIT_MB}`, `${dist}/main.js`],
+    [...profile, ...(HEAP_LIMIT_MB > 0 ? [`--max-old-space-size=${HEAP_LIMIT_MB}`] : []), `${dist}/main.js`],
     { NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     /$^/, // readiness is polled below
   );

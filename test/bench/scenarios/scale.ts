@@ -125,10 +125,6 @@ export async function generateHistory(
       [start, stepMs, events],
     );
     progress('attempts');
-    // PostgreSQL sizes a parallel index build from the table's page count as last recorded:
-    // still the empty table's, so each build would run on one core without this.
-    await tx.unsafe(`analyze ${tables.join(', ')}`);
-    progress('analyze');
     for (const k of keys.filter((k) => !k.foreign))
       await tx.unsafe(`alter table ${k.table} add constraint ${k.name} ${k.def}`);
     progress('primary keys');
