@@ -223,26 +223,26 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     return unknown.has(digest) ? null : undefined;
   };
 
+  /**
+   * As `authenticate`, but answers at once when memory decides (every request of a key
+   * but about one a minute), so the request need not wait for a promise's turn;
+   * undefined when the key must be looked up: then ask `authenticate`.
+   */
+  const cached = (apiKey: string): AuthenticatedKey | null | undefined => {
+    if (!isApiKeyShaped(apiKey)) return null;
+    ensureListening();
+    const key = remembered(apiKeyDigestHex(apiKey));
+    return key === undefined ? undefined : noteUse(key);
+  };
+
   return {
     /** The live key and its workspace, or null for a malformed, unknown or revoked key. */
     async authenticate(apiKey: string): Promise<AuthenticatedKey | null> {
-      if (!isApiKeyShaped(apiKey)) return null;
-      ensureListening();
-      const digest = apiKeyDigestHex(apiKey);
-      const key = remembered(digest);
-      return noteUse(key !== undefined ? key : await lookUp(digest));
+      const known = cached(apiKey);
+      // A miss hashes the key a second time: about one request a minute per key.
+      return known !== undefined ? known : noteUse(await lookUp(apiKeyDigestHex(apiKey)));
     },
-    /**
-     * As `authenticate`, but answers at once when memory decides (every request of a key
-     * but about one a minute), so the request need not wait for a promise's turn;
-     * undefined when the key must be looked up: then ask `authenticate`.
-     */
-    cached(apiKey: string): AuthenticatedKey | null | undefined {
-      if (!isApiKeyShaped(apiKey)) return null;
-      ensureListening();
-      const key = remembered(apiKeyDigestHex(apiKey));
-      return key === undefined ? undefined : noteUse(key);
-    },
+    cached,
     /** When this process last saw the key used, if not written yet. */
     pendingUse(keyId: string): Date | null {
       const at = used.get(keyId);

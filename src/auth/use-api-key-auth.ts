@@ -25,9 +25,10 @@ export function useApiKeyAuth(keys: ApiKeyCache): Plugin<Context> {
     if (isIntrospectionOnly(args.document, args.operationName)) return undefined;
     const apiKey = args.contextValue.request.headers.get('x-api-key');
     if (!apiKey) throw unauthenticated('Missing X-API-Key header');
-    const known = keys.cached(apiKey.trim());
+    const key = apiKey.trim();
+    const known = keys.cached(key);
     if (known !== undefined) return accept(known);
-    return keys.authenticate(apiKey.trim()).then(accept, (error: unknown) => {
+    return keys.authenticate(key).then(accept, (error: unknown) => {
       if (error instanceof LookupsBusy) throw busy();
       throw error;
     });

@@ -10,7 +10,7 @@ import autocannon from 'autocannon';
 import type { Pool } from '../../src/db/sql.js';
 import { publishEvent, publishEvents } from '../../src/events/store.js';
 import { insertWebhook } from '../../src/webhooks/store.js';
-import { startServer } from './processes.js';
+import { processCpuMs, procStat, startServer } from './processes.js';
 
 export type Row = {
   scenario: string;
@@ -193,34 +193,18 @@ export async function publishBacklog(bench: Bench, workspaceId: string, agentId:
   }
 }
 
-/** utime + stime (+ cutime + cstime: reaped children) of a process, in ms; 0 once it is gone. */
-async function processCpuMs(pid: number, withReapedChildren: boolean): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  if (!stat) return 0;
-  // Fields after the command name: utime, stime, cutime, cstime are the 12th to 15th, in clock ticks (1/100 s).
-  const fields = stat
-    .slice(stat.lastIndexOf(')') + 2)
-    .split(' ')
-    .map(Number);
-  const ticks =
-    (fields[11] ?? 0) + (fields[12] ?? 0) + (withReapedChildren ? (fields[13] ?? 0) + (fields[14] ?? 0) : 0);
-  return ticks * 10;
-}
-
 /**
  * CPU the whole PostgreSQL cluster has used so far, in ms: the postmaster with the backends it
  * has reaped, plus those still running. Read before and after a run: what its SQL cost.
  */
 export async function databaseCpuMs(sql: Pool): Promise<number> {
   const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
-  const stat = await fs.readFile(`/proc/${row?.pid}/stat`, 'utf8');
-  const postmaster = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const postmaster = (await procStat(row?.pid ?? 0))[1];
+  if (!postmaster) return 0;
   let total = await processCpuMs(postmaster, true);
   for (const entry of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const child = await fs.readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
-    if (Number(child.slice(child.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) {
-      total += await processCpuMs(Number(entry), false);
+    if (/^\d+$/.test(entry) && (await procStat(Number(entry)))[1] === postmaster) {
+      total += await processCpuMs(Number(entry));
     }
   }
   return total;

@@ -32,11 +32,25 @@ async function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> 
   return Math.round((kb * 1024) / 1e6);
 }
 
-async function cpuMs(pid: number): Promise<number> {
+/** The fields of /proc/<pid>/stat after the command name (state is [0], ppid [1]); none once it is gone. */
+export async function procStat(pid: number): Promise<number[]> {
   const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (1/100 s).
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  return stat
+    ? stat
+        .slice(stat.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number)
+    : [];
+}
+
+/**
+ * CPU a process has used so far (utime + stime; with `withReapedChildren` also cutime +
+ * cstime, its children that have exited), in ms; 0 once it is gone.
+ */
+export async function processCpuMs(pid: number, withReapedChildren = false): Promise<number> {
+  // utime, stime, cutime and cstime are the 12th to 15th fields, in clock ticks (1/100 s).
+  const [utime = 0, stime = 0, cutime = 0, cstime = 0] = (await procStat(pid)).slice(11, 15);
+  return (utime + stime + (withReapedChildren ? cutime + cstime : 0)) * 10;
 }
 
 let peakOfAllServers = { mb: 0, role: '', scenario: '' };
@@ -57,7 +71,7 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
     url,
     peakRssMb,
     rssMb: () => statusMb(pid, 'VmRSS'),
-    cpuMs: () => cpuMs(pid),
+    cpuMs: () => processCpuMs(pid),
     async stop() {
       const peak = isServer ? await peakRssMb() : 0;
       scenarioPeakRssMb[currentScenario] = Math.max(scenarioPeakRssMb[currentScenario] ?? 0, peak);
