@@ -15,10 +15,17 @@ type Holder = { webhookId: string; workspaceId: string };
  * A worker's attempts in flight, counted by webhook (and so by workspace). Claims ask for
  * no more than `free()` and top each share up to its limit (the claim reads `inFlight`),
  * so the limits hold however the endpoints behave.
+ *
+ * An attempt that has waited long on its endpoint can be set aside: it still holds its
+ * slot of the worker and of its webhook's share, but no longer counts against its
+ * workspace's, so a few hung endpoints do not starve the same tenant's healthy ones. At
+ * most a quarter of the workspace's share at a time, so a tenant's thousand hung endpoints
+ * still hold a bounded part of the worker (with the defaults, 64 + 16 of 256 slots).
  */
 export function createSlots(limits: SlotLimits) {
+  const asidePerWorkspace = Math.ceil(limits.perWorkspace / 4);
   const byWebhook: InFlightCounts = new Map();
-  const byWorkspace = new Map<string, number>();
+  const byWorkspace = new Map<string, { counted: number; aside: number }>();
   let total = 0;
   return {
     limits,
@@ -26,21 +33,41 @@ export function createSlots(limits: SlotLimits) {
     size: () => total,
     free: () => limits.total - total,
     ofWebhook: (webhookId: string) => byWebhook.get(webhookId)?.count ?? 0,
-    ofWorkspace: (workspaceId: string) => byWorkspace.get(workspaceId) ?? 0,
+    /** In flight for the workspace and counted against its share (not set aside). */
+    ofWorkspace: (workspaceId: string) => byWorkspace.get(workspaceId)?.counted ?? 0,
     take({ webhookId, workspaceId }: Holder) {
       total++;
-      byWorkspace.set(workspaceId, (byWorkspace.get(workspaceId) ?? 0) + 1);
+      const workspace = byWorkspace.get(workspaceId);
+      if (workspace) workspace.counted++;
+      else byWorkspace.set(workspaceId, { counted: 1, aside: 0 });
       const held = byWebhook.get(webhookId);
       if (held) held.count++;
       else byWebhook.set(webhookId, { workspaceId, count: 1 });
     },
-    give({ webhookId, workspaceId }: Holder) {
-      total--;
-      const n = (byWorkspace.get(workspaceId) ?? 1) - 1;
-      if (n === 0) byWorkspace.delete(workspaceId);
-      else byWorkspace.set(workspaceId, n);
+    /** Stops counting one taken slot against its workspace, if the workspace has room aside; says whether it did. */
+    setAside({ webhookId, workspaceId }: Holder): boolean {
+      const workspace = byWorkspace.get(workspaceId);
       const held = byWebhook.get(webhookId);
-      if (held && --held.count === 0) byWebhook.delete(webhookId);
+      if (!workspace || !held || workspace.aside >= asidePerWorkspace || workspace.counted === 0) return false;
+      workspace.counted--;
+      workspace.aside++;
+      held.aside = (held.aside ?? 0) + 1;
+      return true;
+    },
+    /** Frees a taken slot; `setAside`: it had been set aside. */
+    give({ webhookId, workspaceId }: Holder, setAside = false) {
+      total--;
+      const workspace = byWorkspace.get(workspaceId);
+      if (workspace) {
+        if (setAside) workspace.aside--;
+        else workspace.counted--;
+        if (workspace.counted + workspace.aside === 0) byWorkspace.delete(workspaceId);
+      }
+      const held = byWebhook.get(webhookId);
+      if (held) {
+        if (setAside) held.aside = (held.aside ?? 1) - 1;
+        if (--held.count === 0) byWebhook.delete(webhookId);
+      }
     },
   };
 }

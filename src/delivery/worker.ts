@@ -37,7 +37,8 @@ export type WorkerOptions = {
   aheadWaitMs?: number;
 };
 
-type InFlight = { claim: ClaimedDelivery; abort: AbortController };
+/** `sentAt`: when its request went out (after any wait for its rate-limit slot); `setAside`: see slots.ts. */
+type InFlight = { claim: ClaimedDelivery; abort: AbortController; sentAt?: number; setAside?: boolean };
 
 /** The reason a stop cuts an attempt short with (a timeout aborts the same controller with its own). */
 const STOPPED = new Error('the worker stopped; the claim is handed back');
@@ -46,6 +47,8 @@ const STOPPED = new Error('the worker stopped; the claim is handed back');
 const REFILL_BATCH = 4;
 /** A webhook is claimed ahead for while its attempts keep succeeding within a quarter of the ahead wait, and for this long after its last. */
 const FLOWING_FOR_MS = 5000;
+/** An attempt its endpoint has held this long is set aside: it stops counting against its workspace's share. */
+const SET_ASIDE_AFTER_MS = 1000;
 
 /**
  * Claims due deliveries and sends them, one stage after another:
@@ -115,13 +118,27 @@ export function startDeliveryWorker(options: WorkerOptions) {
   }
   const wake = singleFlight(claimDue, () => stopping, log);
 
+  /**
+   * Attempts waiting on hung or slow endpoints stop counting against their workspace's share
+   * (slots.ts), so its other webhooks may take the room. Says whether any was set aside.
+   */
+  function setAsideLongWaits(now: number): boolean {
+    let setAside = false;
+    for (const entry of inFlight.values()) {
+      if (entry.setAside || entry.sentAt === undefined || now - entry.sentAt < SET_ASIDE_AFTER_MS) continue;
+      if (slots.setAside(entry.claim)) entry.setAside = setAside = true;
+    }
+    return setAside;
+  }
+
   /** In flight and waiting ahead, by webhook, for the claim to top up. */
   function held(): InFlightCounts {
     const now = Date.now();
+    setAsideLongWaits(now);
     const isFlowing = (webhookId: string) => now - (flowing.get(webhookId) ?? -FLOWING_FOR_MS) < FLOWING_FOR_MS;
     const counts: InFlightCounts = new Map();
-    for (const [webhookId, { workspaceId, count }] of slots.inFlight) {
-      counts.set(webhookId, { workspaceId, count, ahead: isFlowing(webhookId) });
+    for (const [webhookId, { workspaceId, count, aside }] of slots.inFlight) {
+      counts.set(webhookId, { workspaceId, count, aside, ahead: isFlowing(webhookId) });
     }
     for (const [webhookId, { workspaceId, claims }] of ahead.byWebhook) {
       const counted = counts.get(webhookId);
@@ -152,7 +169,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
 
   async function attempt(claim: ClaimedDelivery) {
     const abort = new AbortController();
-    inFlight.set(claim.id, { claim, abort });
+    const entry: InFlight = { claim, abort };
+    inFlight.set(claim.id, entry);
     slots.take(claim);
     metrics?.deliveriesInFlight.set(slots.size());
     let result: AttemptResult;
@@ -164,6 +182,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       span = tracing?.startAttempt(attemptFacts(claim));
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
+      entry.sentAt = Date.now();
       result = await sender.send(request.url, request.headers, request.body, abort);
     } catch (error) {
       log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
@@ -172,7 +191,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     }
     const attemptedAt = new Date(Date.now() - result.durationMs);
     inFlight.delete(claim.id);
-    slots.give(claim);
+    slots.give(claim, entry.setAside);
     metrics?.deliveriesInFlight.set(slots.size());
     if (!stopping) {
       if (result.ok && result.durationMs < aheadWaitMs / 4) flowing.set(claim.webhookId, Date.now());
@@ -236,6 +255,10 @@ export function startDeliveryWorker(options: WorkerOptions) {
       // Not started in time (its webhook's slots stayed busy): back to the queue.
       handBack(ahead.takeWaitingSince(now - aheadWaitMs));
       for (const [webhookId, at] of flowing) if (now - at >= FLOWING_FOR_MS) flowing.delete(webhookId);
+      if (setAsideLongWaits(now)) {
+        dispatch();
+        void wake();
+      }
     },
     Math.max(10, aheadWaitMs / 2),
   );

@@ -35,8 +35,10 @@ export type ClaimedDelivery = {
  * What this worker already holds (in flight, or claimed ahead and waiting), by webhook, so a
  * claim tops each share up rather than past it. `ahead`: the webhook's attempts come back
  * quickly and well, so the claim may hold one more share of it (see delivery/ahead.ts).
+ * `aside`: of `count`, attempts set aside (waiting long on their endpoint, delivery/slots.ts):
+ * they count against the webhook's share but not the workspace's.
  */
-export type InFlightCounts = Map<string, { workspaceId: string; count: number; ahead?: boolean }>;
+export type InFlightCounts = Map<string, { workspaceId: string; count: number; ahead?: boolean; aside?: number }>;
 
 export type ClaimOptions = {
   /** Free slots: claim at most this many. */
@@ -92,20 +94,24 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
   return sql<ClaimedDelivery[]>`/* deliveries.claim */
     with recursive heads as (${queueHeads(sql)}    ), busy as (
       select * from unnest(${busy.map(([id]) => id)}::text[], ${busy.map(([, b]) => b.workspaceId)}::text[],
-        ${busy.map(([, b]) => b.count)}::int[], ${sql.array(busy.map(([, b]) => b.ahead ?? false))}::bool[])
-        as b(webhook_id, workspace_id, in_flight, ahead)
+        ${busy.map(([, b]) => b.count)}::int[], ${sql.array(busy.map(([, b]) => b.ahead ?? false))}::bool[],
+        ${busy.map(([, b]) => b.aside ?? 0)}::int[])
+        as b(webhook_id, workspace_id, in_flight, ahead, aside)
     ), due as (
       select w.id, w.workspace_id, h.next_attempt_at as head_due, w.rate_limit_per_second, w.rate_next_at,
         w.circuit_opened_at, w.next_probe_at, w.probe_delivery_id
       from heads h join webhooks w on w.id = h.webhook_id
       where h.next_attempt_at <= now()
     ), sharing as (
-      -- Who shares each workspace's slots: its webhooks with something due or held (in flight or ahead).
+      -- Who shares each workspace's slots: its webhooks with something due or held (in flight or
+      -- ahead), and what they hold against its share (not what is set aside). An open circuit
+      -- waiting for its probe takes nothing, so it does not thin the others' shares.
       select workspace_id, count(*) as webhooks, sum(in_flight) as in_flight, bool_or(ahead) as ahead
       from (
         select coalesce(d.id, b.webhook_id) as webhook_id, coalesce(d.workspace_id, b.workspace_id) as workspace_id,
-          coalesce(b.in_flight, 0) as in_flight, coalesce(b.ahead, false) as ahead
-        from due d full join busy b on b.webhook_id = d.id
+          coalesce(b.in_flight - b.aside, 0) as in_flight, coalesce(b.ahead, false) as ahead
+        from (select * from due where circuit_opened_at is null or next_probe_at <= now()) d
+        full join busy b on b.webhook_id = d.id
       ) s
       group by workspace_id
     ), ready as materialized (

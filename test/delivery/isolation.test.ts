@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
-import { createReceiver } from '../support/receiver.js';
+import { createReceiver, eventually, sleep } from '../support/receiver.js';
 
 let app: TestApp;
 beforeAll(async () => {
@@ -41,7 +41,7 @@ describe('one dead endpoint', () => {
 describe('fair shares across workspaces', () => {
   it("another workspace's hung endpoints hold no more than their share, and never stand in front of this one's deliveries", async () => {
     // Its own app: the worker of the test above would claim these too.
-    const app = await createTestApp({ DELIVERY_TIMEOUT_MS: '5000' });
+    const app = await createTestApp({ DELIVERY_TIMEOUT_MS: '8000' });
     const noisy = await app.newWorkspace();
     const quiet = await app.newWorkspace();
     const blackHoles = await Promise.all(Array.from({ length: 10 }, () => createReceiver(() => ({ hang: true }))));
@@ -65,11 +65,84 @@ describe('fair shares across workspaces', () => {
     const started = Date.now();
     app.startWorker({ concurrency: 8, perWorkspace: 4, perWebhook: 2 });
     await healthy.waitFor(10, 4000);
-    // Long before the hung attempts time out (5 s): nothing waited for them.
+    // Long before the hung attempts time out (8 s): nothing waited for them.
     expect(Date.now() - started).toBeLessThan(2500);
-    // The noisy workspace holds its share of the slots, no more, spread over its webhooks.
-    const sent = blackHoles.map((hole) => hole.received.length);
-    expect(sent.reduce((a, b) => a + b, 0)).toBe(4);
-    expect(Math.max(...sent)).toBe(1);
+    // The noisy workspace holds its share of the slots, spread over its webhooks, and after
+    // a second one more: a quarter of its share set aside for attempts that hang.
+    const sent = () => blackHoles.map((hole) => hole.received.length);
+    const total = () => sent().reduce((a, b) => a + b, 0);
+    expect(total()).toBeGreaterThanOrEqual(4);
+    await eventually(async () => total() === 5, 4000);
+    await sleep(1000);
+    expect(total()).toBe(5);
+    expect(Math.max(...sent())).toBe(1);
+    expect(Date.now() - started).toBeLessThan(8000);
+  });
+});
+
+describe("a workspace's own hung endpoints", () => {
+  it("give their room in the workspace's share back after a second, so its healthy webhooks go on", async () => {
+    const app = await createTestApp({ DELIVERY_TIMEOUT_MS: '8000' });
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const blackHoles = await Promise.all([0, 1].map(() => createReceiver(() => ({ hang: true }))));
+    for (const [i, hole] of blackHoles.entries()) {
+      await app.graphql(REGISTER, {
+        apiKey,
+        variables: { input: validWebhook({ url: hole.url, agentId: `hung-${i}` }) },
+      });
+      for (let j = 0; j < 3; j++)
+        await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded(`hung-${i}`) } });
+    }
+    const healthy = await createReceiver();
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: healthy.url, agentId: 'ok' }) } });
+    for (let i = 0; i < 5; i++) await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('ok') } });
+
+    const started = Date.now();
+    // Two slots for the workspace, and one more aside (a quarter of two, rounded up). The hung
+    // webhooks' deliveries are older: they take both slots first, and the healthy one waits.
+    app.startWorker({ concurrency: 16, perWorkspace: 2, perWebhook: 1 });
+    await healthy.waitFor(5, 6000);
+    // Before the hung attempts time out (8 s): one of them was set aside after a second,
+    // and its room went to the healthy webhook.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    const [recorded] = await app.sql`
+      select count(*)::int as n from delivery_attempts a join deliveries d on d.id = a.delivery_id
+      join webhooks w on w.id = d.webhook_id where w.workspace_id = ${workspaceId} and w.agent_id like 'hung-%'`;
+    expect(recorded?.n ?? 0).toBe(0);
+    // A set-aside attempt still holds its webhook's share: one request each, no more.
+    expect(blackHoles.map((hole) => hole.received.length)).toEqual([1, 1]);
+  });
+});
+
+describe('open circuits', () => {
+  it("waiting for their probe, do not thin the shares of their workspace's other webhooks", async () => {
+    const app = await createTestApp();
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const down = await createReceiver(() => ({ status: 500 }));
+    for (let i = 0; i < 3; i++) {
+      await app.graphql(REGISTER, {
+        apiKey,
+        variables: { input: validWebhook({ url: down.url, agentId: `down-${i}` }) },
+      });
+      await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded(`down-${i}`) } });
+    }
+    await app.sql`update webhooks set consecutive_failures = 5, circuit_opened_at = now(),
+      next_probe_at = now() + interval '1 hour' where workspace_id = ${workspaceId}`;
+    let inFlight = 0;
+    let most = 0;
+    const healthy = await createReceiver(() => {
+      most = Math.max(most, ++inFlight);
+      setTimeout(() => inFlight--, 200);
+      return { status: 200, delayMs: 200 };
+    });
+    await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: healthy.url, agentId: 'ok' }) } });
+    for (let i = 0; i < 12; i++) await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('ok') } });
+
+    // Four slots for the workspace. Split over the four webhooks with something due, the healthy
+    // one would get one; the three open circuits take nothing for an hour, so it gets all four.
+    app.startWorker({ concurrency: 16, perWorkspace: 4, perWebhook: 4 });
+    await healthy.waitFor(12, 5000);
+    expect(most).toBe(4);
+    expect(down.received).toHaveLength(0);
   });
 });

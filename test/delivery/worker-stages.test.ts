@@ -160,6 +160,30 @@ describe('slots', () => {
     expect(slots.inFlight.size).toBe(0);
     expect(slots.free()).toBe(3);
   });
+
+  it("set aside up to a quarter of a workspace's share: still held, no longer counted against the workspace", () => {
+    const slots = createSlots({ total: 20, perWorkspace: 8, perWebhook: 4 });
+    for (const webhookId of ['a', 'b', 'c']) slots.take({ webhookId, workspaceId: 'x' });
+    slots.take({ webhookId: 'd', workspaceId: 'y' });
+    expect(slots.setAside({ webhookId: 'a', workspaceId: 'x' })).toBe(true);
+    expect(slots.setAside({ webhookId: 'b', workspaceId: 'x' })).toBe(true);
+    // Two is a quarter of 8: c stays counted; another workspace has its own two.
+    expect(slots.setAside({ webhookId: 'c', workspaceId: 'x' })).toBe(false);
+    expect(slots.setAside({ webhookId: 'd', workspaceId: 'y' })).toBe(true);
+    expect(slots.ofWorkspace('x')).toBe(1);
+    expect(slots.size()).toBe(4);
+    expect(slots.inFlight.get('a')).toEqual({ workspaceId: 'x', count: 1, aside: 1 });
+    // A set-aside attempt that ends frees its place aside for the next.
+    slots.give({ webhookId: 'a', workspaceId: 'x' }, true);
+    expect(slots.ofWorkspace('x')).toBe(1);
+    expect(slots.setAside({ webhookId: 'c', workspaceId: 'x' })).toBe(true);
+    expect(slots.ofWorkspace('x')).toBe(0);
+    slots.give({ webhookId: 'b', workspaceId: 'x' }, true);
+    slots.give({ webhookId: 'c', workspaceId: 'x' }, true);
+    slots.give({ webhookId: 'd', workspaceId: 'y' }, true);
+    expect(slots.size()).toBe(0);
+    expect(slots.inFlight.size).toBe(0);
+  });
 });
 
 describe('send', () => {
