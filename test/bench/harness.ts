@@ -44,19 +44,23 @@ export async function listen(handler: Parameters<typeof createServer>[1]): Promi
   return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
-/** A keep-alive receiver that counts, resolving when `expected` requests have arrived. */
-export async function countingReceiver() {
+/**
+ * A keep-alive receiver that counts, resolving when `expected` requests have arrived;
+ * `answerAfterMs`: each is answered (and counted) that long after it arrived.
+ */
+export async function countingReceiver(answerAfterMs = 0) {
   let count = 0;
   let target = Number.POSITIVE_INFINITY;
   let done: () => void = () => {};
   let firstAt = 0;
   const { server, url } = await listen((req, res) => {
     req.resume();
-    req.on('end', () => {
+    const answer = () => {
       res.writeHead(200).end();
       if (count === 0) firstAt = performance.now();
       if (++count === target) done();
-    });
+    };
+    req.on('end', () => (answerAfterMs > 0 ? setTimeout(answer, answerAfterMs) : answer()));
   });
   return {
     url: `${url}/hooks`,
