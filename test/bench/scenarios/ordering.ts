@@ -3,12 +3,12 @@ import { createWorkspace } from '../../../src/workspaces/store.js';
 import { type Bench, countingReceiver, median, REPEATS, record, server, settle, webhook } from '../harness.js';
 
 /**
- * One webhook receiving 1,000 concurrent conversations of 10 events each (published
+ * One webhook receiving 600 concurrent conversations of 10 events each (published
  * interleaved, as calls overlap): drain throughput with ordering CONVERSATION (one
  * delivery per conversation at a time) against the same backlog unordered.
  */
 export async function orderingScenario(bench: Bench) {
-  const CONVERSATIONS = 1000;
+  const CONVERSATIONS = 600;
   const EVENTS_EACH = 10;
   const TOTAL = CONVERSATIONS * EVENTS_EACH;
   const receiver = await countingReceiver();
@@ -56,7 +56,7 @@ export async function orderingScenario(bench: Bench) {
   record(
     {
       scenario: 'ordering',
-      measured: 'deliveries/s, one webhook, 1,000 conversations × 10 events, ordering CONVERSATION',
+      measured: 'deliveries/s, one webhook, 600 conversations × 10 events, ordering CONVERSATION',
       figure: Math.round(median(ordered)),
       baseline: Math.round(median(unordered)),
       target: '≥ 0.8× unordered (NONE)',
