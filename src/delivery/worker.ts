@@ -102,6 +102,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
       const room = slots.free();
       // Room ahead, for the webhooks flowing: a second share each, no more in all than the slots.
       const aheadRoom = flowing.size > 0 ? Math.max(0, Math.min(room, slots.limits.total - ahead.size())) : 0;
+      // Between sweeps too: a claim should see the room long waits have given back.
+      setAsideLongWaits(Date.now());
       const claimed = await claimDueDeliveries(sql, {
         limit: room + aheadRoom,
         perWebhook: slots.limits.perWebhook,
@@ -134,7 +136,6 @@ export function startDeliveryWorker(options: WorkerOptions) {
   /** In flight and waiting ahead, by webhook, for the claim to top up. */
   function held(): InFlightCounts {
     const now = Date.now();
-    setAsideLongWaits(now);
     const isFlowing = (webhookId: string) => now - (flowing.get(webhookId) ?? -FLOWING_FOR_MS) < FLOWING_FOR_MS;
     const counts: InFlightCounts = new Map();
     for (const [webhookId, { workspaceId, count, aside }] of slots.inFlight) {
