@@ -38,8 +38,9 @@ const RETENTION_MS = 30 * DAY_MS;
  * random-looking characters from a hash of the row number), so the indexes keyed by id
  * grow as they would in production; rows go into the heap in creation order, as they
  * would. One statement per
- * table, in one transaction whose commits need not wait for the disk and whose rows skip
- * the foreign-key triggers (they are consistent by construction); every index is in place.
+ * table, each in a transaction whose commit need not wait for the disk and whose rows skip
+ * the foreign-key triggers (they are consistent by construction), two at a time; every
+ * index is in place after.
  */
 export async function generateHistory(
   sql: Pool,
@@ -74,70 +75,87 @@ export async function generateHistory(
   /** Delivery m: event n's k-th (0…fanOut-1), to webhook k. */
   const m = `((n - 1)::int8 * ${fanOut} + k)`;
   const deliveryId = `'dlv_' || e.t || ${hash(m, 0)}`;
+  /** One statement in its own transaction, on a connection of its own (two run at once: the machine's two cores). */
+  const bulk = (statement: string, params: unknown[] = []) =>
+    sql.begin(async (tx) => {
+      await tx`set local synchronous_commit = off`;
+      await tx`set local session_replication_role = replica`;
+      await tx`set local maintenance_work_mem = '512MB'`;
+      await tx`set local max_parallel_maintenance_workers = 0`;
+      await tx.unsafe(statement, params as never[]);
+    });
+  // Loading into 10 million rows' worth of indexes row by row is what makes it slow
+  // (random keys: every insert a different leaf). Their definitions are read from the
+  // catalogue, dropped, and built again after the load by a sort, as a restore does.
+  // Partial indexes stay: none of their predicates (pending, failed) holds for many rows.
+  const tables = ['events', 'deliveries', 'delivery_attempts'];
+  const indexes = await sql<{ def: string; name: string }[]>`
+    select pg_get_indexdef(i.indexrelid) as def, i.indexrelid::regclass::text as name
+    from pg_index i join pg_class t on t.oid = i.indrelid
+    where t.relname in ${sql(tables)} and i.indpred is null and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`;
+  const keys = await sql<{ table: string; name: string; def: string; foreign: boolean }[]>`
+    select conrelid::regclass::text as table, conname as name, pg_get_constraintdef(oid) as def, contype = 'f' as foreign
+    from pg_constraint
+    where (contype = 'p' and conrelid::regclass::text in ${sql(tables)})
+      or (contype = 'f' and confrelid::regclass::text in ${sql(tables)})
+    order by contype = 'p'`;
   await sql.begin(async (tx) => {
-    await tx`set local synchronous_commit = off`;
-    await tx`set local session_replication_role = replica`;
-    await tx`set local maintenance_work_mem = '1GB'`;
-    // Loading into 10 million rows' worth of indexes row by row is what makes it slow
-    // (random keys: every insert a different leaf). Their definitions are read from the
-    // catalogue, dropped, and built again after the load by a sort, as a restore does.
-    // Partial indexes stay: none of their predicates (pending, failed) holds for many rows.
-    const tables = ['events', 'deliveries', 'delivery_attempts'];
-    const indexes = await tx<{ def: string; name: string }[]>`
-      select pg_get_indexdef(i.indexrelid) as def, i.indexrelid::regclass::text as name
-      from pg_index i join pg_class t on t.oid = i.indrelid
-      where t.relname in ${tx(tables)} and i.indpred is null and not exists (select 1 from pg_constraint c where c.conindid = i.indexrelid)`;
-    const keys = await tx<{ table: string; name: string; def: string; foreign: boolean }[]>`
-      select conrelid::regclass::text as table, conname as name, pg_get_constraintdef(oid) as def, contype = 'f' as foreign
-      from pg_constraint
-      where (contype = 'p' and conrelid::regclass::text in ${tx(tables)})
-        or (contype = 'f' and confrelid::regclass::text in ${tx(tables)})
-      order by contype = 'p'`;
     for (const k of keys) await tx.unsafe(`alter table ${k.table} drop constraint ${k.name}`);
     for (const i of indexes) await tx.unsafe(`drop index ${i.name}`);
-    progress('indexes dropped');
-    await tx.unsafe(
+  });
+  progress('indexes dropped');
+  // Every 50th delivery FAILED.
+  const failed = `(${m} * 7919) % 50 = 0`;
+  const loadEvents = () =>
+    bulk(
       `insert into events (id, workspace_id, agent_id, type, payload, created_at)
        select e.id, $3, 'scale', 'conversation_ended',
          '{"id":"' || e.id || '","type":"conversation_ended","timestamp":"' || e.at || '","workspaceId":"' || $3 || '","agentId":"scale","data":{"callId":"' || n || '","durationSeconds":' || (n % 900) || ',"transcript":"' || repeat('x', 200) || '"}}',
          e.at
        from ${eachEvent('$4')}`,
       [start, stepMs, workspaceId, events],
-    );
-    progress('events');
-    // Every 50th delivery FAILED.
-    const failed = `(${m} * 7919) % 50 = 0`;
-    await tx.unsafe(
+    ).then(() => progress('events'));
+  const loadDeliveries = () =>
+    bulk(
       `insert into deliveries (id, workspace_id, event_id, webhook_id, status, attempt_count, created_at, updated_at)
        select ${deliveryId}, $3, e.id, ($5::text[])[k + 1],
          case when ${failed} then 'failed' else 'succeeded' end, case when ${failed} then 8 else 1 end,
          e.at, e.at + interval '1 second'
        from ${eachEvent('$4')} cross join generate_series(0, ${fanOut - 1}) k`,
       [start, stepMs, workspaceId, events, webhookIds],
-    );
-    progress('deliveries');
-    await tx.unsafe(
+    ).then(() => progress('deliveries'));
+  const loadAttempts = () =>
+    bulk(
       `insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, response_body)
        select ${deliveryId}, e.at + a * interval '1 minute',
          case when ${failed} then 500 else 200 end, 20 + ${m} % 200, case when ${failed} then 'upstream error' else 'ok' end
        from ${eachEvent('$3')} cross join generate_series(0, ${fanOut - 1}) k
        cross join lateral generate_series(1, case when ${failed} then 8 else 1 end) a`,
       [start, stepMs, events],
-    );
-    progress('attempts');
-    for (const k of keys.filter((k) => !k.foreign))
-      await tx.unsafe(`alter table ${k.table} add constraint ${k.name} ${k.def}`);
-    progress('primary keys');
-    for (const i of indexes) {
-      await tx.unsafe(i.def);
-      progress(i.name);
-    }
-    for (const k of keys.filter((k) => k.foreign)) {
-      // Not validated again (that would scan both tables): the rows are consistent by construction.
-      await tx.unsafe(`alter table ${k.table} add constraint ${k.name} ${k.def} not valid`);
-    }
-    progress('foreign keys');
-  });
+    ).then(() => progress('attempts'));
+  // The tables have no keys or indexes while they load, so the three loads are independent.
+  await Promise.all([loadEvents().then(loadDeliveries), loadAttempts()]);
+  // Then the keys and indexes, two builds at a time (each a sort of its table, on
+  // one core: PostgreSQL's parallel workers for a build are switched off in `bulk`).
+  const builds = [
+    ...keys
+      .filter((k) => !k.foreign)
+      .map((k) => ({ name: k.name, statement: `alter table ${k.table} add constraint ${k.name} ${k.def}` })),
+    ...indexes.map((i) => ({ name: i.name, statement: i.def })),
+  ];
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let build = builds.shift(); build; build = builds.shift()) {
+        await bulk(build.statement);
+        progress(build.name);
+      }
+    }),
+  );
+  for (const k of keys.filter((k) => k.foreign)) {
+    // Not validated again (that would scan both tables): the rows are consistent by construction.
+    await sql.unsafe(`alter table ${k.table} add constraint ${k.name} ${k.def} not valid`);
+  }
+  progress('foreign keys');
 }
 
 const millions = (n: number) => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
