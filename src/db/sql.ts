@@ -12,7 +12,7 @@ export type PoolOptions = {
 };
 
 export function createPool(url: string, options: PoolOptions = {}): Pool {
-  return postgres(url, {
+  const pool = postgres(url, {
     max: options.max ?? 10,
     // Fail fast while the database is away: callers answer with an error rather than hang,
     // and the pool reconnects by itself on the next query once it is back.
@@ -28,4 +28,16 @@ export function createPool(url: string, options: PoolOptions = {}): Pool {
     },
     transform: postgres.camel,
   });
+  // postgres.js asks each new connection for the database's array types, though the answer
+  // is the pool's (the parsers it builds from it are shared): a round trip and about 4 ms of
+  // the server's time before the connection's first query, paid again by every connection a
+  // burst opens. Once one has asked, later connections skip it (should that first query fail,
+  // every connection goes on asking, as before).
+  pool`select 1`.then(
+    () => {
+      pool.options.fetch_types = false;
+    },
+    () => {},
+  );
+  return pool;
 }
