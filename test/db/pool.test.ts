@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { createPool } from '../../src/db/sql.js';
+import { cleanup } from '../support/cleanup.js';
+import { createTestDatabase } from '../support/database.js';
+
+describe('the connection pool', () => {
+  it('asks for the array types once, and every connection it opens later still reads and sends arrays', async () => {
+    const db = await createTestDatabase();
+    const sql = createPool(db.url, { max: 6 });
+    cleanup(() => sql.end({ timeout: 1 }));
+    await sql`select 1`;
+    expect(sql.options.fetch_types).toBe(false);
+
+    // Six at once, each holding its connection a moment: the pool opens five more, none of
+    // which asked for the types.
+    const rows = await Promise.all(
+      Array.from(
+        { length: 6 },
+        (_, i) =>
+          sql<{ pid: number; names: string[]; counts: number[]; echoed: string[] }[]>`
+            select pg_backend_pid() as pid, array['a', 'b,c']::text[] as names, array[${i}, 2]::int[] as counts,
+              ${['x', `y${i}`]}::text[] as echoed, pg_sleep(0.05)`,
+      ),
+    );
+    expect(new Set(rows.map(([row]) => row?.pid)).size).toBe(6);
+    rows.forEach(([row], i) => {
+      expect(row?.names).toEqual(['a', 'b,c']);
+      expect(row?.counts).toEqual([i, 2]);
+      expect(row?.echoed).toEqual(['x', `y${i}`]);
+    });
+  });
+});
