@@ -6,7 +6,8 @@ import { type Bench, latencyReceiver, listen, percentile, record, server, settle
 /**
  * Workspace A: one healthy webhook, events at a steady rate, publish → receipt. Workspace
  * B: 1,000 hung webhooks (accept, never answer) with 10,000 deliveries due. A's p99 with
- * B against the same run without it; meanwhile the worker's RSS and open sockets.
+ * B against the same run without it (after A's first second, which is printed apart);
+ * meanwhile the worker's RSS and open sockets.
  * Default DELIVERY_TIMEOUT_MS and concurrency settings.
  */
 export async function noisyNeighbourScenario(bench: Bench) {
@@ -65,7 +66,17 @@ export async function noisyNeighbourScenario(bench: Bench) {
     await bench.sql`update webhooks set active = false`;
     for (const res of hanging) res.destroy();
     hanging.clear();
-    return { p99: percentile(latencies, 0.99), p50: percentile(latencies, 0.5), rss, sockets, due: due?.n as number };
+    // A's first second (its first deliveries on the worker's cold connections) is printed apart,
+    // as in the latency row: the p99 compared is the steady state's, with B and without.
+    const steady = latencies.slice(RATE);
+    const slowest = latencies
+      .map((ms, i) => [ms, i] as const)
+      .sort(([a], [b]) => b - a)
+      .slice(0, 6);
+    process.stdout.write(
+      `    ${withNoise ? 'with' : 'without'} B: first second (not recorded) p50 ${percentile(latencies.slice(0, RATE), 0.5).toFixed(1)} ms, slowest ${Math.max(...latencies.slice(0, RATE)).toFixed(1)} ms; the 6 slowest of all ${latencies.length} at ${slowest.map(([ms, i]) => `#${i} (${ms.toFixed(0)} ms)`).join(', ')}\n`,
+    );
+    return { p99: percentile(steady, 0.99), p50: percentile(steady, 0.5), rss, sockets, due: due?.n as number };
   };
 
   const without = await run(false);
@@ -79,7 +90,7 @@ export async function noisyNeighbourScenario(bench: Bench) {
   record(
     {
       scenario: 'noisy neighbour',
-      measured: "workspace A's publish→receive p99 ms, B with 1,000 hung webhooks",
+      measured: "workspace A's publish→receive p99 ms after its first second, B with 1,000 hung webhooks",
       figure: Number(noisy.p99.toFixed(1)),
       baseline: Number(without.p99.toFixed(1)),
       target: '≤ 2× without B',
