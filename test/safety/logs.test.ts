@@ -37,7 +37,9 @@ describe('logs', () => {
     });
     const newSecret = rotated.data?.rotateWebhookSecret.secret as string;
     // Failures are logged too: a bad key, an invalid input, an unexpected error.
-    await app.graphql('{ webhooks { totalCount } }', { apiKey: `${apiKey.slice(0, -1)}X` });
+    // A key one character off (never the same character: a key ending in X would still be valid).
+    const wrongKey = `${apiKey.slice(0, -1)}${apiKey.endsWith('X') ? 'Y' : 'X'}`;
+    await app.graphql('{ webhooks { totalCount } }', { apiKey: wrongKey });
     await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: 'nope' }) } });
     await receiver.waitFor(2, 15_000);
     await eventually(async () => lines.length > 5);
