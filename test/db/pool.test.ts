@@ -12,8 +12,8 @@ describe('the connection pool', () => {
     await sql`select 1`;
     await vi.waitFor(() => expect(sql.options.fetch_types).toBe(false));
 
-    // Six at once, each holding its connection a moment: the pool opens five more, none of
-    // which asked for the types.
+    // Six at once, each holding its connection a moment: the pool opens the rest of its six
+    // now, and none of those asks for the types.
     const rows = await Promise.all(
       Array.from(
         { length: 6 },

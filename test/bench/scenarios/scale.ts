@@ -37,10 +37,9 @@ const RETENTION_MS = 30 * DAY_MS;
  * made as newId and random_id make them (the row's creation time in milliseconds, then
  * random-looking characters from a hash of the row number), so the indexes keyed by id
  * grow as they would in production; rows go into the heap in creation order, as they
- * would. One statement per
- * table, each in a transaction whose commit need not wait for the disk and whose rows skip
- * the foreign-key triggers (they are consistent by construction), two at a time; every
- * index is in place after.
+ * would. One statement per table, each in a transaction whose commit need not wait for
+ * the disk and whose rows skip the foreign-key triggers (they are consistent by
+ * construction), two at a time; every index is in place after.
  */
 export async function generateHistory(
   sql: Pool,
