@@ -5,7 +5,7 @@ import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
 import { type ApiKeyCache, createApiKeyCache, LookupsBusy } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
-import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
+import { createReadRate, useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
@@ -57,6 +57,10 @@ export function createApp({
 }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
+  const readRate = createReadRate({
+    bytesPerSecond: config.readRateLimitBytesPerSecond,
+    burstBytes: config.maxResponseBytes,
+  });
   return createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -76,6 +80,7 @@ export function createApp({
       secretKey,
       deliveryFeed,
       liveStreams,
+      readRate,
       apiKeys,
       budget: createReadBudget(readLimits(config)),
       tracing,
@@ -138,7 +143,7 @@ export function createApp({
       }),
       useApiKeyAuth(apiKeys),
       useMutationRateLimit(config.rateLimit, config.publishRateLimit),
-      useReadRateLimit({ bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes }),
+      useReadRateLimit(readRate),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),

@@ -13,7 +13,7 @@ export type RateLimitOptions = {
 };
 
 export type ReadRateLimitOptions = {
-  /** Bytes of event data one API key may read per second, sustained; 0 turns the limit off. */
+  /** Bytes of responses one API key may be sent per second, sustained; 0 turns the limit off. */
   bytesPerSecond: number;
   /** How much may be read at once: at least one request's worth (MAX_RESPONSE_BYTES). */
   burstBytes: number;
@@ -134,30 +134,66 @@ export function useMutationRateLimit(
 }
 
 /**
- * Event data is what a query can make the server read, parse and send in bulk: a key
- * reading it flat out would hold a core (and one process's event loop) that other
- * workspaces share. Each key may read `bytesPerSecond` of it, sustained; past that its
- * operations answer 429 RATE_LIMITED until its debt is paid.
+ * What responses each key may be sent per second: a key reading flat out would hold a
+ * core (and one process's event loop) that other workspaces share. Charged with the
+ * bytes each response and each subscription message carried (graphql/read-budget.ts);
+ * a key in debt is refused (queries) or waits (subscriptions) until it has paid it off.
  */
-export function useReadRateLimit(options: ReadRateLimitOptions, now = () => performance.now()): Plugin<MaybeKeyed> {
-  if (options.bytesPerSecond <= 0) return {};
+export function createReadRate(options: ReadRateLimitOptions, now = () => performance.now()) {
+  const off = options.bytesPerSecond <= 0;
   const buckets = createBuckets(options.bytesPerSecond, options.burstBytes, now);
+  return {
+    options,
+    /** 0 when `keyId` may read now; else the seconds until its debt is paid. */
+    owed: (keyId: string): number => (off ? 0 : buckets.take(keyId, 0)),
+    charge(keyId: string, bytes: number) {
+      if (!off && bytes > 0) buckets.charge(keyId, bytes);
+    },
+    /** Resolves once `keyId` may read again (at once when it may now), or when `signal` aborts. */
+    async paid(keyId: string, signal: AbortSignal): Promise<void> {
+      for (let owed = this.owed(keyId); owed > 0 && !signal.aborted; owed = this.owed(keyId)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, owed * 1000);
+          function done() {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+          }
+          signal.addEventListener('abort', done, { once: true });
+        });
+      }
+    },
+  };
+}
+
+export type ReadRate = ReturnType<typeof createReadRate>;
+
+/**
+ * Queries answer 429 RATE_LIMITED while their key is in debt; each query's response and
+ * each subscription message is charged what it carried once it is produced.
+ */
+export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
+  if (rate.options.bytesPerSecond <= 0) return {};
+  const charge = (context: MaybeKeyed) => {
+    if (context.apiKeyId) rate.charge(context.apiKeyId, context.budget.bytesRead);
+  };
   return {
     onExecute({ args }) {
       const context = args.contextValue;
       const keyId = context.apiKeyId;
-      if (!keyId) return;
-      const retryAfter = buckets.take(keyId, 0);
+      // Mutations answer what they wrote, bounded by the request's size and their own limits.
+      if (!keyId || getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      const retryAfter = rate.owed(keyId);
       if (retryAfter > 0) {
-        const perSecond = `${Math.round(options.bytesPerSecond / 1024 / 1024)} MiB`;
-        throw rateLimited(`Rate limit exceeded: at most ${perSecond} of event data per second per API key`, retryAfter);
+        const perSecond = `${Math.round(rate.options.bytesPerSecond / 1024 / 1024)} MiB`;
+        throw rateLimited(`Rate limit exceeded: at most ${perSecond} of responses per second per API key`, retryAfter);
       }
-      return {
-        onExecuteDone() {
-          const read = context.budget.bytesRead;
-          if (read > 0) buckets.charge(keyId, read);
-        },
-      };
+      return { onExecuteDone: () => charge(context) };
+    },
+    // Each message of a stream is its own answer, with its own budget (request-state.ts).
+    onSubscribe({ args }) {
+      const context = args.contextValue;
+      return { onSubscribeResult: () => ({ onNext: () => charge(context) }) };
     },
   };
 }

@@ -11,10 +11,18 @@ import {
   timeRangeArgs,
   timeRangeIssues,
 } from '../graphql/connection.js';
-import { badUserInput, findOwn, mustFindOwn, tooManySubscriptions, unauthenticated } from '../graphql/errors.js';
+import {
+  badUserInput,
+  fellBehind,
+  findOwn,
+  mustFindOwn,
+  tooManySubscriptions,
+  unauthenticated,
+} from '../graphql/errors.js';
 import { NodeRef } from '../graphql/node.js';
 import { startSubscriptionEvent } from '../graphql/request-state.js';
 import { isId } from '../lib/ids.js';
+import { FellBehind } from '../live/delivery-feed.js';
 import { KeyRevoked, stoppable } from '../live/streams.js';
 import { recoverFailedDeliveries } from '../queue/recover.js';
 import { WebhookRef } from '../webhooks/schema.js';
@@ -236,7 +244,10 @@ async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped:
   const until = AbortSignal.any([stream.signal, ctx.request.signal, stopped]);
   try {
     for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until)) {
-      // One query per batch of changes.
+      // A key that has been sent its read rate's worth waits; its feed's queue fills meanwhile,
+      // and past its bound the feed ends (FellBehind) rather than growing.
+      await ctx.readRate.paid(ctx.apiKeyId, until);
+      // One query per page of changes.
       for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids)) {
         // Each change is its own answer: nothing cached or spent for the previous one counts.
         startSubscriptionEvent(ctx);
@@ -246,7 +257,9 @@ async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped:
   } catch (error) {
     if (stopped.aborted) return;
     // The client's last message: why its stream ends.
-    throw error instanceof KeyRevoked ? unauthenticated(error.message) : error;
+    if (error instanceof KeyRevoked) throw unauthenticated(error.message);
+    if (error instanceof FellBehind) throw fellBehind(error.message);
+    throw error;
   } finally {
     stream.close();
   }

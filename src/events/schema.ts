@@ -12,6 +12,7 @@ import {
 } from '../graphql/connection.js';
 import { badUserInput, findOwn } from '../graphql/errors.js';
 import { NodeRef } from '../graphql/node.js';
+import { CHARGES_OWN_BYTES } from '../graphql/response-bytes.js';
 import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
@@ -46,17 +47,14 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
 export const EventRef = builder.objectRef<EventRecord>('Event');
 
 /**
- * Payloads are read only when `data` is selected, for a whole page at once; what they
- * weigh is spent from the request's read budget.
+ * Payloads are read only when `data` is selected, for a whole page at once; each is a
+ * row of the request's read budget, and its bytes are charged every time it is sent.
  */
 const payloadLoader = createContextCache(
   (ctx: Context) =>
     new DataLoader<string, string>(async (ids) => {
       const payloads = await findPayloads(ctx.sql, ctx.workspaceId, ids);
-      ctx.budget.spend(
-        payloads.size,
-        [...payloads.values()].reduce((bytes, payload) => bytes + payload.length, 0),
-      );
+      ctx.budget.spend(payloads.size);
       return ids.map((id) => payloads.get(id) ?? new Error(`event ${id} is gone`));
     }),
 );
@@ -84,8 +82,11 @@ EventRef.implement({
       description: 'The event data as published.',
       // Up to 256 KiB to parse and send: weighs like a page of small objects.
       complexity: 10,
+      // Every copy is parsed and sent, so every copy is charged (an id asked for twice included).
+      extensions: CHARGES_OWN_BYTES,
       resolve: async (event, _args, ctx) => {
         const payload = event.payload ?? (await payloadLoader(ctx).load(event.id));
+        ctx.budget.spend(0, payload.length);
         return (JSON.parse(payload) as { data: unknown }).data;
       },
     }),

@@ -39,6 +39,11 @@ export function tooManySubscriptions(perKey: number): GraphQLError {
   });
 }
 
+/** A live feed whose subscriber could not keep up: it re-reads what it needs and subscribes again. */
+export function fellBehind(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'SUBSCRIPTION_FELL_BEHIND' } });
+}
+
 export function serviceUnavailable(): GraphQLError {
   return new GraphQLError('The service is temporarily unavailable; try again shortly', {
     extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'Retry-After': '5' } } },

@@ -3,15 +3,18 @@ import { GraphQLError } from 'graphql';
 export type ReadLimits = {
   /** Rows one request may read: its cost limit, which the cost counts in rows. */
   rows: number;
-  /** Bytes of stored event data one request may read (payloads are up to 256 KiB each). */
+  /** Bytes one response may carry: every string and JSON value, every copy of it. */
   bytes: number;
 };
 
 /**
- * What one request may still read. The cost limit refuses an operation that could read
- * too much before it runs; this stops one that does, whatever the estimate said. Once
- * spent, every later read of the request fails too, so execution winds down at once, and
- * the response carries one RESPONSE_TOO_LARGE error instead of a partial result.
+ * What one request (or one subscription message) may still read and send. The cost limit
+ * refuses an operation that could read too much before it runs; this stops one that does,
+ * whatever the estimate said. Rows are counted where they are read; bytes where the
+ * response is produced (graphql/response-bytes.ts charges every leaf as it resolves), so
+ * an id asked for a hundred times is charged a hundred times. Once spent, every later
+ * read fails too, so execution winds down at once, and the response carries one
+ * RESPONSE_TOO_LARGE error instead of a partial result.
  */
 export function createReadBudget(limits: ReadLimits) {
   let rows = 0;
@@ -25,7 +28,7 @@ export function createReadBudget(limits: ReadLimits) {
       if (rows > limits.rows || bytes > limits.bytes) exceeded = true;
       if (exceeded) throw responseTooLarge(limits);
     },
-    /** Bytes of event data read so far (charged to the key's read rate afterwards). */
+    /** Bytes of response produced so far (charged to the key's read rate afterwards). */
     get bytesRead() {
       return bytes;
     },
@@ -36,7 +39,7 @@ export type ReadBudget = ReturnType<typeof createReadBudget>;
 
 function responseTooLarge(limits: ReadLimits): GraphQLError {
   return new GraphQLError(
-    `This operation reads more than one request may (${limits.rows} rows, ${Math.round(limits.bytes / 1024 / 1024)} MiB of event data): ask for smaller pages or fewer fields`,
+    `This operation reads more than one request may (${limits.rows} rows, ${Math.round(limits.bytes / 1024 / 1024)} MiB of response): ask for smaller pages or fewer fields`,
     { extensions: { code: 'RESPONSE_TOO_LARGE', http: { status: 400 } } },
   );
 }

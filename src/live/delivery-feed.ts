@@ -1,10 +1,21 @@
 import { DELIVERY_CHANGES, type DeliveryChange, decodeChanges } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
 
-// A subscriber that falls this far behind loses its oldest changes rather than the process its memory.
-const MAX_QUEUED_PER_SUBSCRIBER = 50_000;
+/** Changed deliveries a subscriber may have waiting; past that it is closed, not its queue grown. */
+export const MAX_PENDING_CHANGES = 1_000;
+/** Ids read in one statement: a burst of changes is read in pages, never in one read. */
+export const FEED_PAGE = 100;
 
-type Subscriber = { accepts: (change: DeliveryChange) => boolean; queue: string[]; wake?: () => void };
+/** Why a feed ended: its subscriber fell further behind than MAX_PENDING_CHANGES. */
+export class FellBehind extends Error {}
+
+type Subscriber = {
+  accepts: (change: DeliveryChange) => boolean;
+  /** Ids waiting, each once, oldest first. */
+  queue: Set<string>;
+  behind: boolean;
+  wake?: () => void;
+};
 
 /**
  * One LISTEN connection per process, fanned out to the subscriptions of this process.
@@ -18,9 +29,12 @@ export function createDeliveryFeed(sql: Pool) {
     listening ??= sql.listen(DELIVERY_CHANGES, (payload) => {
       for (const change of decodeChanges(payload)) {
         for (const subscriber of subscribers) {
-          if (!subscriber.accepts(change)) continue;
-          subscriber.queue.push(change.deliveryId);
-          if (subscriber.queue.length > MAX_QUEUED_PER_SUBSCRIBER) subscriber.queue.shift();
+          if (subscriber.behind || !subscriber.accepts(change)) continue;
+          subscriber.queue.add(change.deliveryId);
+          if (subscriber.queue.size > MAX_PENDING_CHANGES) {
+            subscriber.behind = true;
+            subscriber.queue.clear();
+          }
           subscriber.wake?.();
         }
       }
@@ -30,13 +44,17 @@ export function createDeliveryFeed(sql: Pool) {
 
   return {
     /**
-     * Batches of ids of changed deliveries of `workspaceId`, optionally of one webhook only,
-     * until `signal` aborts: then the stream ends with the signal's reason.
+     * Pages of at most FEED_PAGE ids of changed deliveries of `workspaceId`, optionally of
+     * one webhook only, each id once per page, until `signal` aborts: then the stream ends
+     * with the signal's reason. A subscriber that lets more than MAX_PENDING_CHANGES pile
+     * up (it reads too slowly, or a fan-out changed more than anyone could follow) ends
+     * with FellBehind: it must re-read what it needs and subscribe again.
      */
     async *subscribe(workspaceId: string, webhookId: string | null, signal: AbortSignal): AsyncGenerator<string[]> {
       const subscriber: Subscriber = {
         accepts: (c) => c.workspaceId === workspaceId && (!webhookId || c.webhookId === webhookId),
-        queue: [],
+        queue: new Set(),
+        behind: false,
       };
       const onAbort = () => subscriber.wake?.();
       signal.addEventListener('abort', onAbort);
@@ -45,15 +63,25 @@ export function createDeliveryFeed(sql: Pool) {
         await ensureListening();
         for (;;) {
           signal.throwIfAborted();
-          if (subscriber.queue.length === 0) {
+          if (subscriber.queue.size === 0 && !subscriber.behind) {
             await new Promise<void>((resolve) => {
               subscriber.wake = resolve;
             });
             subscriber.wake = undefined;
             signal.throwIfAborted();
           }
-          const batch = [...new Set(subscriber.queue.splice(0))];
-          if (batch.length > 0) yield batch;
+          if (subscriber.behind) {
+            throw new FellBehind(
+              `This subscription fell more than ${MAX_PENDING_CHANGES} changes behind and was closed: read the deliveries you need (Query.deliveries with since) and subscribe again`,
+            );
+          }
+          const page: string[] = [];
+          for (const id of subscriber.queue) {
+            subscriber.queue.delete(id);
+            page.push(id);
+            if (page.length === FEED_PAGE) break;
+          }
+          if (page.length > 0) yield page;
         }
       } finally {
         signal.removeEventListener('abort', onAbort);

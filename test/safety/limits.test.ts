@@ -248,7 +248,7 @@ describe('the deadline of an operation (REQUEST_TIMEOUT_MS)', () => {
   });
 });
 
-describe('the event data one key may read per second', () => {
+describe('the responses one key may be sent per second', () => {
   it('past its burst (MAX_RESPONSE_BYTES) and READ_RATE_LIMIT_BYTES_PER_SECOND, the key is refused with 429 and Retry-After; others are not', async () => {
     const limited = await createTestApp({
       MAX_RESPONSE_BYTES: String(1024 * 1024),
