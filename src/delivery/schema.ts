@@ -243,10 +243,10 @@ async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped:
   // slot at once, not at the workspace's next delivery.
   const until = AbortSignal.any([stream.signal, ctx.request.signal, stopped]);
   try {
-    for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until)) {
-      // A key that has been sent its read rate's worth waits; its feed's queue fills meanwhile,
-      // and past its bound the feed ends (FellBehind) rather than growing.
-      await ctx.readRate.paid(ctx.apiKeyId, until);
+    // A key that has been sent its read rate's worth waits; its feed's queue fills meanwhile,
+    // and past its bound the feed ends (FellBehind) rather than growing.
+    const pace = (signal: AbortSignal) => ctx.readRate.paid(ctx.apiKeyId, signal);
+    for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until, pace)) {
       // One query per page of changes.
       for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids)) {
         // Each change is its own answer: nothing cached or spent for the previous one counts.

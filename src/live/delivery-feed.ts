@@ -14,6 +14,8 @@ type Subscriber = {
   /** Ids waiting, each once, oldest first. */
   queue: Set<string>;
   behind: boolean;
+  /** Aborted when it falls behind: whatever it waits for (its read rate) ends at once. */
+  lagging: AbortController;
   wake?: () => void;
 };
 
@@ -34,6 +36,7 @@ export function createDeliveryFeed(sql: Pool) {
           if (subscriber.queue.size > MAX_PENDING_CHANGES) {
             subscriber.behind = true;
             subscriber.queue.clear();
+            subscriber.lagging.abort();
           }
           subscriber.wake?.();
         }
@@ -48,14 +51,22 @@ export function createDeliveryFeed(sql: Pool) {
      * one webhook only, each id once per page, until `signal` aborts: then the stream ends
      * with the signal's reason. A subscriber that lets more than MAX_PENDING_CHANGES pile
      * up (it reads too slowly, or a fan-out changed more than anyone could follow) ends
-     * with FellBehind: it must re-read what it needs and subscribe again.
+     * with FellBehind: it must re-read what it needs and subscribe again. `pace` is awaited
+     * before each page (the key's read rate); it must end when its signal aborts.
      */
-    async *subscribe(workspaceId: string, webhookId: string | null, signal: AbortSignal): AsyncGenerator<string[]> {
+    async *subscribe(
+      workspaceId: string,
+      webhookId: string | null,
+      signal: AbortSignal,
+      pace: (signal: AbortSignal) => Promise<void> = async () => {},
+    ): AsyncGenerator<string[]> {
       const subscriber: Subscriber = {
         accepts: (c) => c.workspaceId === workspaceId && (!webhookId || c.webhookId === webhookId),
         queue: new Set(),
         behind: false,
+        lagging: new AbortController(),
       };
+      const paceUntil = AbortSignal.any([signal, subscriber.lagging.signal]);
       const onAbort = () => subscriber.wake?.();
       signal.addEventListener('abort', onAbort);
       subscribers.add(subscriber);
@@ -70,6 +81,8 @@ export function createDeliveryFeed(sql: Pool) {
             subscriber.wake = undefined;
             signal.throwIfAborted();
           }
+          await pace(paceUntil);
+          signal.throwIfAborted();
           if (subscriber.behind) {
             throw new FellBehind(
               `This subscription fell more than ${MAX_PENDING_CHANGES} changes behind and was closed: read the deliveries you need (Query.deliveries with since) and subscribe again`,

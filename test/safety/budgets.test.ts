@@ -1,0 +1,131 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { subscribe } from '../support/sse.js';
+
+/**
+ * Budgets charged where the work and the bytes happen: a response is weighed as it is
+ * produced, every copy of every value, whatever shape the request takes to ask for it.
+ */
+
+let app: TestApp;
+beforeAll(async () => {
+  app = await createTestApp();
+});
+
+const aliases = (count: number, selection: string) =>
+  Array.from({ length: count }, (_, i) => `a${i}: ${selection}`).join('\n');
+
+describe('response bytes are counted per copy, not per row read', () => {
+  it('one 250 KiB event asked for 100 times in nodes, under 9 aliases, is refused with RESPONSE_TOO_LARGE', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const event = await app.graphql(PUBLISH, {
+      apiKey,
+      variables: { input: conversationEnded('big', { blob: 'x'.repeat(250 * 1024) }) },
+    });
+    const id = event.data?.publishEvent.id as string;
+    const ids = JSON.stringify(Array(100).fill(id));
+    // Asked once, it is answered: the limit is about copies, not about the event.
+    const once = await app.graphql(`{ nodes(ids: ["${id}"]) { ... on Event { data } } }`, { apiKey });
+    expect(once.status).toBe(200);
+    expect(once.data?.nodes[0].data.blob).toHaveLength(250 * 1024);
+
+    const query = `{ ${aliases(9, `nodes(ids: ${ids}) { ... on Event { data } }`)} }`;
+    expect(query.length).toBeLessThan(30_000);
+    const res = await app.graphql(query, { apiKey });
+    expect(res.status).toBe(400);
+    expect(res.data ?? null).toBeNull();
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors?.[0]?.extensions?.code).toBe('RESPONSE_TOO_LARGE');
+  });
+
+  it("a webhook's url and headers asked for 100 times under 20 aliases count as the 21 MB they would be", async () => {
+    const { apiKey } = await app.newWorkspace();
+    const headers = Array.from({ length: 20 }, (_, i) => ({ name: `X-Pad-${i}`, value: 'v'.repeat(400) }));
+    const url = `https://receiver.example.com/${'p'.repeat(2000)}`;
+    const registered = await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url, headers }) } });
+    expect(registered.errors).toBeUndefined();
+    const id = registered.data?.registerWebhook.id as string;
+    const variables = { ids: Array(100).fill(id) };
+    const query = `query($ids: [ID!]!) { ${aliases(20, 'nodes(ids: $ids) { ... on Webhook { url headers { name value } } }')} }`;
+    // Five aliases (about 5 MB) fit the default 16 MiB.
+    const five = `query($ids: [ID!]!) { ${aliases(5, 'nodes(ids: $ids) { ... on Webhook { url headers { name value } } }')} }`;
+    expect((await app.graphql(five, { apiKey, variables })).status).toBe(200);
+    const res = await app.graphql(query, { apiKey, variables });
+    expect(res.status).toBe(400);
+    expect(res.errors?.[0]?.extensions?.code).toBe('RESPONSE_TOO_LARGE');
+    // What it made the server produce before it was stopped is charged to the key's read rate.
+    const next = await app.graphql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { apiKey, variables });
+    expect(next.status).toBe(429);
+  });
+});
+
+describe('live feeds are bounded and charged', () => {
+  const FEED = 'subscription { deliveryUpdates { id status event { id data } } }';
+
+  it("each message is charged to the key's read rate: past it, the stream waits instead of sending", async () => {
+    const tight = await createTestApp({
+      READ_RATE_LIMIT_BYTES_PER_SECOND: String(50 * 1024),
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+    });
+    const tightUrl = await tight.listen();
+    const reader = await tight.newWorkspace();
+    await tight.graphql(REGISTER, { apiKey: reader.apiKey, variables: { input: validWebhook({ agentId: 'feed' }) } });
+    const tightFeed = await subscribe(tightUrl, FEED, { apiKey: reader.apiKey });
+    try {
+      const started = performance.now();
+      for (let i = 0; i < 8; i++) {
+        await tight.graphql(PUBLISH, {
+          apiKey: reader.apiKey,
+          variables: { input: conversationEnded('feed', { blob: 'z'.repeat(200 * 1024) }) },
+        });
+      }
+      await tightFeed.until((events) => events.length >= 8, 20_000);
+      // 1.6 MB against a 1 MiB burst and 50 KiB/s: the last messages waited for the rate, several seconds.
+      expect(performance.now() - started).toBeGreaterThan(3_000);
+      expect(tightFeed.events.every((e) => e.data?.deliveryUpdates.event.data.blob.length === 200 * 1024)).toBe(true);
+    } finally {
+      await tightFeed.close();
+    }
+  });
+
+  it('a subscriber more than 1,000 changes behind is closed with SUBSCRIPTION_FELL_BEHIND, not queued for', async () => {
+    const reading = await createTestApp({
+      READ_RATE_LIMIT_BYTES_PER_SECOND: String(1024),
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+    });
+    const url = await reading.listen();
+    const { apiKey } = await reading.newWorkspace();
+    for (let i = 0; i < 11; i++) {
+      await reading.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'fan' }) } });
+    }
+    // The key spends its burst on two large reads: from now on it may be sent 1 KiB a second.
+    for (let i = 0; i < 4; i++) {
+      const blob = await reading.graphql(PUBLISH, {
+        apiKey,
+        variables: { input: conversationEnded('other', { blob: 'b'.repeat(250 * 1024) }) },
+      });
+      expect(blob.errors).toBeUndefined();
+    }
+    for (let i = 0; i < 2; i++) {
+      const read = await reading.graphql('{ events(agentId: "other") { edges { node { data } } } }', { apiKey });
+      expect(read.status).toBe(200);
+    }
+    const feed = await subscribe(url, FEED, { apiKey });
+    try {
+      // 11 webhooks × 100 events: 1,100 new deliveries, more than one subscriber may have waiting.
+      const inputs = Array.from({ length: 100 }, () => conversationEnded('fan'));
+      const published = await reading.graphql(
+        'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
+        { apiKey, variables: { inputs } },
+      );
+      expect(published.status).toBe(200);
+      await feed.ended;
+      const last = feed.events.at(-1);
+      expect(last?.errors?.[0]?.extensions?.code).toBe('SUBSCRIPTION_FELL_BEHIND');
+      expect(feed.events.length).toBeLessThan(1_000);
+    } finally {
+      await feed.close();
+    }
+  });
+});
