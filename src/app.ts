@@ -5,7 +5,7 @@ import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
 import { type ApiKeyCache, createApiKeyCache, LookupsBusy } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
-import { createReadRate, useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
+import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
@@ -57,6 +57,7 @@ export function createApp({
 }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
+  const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit);
   const readRate = createReadRate({
     bytesPerSecond: config.readRateLimitBytesPerSecond,
     burstBytes: config.maxResponseBytes,
@@ -81,6 +82,7 @@ export function createApp({
       deliveryFeed,
       liveStreams,
       readRate,
+      mutationRate,
       apiKeys,
       budget: createReadBudget(readLimits(config)),
       tracing,
@@ -142,7 +144,6 @@ export function createApp({
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(apiKeys),
-      useMutationRateLimit(config.rateLimit, config.publishRateLimit),
       useReadRateLimit(readRate),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),

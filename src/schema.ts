@@ -1,5 +1,6 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { builder } from './graphql/builder.js';
+import { chargeMutations } from './graphql/mutation-rate.js';
 import { chargeResponseBytes } from './graphql/response-bytes.js';
 import './webhooks/schema.js';
 import './events/schema.js';
@@ -9,7 +10,7 @@ import './workspaces/schema.js';
 import './auth/schema.js';
 
 /** The whole API. Each domain module registers its own types and root fields on import. */
-export const schema = chargeResponseBytes(builder.toSchema({ sortSchema: true }));
+export const schema = chargeMutations(chargeResponseBytes(builder.toSchema({ sortSchema: true })));
 
 /** The SDL committed as `schema.graphql`, sorted so diffs show only real changes. */
 export function printedSchema(): string {

@@ -1,4 +1,4 @@
-import { type DocumentNode, GraphQLError, getOperationAST, Kind, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context, RequestContext } from '../graphql/builder.js';
 
@@ -62,76 +62,48 @@ function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
   });
 }
 
-/** The mutations that publish events, and the argument holding them. */
-const PUBLISHING: Record<string, string | undefined> = { publishEvent: 'input', publishEvents: 'inputs' };
-
-/**
- * How many events a mutation publishes, and whether it does anything else. Read from the
- * document and its variables before execution; a list argument that is neither a list nor
- * a variable holding one counts as one event (GraphQL coerces a single value to a list).
- */
-function publishedBy(operation: OperationDefinitionNode, variables: Record<string, unknown> | undefined) {
-  let events = 0;
-  let other = false;
-  for (const selection of operation.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD || selection.name.value === '__typename') {
-      other ||= selection.kind !== Kind.FIELD;
-      continue;
-    }
-    const argument = PUBLISHING[selection.name.value];
-    if (!argument) {
-      other = true;
-      continue;
-    }
-    const value = selection.arguments?.find((a) => a.name.value === argument)?.value;
-    const given = value?.kind === Kind.VARIABLE ? variables?.[value.name.value] : undefined;
-    events += value?.kind === Kind.LIST ? value.values.length : Array.isArray(given) ? given.length : 1;
-  }
-  return { events, other };
-}
-
 /**
  * Mutations per key, in two buckets: events published (`publishEvent` counts 1,
  * `publishEvents` its list's length) against `publish`, sized for a voice platform's
- * ingest; every other mutation against `mutations`. Refused operations answer HTTP 429,
- * `RATE_LIMITED`, and a Retry-After in seconds, before anything runs.
+ * ingest; every other mutation against `mutations`. Charged as each root field starts to
+ * execute (graphql/mutation-rate.ts), after aliases, fragments, variables and defaults
+ * have been resolved, so what is counted is what runs. A refused field answers HTTP 429,
+ * `RATE_LIMITED`, and a Retry-After in seconds, before it does anything.
  */
-export function useMutationRateLimit(
+export function createMutationRate(
   mutations: RateLimitOptions,
   publish: RateLimitOptions,
   now = () => performance.now(),
-): Plugin<MaybeKeyed> {
-  // Both limits off: no hook at all, rather than one that looks at every operation to do nothing.
-  if (mutations.perSecond <= 0 && publish.perSecond <= 0) return {};
+) {
   const mutationBuckets = createBuckets(mutations.perSecond, mutations.burst, now);
   const publishBuckets = createBuckets(publish.perSecond, publish.burst, now);
   return {
-    onExecute({ args }) {
-      const keyId = args.contextValue.apiKeyId;
-      const operation = getOperationAST(args.document as DocumentNode, args.operationName);
-      if (!keyId || operation?.operation !== 'mutation') return;
-      const { events, other } = publishedBy(operation, args.variableValues as Record<string, unknown> | undefined);
-      if (other && mutations.perSecond > 0) {
-        const retryAfter = mutationBuckets.take(keyId, 1);
-        if (retryAfter > 0) {
-          throw rateLimited(
-            `Rate limit exceeded: at most ${mutations.perSecond} mutations per second per API key`,
-            retryAfter,
-          );
-        }
+    /** Takes one mutation from the key's bucket, or throws RATE_LIMITED. */
+    mutation(keyId: string) {
+      if (mutations.perSecond <= 0) return;
+      const retryAfter = mutationBuckets.take(keyId, 1);
+      if (retryAfter > 0) {
+        throw rateLimited(
+          `Rate limit exceeded: at most ${mutations.perSecond} mutations per second per API key`,
+          retryAfter,
+        );
       }
-      if (events > 0 && publish.perSecond > 0) {
-        const retryAfter = publishBuckets.take(keyId, Math.min(events, publish.burst));
-        if (retryAfter > 0) {
-          throw rateLimited(
-            `Rate limit exceeded: at most ${publish.perSecond} events published per second per API key`,
-            retryAfter,
-          );
-        }
+    },
+    /** Takes `events` published events from the key's bucket, or throws RATE_LIMITED. */
+    publish(keyId: string, events: number) {
+      if (publish.perSecond <= 0) return;
+      const retryAfter = publishBuckets.take(keyId, Math.min(events, publish.burst));
+      if (retryAfter > 0) {
+        throw rateLimited(
+          `Rate limit exceeded: at most ${publish.perSecond} events published per second per API key`,
+          retryAfter,
+        );
       }
     },
   };
 }
+
+export type MutationRate = ReturnType<typeof createMutationRate>;
 
 /**
  * What responses each key may be sent per second: a key reading flat out would hold a

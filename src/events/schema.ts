@@ -11,6 +11,7 @@ import {
   timeRangeIssues,
 } from '../graphql/connection.js';
 import { badUserInput, findOwn } from '../graphql/errors.js';
+import { CHARGES_PUBLISH_LIMIT } from '../graphql/mutation-rate.js';
 import { NodeRef } from '../graphql/node.js';
 import { CHARGES_OWN_BYTES } from '../graphql/response-bytes.js';
 import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js';
@@ -220,7 +221,9 @@ builder.mutationFields((t) => ({
     description:
       'Publishes a conversation event: it is stored, and delivered to every active webhook of the agent subscribed to its type.',
     args: { input: t.arg({ type: PublishEventInput, required: true, description: 'The event.' }) },
+    extensions: CHARGES_PUBLISH_LIMIT,
     resolve: async (_root, { input }, ctx) => {
+      ctx.mutationRate.publish(ctx.apiKeyId, 1);
       const span = ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId });
       try {
         const { event, created, webhooks } = await publishEvent(ctx.sql, {
@@ -245,10 +248,12 @@ builder.mutationFields((t) => ({
         description: `The events, 1 to ${MAX_EVENTS_PER_BATCH}. A bad one is named by its index: ["inputs", 3, "agentId"].`,
       }),
     },
+    extensions: CHARGES_PUBLISH_LIMIT,
     resolve: async (_root, { inputs }, ctx) => {
       if (inputs.length < 1 || inputs.length > MAX_EVENTS_PER_BATCH) {
         throw badUserInput([{ path: ['inputs'], message: `must hold 1 to ${MAX_EVENTS_PER_BATCH} events` }]);
       }
+      ctx.mutationRate.publish(ctx.apiKeyId, inputs.length);
       // A publish span per event, as for publishEvent, so each attempt links to its own.
       const spans = inputs.map((input) =>
         ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId }),

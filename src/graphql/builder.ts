@@ -4,7 +4,7 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { ReadRate } from '../auth/use-rate-limit.js';
+import type { MutationRate, ReadRate } from '../auth/use-rate-limit.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
@@ -25,6 +25,8 @@ export type RequestContext = {
   liveStreams: LiveStreams;
   /** What each key may still be sent this second (auth/use-rate-limit.ts). */
   readRate: ReadRate;
+  /** Mutations and events each key may still make this second (charged per executed root field). */
+  mutationRate: MutationRate;
   /** API keys as this process knows them (auth/key-cache.ts keeps them). */
   apiKeys: KnownApiKeys;
   /** What this request may still read; the loaders spend from it. */

@@ -129,3 +129,51 @@ describe('live feeds are bounded and charged', () => {
     }
   });
 });
+
+describe('rate limits count what executes, however the document spells it', () => {
+  const inputs = (n: number) => Array.from({ length: n }, () => conversationEnded('rl'));
+
+  it.each([
+    [
+      'aliases inside `... on Mutation`',
+      (n: number) =>
+        `mutation($inputs: [PublishEventInput!]!) { ... on Mutation { ${aliases(n, 'publishEvents(inputs: $inputs) { id }')} } }`,
+    ],
+    [
+      'a variable whose default is the batch',
+      (n: number) =>
+        `mutation($inputs: [PublishEventInput!]! = ${JSON.stringify(inputs(10))
+          .replace(/"(\w+)":/g, '$1:')
+          .replace(
+            /"CONVERSATION_ENDED"/g,
+            'CONVERSATION_ENDED',
+          )}) { ${aliases(n, 'publishEvents(inputs: $inputs) { id }')} }`,
+    ],
+  ])('20 batches through %s publish only what the limit allows (100 events)', async (_label, document) => {
+    const limited = await createTestApp({ PUBLISH_RATE_LIMIT_PER_SECOND: '1', PUBLISH_RATE_LIMIT_BURST: '100' });
+    const { apiKey, workspaceId } = await limited.newWorkspace();
+    const usesDefault = _label.includes('default');
+    const res = await limited.graphql(document(20), { apiKey, variables: usesDefault ? {} : { inputs: inputs(100) } });
+    // Root mutation fields are non-null: the first refused one ends the operation, so the rest never run.
+    expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    const [{ count }] = await limited.sql<{ count: number }[]>`
+      select count(*)::int as count from events where workspace_id = ${workspaceId}`;
+    expect(count).toBe(100);
+  });
+
+  it('every other mutation is charged per field that runs: 20 aliased createApiKey against a burst of 5 make 5 keys', async () => {
+    const limited = await createTestApp({ RATE_LIMIT_PER_SECOND: '1', RATE_LIMIT_BURST: '5' });
+    const { apiKey, workspaceId } = await limited.newWorkspace();
+    const res = await limited.graphql(
+      `mutation { ... on Mutation { ${aliases(20, 'createApiKey { key { id } }')} } }`,
+      {
+        apiKey,
+      },
+    );
+    expect(res.status).toBe(429);
+    expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
+    const [{ count }] = await limited.sql<{ count: number }[]>`
+      select count(*)::int as count from api_keys where workspace_id = ${workspaceId}`;
+    expect(count).toBe(1 + 5);
+  });
+});
