@@ -125,6 +125,8 @@ export function createApp({
           }),
         pendingPerKey: config.subscriptionsPerKey,
         reservationTtlMs: 30_000,
+        openStream: async (keyId) => (liveStreams.hasRoom(keyId) ? liveStreams.open(keyId) : null),
+        maxUnreadBytes: config.maxResponseBytes,
         maskError: maskUnexpected(config),
       }),
       usePersistedQueries({ maxEntries: 1000, maxChars: 4 * 1024 * 1024 }),

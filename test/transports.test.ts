@@ -64,27 +64,40 @@ describe('transports beside plain JSON', () => {
     expect([store.get('d'), store.get('e')]).toEqual(['dddddddd', null]);
   });
 
-  it("graphql-sse's reservation (PUT) needs a live API key; a stream token alone runs nothing without one", async () => {
+  it("graphql-sse's stream token belongs to the key that reserved it: no other key, and no caller without one, may use it", async () => {
     expect((await fetch(url, { method: 'PUT' })).status).toBe(401);
     expect((await fetch(url, { method: 'PUT', headers: { 'x-api-key': 'chk_nope' } })).status).toBe(401);
     const reserved = await fetch(url, { method: 'PUT', headers: { 'x-api-key': apiKey } });
     expect(reserved.status).toBe(201);
     const token = await reserved.text();
-    const stream = await fetch(url, {
-      headers: { accept: 'text/event-stream', 'x-graphql-event-stream-token': token },
-    });
+    const other = (await app.newWorkspace()).apiKey;
+    const withToken = (headers: Record<string, string>) => ({ 'x-graphql-event-stream-token': token, ...headers });
+    // Connecting: not anonymously, not with another key.
+    expect((await fetch(url, { headers: withToken({ accept: 'text/event-stream' }) })).status).toBe(401);
+    expect((await fetch(url, { headers: withToken({ accept: 'text/event-stream', 'x-api-key': other }) })).status).toBe(
+      404,
+    );
+    const stream = await fetch(url, { headers: withToken({ accept: 'text/event-stream', 'x-api-key': apiKey }) });
     expect(stream.status).toBe(200);
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
-    const accepted = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-graphql-event-stream-token': token },
-      body: JSON.stringify({ query: '{ webhooks { totalCount } }', extensions: { operationId: '1' } }),
-    });
-    expect(accepted.status).toBe(202);
+    const post = (headers: Record<string, string>, operationId: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: withToken({ 'content-type': 'application/json', ...headers }),
+        body: JSON.stringify({ query: '{ webhooks { totalCount } }', extensions: { operationId } }),
+      });
+    // Posting into it: not anonymously, not with another key; nothing of theirs reaches the stream.
+    expect((await post({}, 'anonymous')).status).toBe(401);
+    expect((await post({ 'x-api-key': other }, 'other')).status).toBe(404);
+    // Stopping its operations: not anonymously.
+    const stop = await fetch(`${url}?operationId=mine&token=${token}`, { method: 'DELETE' });
+    expect(stop.status).toBe(401);
+    expect((await post({ 'x-api-key': apiKey }, 'mine')).status).toBe(202);
     let text = '';
     while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
-    expect(text).toContain('"code":"UNAUTHENTICATED"');
-    expect(text).not.toContain('totalCount');
+    expect(text).toContain('"totalCount"');
+    expect(text).not.toContain('anonymous');
+    expect(text).not.toContain('"id":"other"');
     await reader.cancel();
   });
 
@@ -159,6 +172,8 @@ describe('graphql-sse reservations that nobody connects to', () => {
           pendingPerKey: 1,
           reservationTtlMs: 300,
           maskError: (e) => e as Error,
+          openStream: async () => ({ signal: new AbortController().signal, close: () => {} }),
+          maxUnreadBytes: 1024 * 1024,
         }),
       ],
     });
@@ -190,6 +205,8 @@ describe('graphql-sse reservations that nobody connects to', () => {
           pendingPerKey: 1,
           reservationTtlMs: 300,
           maskError: (e) => e as Error,
+          openStream: async () => ({ signal: new AbortController().signal, close: () => {} }),
+          maxUnreadBytes: 1024 * 1024,
         }),
       ],
     });

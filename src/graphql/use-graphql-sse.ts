@@ -18,6 +18,14 @@ export type GraphQLSSEOptions = {
   pendingPerKey: number;
   /** A reservation nobody connects to within this time is dropped. */
   reservationTtlMs: number;
+  /**
+   * A connected stream counts as one of its key's live streams (the app's LiveStreams):
+   * null when the key has no room for another; the stream's signal aborts when the key
+   * is revoked, and then the stream ends.
+   */
+  openStream: (keyId: string) => Promise<{ signal: AbortSignal; close: () => void } | null>;
+  /** Bytes of results a stream may hold that its reader has not taken; past that the stream is closed. */
+  maxUnreadBytes: number;
   /** How an unexpected error reaches the client (the app's masking). */
   maskError: (error: unknown, message: string) => Error;
 };
@@ -43,6 +51,11 @@ export type GraphQLSSEOptions = {
 export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugin {
   const pending = new Map<string, { keyId: string; timer: NodeJS.Timeout }>();
   const pendingOf = (keyId: string) => [...pending.values()].filter((p) => p.keyId === keyId).length;
+  // Every token belongs to the key that reserved it, for as long as it lives: only that
+  // key may connect to it, post into it or stop its operations.
+  const owners = new Map<string, string>();
+  // Results produced into each connected stream, and what its reader has taken.
+  const streams = new Map<string, { produced: number; taken: number; end: () => void }>();
   let handler: ((request: Request) => Promise<Response>) | undefined;
 
   const refused = (error: unknown): ExecutionResult => ({
@@ -53,6 +66,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
   /** graphql-sse frees a reservation only when its stream ends: connect to it and leave at once. */
   async function drop(token: string) {
     if (!pending.delete(token) || !handler) return;
+    owners.delete(token);
     const url = `http://localhost${options.endpoint}`;
     const response = await handler(
       new Request(url, { headers: { accept: 'text/event-stream', [TOKEN_HEADER]: token } }),
@@ -89,6 +103,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
             const timer = setTimeout(() => void drop(token), options.reservationTtlMs);
             timer.unref();
             pending.set(token, { keyId: key.keyId, timer });
+            owners.set(token, key.keyId);
             return token;
           },
           async onSubscribe({ raw: request }, params) {
@@ -114,34 +129,120 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
             }
           },
           // What Yoga strips before answering (extensions.http and the like) stays here too.
-          onNext: (_ctx, _req, result) => clientResult(result as ExecutionResult) as ExecutionResult,
+          // Each result is weighed as it enters its stream: a reader that leaves more than
+          // maxUnreadBytes untaken is dropped, rather than the stream buffering for it.
+          onNext: (_ctx, request, result) => {
+            const answer = clientResult(result as ExecutionResult) as ExecutionResult;
+            const stream = streams.get(streamToken(request.raw) ?? '');
+            if (stream) {
+              stream.produced += JSON.stringify(answer).length;
+              if (stream.produced - stream.taken > options.maxUnreadBytes) stream.end();
+            }
+            return answer;
+          },
         },
         yoga.fetchAPI,
       );
     },
-    onRequest({ request, url, endResponse }) {
+    async onRequest({ request, url, endResponse }) {
       if (url.pathname !== options.endpoint || !handler) return;
       const token = streamToken(request, url);
       if (request.method !== 'PUT' && request.method !== 'DELETE' && !token) return;
-      // As useCSRFPrevention asks of the rest: a custom header, which a browser sends
-      // cross-site only after a CORS preflight (as it does for any PUT or DELETE).
-      // graphql-sse's client always sends one.
-      if (request.method === 'POST' && !request.headers.has('x-api-key') && !request.headers.has(TOKEN_HEADER)) {
-        return endResponse(json(403, { errors: [{ message: 'Required CSRF header(s) not present' }] }));
+      if (request.method === 'PUT') return endResponse(await handle(handler, request));
+      // Everything else names a stream: only the key that reserved it may use it. A token
+      // of another key reads as one that does not exist.
+      const apiKey = request.headers.get('x-api-key')?.trim();
+      const key = apiKey ? await options.authenticate(apiKey) : null;
+      if (key === 'busy') return endResponse(json(503, { errors: [{ message: 'Try again shortly' }] }));
+      if (!key) {
+        const message = apiKey ? 'Invalid or revoked API key' : 'Missing X-API-Key header';
+        return endResponse(json(401, { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }));
       }
-      // The client connects to its reservation: it is no longer pending.
-      if (token && request.headers.get('accept') === 'text/event-stream') {
-        const reservation = pending.get(token);
-        if (reservation) {
-          clearTimeout(reservation.timer);
-          pending.delete(token);
-        }
+      if (!token || owners.get(token) !== key.keyId) {
+        return endResponse(
+          json(404, { errors: [{ message: 'No such event stream', extensions: { code: 'NOT_FOUND' } }] }),
+        );
       }
-      return handler(request).then(endResponse, (error: unknown) =>
-        endResponse(json(500, { errors: [refused(error).errors?.[0]] })),
-      );
+      if (request.method === 'GET' && request.headers.get('accept') === 'text/event-stream') {
+        return endResponse(await connect(handler, request, token, key.keyId));
+      }
+      return endResponse(await handle(handler, request));
     },
   };
+
+  async function handle(handler: (request: Request) => Promise<Response>, request: Request): Promise<Response> {
+    return handler(request).catch((error: unknown) => json(500, { errors: [refused(error).errors?.[0]] }));
+  }
+
+  /**
+   * The client connects to its reservation: no longer pending, now one of its key's live
+   * streams, ended when the key is revoked, when the client leaves, or when its reader
+   * falls more than maxUnreadBytes behind.
+   */
+  async function connect(
+    handler: (request: Request) => Promise<Response>,
+    request: Request,
+    token: string,
+    keyId: string,
+  ): Promise<Response> {
+    const reservation = pending.get(token);
+    if (reservation) {
+      clearTimeout(reservation.timer);
+      pending.delete(token);
+    }
+    const live = await options.openStream(keyId);
+    if (!live) {
+      owners.delete(token);
+      return json(429, {
+        errors: [
+          {
+            message: 'Too many subscriptions open for this API key; close one first',
+            extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+          },
+        ],
+      });
+    }
+    const response = await handle(handler, request);
+    if (!response.body) {
+      live.close();
+      return response;
+    }
+    const reader = response.body.getReader();
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      streams.delete(token);
+      owners.delete(token);
+      live.close();
+      live.signal.removeEventListener('abort', revoked);
+      void reader.cancel().catch(() => {});
+    };
+    const stream = { produced: 0, taken: 0, end };
+    streams.set(token, stream);
+    // A revoked key: its operations end themselves with a last UNAUTHENTICATED result, which
+    // has a moment to reach the client before the connection goes too.
+    const revoked = () => setTimeout(end, 1_000).unref();
+    live.signal.addEventListener('abort', revoked, { once: true });
+    request.signal.addEventListener('abort', end, { once: true });
+    // Pulled only as fast as the socket takes it: what the reader has not taken stays counted.
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const chunk = ended
+          ? { done: true as const, value: undefined }
+          : await reader.read().catch(() => ({ done: true as const, value: undefined }));
+        if (chunk.done || ended) {
+          end();
+          controller.close();
+          return;
+        }
+        stream.taken += chunk.value.byteLength;
+        controller.enqueue(chunk.value);
+      },
+      cancel: end,
+    });
+    return new Response(body, { status: response.status, headers: response.headers });
+  }
 }
 
 /**

@@ -131,7 +131,8 @@ describe.each([
 
 describe('graphql-sse single connection keeps the per-key subscription limit', () => {
   it('a second subscription is refused with TOO_MANY_SUBSCRIPTIONS; a stopped one makes room at once', async () => {
-    const app = await createTestApp({ SUBSCRIPTIONS_PER_KEY: '1' });
+    // The connection itself is one of the key's streams, its subscription the other.
+    const app = await createTestApp({ SUBSCRIPTIONS_PER_KEY: '2' });
     const url = await app.listen();
     const { apiKey } = await app.newWorkspace();
     const client = createSSEClient(url, apiKey, { singleConnection: true });

@@ -156,9 +156,9 @@ describe('rate limits count what executes, however the document spells it', () =
     const res = await limited.graphql(document(20), { apiKey, variables: usesDefault ? {} : { inputs: inputs(100) } });
     // Root mutation fields are non-null: the first refused one ends the operation, so the rest never run.
     expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
-    const [{ count }] = await limited.sql<{ count: number }[]>`
+    const [row] = await limited.sql<{ count: number }[]>`
       select count(*)::int as count from events where workspace_id = ${workspaceId}`;
-    expect(count).toBe(100);
+    expect(row?.count).toBe(100);
   });
 
   it('every other mutation is charged per field that runs: 20 aliased createApiKey against a burst of 5 make 5 keys', async () => {
@@ -172,8 +172,42 @@ describe('rate limits count what executes, however the document spells it', () =
     );
     expect(res.status).toBe(429);
     expect(res.errors?.map((e) => e.extensions?.code)).toEqual(['RATE_LIMITED']);
-    const [{ count }] = await limited.sql<{ count: number }[]>`
+    const [row] = await limited.sql<{ count: number }[]>`
       select count(*)::int as count from api_keys where workspace_id = ${workspaceId}`;
-    expect(count).toBe(1 + 5);
+    expect(row?.count).toBe(1 + 5);
+  });
+});
+
+describe("graphql-sse's single connection is bounded like any stream", () => {
+  it('a stream nobody reads is closed once a response worth of results waits in it; its token is then gone', async () => {
+    const limited = await createTestApp({ MAX_RESPONSE_BYTES: String(1024 * 1024) });
+    const url = await limited.listen();
+    const { apiKey } = await limited.newWorkspace();
+    for (let i = 0; i < 3; i++) {
+      await limited.graphql(PUBLISH, {
+        apiKey,
+        variables: { input: conversationEnded('unread', { blob: 'u'.repeat(250 * 1024) }) },
+      });
+    }
+    const token = await (await fetch(url, { method: 'PUT', headers: { 'x-api-key': apiKey } })).text();
+    const headers = { 'x-api-key': apiKey, 'x-graphql-event-stream-token': token };
+    // Opened, never read.
+    const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(200);
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const posted = await fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ events { edges { node { data } } } }', extensions: { operationId: `q${i}` } }),
+      });
+      statuses.push(posted.status);
+      if (posted.status !== 202) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // 750 KiB a result; the socket's own buffers take some, then the stream is closed.
+    expect(statuses.at(-1)).toBe(404);
+    expect(statuses.filter((s) => s === 202).length).toBeLessThan(40);
+    await stream.body?.cancel();
   });
 });
