@@ -129,7 +129,13 @@ export function createApp({
         maxUnreadBytes: config.maxResponseBytes,
         maskError: maskUnexpected(config),
       }),
-      usePersistedQueries({ maxEntries: 1000, maxChars: 4 * 1024 * 1024 }),
+      usePersistedQueries({ maxEntries: 1000, maxChars: 4 * 1024 * 1024 }, async (request) => {
+        const apiKey = request.headers.get('x-api-key')?.trim();
+        if (!apiKey) return null;
+        const known = apiKeys.cached(apiKey);
+        const key = known !== undefined ? known : await apiKeys.authenticate(apiKey).catch(() => null);
+        return key?.keyId ?? null;
+      }),
       useMultipartSubscriptions(),
       // A browser can only send a cross-site request without a CORS preflight when it is
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies

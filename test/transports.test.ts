@@ -51,6 +51,20 @@ describe('transports beside plain JSON', () => {
     expect((await (await post({ extensions: right })).json()).data.webhooks.totalCount).toBe(0);
   });
 
+  it('persisted queries are kept per API key: an anonymous caller keeps nothing, another key cannot probe them', async () => {
+    const query = '{ webhooks(first: 2) { totalCount } }';
+    const hash = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') } };
+    const anonymous = (body: unknown) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect((await anonymous({ query, extensions: hash })).status).toBe(401);
+    expect((await post({ extensions: hash })).status).toBe(404);
+    expect((await post({ query, extensions: hash })).status).toBe(200);
+    expect((await post({ extensions: hash })).status).toBe(200);
+    const other = (await app.newWorkspace()).apiKey;
+    expect((await post({ extensions: hash }, { 'x-api-key': other })).status).toBe(404);
+    expect((await anonymous({ extensions: hash })).status).toBe(404);
+  });
+
   it('the persisted-query store is bounded in entries and in characters, least recently used out first', () => {
     const store = createBoundedStore({ maxEntries: 2, maxChars: 10 });
     store.set('a', 'aaaa');

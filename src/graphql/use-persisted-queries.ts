@@ -1,5 +1,5 @@
-import { type APQStore, useAPQ } from '@graphql-yoga/plugin-apq';
-import type { Plugin } from 'graphql-yoga';
+import { createHash } from 'node:crypto';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 
 export type PersistedQueryLimits = {
   /** Queries kept at once; the least recently used goes first. */
@@ -12,26 +12,53 @@ export type PersistedQueryLimits = {
  * Apollo's automatic persisted queries: a client sends only the query's SHA-256; when the
  * server does not know it (`PersistedQueryNotFound`, code PERSISTED_QUERY_NOT_FOUND), the
  * client sends hash and query together and the server keeps the query under its hash.
- * Anyone may teach the store (before authentication, as with Apollo Server), so it is
- * bounded in entries and in characters: filling it evicts, it never grows.
+ *
+ * Only a caller with a live API key teaches the store, and each key has its own entries:
+ * an anonymous caller can neither fill the store nor probe which queries others use. The
+ * store is bounded in entries and in characters: filling it evicts, it never grows.
  */
-export function usePersistedQueries(limits: PersistedQueryLimits): Plugin {
-  return useAPQ({ store: createBoundedStore(limits) });
+export function usePersistedQueries(
+  limits: PersistedQueryLimits,
+  keyOf: (request: Request) => Promise<string | null>,
+): Plugin {
+  const store = createBoundedStore(limits);
+  return {
+    async onParams({ params, request, setParams }) {
+      const persisted = params.extensions?.persistedQuery as { version?: unknown; sha256Hash?: unknown } | undefined;
+      if (persisted?.version !== 1 || typeof persisted.sha256Hash !== 'string') return;
+      const keyId = await keyOf(request);
+      const entry = keyId ? `${keyId}:${persisted.sha256Hash}` : null;
+      if (params.query == null) {
+        const query = entry ? store.get(entry) : null;
+        if (query == null) throw persistedQueryError('PersistedQueryNotFound', 'PERSISTED_QUERY_NOT_FOUND', 404);
+        setParams({ ...params, query });
+        return;
+      }
+      if (createHash('sha256').update(params.query).digest('hex') !== persisted.sha256Hash) {
+        throw persistedQueryError('PersistedQueryMismatch', 'PERSISTED_QUERY_MISMATCH', 400);
+      }
+      if (entry) store.set(entry, params.query);
+    },
+  };
+}
+
+function persistedQueryError(message: string, code: string, status: number) {
+  return createGraphQLError(message, { extensions: { code, http: { status } } });
 }
 
 /** A least-recently-used map bounded by entries and total characters (a Map keeps insertion order). */
-export function createBoundedStore({ maxEntries, maxChars }: PersistedQueryLimits): APQStore {
+export function createBoundedStore({ maxEntries, maxChars }: PersistedQueryLimits) {
   const queries = new Map<string, string>();
   let chars = 0;
   return {
-    get(hash) {
+    get(hash: string) {
       const query = queries.get(hash);
       if (query === undefined) return null;
       queries.delete(hash);
       queries.set(hash, query);
       return query;
     },
-    set(hash, query) {
+    set(hash: string, query: string) {
       // A query larger than the whole store is still executed, just not kept.
       if (query.length > maxChars) return;
       const previous = queries.get(hash);
