@@ -90,7 +90,9 @@ export const webhookRules = {
  * Header names a webhook may not set, because they would change what a delivery means or
  * how it travels: framing and hop-by-hop headers, the body's type and encoding, our
  * Standard Webhooks signature headers and user agent, trace context (each delivery
- * carries its own), and what proxies add about the route.
+ * carries its own), what proxies add about the route, and what frameworks and proxies in
+ * front of a receiver read to change the request they pass on: method overrides, URL
+ * rewrites, cookies (a session the receiver would act under), ranges and conditions.
  */
 export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
   'host',
@@ -112,6 +114,24 @@ export const RESERVED_HEADER_NAMES: ReadonlySet<string> = new Set([
   'forwarded',
   'via',
   'x-real-ip',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-original-url',
+  'x-original-uri',
+  'x-rewrite-url',
+  'x-original-host',
+  'x-host',
+  'x-middleware-subrequest',
+  'cookie',
+  'cookie2',
+  'range',
+  'if-range',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'if-unmodified-since',
+  'accept-encoding',
 ]);
 /** Whole families, by prefix: webhook-id, -timestamp, -signature and any the scheme adds; proxy-authorization… */
 export const RESERVED_HEADER_PREFIXES = ['webhook-', 'proxy-', 'x-forwarded-'] as const;
