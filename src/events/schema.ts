@@ -33,16 +33,21 @@ export const MAX_DATA_BYTES = 256 * 1024;
 /** Deeper JSON is refused: no receiver needs it, and walking it recursively would overflow the stack. */
 export const MAX_DATA_DEPTH = 64;
 
-/** Whether `value` has objects or arrays nested more than `max` levels, found without recursion. */
-function nestedDeeperThan(value: unknown, max: number): boolean {
+/**
+ * What is wrong with the shape of `value`, found without recursion: objects or arrays
+ * nested more than `max` levels, or a number JSON cannot hold (1e400 reads as Infinity,
+ * which would be stored as null).
+ */
+function shapeProblem(value: unknown, max: number): string | undefined {
   const pending: [unknown, number][] = [[value, 1]];
   for (let next = pending.pop(); next; next = pending.pop()) {
     const [item, depth] = next;
+    if (typeof item === 'number' && !Number.isFinite(item)) return 'must hold only finite numbers';
     if (typeof item !== 'object' || item === null) continue;
-    if (depth > max) return true;
+    if (depth > max) return `must not be nested more than ${max} levels deep`;
     for (const child of Object.values(item)) pending.push([child, depth + 1]);
   }
-  return false;
+  return undefined;
 }
 
 export const EventRef = builder.objectRef<EventRecord>('Event');
@@ -129,11 +134,8 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
           const problem =
             typeof value !== 'object' || value === null || Array.isArray(value)
               ? 'must be a JSON object'
-              : nestedDeeperThan(value, MAX_DATA_DEPTH)
-                ? `must not be nested more than ${MAX_DATA_DEPTH} levels deep`
-                : Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES
-                  ? 'must be at most 256 KiB of JSON'
-                  : undefined;
+              : (shapeProblem(value, MAX_DATA_DEPTH) ??
+                (Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES ? 'must be at most 256 KiB of JSON' : undefined));
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         }),
       },

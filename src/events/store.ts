@@ -120,12 +120,17 @@ export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Pub
 /** What an idempotency key stands for: a repeat must describe the same event. */
 type Described = { agentId: string; conversationId: string | null; type: string; data: unknown };
 
-/** Key order aside, the same request describes the same event. */
+/**
+ * Key order aside, the same request describes the same event. Data is compared as it is
+ * stored (through JSON), so -0 and 0, or two spellings of one number, are the same value.
+ */
 const sameEvent = (a: Described, b: Described) =>
   a.agentId === b.agentId &&
   a.conversationId === b.conversationId &&
   a.type === b.type &&
-  isDeepStrictEqual(a.data, b.data);
+  isDeepStrictEqual(asStored(a.data), asStored(b.data));
+
+const asStored = (data: unknown): unknown => JSON.parse(JSON.stringify(data));
 
 /** Keys are per workspace; workspace ids hold no space. */
 const keyOf = (workspaceId: string, idempotencyKey: string) => `${workspaceId} ${idempotencyKey}`;

@@ -2,7 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import ComplexityPlugin from '@pothos/plugin-complexity';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
-import { GraphQLError, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
+import { GraphQLError, GraphQLScalarType, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { MutationRate, ReadRate } from '../auth/use-rate-limit.js';
 import type { Config } from '../config.js';
@@ -85,7 +85,23 @@ export const builder = new SchemaBuilder<Types>({
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver, {
+/**
+ * DateTime, within the years PostgreSQL and ISO-8601 share (0001–9999): year 0000 parses
+ * in JavaScript but is no date the database takes.
+ */
+const DateTimeInRange = new GraphQLScalarType({
+  ...DateTimeResolver.toConfig(),
+  parseValue: (value) => inRange(DateTimeResolver.parseValue(value)),
+  parseLiteral: (ast, variables) => inRange(DateTimeResolver.parseLiteral(ast, variables)),
+});
+
+function inRange(date: Date): Date {
+  const year = date.getUTCFullYear();
+  if (year < 1 || year > 9999) throw new TypeError('DateTime must be between 0001-01-01 and 9999-12-31');
+  return date;
+}
+
+builder.addScalarType('DateTime', DateTimeInRange, {
   description: 'A date and time in UTC, as an ISO-8601 string such as 2026-01-31T12:00:00.000Z.',
 });
 builder.addScalarType('JSON', JSONResolver, {

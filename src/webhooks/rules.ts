@@ -6,6 +6,9 @@ const WEBHOOK_URL_PATTERN = /^https?:\/\/.+/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
 
+// A UTF-16 surrogate without its pair: no character at all, and not storable as UTF-8.
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** A single-line text field of `min`–`max` characters (after trimming). */
 export const lineOfText = (min: number, max: number) =>
   z
@@ -13,7 +16,9 @@ export const lineOfText = (min: number, max: number) =>
     .trim()
     .min(min, `must be ${min} to ${max} characters`)
     .max(max, `must be ${min} to ${max} characters`)
-    .refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters');
+    .refine((text) => !CONTROL_CHARACTERS.test(text), 'must not contain control characters')
+    // PostgreSQL stores text as UTF-8: an unpaired surrogate would be stored as U+FFFD, another string.
+    .refine((text) => !UNPAIRED_SURROGATE.test(text), 'must be valid Unicode (no unpaired surrogates)');
 
 export const MAX_HEADERS = 20;
 export const MAX_HEADER_NAME_LENGTH = 128;
