@@ -85,6 +85,9 @@ const schema = z.object({
     .max(1_073_741_824)
     .default(16 * 1_048_576),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  // Amplification: one event fans out to at most MAX_WEBHOOKS_PER_AGENT deliveries (0: no limit).
+  MAX_WEBHOOKS_PER_AGENT: z.coerce.number().int().min(0).max(100_000).default(20),
+  MAX_WEBHOOKS_PER_WORKSPACE: z.coerce.number().int().min(0).max(10_000_000).default(1_000),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
   // Tracing is on when this is set; the SDK reads the other OTEL_* variables itself.
@@ -129,6 +132,8 @@ export type Config = {
   /** Deadline of one operation, and the statement timeout of API connections. */
   requestTimeoutMs: number;
   subscriptionsPerKey: number;
+  /** MAX_WEBHOOKS_PER_WORKSPACE and MAX_WEBHOOKS_PER_AGENT; 0: no limit. */
+  webhookLimits: { perWorkspace: number; perAgent: number };
   maxConnections: number;
   /** OpenTelemetry traces: where they go and how (undefined: tracing off, the SDK is never loaded). */
   tracing: TracingConfig | undefined;
@@ -188,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResponseBytes: e.MAX_RESPONSE_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
+    webhookLimits: { perWorkspace: e.MAX_WEBHOOKS_PER_WORKSPACE, perAgent: e.MAX_WEBHOOKS_PER_AGENT },
     maxConnections: e.MAX_CONNECTIONS,
     tracing:
       e.OTEL_EXPORTER_OTLP_ENDPOINT && !e.OTEL_SDK_DISABLED

@@ -135,7 +135,9 @@ const PublishEventInput = builder.inputType('PublishEventInput', {
             typeof value !== 'object' || value === null || Array.isArray(value)
               ? 'must be a JSON object'
               : (shapeProblem(value, MAX_DATA_DEPTH) ??
-                (Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES ? 'must be at most 256 KiB of JSON' : undefined));
+                (Buffer.byteLength(JSON.stringify(value)) > MAX_DATA_BYTES
+                  ? 'must be at most 256 KiB of JSON'
+                  : undefined));
           if (problem) ctx.addIssue({ code: 'custom', message: problem });
         }),
       },

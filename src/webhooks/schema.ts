@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
@@ -305,11 +306,13 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   registerWebhook: t.field({
     type: WebhookRef,
-    description: 'Registers a webhook and returns it with its signing secret, the only time a read shows the secret.',
+    description:
+      'Registers a webhook and returns it with its signing secret, the only time a read shows the secret. A workspace and each of its agents hold a limited number of webhooks (LIMIT_EXCEEDED names the limit).',
     args: { input: t.arg({ type: RegisterWebhookInput, required: true, description: 'The new webhook.' }) },
-    resolve: (_root, { input }, ctx) => {
+    resolve: async (_root, { input }, ctx) => {
       assertTargetAllowed(ctx, input.url);
-      return store.insertWebhook(ctx.sql, ctx.secretKey, {
+      const limits = ctx.config.webhookLimits;
+      const webhook = {
         workspaceId: ctx.workspaceId,
         // Validated values: the rules have trimmed them.
         name: input.name,
@@ -320,6 +323,17 @@ builder.mutationFields((t) => ({
         rateLimitPerSecond: input.rateLimitPerSecond ?? null,
         ordering: input.ordering ?? 'none',
         headers: input.headers ?? [],
+      };
+      return store.insertWebhook(ctx.sql, ctx.secretKey, webhook, limits).catch((error: unknown) => {
+        if (!(error instanceof store.WebhookLimitReached)) throw error;
+        const [whose, max] =
+          error.setting === 'MAX_WEBHOOKS_PER_AGENT'
+            ? [`agent "${input.agentId}"`, limits.perAgent]
+            : ['this workspace', limits.perWorkspace];
+        throw new GraphQLError(
+          `${whose} already has ${max} webhooks, the most it may (${error.setting}): delete one first, or send several event types to one webhook`,
+          { extensions: { code: 'LIMIT_EXCEEDED', limit: error.setting, max } },
+        );
       });
     },
   }),

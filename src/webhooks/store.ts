@@ -64,16 +64,43 @@ const columns = (sql: Sql) => sql`
   created_at, updated_at,
   ${pageMicros(sql)}`;
 
-export async function insertWebhook(sql: Sql, secretKey: Buffer, input: NewWebhook): Promise<WebhookWithSecret> {
+/** How many webhooks a workspace, and each of its agents, may have; 0: no limit. */
+export type WebhookLimits = { perWorkspace: number; perAgent: number };
+
+/** Which of the WebhookLimits a registration ran into (named as its setting). */
+export class WebhookLimitReached extends Error {
+  constructor(readonly setting: 'MAX_WEBHOOKS_PER_WORKSPACE' | 'MAX_WEBHOOKS_PER_AGENT') {
+    super(`${setting} reached`);
+  }
+}
+
+/**
+ * Registers a webhook, taking a slot of its workspace and of its agent in the same
+ * statement (migrations/0020): concurrent registrations cannot overshoot the limits, and
+ * a refused one writes nothing.
+ */
+export async function insertWebhook(
+  sql: Sql,
+  secretKey: Buffer,
+  input: NewWebhook,
+  limits: WebhookLimits = { perWorkspace: 0, perAgent: 0 },
+): Promise<WebhookWithSecret> {
   const id = newId('webhook');
   const secret = generateSigningSecret();
   const [row] = await sql<Webhook[]>`/* webhooks.insert */
     insert into webhooks (id, workspace_id, name, agent_id, url, events, active, rate_limit_per_second, ordering,
                           secret_encrypted, headers_encrypted)
-    values (${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
-            ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${input.ordering ?? 'none'},
-            ${encryptSecret(secretKey, secret, id)}, ${sealHeaders(secretKey, input.headers ?? [], id)})
-    returning ${columns(sql)}`;
+    select ${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
+           ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${input.ordering ?? 'none'},
+           ${encryptSecret(secretKey, secret, id)}, ${sealHeaders(secretKey, input.headers ?? [], id)}
+    where take_webhook_slot(${input.workspaceId}, ${input.agentId}, ${limits.perWorkspace}, ${limits.perAgent})
+    returning ${columns(sql)}`.catch((error: unknown) => {
+    const detail = (error as { detail?: unknown }).detail;
+    if (detail === 'MAX_WEBHOOKS_PER_WORKSPACE' || detail === 'MAX_WEBHOOKS_PER_AGENT') {
+      throw new WebhookLimitReached(detail);
+    }
+    throw error;
+  });
   return { ...(row as Webhook), secret };
 }
 

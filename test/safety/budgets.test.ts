@@ -211,3 +211,45 @@ describe("graphql-sse's single connection is bounded like any stream", () => {
     await stream.body?.cancel();
   });
 });
+
+describe('amplification is bounded: webhooks per agent and per workspace', () => {
+  it('the 4th webhook of an agent is refused with LIMIT_EXCEEDED naming MAX_WEBHOOKS_PER_AGENT, nothing written; a deletion frees a slot', async () => {
+    const capped = await createTestApp({ MAX_WEBHOOKS_PER_AGENT: '3', MAX_WEBHOOKS_PER_WORKSPACE: '5' });
+    const { apiKey, workspaceId } = await capped.newWorkspace();
+    const register = (agentId: string) =>
+      capped.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId }) } });
+    // Ten at once on one agent: exactly three are taken, whatever the interleaving.
+    const results = await Promise.all(Array.from({ length: 10 }, () => register('a')));
+    const ok = results.filter((r) => r.data?.registerWebhook);
+    expect(ok).toHaveLength(3);
+    const refusal = results.find((r) => r.errors)?.errors?.[0];
+    expect(refusal?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'MAX_WEBHOOKS_PER_AGENT', max: 3 });
+    expect(refusal?.message).toContain('MAX_WEBHOOKS_PER_AGENT');
+    // The workspace: 3 + 2 more on another agent, then its own limit.
+    expect((await register('b')).data?.registerWebhook).toBeTruthy();
+    expect((await register('b')).data?.registerWebhook).toBeTruthy();
+    expect((await register('c')).errors?.[0]?.extensions).toMatchObject({
+      limit: 'MAX_WEBHOOKS_PER_WORKSPACE',
+      max: 5,
+    });
+    const count = async () =>
+      (
+        await capped.sql<{ n: number }[]>`select count(*)::int as n from webhooks where workspace_id = ${workspaceId}`
+      )[0]?.n;
+    expect(await count()).toBe(5);
+    // Deleting one gives both of its slots back.
+    const id = ok[0]?.data?.registerWebhook.id;
+    expect(
+      (await capped.graphql('mutation($id: ID!) { deleteWebhook(id: $id) }', { apiKey, variables: { id } })).errors,
+    ).toBeUndefined();
+    expect((await register('a')).data?.registerWebhook).toBeTruthy();
+    expect(await count()).toBe(5);
+    // Another workspace has its own slots.
+    const other = await capped.newWorkspace();
+    const theirs = await capped.graphql(REGISTER, {
+      apiKey: other.apiKey,
+      variables: { input: validWebhook({ agentId: 'a' }) },
+    });
+    expect(theirs.data?.registerWebhook).toBeTruthy();
+  });
+});

@@ -34,6 +34,9 @@ export async function createTestApp(
     ALLOW_PRIVATE_TARGETS: 'true',
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_SECOND: '0',
+    // Paging and fan-out tests register hundreds of webhooks on one agent; tests of the limit set it.
+    MAX_WEBHOOKS_PER_AGENT: '0',
+    MAX_WEBHOOKS_PER_WORKSPACE: '0',
     ...env,
   });
   const log = options.log ?? createLogger(config.logLevel);
