@@ -57,7 +57,7 @@ export function createApp({
 }: AppOptions) {
   const deliveryFeed = createDeliveryFeed(sql);
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
-  const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit);
+  const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit, config.fanOutRateLimit);
   const readRate = createReadRate({
     bytesPerSecond: config.readRateLimitBytesPerSecond,
     burstBytes: config.maxResponseBytes,

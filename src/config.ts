@@ -72,6 +72,9 @@ const schema = z.object({
   // Ingest: a voice platform at peak publishes hundreds of events a second from one key.
   PUBLISH_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(1000),
   PUBLISH_RATE_LIMIT_BURST: z.coerce.number().int().min(100).default(2000),
+  // What publishing makes the workers do: deliveries created, per key (an event to 20 webhooks is 20).
+  FANOUT_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(10_000),
+  FANOUT_RATE_LIMIT_BURST: z.coerce.number().int().min(100).default(20_000),
   MAX_QUERY_COST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   READ_RATE_LIMIT_BYTES_PER_SECOND: z.coerce
     .number()
@@ -123,6 +126,8 @@ export type Config = {
   rateLimit: { perSecond: number; burst: number };
   /** Events published per key: publishEvent counts 1, publishEvents its length. */
   publishRateLimit: { perSecond: number; burst: number };
+  /** Deliveries publishing may create per key; a key past it is refused its next publish. */
+  fanOutRateLimit: { perSecond: number; burst: number };
   /** Bytes of event data one API key may read per second (0: unlimited). */
   readRateLimitBytesPerSecond: number;
   /** The most rows one operation may be expected to read (its cost), and may read. */
@@ -188,6 +193,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     publishRateLimit: { perSecond: e.PUBLISH_RATE_LIMIT_PER_SECOND, burst: e.PUBLISH_RATE_LIMIT_BURST },
+    fanOutRateLimit: { perSecond: e.FANOUT_RATE_LIMIT_PER_SECOND, burst: e.FANOUT_RATE_LIMIT_BURST },
     readRateLimitBytesPerSecond: e.READ_RATE_LIMIT_BYTES_PER_SECOND,
     maxQueryCost: e.MAX_QUERY_COST,
     maxResponseBytes: e.MAX_RESPONSE_BYTES,

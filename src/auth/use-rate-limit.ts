@@ -63,9 +63,11 @@ function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
 }
 
 /**
- * Mutations per key, in two buckets: events published (`publishEvent` counts 1,
+ * Mutations per key, in three buckets: events published (`publishEvent` counts 1,
  * `publishEvents` its list's length) against `publish`, sized for a voice platform's
- * ingest; every other mutation against `mutations`. Charged as each root field starts to
+ * ingest; the deliveries they fan out to against `fanOut`, charged after the commit
+ * (one batch may overshoot it by its own fan-out, at most 100 × MAX_WEBHOOKS_PER_AGENT);
+ * every other mutation against `mutations`. Charged as each root field starts to
  * execute (graphql/mutation-rate.ts), after aliases, fragments, variables and defaults
  * have been resolved, so what is counted is what runs. A refused field answers HTTP 429,
  * `RATE_LIMITED`, and a Retry-After in seconds, before it does anything.
@@ -73,10 +75,12 @@ function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
 export function createMutationRate(
   mutations: RateLimitOptions,
   publish: RateLimitOptions,
+  fanOut: RateLimitOptions,
   now = () => performance.now(),
 ) {
   const mutationBuckets = createBuckets(mutations.perSecond, mutations.burst, now);
   const publishBuckets = createBuckets(publish.perSecond, publish.burst, now);
+  const fanOutBuckets = createBuckets(fanOut.perSecond, fanOut.burst, now);
   return {
     /** Takes one mutation from the key's bucket, or throws RATE_LIMITED. */
     mutation(keyId: string) {
@@ -89,8 +93,18 @@ export function createMutationRate(
         );
       }
     },
-    /** Takes `events` published events from the key's bucket, or throws RATE_LIMITED. */
+    /**
+     * Takes `events` published events from the key's bucket, or throws RATE_LIMITED; also
+     * when the deliveries its earlier publishes fanned out to are past their rate.
+     */
     publish(keyId: string, events: number) {
+      const owed = fanOut.perSecond > 0 ? fanOutBuckets.take(keyId, 0) : 0;
+      if (owed > 0) {
+        throw rateLimited(
+          `Rate limit exceeded: publishing may create at most ${fanOut.perSecond} deliveries per second per API key`,
+          owed,
+        );
+      }
       if (publish.perSecond <= 0) return;
       const retryAfter = publishBuckets.take(keyId, Math.min(events, publish.burst));
       if (retryAfter > 0) {
@@ -99,6 +113,10 @@ export function createMutationRate(
           retryAfter,
         );
       }
+    },
+    /** Charges the deliveries a publish created, known once it committed (a key in debt waits). */
+    fannedOut(keyId: string, deliveries: number) {
+      if (fanOut.perSecond > 0 && deliveries > 0) fanOutBuckets.charge(keyId, deliveries);
     },
   };
 }

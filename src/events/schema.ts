@@ -234,6 +234,7 @@ builder.mutationFields((t) => ({
           ...newEvent(ctx, input),
           traceparent: span?.traceparent,
         });
+        ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
         span?.end({ eventId: event.id, webhooks, replayed: !created });
         return event;
       } catch (error) {
@@ -268,6 +269,7 @@ builder.mutationFields((t) => ({
           inputs.map((input, i) => ({ ...newEvent(ctx, input), traceparent: spans[i]?.traceparent })),
         );
         for (const [i, { event, created, webhooks }] of published.entries()) {
+          ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
           spans[i]?.end({ eventId: event.id, webhooks, replayed: !created });
         }
         return published.map(({ event }) => event);

@@ -253,3 +253,25 @@ describe('amplification is bounded: webhooks per agent and per workspace', () =>
     expect(theirs.data?.registerWebhook).toBeTruthy();
   });
 });
+
+describe('the publish limit counts what an event fans out to', () => {
+  it('a key whose publishes created more deliveries than FANOUT_RATE_LIMIT allows is refused its next publish', async () => {
+    const limited = await createTestApp({ FANOUT_RATE_LIMIT_PER_SECOND: '1', FANOUT_RATE_LIMIT_BURST: '100' });
+    const { apiKey } = await limited.newWorkspace();
+    for (let i = 0; i < 10; i++) {
+      await limited.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'fan' }) } });
+    }
+    const batch = 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }';
+    const inputs = Array.from({ length: 20 }, () => conversationEnded('fan'));
+    // 20 events × 10 webhooks: 200 deliveries against a burst of 100. The batch itself runs
+    // (its fan-out is known once it committed); the key then owes 100 deliveries.
+    expect((await limited.graphql(batch, { apiKey, variables: { inputs } })).errors).toBeUndefined();
+    const next = await limited.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('fan') } });
+    expect(next.status).toBe(429);
+    expect(next.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(next.errors?.[0]?.message).toContain('deliveries per second');
+    // Events to no webhook fan out to nothing, but the key still owes: refused too.
+    const quiet = await limited.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('nobody') } });
+    expect(quiet.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+});
