@@ -60,8 +60,13 @@ async function main() {
       DATABASE_URL: cluster.url,
       SECRET_ENCRYPTION_KEY: secretKey.toString('hex'),
       ALLOW_PRIVATE_TARGETS: 'true',
+      // Limits off: each scenario measures throughput; ingest-limits measures the defaults.
       RATE_LIMIT_PER_SECOND: '0',
       PUBLISH_RATE_LIMIT_PER_SECOND: '0',
+      FANOUT_RATE_LIMIT_PER_SECOND: '0',
+      // Register's runs add thousands of webhooks to one agent.
+      MAX_WEBHOOKS_PER_AGENT: '0',
+      MAX_WEBHOOKS_PER_WORKSPACE: '0',
     },
   };
   const started = Date.now();

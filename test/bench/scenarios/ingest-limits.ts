@@ -18,7 +18,12 @@ export async function ingestLimitsScenario(bench: Bench) {
   const { apiKey } = await createApiKey(bench.sql, workspace.id);
   await webhook(bench, workspace.id, 'ingest', receiver.url);
   // The defaults: no rate-limit variables at all.
-  const { RATE_LIMIT_PER_SECOND: _m, PUBLISH_RATE_LIMIT_PER_SECOND: _p, ...defaults } = bench.serverEnv;
+  const {
+    RATE_LIMIT_PER_SECOND: _m,
+    PUBLISH_RATE_LIMIT_PER_SECOND: _p,
+    FANOUT_RATE_LIMIT_PER_SECOND: _f,
+    ...defaults
+  } = bench.serverEnv;
   const api = await startServer({ ...defaults, ROLE: 'api' });
   const worker = await startServer({ ...defaults, ROLE: 'worker' });
   const body = JSON.stringify({
