@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app.js';
-import { API_KEY_PREFIX, createApiKey, MAX_ACTIVE_API_KEYS, revokeApiKey } from '../src/auth/api-keys.js';
+import {
+  API_KEY_PREFIX,
+  createApiKey,
+  hasValidChecksum,
+  MAX_ACTIVE_API_KEYS,
+  revokeApiKey,
+} from '../src/auth/api-keys.js';
 import { createApiKeyCache, LookupsBusy } from '../src/auth/key-cache.js';
 import { createPool } from '../src/db/sql.js';
 import { randomBase62 } from '../src/lib/ids.js';
@@ -242,6 +248,22 @@ describe('the key cache', () => {
     // Malformed keys never get as far as a lookup.
     expect(await keys.authenticate(`chk_${'x'.repeat(39)}!`)).toBeNull();
     expect(await who(randomBytes(8).toString('hex'))).toBe(401);
+  });
+
+  it('keys carry a checksum: a flood of 300 made-up keys at once never makes a fresh real key wait or fail', async () => {
+    const { who } = appWithCache();
+    const { workspaceId } = await app.newWorkspace();
+    const fresh = await Promise.all(Array.from({ length: 8 }, () => createApiKey(app.sql, workspaceId)));
+    for (const { apiKey } of fresh) expect(hasValidChecksum(apiKey)).toBe(true);
+    expect(hasValidChecksum(randomKey())).toBe(false);
+    for (const { apiKey } of fresh) {
+      const flood = Array.from({ length: 300 }, () => who(randomKey()));
+      // Sent after the flood: in one queue it would wait behind all 300, or be turned away.
+      expect(await who(apiKey)).toBe(200);
+      const answers = await Promise.all(flood);
+      expect(answers.every((status) => status === 401 || status === 503)).toBe(true);
+      expect(answers.filter((status) => status === 503).length).toBeGreaterThan(0);
+    }
   });
 
   it('lastUsedAt costs no write per request: noted in memory, written in one batch', async () => {

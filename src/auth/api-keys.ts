@@ -1,7 +1,8 @@
 import { createHash, hash } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool, Sql } from '../db/sql.js';
-import { newId, randomBase62 } from '../lib/ids.js';
+import { BASE62, newId, randomBase62 } from '../lib/ids.js';
 
 /** Every key starts with this, so secret scanners and people recognise a leaked one. */
 export const API_KEY_PREFIX = 'chk_';
@@ -28,7 +29,7 @@ export type AuthenticatedKey = { keyId: string; workspaceId: string };
 const summary = (sql: Sql) => sql`id, prefix, created_at, revoked_at, last_used_at`;
 
 /**
- * Keys are stored only as SHA-256 digests. A key has 238 bits of randomness, so a plain
+ * Keys are stored only as SHA-256 digests. A key has 202 bits of randomness, so a plain
  * digest (no salt, no slow hash) is enough, and lookup by digest compares no secret
  * bytes in application code: nothing for a timing attack to measure.
  */
@@ -46,8 +47,38 @@ export function isApiKeyShaped(apiKey: string): boolean {
   return API_KEY_PATTERN.test(apiKey);
 }
 
+// A key's last characters are a checksum of the rest (CRC-32 in base62, as GitHub's
+// tokens carry one): a made-up key is told from a real one without a database lookup.
+const CHECKSUM_CHARS = 6;
+
+function checksum(text: string): string {
+  let value = crc32(text);
+  let digits = '';
+  for (let i = 0; i < CHECKSUM_CHARS; i++) {
+    digits = BASE62[value % 62] + digits;
+    value = Math.floor(value / 62);
+  }
+  return digits;
+}
+
+/**
+ * Whether a key-shaped `apiKey` carries a valid checksum. Keys issued before the checksum
+ * (about one in 57 billion of them passes by chance) are still valid keys, looked up in a
+ * narrower lane (key-cache.ts).
+ */
+export function hasValidChecksum(apiKey: string): boolean {
+  const body = apiKey.slice(0, -CHECKSUM_CHARS);
+  return checksum(body) === apiKey.slice(-CHECKSUM_CHARS);
+}
+
+/** A new key: the prefix, 34 random base62 characters (202 bits) and their checksum. */
+export function generateApiKey(): string {
+  const body = API_KEY_PREFIX + randomBase62(40 - CHECKSUM_CHARS);
+  return body + checksum(body);
+}
+
 async function insertApiKey(sql: Sql, workspaceId: string): Promise<{ apiKey: string; key: ApiKeySummary }> {
-  const apiKey = API_KEY_PREFIX + randomBase62(40);
+  const apiKey = generateApiKey();
   const [key] = await sql<ApiKeySummary[]>`/* api-keys.create */
     insert into api_keys (id, workspace_id, prefix, key_hash)
     values (${newId('apiKey')}, ${workspaceId}, ${apiKey.slice(0, API_KEY_PREFIX.length + 6)}, ${apiKeyDigest(apiKey)})

@@ -2,7 +2,14 @@ import postgres from 'postgres';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
-import { type AuthenticatedKey, apiKeyDigestHex, findLiveKey, isApiKeyShaped, recordKeyUse } from './api-keys.js';
+import {
+  type AuthenticatedKey,
+  apiKeyDigestHex,
+  findLiveKey,
+  hasValidChecksum,
+  isApiKeyShaped,
+  recordKeyUse,
+} from './api-keys.js';
 
 export type ApiKeyCacheOptions = {
   /** Live keys remembered per process (least recently used forgotten first). */
@@ -18,6 +25,12 @@ export type ApiKeyCacheOptions = {
   /** Database lookups for keys not in the cache, at once; more wait, up to `maxWaiting`. */
   maxLookups?: number;
   maxWaiting?: number;
+  /**
+   * The same for keys without a valid checksum (made up, or issued before keys carried
+   * one): a lane of their own, so they never queue ahead of real keys.
+   */
+  maxUncheckedLookups?: number;
+  maxUncheckedWaiting?: number;
   log?: Logger;
   now?: () => number;
 };
@@ -30,6 +43,8 @@ export const API_KEY_CACHE_DEFAULTS = {
   flushMs: 60_000,
   maxLookups: 4,
   maxWaiting: 256,
+  maxUncheckedLookups: 1,
+  maxUncheckedWaiting: 16,
 } satisfies ApiKeyCacheOptions;
 
 /** Too many lookups of uncached keys at once: the caller answers 503 and a retry. */
@@ -53,7 +68,9 @@ type Entry = AuthenticatedKey & { at: number };
  * never evict a live key; concurrent lookups of one digest share one query; and lookups
  * of uncached keys run `maxLookups` at a time with at most `maxWaiting` queued, past which
  * the request is refused (LookupsBusy → 503), rather than queueing on the pool that every
- * other request needs.
+ * other request needs. Keys whose checksum does not hold (made up, or older than the
+ * checksum) and that this process has not seen live have a lane of their own
+ * (`maxUncheckedLookups`, `maxUncheckedWaiting`), so a flood of them never delays a real key.
  *
  * `lastUsedAt` is noted in memory and written for all keys used in one statement every
  * `flushMs` (60 s), and on close: it may trail the last request by about a minute, and a
@@ -156,27 +173,16 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     if (unknown.size > o.unknownSize) unknown.delete(unknown.keys().next().value as string);
   };
 
-  let lookups = 0;
-  const waiting: (() => void)[] = [];
-  const withLookupSlot = async <T>(run: () => Promise<T>): Promise<T> => {
-    if (lookups < o.maxLookups) lookups++;
-    else if (waiting.length >= o.maxWaiting) throw new LookupsBusy('too many API key lookups at once');
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await run();
-    } finally {
-      // The slot passes straight to the next in line, if any.
-      const next = waiting.shift();
-      if (next) next();
-      else lookups--;
-    }
-  };
+  const checkedLane = createLookupLane(o.maxLookups, o.maxWaiting);
+  const uncheckedLane = createLookupLane(o.maxUncheckedLookups, o.maxUncheckedWaiting);
 
-  const lookUp = (digest: string): Promise<AuthenticatedKey | null> => {
+  const lookUp = (digest: string, checked: boolean): Promise<AuthenticatedKey | null> => {
     const pending = inFlight.get(digest);
     if (pending) return pending;
     const startedIn = epoch;
-    const lookup = withLookupSlot(() => findLiveKey(sql, Buffer.from(digest, 'hex')))
+    // A key seen live here before (its entry expired) is as good as a checked one.
+    const lane = checked || known.has(digest) ? checkedLane : uncheckedLane;
+    const lookup = lane(() => findLiveKey(sql, Buffer.from(digest, 'hex')))
       .then((key) => {
         if (startedIn === epoch) {
           if (key) remember(digest, key);
@@ -240,7 +246,7 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     async authenticate(apiKey: string): Promise<AuthenticatedKey | null> {
       const known = cached(apiKey);
       // A miss hashes the key a second time: about one request a minute per key.
-      return known !== undefined ? known : noteUse(await lookUp(apiKeyDigestHex(apiKey)));
+      return known !== undefined ? known : noteUse(await lookUp(apiKeyDigestHex(apiKey), hasValidChecksum(apiKey)));
     },
     cached,
     /** When this process last saw the key used, if not written yet. */
@@ -266,3 +272,24 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
 }
 
 export type ApiKeyCache = ReturnType<typeof createApiKeyCache>;
+
+/**
+ * Runs lookups `max` at a time with at most `maxWaiting` queued; past that, LookupsBusy.
+ * A finished lookup hands its slot straight to the next in line.
+ */
+function createLookupLane(max: number, maxWaiting: number) {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(run: () => Promise<T>): Promise<T> => {
+    if (running < max) running++;
+    else if (waiting.length >= maxWaiting) throw new LookupsBusy('too many API key lookups at once');
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await run();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else running--;
+    }
+  };
+}
