@@ -47,7 +47,10 @@ export async function resolvePage<T extends Pageable>(
     budget.spend(found.length);
     return found.length > 0;
   };
-  return toPage(rows, plan, probe, totalCount);
+  return toPage(rows, plan, probe, () => {
+    budget.count();
+    return totalCount();
+  });
 }
 
 /**
@@ -85,7 +88,11 @@ export async function resolvePages<T extends Pageable>(
       plan,
       async (window) => ((await probeAll(window)).get(id)?.length ?? 0) > 0,
       async () => {
-        counts ??= count();
+        // One statement counts for every parent: one of the request's counts.
+        counts ??= Promise.resolve().then(() => {
+          budget.count();
+          return count();
+        });
         return (await counts).get(id) ?? 0;
       },
     ),
@@ -202,7 +209,7 @@ export function connectionOf<T extends Pageable>(
         },
       }),
       totalCount: t.int({
-        description: `How many ${nouns} match, across all pages. Costs a count: select it only when needed.`,
+        description: `How many ${nouns} match, across all pages. Costs a count of every match: select it only when needed (at most 3 per request).`,
         complexity: 10,
         resolve: (page) => page.totalCount(),
       }),

@@ -5,6 +5,8 @@ export type ReadLimits = {
   rows: number;
   /** Bytes one response may carry: every string and JSON value, every copy of it. */
   bytes: number;
+  /** Exact counts (`totalCount`) one request may make: each reads every row it counts. */
+  counts: number;
 };
 
 /**
@@ -19,8 +21,14 @@ export type ReadLimits = {
 export function createReadBudget(limits: ReadLimits) {
   let rows = 0;
   let bytes = 0;
+  let counts = 0;
   let exceeded = false;
   return {
+    /** Takes one exact count before it runs; throws past the request's share. */
+    count() {
+      counts += 1;
+      if (counts > limits.counts) throw tooManyCounts(limits.counts);
+    },
     /** Counts a read; throws once the request has read more than it may. */
     spend(rowCount: number, byteCount = 0) {
       rows += rowCount;
@@ -36,6 +44,13 @@ export function createReadBudget(limits: ReadLimits) {
 }
 
 export type ReadBudget = ReturnType<typeof createReadBudget>;
+
+function tooManyCounts(max: number): GraphQLError {
+  return new GraphQLError(
+    `This operation asks for more than ${max} totalCount: each counts every row it matches, so ask for at most ${max} per request`,
+    { extensions: { code: 'OPERATION_TOO_COMPLEX', http: { status: 400 } } },
+  );
+}
 
 function responseTooLarge(limits: ReadLimits): GraphQLError {
   return new GraphQLError(

@@ -7,7 +7,11 @@ import { createReadBudget, type ReadLimits } from './read-budget.js';
 export const readLimits = (config: Config): ReadLimits => ({
   rows: config.maxQueryCost,
   bytes: config.maxResponseBytes,
+  counts: MAX_COUNTS_PER_REQUEST,
 });
+
+/** Exact counts one request may make: enough for a screen's few lists, not for 20 aliases. */
+export const MAX_COUNTS_PER_REQUEST = 3;
 
 /**
  * A subscription answers many times over one context. Before each answer, give it what

@@ -275,3 +275,16 @@ describe('the publish limit counts what an event fans out to', () => {
     expect(quiet.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
   });
 });
+
+describe('exact counts are few per request', () => {
+  it('20 aliased totalCount are refused before they count; 3 are answered', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const twenty = await app.graphql(`{ ${aliases(20, 'deliveries(first: 1) { totalCount }')} }`, { apiKey });
+    expect(twenty.status).toBe(400);
+    expect(twenty.errors?.[0]?.extensions?.code).toBe('OPERATION_TOO_COMPLEX');
+    expect(twenty.errors?.[0]?.message).toContain('at most 3');
+    const three = await app.graphql(`{ ${aliases(3, 'deliveries(first: 1) { totalCount }')} }`, { apiKey });
+    expect(three.errors).toBeUndefined();
+    expect(three.data?.a2.totalCount).toBe(0);
+  });
+});
