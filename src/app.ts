@@ -5,6 +5,7 @@ import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
 import { type ApiKeyCache, createApiKeyCache, LookupsBusy } from './auth/key-cache.js';
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
+import { useKeyConcurrency } from './auth/use-key-concurrency.js';
 import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
 import { isFullyMigrated } from './db/migrate.js';
@@ -152,6 +153,7 @@ export function createApp({
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(apiKeys),
+      useKeyConcurrency(config.operationsPerKey),
       useReadRateLimit(readRate),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),

@@ -91,6 +91,9 @@ const schema = z.object({
   // Amplification: one event fans out to at most MAX_WEBHOOKS_PER_AGENT deliveries (0: no limit).
   MAX_WEBHOOKS_PER_AGENT: z.coerce.number().int().min(0).max(100_000).default(20),
   MAX_WEBHOOKS_PER_WORKSPACE: z.coerce.number().int().min(0).max(10_000_000).default(1_000),
+  // Each key's share of a process: operations running at once (unset: half the pool, at least 2), and waiting.
+  OPERATIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000).optional(),
+  OPERATIONS_WAITING_PER_KEY: z.coerce.number().int().min(0).max(100_000).default(256),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
   // Tracing is on when this is set; the SDK reads the other OTEL_* variables itself.
@@ -137,6 +140,8 @@ export type Config = {
   /** Deadline of one operation, and the statement timeout of API connections. */
   requestTimeoutMs: number;
   subscriptionsPerKey: number;
+  /** OPERATIONS_PER_KEY and OPERATIONS_WAITING_PER_KEY: each key's share of this process. */
+  operationsPerKey: { running: number; waiting: number };
   /** MAX_WEBHOOKS_PER_WORKSPACE and MAX_WEBHOOKS_PER_AGENT; 0: no limit. */
   webhookLimits: { perWorkspace: number; perAgent: number };
   maxConnections: number;
@@ -199,6 +204,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxResponseBytes: e.MAX_RESPONSE_BYTES,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
+    operationsPerKey: {
+      running: e.OPERATIONS_PER_KEY ?? Math.max(2, Math.floor(e.DATABASE_POOL_SIZE / 2)),
+      waiting: e.OPERATIONS_WAITING_PER_KEY,
+    },
     webhookLimits: { perWorkspace: e.MAX_WEBHOOKS_PER_WORKSPACE, perAgent: e.MAX_WEBHOOKS_PER_AGENT },
     maxConnections: e.MAX_CONNECTIONS,
     tracing:

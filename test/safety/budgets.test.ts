@@ -288,3 +288,23 @@ describe('exact counts are few per request', () => {
     expect(three.data?.a2.totalCount).toBe(0);
   });
 });
+
+describe("each key's share of the process", () => {
+  it('past OPERATIONS_PER_KEY running and OPERATIONS_WAITING_PER_KEY waiting, a key is refused 429; another key is not', async () => {
+    const shared = await createTestApp({ OPERATIONS_PER_KEY: '2', OPERATIONS_WAITING_PER_KEY: '4' });
+    const busy = await shared.newWorkspace();
+    const bystander = await shared.newWorkspace();
+    const read =
+      '{ webhooks(first: 100) { totalCount edges { node { id url } } } deliveries(first: 100) { totalCount } }';
+    const flood = Array.from({ length: 40 }, () => shared.graphql(read, { apiKey: busy.apiKey }));
+    const theirs = await shared.graphql(read, { apiKey: bystander.apiKey });
+    expect(theirs.status).toBe(200);
+    const statuses = (await Promise.all(flood)).map((r) => r.status);
+    // 2 run and 4 wait at any moment: of 40 sent at once, most are turned away, at least 6 answered.
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(6);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    // Nothing is left holding a slot: the key works again at once.
+    expect((await shared.graphql(read, { apiKey: busy.apiKey })).status).toBe(200);
+  });
+});
