@@ -121,9 +121,9 @@ export function createResolver(options: ResolverOptions) {
     // Not shared while it waits for its slot: another workspace never waits on this one's.
     const release = workspaceId === undefined ? () => {} : await slots.take(workspaceId, gaveUp);
     const known = cached(name) ?? queries.get(name);
-    if (known) {
+    if (known || gaveUp.aborted) {
       release();
-      return known;
+      return known ?? Promise.reject(gaveUp.reason);
     }
     // The slot is held until the query ends (within the timeout), whoever stopped waiting for it.
     const query = ask(name)

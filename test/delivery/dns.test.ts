@@ -41,8 +41,8 @@ describe("another workspace's silent name server", () => {
     const names = await nameServer();
     const app = await createTestApp({
       DNS_SERVERS: names.address,
-      DELIVERY_TIMEOUT_MS: '3000',
-      DNS_TIMEOUT_MS: '2500',
+      DELIVERY_TIMEOUT_MS: '5000',
+      DNS_TIMEOUT_MS: '4500',
     });
     const noisy = await app.newWorkspace();
     const quiet = await app.newWorkspace();
@@ -78,7 +78,7 @@ describe("another workspace's silent name server", () => {
       return median(took);
     }
 
-    await latency(3); // warm-up
+    await latency(5); // warm-up
     const alone = await latency(15);
 
     const noisyStarted = performance.now();
@@ -90,8 +90,8 @@ describe("another workspace's silent name server", () => {
     console.log(
       `deliveries by name: ${alone.toFixed(1)} ms alone, ${beside.toFixed(1)} ms beside 200 to silent names (${(beside / alone).toFixed(2)}×); measured within ${besideEnded.toFixed(0)} ms of the noisy event`,
     );
-    // Measured while the silent lookups were still unanswered (they give up after 2.5 s).
-    expect(besideEnded).toBeLessThan(2500);
+    // Measured while the silent lookups were still unanswered (they give up after 4.5 s).
+    expect(besideEnded).toBeLessThan(4500);
     expect(beside).toBeLessThan(2 * alone);
 
     // Each silent name cost its attempt the DNS timeout, within the delivery timeout.
@@ -100,9 +100,9 @@ describe("another workspace's silent name server", () => {
         select a.error, a.duration_ms as "durationMs" from delivery_attempts a
         join deliveries d on d.id = a.delivery_id where d.workspace_id = ${noisy.workspaceId}`;
       return rows.length >= 16 ? rows : undefined;
-    }, 8000);
+    }, 10_000);
     expect(new Set(attempts.map((a) => a.error))).toEqual(new Set(['dns timeout']));
-    expect(Math.max(...attempts.map((a) => a.durationMs))).toBeLessThanOrEqual(3000);
+    expect(Math.max(...attempts.map((a) => a.durationMs))).toBeLessThanOrEqual(5000);
   });
 });
 
