@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './lib/duration.js';
 
@@ -35,6 +36,24 @@ const encryptionKey = z.string().transform((value, ctx) => {
   return key;
 });
 
+/** `ip`, `ip:port` or `[ipv6]:port`, comma-separated: the form dns.Resolver#setServers takes. */
+const nameServers = z.string().transform((value, ctx) => {
+  const servers = value.split(',').map((part) => part.trim());
+  for (const server of servers) {
+    const match = /^\[(.+)\](?::(\d+))?$/.exec(server) ?? /^([^:]+)(?::(\d+))?$/.exec(server);
+    const address = match?.[1] ?? server;
+    const port = match?.[2] === undefined ? 53 : Number(match[2]);
+    if (isIP(address) === 0 || port < 1 || port > 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${server}" is not ip[:port] (IPv6 as [ip]:port); list them comma-separated`,
+      });
+      return z.NEVER;
+    }
+  }
+  return servers;
+});
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).optional(),
@@ -67,6 +86,11 @@ const schema = z.object({
   CIRCUIT_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1_000).default(5),
   CIRCUIT_BREAKER_PROBE_INTERVAL: duration('CIRCUIT_BREAKER_PROBE_INTERVAL', '5s'),
   ALLOW_PRIVATE_TARGETS: booleanFlag.default(false),
+  // Unset: the system's (/etc/resolv.conf).
+  DNS_SERVERS: nameServers.optional(),
+  // Unset: dnsTimeoutFor(DELIVERY_TIMEOUT_MS).
+  DNS_TIMEOUT_MS: z.coerce.number().int().min(50).max(300_000).optional(),
+  DNS_LOOKUPS_PER_WORKSPACE: z.coerce.number().int().min(1).max(10_000).default(16),
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
   // Ingest: a voice platform at peak publishes hundreds of events a second from one key.
@@ -126,6 +150,8 @@ export type Config = {
   shutdownGraceMs: number;
   retentionMs: number;
   allowPrivateTargets: boolean;
+  /** Resolving receivers' host names: name servers (undefined: the system's), timeout, queries in flight per workspace. */
+  dns: { servers: string[] | undefined; timeoutMs: number; lookupsPerWorkspace: number };
   rateLimit: { perSecond: number; burst: number };
   /** Events published per key: publishEvent counts 1, publishEvents its length. */
   publishRateLimit: { perSecond: number; burst: number };
@@ -169,6 +195,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${variable} ${message}`);
   }
   const e = parsed.data;
+  if (e.DNS_TIMEOUT_MS !== undefined && e.DNS_TIMEOUT_MS >= e.DELIVERY_TIMEOUT_MS) {
+    throw new ConfigError(
+      `Invalid configuration: DNS_TIMEOUT_MS must be less than DELIVERY_TIMEOUT_MS (${e.DELIVERY_TIMEOUT_MS}): resolving is part of the attempt`,
+    );
+  }
   if (e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
     throw new ConfigError(
       'Invalid configuration: SECRET_ENCRYPTION_KEY is required when DATABASE_URL is set (32 bytes as hex or base64)',
@@ -196,6 +227,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
+    dns: {
+      servers: e.DNS_SERVERS,
+      timeoutMs: e.DNS_TIMEOUT_MS ?? dnsTimeoutFor(e.DELIVERY_TIMEOUT_MS),
+      lookupsPerWorkspace: e.DNS_LOOKUPS_PER_WORKSPACE,
+    },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     publishRateLimit: { perSecond: e.PUBLISH_RATE_LIMIT_PER_SECOND, burst: e.PUBLISH_RATE_LIMIT_BURST },
     fanOutRateLimit: { perSecond: e.FANOUT_RATE_LIMIT_PER_SECOND, burst: e.FANOUT_RATE_LIMIT_BURST },
@@ -219,6 +255,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : undefined,
   };
+}
+
+/**
+ * DNS_TIMEOUT_MS when unset: half the attempt's timeout, at most 5 s. A name server that
+ * answers at all answers within a second or two (5 s is glibc's own per-try timeout), and
+ * half of the attempt is left for connecting and the receiver's response.
+ */
+export function dnsTimeoutFor(deliveryTimeoutMs: number): number {
+  return Math.min(5_000, Math.floor(deliveryTimeoutMs / 2));
 }
 
 /** The specification's rule: the base endpoint with `v1/traces` appended to its path. */

@@ -88,3 +88,41 @@ describe('configuration', () => {
     ).toBeUndefined();
   });
 });
+
+describe('name resolution settings', () => {
+  it('default to the system name servers, half the delivery timeout (at most 5 s) and 16 lookups per workspace', () => {
+    expect(loadConfig({}).dns).toEqual({ servers: undefined, timeoutMs: 5_000, lookupsPerWorkspace: 16 });
+    expect(loadConfig({ DELIVERY_TIMEOUT_MS: '3000' }).dns.timeoutMs).toBe(1_500);
+    expect(loadConfig({ DELIVERY_TIMEOUT_MS: '60000' }).dns.timeoutMs).toBe(5_000);
+  });
+
+  it('reads DNS_SERVERS, DNS_TIMEOUT_MS and DNS_LOOKUPS_PER_WORKSPACE', () => {
+    const config = loadConfig({
+      DNS_SERVERS: '10.0.0.2, 127.0.0.1:5353,[2001:db8::53]:53,2001:db8::54',
+      DNS_TIMEOUT_MS: '800',
+      DNS_LOOKUPS_PER_WORKSPACE: '4',
+    });
+    expect(config.dns).toEqual({
+      servers: ['10.0.0.2', '127.0.0.1:5353', '[2001:db8::53]:53', '2001:db8::54'],
+      timeoutMs: 800,
+      lookupsPerWorkspace: 4,
+    });
+  });
+
+  it.each([
+    [{ DNS_SERVERS: 'ns1.example.com' }, 'DNS_SERVERS'],
+    [{ DNS_SERVERS: '10.0.0.2:99999' }, 'DNS_SERVERS'],
+    [{ DNS_SERVERS: '10.0.0.2;10.0.0.3' }, 'DNS_SERVERS'],
+    [{ DNS_TIMEOUT_MS: 'soon' }, 'DNS_TIMEOUT_MS'],
+    [{ DNS_TIMEOUT_MS: '10000' }, 'DNS_TIMEOUT_MS'],
+    [{ DELIVERY_TIMEOUT_MS: '2000', DNS_TIMEOUT_MS: '2500' }, 'DNS_TIMEOUT_MS'],
+    [{ DNS_LOOKUPS_PER_WORKSPACE: '0' }, 'DNS_LOOKUPS_PER_WORKSPACE'],
+  ])('stops with one line naming the variable for %o', (env, variable) => {
+    expect(() => loadConfig(env)).toThrow(variable);
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('\n');
+    }
+  });
+});

@@ -1,7 +1,10 @@
-import { type LookupAddress, lookup } from 'node:dns';
+import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { Agent, buildConnector, errors, request } from 'undici';
+import { dnsTimeoutFor } from '../config.js';
 import { isForbiddenAddress } from '../webhooks/targets.js';
+import { normalName } from './hosts-file.js';
+import { createResolver, DnsError, type ResolverOptions } from './resolver.js';
 import { parseRetryAfter } from './retry-policy.js';
 
 /** What an attempt came to, for decisions and metrics: nothing is read back out of `error`. */
@@ -26,6 +29,8 @@ export type SenderOptions = {
   connectionsPerOrigin?: number;
   /** Told the number of open sockets whenever it changes. */
   onSockets?: (open: number) => void;
+  /** Name resolution (default: the system's name servers, DNS_TIMEOUT_MS's default rule, 16 lookups per workspace). */
+  dns?: Partial<ResolverOptions>;
 };
 
 const RECORDED_BODY_BYTES = 1024;
@@ -37,15 +42,49 @@ class ForbiddenTargetError extends Error {}
 
 /**
  * POSTs deliveries over keep-alive connections. Redirects are not followed: a 3xx is a
- * failed attempt. Unless private targets are allowed, every address a host resolves to
- * is vetted at connect time and the socket connects to that vetted address (no second
- * lookup, so DNS rebinding has no window).
+ * failed attempt. Each attempt resolves its host first (resolver.ts: within its own
+ * timeout, in its workspace's lookup slots); a new connection goes to the addresses that
+ * attempt resolved. Unless private targets are allowed, every one of them is vetted at
+ * connect time and the socket connects to that vetted address (no second lookup, so DNS
+ * rebinding has no window).
  */
 export function createSender(options: SenderOptions) {
-  const connector = buildConnector({
-    timeout: options.timeoutMs,
-    ...(options.allowPrivateTargets ? {} : { lookup: vettedLookup }),
+  const resolver = createResolver({
+    timeoutMs: dnsTimeoutFor(options.timeoutMs),
+    lookupsPerWorkspace: 16,
+    ...options.dns,
   });
+  // What the attempts in flight resolved, by host name: the connections they open go there.
+  const pinned = new Map<string, { addresses: LookupAddress[]; attempts: number }>();
+  const pin = (name: string, addresses: LookupAddress[]) => {
+    const held = pinned.get(name);
+    pinned.set(name, { addresses, attempts: (held?.attempts ?? 0) + 1 });
+  };
+  const unpin = (name: string) => {
+    const held = pinned.get(name);
+    if (held && --held.attempts === 0) pinned.delete(name);
+  };
+
+  /** net.connect's lookup: the pinned addresses (else a fresh resolution), each vetted. */
+  function connectLookup(hostname: string, lookupOptions: { all?: boolean }, callback: LookupCallback): void {
+    const held = pinned.get(normalName(hostname))?.addresses;
+    (held ? Promise.resolve(held) : resolver.resolve(hostname)).then(
+      (addresses) => {
+        const forbidden = !options.allowPrivateTargets && addresses.some((a) => isForbiddenAddress(a.address));
+        if (forbidden) {
+          // The address stays out of the attempt log: tenants read it, and it would map internal names.
+          return callback(new ForbiddenTargetError(`refused: ${hostname} does not resolve to a public address`), []);
+        }
+        if (lookupOptions.all) return callback(null, addresses);
+        const [first] = addresses;
+        if (!first) return callback(new DnsError('not_found', 'dns: name not found'), []);
+        callback(null, first.address, first.family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, []),
+    );
+  }
+
+  const connector = buildConnector({ timeout: options.timeoutMs, lookup: connectLookup });
   let openSockets = 0;
   const agent = new Agent({
     // Idle sockets are closed soon: with many receiving hosts they would otherwise add up.
@@ -69,12 +108,14 @@ export function createSender(options: SenderOptions) {
    * `cancel`: aborting it cuts the attempt short. The timeout aborts the same controller (its
    * reason a TimeoutError): one signal per attempt, where AbortSignal.timeout joined to the
    * caller's by AbortSignal.any made three and a few percent of a busy worker's time.
+   * `workspaceId`: whose lookup slots resolving the host takes.
    */
   async function send(
     url: string,
     headers: Record<string, string>,
     body: string,
     cancel = new AbortController(),
+    workspaceId?: string,
   ): Promise<AttemptResult> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -96,10 +137,20 @@ export function createSender(options: SenderOptions) {
     if (!options.allowPrivateTargets && isIP(literal) && isForbiddenAddress(literal)) {
       return failed(['refused', `refused: ${literal} is not a public address`]);
     }
+    // Resolving counts toward the attempt's time: its timeout starts before.
     const timer = setTimeout(
       () => cancel.abort(new DOMException('no complete response in time', 'TimeoutError')),
       options.timeoutMs,
     );
+    const host = isIP(literal) === 0 ? normalName(literal) : undefined;
+    if (host !== undefined) {
+      try {
+        pin(host, await resolver.resolve(host, { workspaceId, signal: cancel.signal }));
+      } catch (error) {
+        clearTimeout(timer);
+        return failed(describeError(error, options.timeoutMs));
+      }
+    }
     try {
       const response = await request(target, {
         method: 'POST',
@@ -125,10 +176,17 @@ export function createSender(options: SenderOptions) {
       return failed(describeError(error, options.timeoutMs));
     } finally {
       clearTimeout(timer);
+      if (host !== undefined) unpin(host);
     }
   }
 
-  return { send, close: () => agent.close() };
+  return {
+    send,
+    close: async () => {
+      await agent.close();
+      resolver.close();
+    },
+  };
 }
 
 export type Sender = ReturnType<typeof createSender>;
@@ -174,6 +232,8 @@ function describeError(error: unknown, timeoutMs: number): [AttemptKind, string]
   if (err instanceof ForbiddenTargetError || err.cause instanceof ForbiddenTargetError) {
     return ['refused', (err instanceof ForbiddenTargetError ? err : (err.cause as Error)).message];
   }
+  const dnsError = err instanceof DnsError ? err : err.cause instanceof DnsError ? err.cause : undefined;
+  if (dnsError) return [dnsError.outcome === 'timeout' ? 'timeout' : 'network', dnsError.message];
   if (
     err.name === 'TimeoutError' ||
     err instanceof errors.HeadersTimeoutError ||
@@ -203,22 +263,3 @@ function describeError(error: unknown, timeoutMs: number): [AttemptKind, string]
 }
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-/** dns.lookup that refuses a host when ANY of its addresses is not public. */
-function vettedLookup(hostname: string, options: { all?: boolean }, callback: LookupCallback): void {
-  lookup(hostname, { all: true, verbatim: true }, (error, addresses) => {
-    if (error) return callback(error, []);
-    const forbidden = addresses.find((a) => isForbiddenAddress(a.address));
-    if (forbidden) {
-      return callback(
-        // The address stays out of the attempt log: tenants read it, and it would map internal names.
-        new ForbiddenTargetError(`refused: ${hostname} does not resolve to a public address`),
-        [],
-      );
-    }
-    if (options.all) return callback(null, addresses);
-    const [first] = addresses;
-    if (!first) return callback(Object.assign(new Error(`no address for ${hostname}`), { code: 'ENOTFOUND' }), []);
-    callback(null, first.address, first.family);
-  });
-}

@@ -79,6 +79,13 @@ export function startDeliveryWorker(options: WorkerOptions) {
     // Webhooks often share a receiving host; the slots, not the pool, bound the sockets.
     connectionsPerOrigin: slots.limits.total,
     onSockets: (open) => metrics?.deliverySockets.set(open),
+    dns: {
+      ...config.dns,
+      onLookup: (outcome, seconds) => {
+        metrics?.dnsLookups.inc({ outcome });
+        metrics?.dnsLookupDuration.observe({ outcome }, seconds);
+      },
+    },
   });
   const writer = createOutcomeWriter(
     sql,
@@ -184,7 +191,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
       entry.sentAt = Date.now();
-      result = await sender.send(request.url, request.headers, request.body, abort);
+      result = await sender.send(request.url, request.headers, request.body, abort, claim.workspaceId);
     } catch (error) {
       log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
       result = cannotSign;

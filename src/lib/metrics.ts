@@ -37,7 +37,29 @@ export function createMetrics() {
     help: 'Sockets this process holds open to receivers: attempts in flight plus idle keep-alive ones.',
     registers: [registry],
   });
-  return { registry, operations, attempts, latency, deliveriesInFlight, deliverySockets };
+  const dnsLookups = new Counter({
+    name: 'webhook_dns_lookups_total',
+    help: "Receivers' host names resolved, by outcome (ok, cached, hosts, timeout, not_found, error); literal IPs are not counted.",
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const dnsLookupDuration = new Histogram({
+    name: 'webhook_dns_lookup_duration_seconds',
+    help: 'How long resolving a host name took, by outcome (waiting for a workspace lookup slot included).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  return {
+    registry,
+    operations,
+    attempts,
+    latency,
+    deliveriesInFlight,
+    deliverySockets,
+    dnsLookups,
+    dnsLookupDuration,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
