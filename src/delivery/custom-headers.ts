@@ -1,17 +1,17 @@
-import { openHeaders } from '../webhooks/secrets.js';
+import { type OpeningKeys, openHeaders } from '../webhooks/secrets.js';
 import { openedPerChange } from './opened-per-change.js';
 
 /**
  * A webhook's custom headers as a request takes them, names in lower case (header names
  * are case-insensitive; so ours, set after them, replace any spelling of the same name).
  */
-export function openCustomHeaders(secretKey: Buffer, webhookId: string, sealed: Buffer | null) {
-  return Object.fromEntries(openHeaders(secretKey, sealed, webhookId).map((h) => [h.name.toLowerCase(), h.value]));
+export function openCustomHeaders(secretKeys: OpeningKeys, webhookId: string, sealed: Buffer | null) {
+  return Object.fromEntries(openHeaders(secretKeys, sealed, webhookId).map((h) => [h.name.toLowerCase(), h.value]));
 }
 
 /** openCustomHeaders, once per change. */
-export function createCustomHeaders(secretKey: Buffer) {
-  const open = openedPerChange((webhookId, sealed) => openCustomHeaders(secretKey, webhookId, sealed));
+export function createCustomHeaders(secretKeys: OpeningKeys) {
+  const open = openedPerChange((webhookId, sealed) => openCustomHeaders(secretKeys, webhookId, sealed));
   return (webhookId: string, sealed: Buffer | null): Record<string, string> => (sealed ? open(webhookId, sealed) : {});
 }
 
