@@ -37,7 +37,13 @@ export function createMetrics() {
     help: 'Sockets this process holds open to receivers: attempts in flight plus idle keep-alive ones.',
     registers: [registry],
   });
-  return { registry, operations, attempts, latency, deliveriesInFlight, deliverySockets };
+  const internalErrors = new Counter({
+    name: 'webhook_delivery_internal_errors_total',
+    help: 'Failures of ours around delivery attempts, never counted against an endpoint, by stage: prepare (a secret or header would not open, signing failed; the delivery is put off), record (writing outcomes failed; retried), claim (claiming due deliveries failed; retried).',
+    labelNames: ['stage'] as const,
+    registers: [registry],
+  });
+  return { registry, operations, attempts, latency, deliveriesInFlight, deliverySockets, internalErrors };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
