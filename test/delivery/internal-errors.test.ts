@@ -96,5 +96,5 @@ describe('a failure of ours at run time', () => {
 
     worker.signal('SIGTERM');
     expect(await worker.exited).toBe(0);
-  });
+  }, 60_000);
 });
