@@ -82,7 +82,10 @@ const schema = z.object({
       return delays as number[];
     }),
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
-  DELIVERY_INTERNAL_RETRY_DELAY: duration('DELIVERY_INTERNAL_RETRY_DELAY', '30s'),
+  // At least 100 ms: a delivery put off for less would be claimed and put off again in a busy loop.
+  DELIVERY_INTERNAL_RETRY_DELAY: duration('DELIVERY_INTERNAL_RETRY_DELAY', '30s').refine((ms) => ms >= 100, {
+    message: 'must be at least 100ms',
+  }),
   RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
