@@ -143,6 +143,16 @@ describe('rotating SECRET_ENCRYPTION_KEY', () => {
     );
     expect(await everyValueOpensWith(Buffer.from(keyB, 'hex'))).toBe(false);
 
+    // Without the old key the values it sealed cannot be re-sealed: named, left as they are, exit 1.
+    const missingKey = await reseal({ SECRET_ENCRYPTION_KEY: keyB });
+    expect(missingKey.code).toBe(1);
+    expect(JSON.parse(missingKey.stdout).error).toMatch(
+      new RegExp(
+        `^Re-sealed 0 of \\d+ webhooks .*\\b${id}\\b.*add the key they were sealed with to SECRET_ENCRYPTION_OLD_KEYS`,
+      ),
+    );
+    expect(await everyValueOpensWith(Buffer.from(keyB, 'hex'))).toBe(false);
+
     // Re-sealed while that server runs; a second run finds nothing left to do.
     const once = await reseal({ SECRET_ENCRYPTION_KEY: keyB, SECRET_ENCRYPTION_OLD_KEYS: keyA });
     expect(once.code).toBe(0);
@@ -177,7 +187,8 @@ describe('rotating SECRET_ENCRYPTION_KEY', () => {
     try {
       await rotation`begin`;
       await rotation`select id from webhooks where id = ${id} for update`;
-      const resealing = resealSecrets(app.sql, [newKey, app.secretKey]);
+      // One webhook per batch: the paging goes past this one and on through the others.
+      const resealing = resealSecrets(app.sql, [newKey, app.secretKey], 1);
       await eventually(async () => {
         const [waiting] = await app.sql`
           select 1 from pg_stat_activity where query like '%webhooks.reseal %' and wait_event_type = 'Lock'`;
@@ -185,7 +196,12 @@ describe('rotating SECRET_ENCRYPTION_KEY', () => {
       });
       const rotated = await rotateSecret(rotation, newKey, workspaceId, id, 0);
       await rotation`commit`;
-      await resealing;
+      const report = await resealing;
+      const [{ count }] = (await app.sql`select count(*)::int as count from webhooks`) as unknown as [
+        { count: number },
+      ];
+      expect(report.webhooks).toBe(count);
+      expect(report.unopenable).toEqual([]);
       const [row] = await app.sql<
         { secretEncrypted: Buffer }[]
       >`select secret_encrypted from webhooks where id = ${id}`;
