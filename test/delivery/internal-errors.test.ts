@@ -1,5 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createMetrics } from '../../src/lib/metrics.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually } from '../support/receiver.js';
@@ -97,4 +98,49 @@ describe('a failure of ours at run time', () => {
     worker.signal('SIGTERM');
     expect(await worker.exited).toBe(0);
   }, 60_000);
+
+  it('a database error while recording the outcome is retried and counted, and never lands on the endpoint', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const receiver = await createReceiver();
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'agent-record' }) },
+    });
+    const id = (registered.data?.registerWebhook as { id: string }).id;
+    // The database refuses this webhook's attempt rows for now.
+    const table = `refuse_${id.toLowerCase()}`;
+    await app.sql.unsafe(`
+      create function ${table}() returns trigger language plpgsql as $$
+        begin if exists (select 1 from deliveries where id = new.delivery_id and webhook_id = '${id}')
+          then raise exception 'injected: recording failed'; end if; return new; end $$;
+      create trigger ${table} before insert on delivery_attempts for each row execute function ${table}();`);
+    const metrics = createMetrics();
+    const worker = app.startWorker({ metrics });
+    const recordErrors = async () =>
+      (await metrics.internalErrors.get()).values.find((v) => v.labels.stage === 'record')?.value ?? 0;
+    try {
+      await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('agent-record') } });
+      await receiver.waitFor(1);
+      await eventually(async () => (await recordErrors()) >= 2, 10_000, 50);
+      const during = await app.graphql(HEALTH, { apiKey, variables: { id } });
+      expect(during.data?.webhook.health.state).toBe('HEALTHY');
+      expect(during.data?.webhook.deliveries.edges[0].node).toMatchObject({ status: 'PENDING', attempts: [] });
+    } finally {
+      await app.sql.unsafe(`drop trigger ${table} on delivery_attempts; drop function ${table}();`);
+    }
+    // Written at the next retry: one attempt, the endpoint's own 200.
+    const after = await eventually(async () => {
+      const response = await app.graphql(HEALTH, { apiKey, variables: { id } });
+      const node = response.data?.webhook.deliveries.edges[0]?.node;
+      return node?.status === 'SUCCEEDED' && response.data?.webhook;
+    });
+    expect(after.deliveries.edges[0].node).toEqual({
+      status: 'SUCCEEDED',
+      attemptCount: 1,
+      attempts: [{ statusCode: 200, error: null }],
+    });
+    expect(after.health.state).toBe('HEALTHY');
+    expect(receiver.received).toHaveLength(1);
+    await worker.stop(1000);
+  });
 });
