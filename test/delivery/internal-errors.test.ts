@@ -106,7 +106,8 @@ describe('a failure of ours at run time', () => {
       apiKey,
       variables: { input: validWebhook({ url: receiver.url, agentId: 'agent-record' }) },
     });
-    const id = (registered.data?.registerWebhook as { id: string }).id;
+    const webhook = registered.data?.registerWebhook as { id: string };
+    const id = webhook.id;
     // The database refuses this webhook's attempt rows for now.
     const table = `refuse_${id.toLowerCase()}`;
     await app.sql.unsafe(`
