@@ -96,6 +96,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const customHeaders = createCustomHeaders(secretKeys);
   const openSecret = createOpenedSecrets(secretKeys);
   const inFlight = new Map<string, InFlight>();
+  /** Deliveries being put off (putOff): a stop waits for these writes before the pool closes. */
+  const puttingOff = new Set<Promise<void>>();
   let stopping = false;
   let stopped: Promise<{ released: number }> | undefined;
   let idle: (() => void) | undefined;
@@ -266,9 +268,12 @@ export function startDeliveryWorker(options: WorkerOptions) {
       },
       'cannot prepare delivery (a secret or header would not open with SECRET_ENCRYPTION_KEY or SECRET_ENCRYPTION_OLD_KEYS?); put off, not counted against the endpoint',
     );
-    void putOffClaims(sql, [claim], config.internalRetryDelayMs).catch((failure: unknown) =>
-      log.warn({ err: failure, deliveryId: claim.id }, 'putting a delivery off failed; its lease will expire'),
-    );
+    const writing = putOffClaims(sql, [claim], config.internalRetryDelayMs)
+      .catch((failure: unknown) =>
+        log.warn({ err: failure, deliveryId: claim.id }, 'putting a delivery off failed; its lease will expire'),
+      )
+      .finally(() => puttingOff.delete(writing));
+    puttingOff.add(writing);
     refill(claim);
   }
 
@@ -346,6 +351,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       return claim;
     });
     await writer.drain();
+    await Promise.all(puttingOff);
     await releaseClaims(sql, unfinished).catch((error: unknown) =>
       log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
     );
