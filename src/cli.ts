@@ -1,9 +1,10 @@
 /**
- * Operator commands: workspaces and API keys. Works against DATABASE_URL, or this
+ * Operator commands: workspaces, API keys and encryption keys. Works against DATABASE_URL, or this
  * checkout's embedded database (shared with a running `npm start`).
  *
  *   create-workspace --name NAME       create-api-key --workspace org_…
  *   list-api-keys --workspace org_…    revoke-api-key --id key_…
+ *   reseal-secrets                     re-seal stored secrets under SECRET_ENCRYPTION_KEY
  *   listen --port 3000 [--secret whsec_…]   print deliveries as they arrive (no database)
  *
  * `--json` prints exactly one JSON object on stdout (for `listen`: one per delivery).
@@ -19,8 +20,10 @@ class UsageError extends Error {}
 
 type Output = { json: Record<string, unknown>; text: string };
 type Options = { name?: string; workspace?: string; id?: string };
+/** The encryption keys: the current one first, then SECRET_ENCRYPTION_OLD_KEYS. */
+type Keys = Buffer[];
 
-const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>> = {
+const commands: Record<string, (sql: Pool, options: Options, keys: Keys) => Promise<Output>> = {
   async 'create-workspace'(sql, { name }) {
     if (!name?.trim()) throw new UsageError('create-workspace needs --name NAME');
     const { createWorkspace } = await import('./workspaces/store.js');
@@ -67,6 +70,17 @@ const commands: Record<string, (sql: Pool, options: Options) => Promise<Output>>
     if (!isId('apiKey', id) || !(await revokeApiKey(sql, id))) throw new UsageError(`No API key with id "${id}"`);
     return { json: { revoked: true }, text: `Revoked ${id}` };
   },
+  async 'reseal-secrets'(sql, _options, keys) {
+    const { resealSecrets } = await import('./webhooks/encryption-keys.js');
+    const report = await resealSecrets(sql, keys);
+    const summary = `Re-sealed ${report.resealed} of ${report.webhooks} webhooks under SECRET_ENCRYPTION_KEY`;
+    if (report.unopenable.length > 0) {
+      throw new UsageError(
+        `${summary}; ${report.unopenable.length} hold values no key opens (${report.unopenable.join(', ')}): add the key they were sealed with to SECRET_ENCRYPTION_OLD_KEYS and run again`,
+      );
+    }
+    return { json: { webhooks: report.webhooks, resealed: report.resealed }, text: summary };
+  },
 };
 
 async function existingWorkspace(sql: Pool, { workspace }: Options): Promise<string> {
@@ -86,6 +100,8 @@ Commands:
   create-api-key --workspace org_…         another API key for a workspace (shown once)
   list-api-keys --workspace org_…          a workspace's keys: ids and prefixes, never the keys
   revoke-api-key --id key_…                revokes a key at once, on every instance
+  reseal-secrets                           re-seals every stored secret and header under SECRET_ENCRYPTION_KEY
+                                           (after a key rotation; safe while servers run, and to repeat)
   listen [--port 3000] [--secret whsec_…]  prints deliveries as they arrive, verified with the secret
   help                                     this text (also --help, -h)
 
@@ -137,10 +153,11 @@ async function main(argv: string[]): Promise<number> {
   const { loadConfig } = await import('./config.js');
   const { openDatabase } = await import('./db/connect.js');
   const { migrate } = await import('./db/migrate.js');
-  const db = await openDatabase(loadConfig(), { poolSize: 2, applicationName: 'convo-hooks-cli' });
+  const config = loadConfig();
+  const db = await openDatabase(config, { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {
     await migrate(db.sql);
-    const output = await command(db.sql, values);
+    const output = await command(db.sql, values, [db.secretKey, ...config.secretEncryptionOldKeys]);
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;
   } catch (error) {

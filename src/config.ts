@@ -26,10 +26,15 @@ const otlpProtocol = z.enum(['http/protobuf', 'http/json'], {
   message: 'must be http/protobuf or http/json (grpc is not supported)',
 });
 
-/** A 32-byte AES key, given as 64 hex characters or as base64. */
-const encryptionKey = z.string().transform((value, ctx) => {
+/** A 32-byte AES key, given as 64 hex characters or as base64; undefined when it is neither. */
+function decodeEncryptionKey(value: string): Buffer | undefined {
   const key = /^[0-9a-f]{64}$/i.test(value) ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64');
-  if (key.length !== 32) {
+  return key.length === 32 ? key : undefined;
+}
+
+const encryptionKey = z.string().transform((value, ctx) => {
+  const key = decodeEncryptionKey(value);
+  if (!key) {
     ctx.addIssue({ code: 'custom', message: 'must be 32 bytes, as 64 hex characters or base64' });
     return z.NEVER;
   }
@@ -54,12 +59,31 @@ const nameServers = z.string().transform((value, ctx) => {
   return servers;
 });
 
+/** Keys retired by a rotation that still open what they sealed: comma-separated, each as SECRET_ENCRYPTION_KEY. */
+const oldEncryptionKeys = z.string().transform((value, ctx) => {
+  const parts = value
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '');
+  const keys = parts.map(decodeEncryptionKey);
+  const bad = keys.indexOf(undefined);
+  if (bad >= 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `key ${bad + 1} must be 32 bytes, as 64 hex characters or base64 (keys are separated by commas)`,
+    });
+    return z.NEVER;
+  }
+  return keys as Buffer[];
+});
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   SECRET_ENCRYPTION_KEY: encryptionKey.optional(),
+  SECRET_ENCRYPTION_OLD_KEYS: oldEncryptionKeys.optional(),
   DATA_DIR: z.string().min(1).default('.data'),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   NODE_ENV: z.string().default('development'),
@@ -77,6 +101,10 @@ const schema = z.object({
       return delays as number[];
     }),
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
+  // At least 100 ms: a delivery put off for less would be claimed and put off again in a busy loop.
+  DELIVERY_INTERNAL_RETRY_DELAY: duration('DELIVERY_INTERNAL_RETRY_DELAY', '30s').refine((ms) => ms >= 100, {
+    message: 'must be at least 100ms',
+  }),
   RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
@@ -135,6 +163,8 @@ export type Config = {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   secretEncryptionKey: Buffer | undefined;
+  /** Keys a rotation retired: they still open secrets sealed with them, never seal (SECRET_ENCRYPTION_OLD_KEYS). */
+  secretEncryptionOldKeys: Buffer[];
   dataDir: string;
   role: 'all' | 'api' | 'worker';
   production: boolean;
@@ -142,6 +172,8 @@ export type Config = {
   deliveryTimeoutMs: number;
   retrySchedule: number[];
   disableAfterMs: number;
+  /** How long a delivery waits after a failure of ours (not the endpoint's) before it is tried again. */
+  internalRetryDelayMs: number;
   deliveryConcurrency: number;
   deliveryConcurrencyPerWorkspace: number;
   deliveryConcurrencyPerWebhook: number;
@@ -212,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     secretEncryptionKey: e.SECRET_ENCRYPTION_KEY,
+    secretEncryptionOldKeys: e.SECRET_ENCRYPTION_OLD_KEYS ?? [],
     dataDir: e.DATA_DIR,
     role: e.ROLE,
     production: e.NODE_ENV === 'production',
@@ -219,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryTimeoutMs: e.DELIVERY_TIMEOUT_MS,
     retrySchedule: e.DELIVERY_RETRY_SCHEDULE,
     disableAfterMs: e.DELIVERY_DISABLE_AFTER,
+    internalRetryDelayMs: e.DELIVERY_INTERNAL_RETRY_DELAY,
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     deliveryConcurrencyPerWorkspace:
       e.DELIVERY_CONCURRENCY_PER_WORKSPACE ?? Math.max(1, Math.ceil(e.DELIVERY_CONCURRENCY / 4)),

@@ -11,6 +11,8 @@ import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { opsHandler } from './ops-server.js';
 import { startTracing } from './telemetry/start.js';
+import { checkEncryptionKeys } from './webhooks/encryption-keys.js';
+import { openingKeys } from './webhooks/secrets.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
@@ -32,6 +34,14 @@ async function main() {
   });
   const applied = await migrate(db.sql);
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
+  // A key that cannot open the stored secrets would make every delivery fail as ours: stop here.
+  await checkEncryptionKeys(db.sql, openingKeys(db.secretKey, config.secretEncryptionOldKeys)).catch(
+    async (error: unknown) => {
+      await db.close();
+      await lock?.release();
+      throw error;
+    },
+  );
 
   const metrics = createMetrics();
   registerBacklogGauges(metrics.registry, db.sql);

@@ -11,7 +11,20 @@ describe('configuration', () => {
       allowPrivateTargets: false,
       retrySchedule: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
       disableAfterMs: 5 * 86_400_000,
+      internalRetryDelayMs: 30_000,
+      secretEncryptionOldKeys: [],
     });
+  });
+
+  it('reads the retired encryption keys, hex or base64, and the delay after a failure of ours', () => {
+    const hex = 'ab'.repeat(32);
+    const base64 = Buffer.alloc(32, 7).toString('base64');
+    const config = loadConfig({
+      SECRET_ENCRYPTION_OLD_KEYS: ` ${hex}, ${base64} `,
+      DELIVERY_INTERNAL_RETRY_DELAY: '2s',
+    });
+    expect(config.secretEncryptionOldKeys.map((key) => key.toString('hex'))).toEqual([hex, '07'.repeat(32)]);
+    expect(config.internalRetryDelayMs).toBe(2000);
   });
 
   it('reads every documented variable', () => {
@@ -49,6 +62,9 @@ describe('configuration', () => {
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ DATABASE_URL: 'postgres://db/hooks' }, 'SECRET_ENCRYPTION_KEY'],
     [{ DATABASE_URL: 'postgres://db/hooks', SECRET_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'SECRET_ENCRYPTION_KEY'],
+    [{ SECRET_ENCRYPTION_OLD_KEYS: `${'ab'.repeat(32)},c2hvcnQ=` }, 'SECRET_ENCRYPTION_OLD_KEYS'],
+    [{ DELIVERY_INTERNAL_RETRY_DELAY: 'later' }, 'DELIVERY_INTERNAL_RETRY_DELAY'],
+    [{ DELIVERY_INTERNAL_RETRY_DELAY: '0s' }, 'DELIVERY_INTERNAL_RETRY_DELAY'],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
     [
       { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },

@@ -1,6 +1,6 @@
 import type { ClaimedDelivery } from '../queue/claim.js';
 import type { Outcome } from '../queue/record.js';
-import { decryptSecret } from '../webhooks/secrets.js';
+import { decryptSecret, type OpeningKeys } from '../webhooks/secrets.js';
 import { MAX_SIGNING_SECRETS } from '../webhooks/store.js';
 import { type CustomHeaders, openCustomHeaders } from './custom-headers.js';
 import type { OpenedSecrets } from './opened-secrets.js';
@@ -22,10 +22,12 @@ export type PreparedAttempt = { url: string; headers: Record<string, string>; bo
  * the webhook's custom headers (`customHeaders`: the worker's cache of them opened;
  * without it they are opened here; `openSecret` likewise for the current secret). Ours are set last: the input rules keep custom names
  * off them, and a row written some other way still cannot override them.
+ * Throws when something sealed opens with none of `secretKeys`: a failure of ours, not the
+ * endpoint's, which the worker puts off without making it an attempt (worker.ts).
  */
 export function prepareAttempt(
   claim: ClaimedDelivery,
-  secretKey: Buffer,
+  secretKeys: OpeningKeys,
   now = Date.now(),
   customHeaders?: CustomHeaders,
   openSecret?: OpenedSecrets,
@@ -33,29 +35,19 @@ export function prepareAttempt(
   const secrets = [
     openSecret
       ? openSecret(claim.webhookId, claim.secretEncrypted)
-      : decryptSecret(secretKey, claim.secretEncrypted, claim.webhookId),
+      : decryptSecret(secretKeys, claim.secretEncrypted, claim.webhookId),
   ];
   for (const retired of claim.retiredSecrets) {
     if (secrets.length >= MAX_SIGNING_SECRETS) break;
     if (Date.parse(retired.expiresAt) <= now) continue;
-    secrets.push(decryptSecret(secretKey, Buffer.from(retired.sealed, 'base64'), claim.webhookId));
+    secrets.push(decryptSecret(secretKeys, Buffer.from(retired.sealed, 'base64'), claim.webhookId));
   }
   const custom = customHeaders
     ? customHeaders(claim.webhookId, claim.headersEncrypted)
-    : openCustomHeaders(secretKey, claim.webhookId, claim.headersEncrypted);
+    : openCustomHeaders(secretKeys, claim.webhookId, claim.headersEncrypted);
   const headers = { ...custom, ...webhookHeaders(secrets, claim.eventId, claim.payload, now) };
   return { url: claim.url, headers, body: claim.payload };
 }
-
-/** An attempt that could not be made (the secret would not decrypt): recorded and retried like any failure. */
-export const cannotSign: AttemptResult = {
-  kind: 'internal',
-  ok: false,
-  statusCode: null,
-  durationMs: 0,
-  error: 'internal error: cannot sign',
-  responseBody: null,
-};
 
 /**
  * What an attempt's result means for its delivery: succeeded, retry at a time from the

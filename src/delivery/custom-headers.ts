@@ -1,5 +1,5 @@
 import { headerNameProblem } from '../webhooks/rules.js';
-import { openHeaders } from '../webhooks/secrets.js';
+import { type OpeningKeys, openHeaders } from '../webhooks/secrets.js';
 import { openedPerChange } from './opened-per-change.js';
 
 /**
@@ -7,17 +7,17 @@ import { openedPerChange } from './opened-per-change.js';
  * are case-insensitive; so ours, set after them, replace any spelling of the same name).
  * A name reserved after the webhook stored it is left out: the rules of today apply.
  */
-export function openCustomHeaders(secretKey: Buffer, webhookId: string, sealed: Buffer | null) {
+export function openCustomHeaders(secretKeys: OpeningKeys, webhookId: string, sealed: Buffer | null) {
   return Object.fromEntries(
-    openHeaders(secretKey, sealed, webhookId)
+    openHeaders(secretKeys, sealed, webhookId)
       .filter((h) => headerNameProblem(h.name) === undefined)
       .map((h) => [h.name.toLowerCase(), h.value]),
   );
 }
 
 /** openCustomHeaders, once per change. */
-export function createCustomHeaders(secretKey: Buffer) {
-  const open = openedPerChange((webhookId, sealed) => openCustomHeaders(secretKey, webhookId, sealed));
+export function createCustomHeaders(secretKeys: OpeningKeys) {
+  const open = openedPerChange((webhookId, sealed) => openCustomHeaders(secretKeys, webhookId, sealed));
   return (webhookId: string, sealed: Buffer | null): Record<string, string> => (sealed ? open(webhookId, sealed) : {});
 }
 

@@ -12,7 +12,7 @@ const RETRY_AFTER_MS = 1000;
  * if this process dies first their leases run out and they are sent again (at least
  * once, never lost).
  */
-export function createOutcomeWriter(sql: Pool, rules: HealthRules, log: Logger) {
+export function createOutcomeWriter(sql: Pool, rules: HealthRules, log: Logger, onFailedWrite?: () => void) {
   const waiting: Outcome[] = [];
   let writing: Promise<void> | undefined;
   let giveUpWhenUnreachable = false;
@@ -31,6 +31,7 @@ export function createOutcomeWriter(sql: Pool, rules: HealthRules, log: Logger) 
           await recordOutcomes(sql, batch, rules, emitOutcomeNotices);
         } catch (error) {
           waiting.unshift(...batch);
+          onFailedWrite?.();
           log.warn({ err: error, pending: waiting.length }, 'recording delivery outcomes failed; retrying');
           await new Promise((resolve) => setTimeout(resolve, RETRY_AFTER_MS));
           // Stopping with the database gone: leave them to their leases.

@@ -5,11 +5,12 @@ import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { type ClaimedDelivery, claimDueDeliveries, type InFlightCounts } from '../queue/claim.js';
-import { releaseClaims } from '../queue/release.js';
+import { putOffClaims, releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries } from '../queue/sync-held.js';
 import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
+import { openingKeys } from '../webhooks/secrets.js';
 import { createAhead } from './ahead.js';
-import { cannotSign, decideOutcome, prepareAttempt } from './attempt.js';
+import { decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
 import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
@@ -19,6 +20,7 @@ import { createSlots } from './slots.js';
 
 export type WorkerOptions = {
   sql: Pool;
+  /** The current key; with config.secretEncryptionOldKeys, the keys that open sealed secrets and headers. */
   secretKey: Buffer;
   config: Config;
   log: Logger;
@@ -95,10 +97,14 @@ export function startDeliveryWorker(options: WorkerOptions) {
       probeIntervalMs: config.circuitBreaker.probeIntervalMs,
     },
     log,
+    () => metrics?.internalErrors.inc({ stage: 'record' }),
   );
-  const customHeaders = createCustomHeaders(secretKey);
-  const openSecret = createOpenedSecrets(secretKey);
+  const secretKeys = openingKeys(secretKey, config.secretEncryptionOldKeys);
+  const customHeaders = createCustomHeaders(secretKeys);
+  const openSecret = createOpenedSecrets(secretKeys);
   const inFlight = new Map<string, InFlight>();
+  /** Deliveries being put off (putOff): a stop waits for these writes before the pool closes. */
+  const puttingOff = new Set<Promise<void>>();
   let stopping = false;
   let stopped: Promise<{ released: number }> | undefined;
   let idle: (() => void) | undefined;
@@ -125,7 +131,12 @@ export function startDeliveryWorker(options: WorkerOptions) {
       if (claimed.length < room + aheadRoom) return;
     }
   }
-  const wake = singleFlight(claimDue, () => stopping, log);
+  const wake = singleFlight(
+    claimDue,
+    () => stopping,
+    log,
+    () => metrics?.internalErrors.inc({ stage: 'claim' }),
+  );
 
   /**
    * Attempts waiting on hung or slow endpoints stop counting against their workspace's share
@@ -181,35 +192,24 @@ export function startDeliveryWorker(options: WorkerOptions) {
     inFlight.set(claim.id, entry);
     slots.take(claim);
     metrics?.deliveriesInFlight.set(slots.size());
-    let result: AttemptResult;
     let span: AttemptSpan | undefined;
+    let result: AttemptResult;
     try {
-      const request = prepareAttempt(claim, secretKey, Date.now(), customHeaders, openSecret);
+      const request = prepareAttempt(claim, secretKeys, Date.now(), customHeaders, openSecret);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
       span = tracing?.startAttempt(attemptFacts(claim));
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
       entry.sentAt = Date.now();
+      // The sender makes every failure of the endpoint or the network a result: what throws is ours.
       result = await sender.send(request.url, request.headers, request.body, abort, claim.workspaceId);
     } catch (error) {
-      log.error({ err: error, deliveryId: claim.id }, 'cannot sign delivery (secret undecryptable?)');
-      result = cannotSign;
-      span ??= tracing?.startAttempt(attemptFacts(claim));
+      putOff(claim, entry, error);
+      return;
     }
     const attemptedAt = new Date(Date.now() - result.durationMs);
-    inFlight.delete(claim.id);
-    slots.give(claim, entry.setAside);
-    metrics?.deliveriesInFlight.set(slots.size());
-    if (!stopping) {
-      if (result.ok && result.durationMs < aheadWaitMs / 4) flowing.set(claim.webhookId, Date.now());
-      else {
-        // Failing (its circuit may be about to open) or slow: nothing ahead for it; what waits
-        // goes back to the queue, where the claim applies the circuit and the shares afresh.
-        flowing.delete(claim.webhookId);
-        handBack(ahead.takeWebhook(claim.webhookId));
-      }
-    }
+    finish(claim, entry, result.ok && result.durationMs < aheadWaitMs / 4);
     // Cut short by a stop: not an attempt the receiver judged; the claim is released instead.
     if (abort.signal.reason === STOPPED) {
       span?.end(result, attemptOutcome(result), 'released');
@@ -237,6 +237,55 @@ export function startDeliveryWorker(options: WorkerOptions) {
       metrics?.attempts.inc({ outcome: attemptOutcome(result) });
       if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }
+    refill(claim);
+  }
+
+  /** Gives the attempt's slot back; a webhook not `flowing` (failing, slow) keeps nothing claimed ahead. */
+  function finish(claim: ClaimedDelivery, entry: InFlight, flowingWell: boolean) {
+    inFlight.delete(claim.id);
+    slots.give(claim, entry.setAside);
+    metrics?.deliveriesInFlight.set(slots.size());
+    if (stopping) return;
+    if (flowingWell) flowing.set(claim.webhookId, Date.now());
+    else {
+      // Failing (its circuit may be about to open) or slow: nothing ahead for it; what waits
+      // goes back to the queue, where the claim applies the circuit and the shares afresh.
+      flowing.delete(claim.webhookId);
+      handBack(ahead.takeWebhook(claim.webhookId));
+    }
+  }
+
+  /**
+   * A failure of ours before or around the request (a secret or header that would not open, signing):
+   * not an attempt. The delivery is put off by DELIVERY_INTERNAL_RETRY_DELAY with its attempt
+   * count, its webhook's health and its attempt log untouched: nothing the endpoint did is
+   * recorded against it. Should putting it off fail too, its lease runs out and it comes due again.
+   */
+  function putOff(claim: ClaimedDelivery, entry: InFlight, error: unknown) {
+    finish(claim, entry, false);
+    metrics?.internalErrors.inc({ stage: 'prepare' });
+    // The error says which step failed (e.g. AES-GCM's "unable to authenticate data"), never a secret.
+    log.error(
+      {
+        err: error,
+        deliveryId: claim.id,
+        webhookId: claim.webhookId,
+        workspaceId: claim.workspaceId,
+        retryInMs: config.internalRetryDelayMs,
+      },
+      'cannot prepare delivery (a secret or header would not open with SECRET_ENCRYPTION_KEY or SECRET_ENCRYPTION_OLD_KEYS?); put off, not counted against the endpoint',
+    );
+    const writing = putOffClaims(sql, [claim], config.internalRetryDelayMs)
+      .catch((failure: unknown) =>
+        log.warn({ err: failure, deliveryId: claim.id }, 'putting a delivery off failed; its lease will expire'),
+      )
+      .finally(() => puttingOff.delete(writing));
+    puttingOff.add(writing);
+    refill(claim);
+  }
+
+  /** After an attempt: what waits ahead takes the slot, and a claim tops up when enough is free. */
+  function refill(claim: ClaimedDelivery) {
     if (inFlight.size === 0) idle?.();
     // The slot takes what waits ahead at once, without a round trip.
     dispatch();
@@ -309,6 +358,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       return claim;
     });
     await writer.drain();
+    await Promise.all(puttingOff);
     await releaseClaims(sql, unfinished).catch((error: unknown) =>
       log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
     );
@@ -359,7 +409,7 @@ function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {
  * Runs `task` one at a time: a call while it runs asks for one more run afterwards, so
  * a burst of wake-ups becomes one or two claims rather than a queue of them.
  */
-function singleFlight(task: () => Promise<void>, stopping: () => boolean, log: Logger) {
+function singleFlight(task: () => Promise<void>, stopping: () => boolean, log: Logger, onFailure: () => void) {
   let running: Promise<void> | undefined;
   let again = false;
   async function loop() {
@@ -369,6 +419,7 @@ function singleFlight(task: () => Promise<void>, stopping: () => boolean, log: L
         await task();
       } while (again && !stopping());
     } catch (error) {
+      onFailure();
       log.warn({ err: error }, 'claiming deliveries failed; retrying on the next poll');
     } finally {
       running = undefined;

@@ -50,6 +50,12 @@ export function createMetrics() {
     buckets: [0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const internalErrors = new Counter({
+    name: 'webhook_delivery_internal_errors_total',
+    help: 'Failures of ours around delivery attempts, never counted against an endpoint, by stage: prepare (a secret or header would not open, signing failed; the delivery is put off), record (writing outcomes failed; retried), claim (claiming due deliveries failed; retried).',
+    labelNames: ['stage'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     operations,
@@ -59,6 +65,7 @@ export function createMetrics() {
     deliverySockets,
     dnsLookups,
     dnsLookupDuration,
+    internalErrors,
   };
 }
 

@@ -5,7 +5,7 @@ import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
 import { NodeRef } from '../graphql/node.js';
 import { eventEnumValues, type WebhookEventType } from './event-types.js';
 import { webhookRules } from './rules.js';
-import { openHeaders, sealHeaders, type WebhookHeader } from './secrets.js';
+import { openHeaders, openingKeys, sealHeaders, type WebhookHeader } from './secrets.js';
 import type { Webhook, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
 import { targetUrlProblem } from './targets.js';
@@ -106,7 +106,12 @@ WebhookRef.implement({
         'Request headers sent with every delivery, in the order given. Values are shown in clear to the workspace that set them; they are stored encrypted and never logged.',
       // At most 20 leaves, read with the webhook's own row: no rows to count.
       complexity: 0,
-      resolve: (webhook, _args, ctx) => openHeaders(ctx.secretKey, webhook.headersEncrypted, webhook.id),
+      resolve: (webhook, _args, ctx) =>
+        openHeaders(
+          openingKeys(ctx.secretKey, ctx.config.secretEncryptionOldKeys),
+          webhook.headersEncrypted,
+          webhook.id,
+        ),
     }),
     health: t.field({
       type: WebhookHealthRef,

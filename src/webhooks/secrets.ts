@@ -25,7 +25,35 @@ export function encryptSecret(key: Buffer, secret: string, webhookId: string): B
   return Buffer.concat([nonce, body, cipher.getAuthTag()]);
 }
 
-export function decryptSecret(key: Buffer, sealed: Buffer, webhookId: string): string {
+/**
+ * The keys that open sealed values: the current key (SECRET_ENCRYPTION_KEY), or it followed by
+ * the keys a rotation retired (SECRET_ENCRYPTION_OLD_KEYS). Only the current one seals.
+ */
+export type OpeningKeys = Buffer | readonly Buffer[];
+
+/** The current key and the retired ones, in the order they are tried. */
+export const openingKeys = (current: Buffer, old: readonly Buffer[] = []): Buffer[] => [current, ...old];
+
+/** Opens a sealed secret with the first of `keys` that can; throws when none can. */
+export function decryptSecret(keys: OpeningKeys, sealed: Buffer, webhookId: string): string {
+  return openSealed(keys, sealed, webhookId).plain;
+}
+
+/** A sealed value opened, and which of the keys opened it (0: the current one). */
+export function openSealed(keys: OpeningKeys, sealed: Buffer, context: string): { plain: string; keyIndex: number } {
+  const list = Buffer.isBuffer(keys) ? [keys] : keys;
+  let failure: unknown = new Error('no key to open a sealed secret with');
+  for (const [keyIndex, key] of list.entries()) {
+    try {
+      return { plain: openWith(key, sealed, context), keyIndex };
+    } catch (error) {
+      failure = error;
+    }
+  }
+  throw failure;
+}
+
+function openWith(key: Buffer, sealed: Buffer, webhookId: string): string {
   const nonce = sealed.subarray(0, NONCE_BYTES);
   const tag = sealed.subarray(sealed.length - TAG_BYTES);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
@@ -41,7 +69,7 @@ export function decryptSecret(key: Buffer, sealed: Buffer, webhookId: string): s
 export type WebhookHeader = { name: string; value: string };
 
 // A context of their own, so a sealed header set and a sealed secret of one webhook cannot stand in for each other.
-const headersContext = (webhookId: string) => `${webhookId}/headers`;
+export const headersContext = (webhookId: string) => `${webhookId}/headers`;
 
 /**
  * Custom headers often carry credentials (`Authorization: Bearer …`), so they are sealed
@@ -53,7 +81,7 @@ export function sealHeaders(key: Buffer, headers: readonly WebhookHeader[], webh
   return encryptSecret(key, plain, headersContext(webhookId));
 }
 
-export function openHeaders(key: Buffer, sealed: Buffer | null, webhookId: string): WebhookHeader[] {
+export function openHeaders(keys: OpeningKeys, sealed: Buffer | null, webhookId: string): WebhookHeader[] {
   if (!sealed) return [];
-  return JSON.parse(decryptSecret(key, sealed, headersContext(webhookId))) as WebhookHeader[];
+  return JSON.parse(decryptSecret(keys, sealed, headersContext(webhookId))) as WebhookHeader[];
 }

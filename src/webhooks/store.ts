@@ -1,6 +1,6 @@
 import { DELIVERIES_DUE } from '../db/channels.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
-import type { Sql } from '../db/sql.js';
+import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import type { WebhookEventType } from './event-types.js';
 import { encryptSecret, generateSigningSecret, sealHeaders, type WebhookHeader } from './secrets.js';
@@ -147,10 +147,12 @@ export async function countWebhooks(sql: Sql, workspaceId: string, filter: Webho
 /**
  * Applies only the fields present in `patch`. Turning a webhook back on, or pointing it
  * at a new URL, gives the endpoint a fresh start: the reason the system gave for turning
- * it off, its failure streak and its open circuit are cleared.
+ * it off, its failure streak and its open circuit are cleared. One transaction: turning
+ * ordering off and releasing its chains happen together or not at all (alone, the first
+ * would leave deliveries waiting in chains nothing moves on any more).
  */
 export async function updateWebhook(
-  sql: Sql,
+  pool: Pool,
   workspaceId: string,
   id: string,
   patch: WebhookPatch,
@@ -177,18 +179,20 @@ export async function updateWebhook(
       nextProbeAt: null,
     });
   }
-  const [row] = await sql<Webhook[]>`/* webhooks.update */
-    update webhooks set ${sql(changes)}
-    where workspace_id = ${workspaceId} and id = ${id}
-    returning ${columns(sql)}`;
-  if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);
-  return row ?? null;
+  return pool.begin(async (sql) => {
+    const [row] = await sql<Webhook[]>`/* webhooks.update */
+      update webhooks set ${sql(changes)}
+      where workspace_id = ${workspaceId} and id = ${id}
+      returning ${columns(sql)}`;
+    if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);
+    return row ?? null;
+  });
 }
 
 /**
  * Ordering turned off: every delivery still waiting in a conversation chain comes due now.
  * (Deliveries already queued while it was on keep their chain fields; a chain with no
- * waiting member is inert.)
+ * waiting member is inert.) The wake-up goes out when the caller's transaction commits.
  */
 async function releaseConversationChains(sql: Sql, webhookId: string): Promise<void> {
   await sql`/* deliveries.release-conversation-chains */

@@ -183,6 +183,36 @@ describe('ordering CONVERSATION', () => {
     expect(receiver.mostOpen.get('call-d')).toBeGreaterThan(1);
   }, 20_000);
 
+  it('turning ordering off is one transaction: when releasing the chains fails, the webhook stays ordered', async () => {
+    const { apiKey } = await app.newWorkspace();
+    // The first of the chain stays on its way (hung), the rest wait behind it.
+    const receiver = await createReceiver(() => ({ hang: true }));
+    const id = await orderedWebhook(apiKey, receiver.url, 'agent-tx');
+    for (let seq = 0; seq < 4; seq++) await publish(apiKey, 'agent-tx', 'call-tx', seq);
+    const waiting = async () =>
+      (await app.sql`select count(*)::int as n from deliveries where webhook_id = ${id} and waiting`)[0]?.n as number;
+    expect(await waiting()).toBe(3);
+    // The database refuses to release this webhook's chains (the second statement of the update).
+    await app.sql.unsafe(`
+      create function fail_chain_release() returns trigger language plpgsql as $$
+        begin raise exception 'injected: releasing the chains failed'; end $$;
+      create trigger fail_chain_release before update of waiting on deliveries for each row
+        when (old.waiting and not new.waiting and old.webhook_id = '${id}') execute function fail_chain_release();`);
+    const TURN_OFF = `mutation($id: ID!) { updateWebhook(id: $id, input: { ordering: NONE }) { ordering } }`;
+    const ORDERING = `query($id: ID!) { webhook(id: $id) { ordering } }`;
+    try {
+      const failed = await app.graphql(TURN_OFF, { apiKey, variables: { id } });
+      expect(failed.errors?.[0]?.extensions?.code).toBe('INTERNAL_SERVER_ERROR');
+      expect((await app.graphql(ORDERING, { apiKey, variables: { id } })).data?.webhook.ordering).toBe('CONVERSATION');
+      expect(await waiting()).toBe(3);
+    } finally {
+      await app.sql.unsafe(`drop trigger fail_chain_release on deliveries; drop function fail_chain_release();`);
+    }
+    const turnedOff = await app.graphql(TURN_OFF, { apiKey, variables: { id } });
+    expect(turnedOff.data?.updateWebhook.ordering).toBe('NONE');
+    expect(await waiting()).toBe(0);
+  });
+
   it('holds across two worker processes and through kill -9', async () => {
     // Its own database: only the worker processes below deliver.
     const app = await createTestApp();

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { cannotSign, decideOutcome, prepareAttempt } from '../../src/delivery/attempt.js';
+import { decideOutcome, prepareAttempt } from '../../src/delivery/attempt.js';
 import { createCustomHeaders } from '../../src/delivery/custom-headers.js';
 import { createOpenedSecrets } from '../../src/delivery/opened-secrets.js';
 import { type AttemptResult, createSender } from '../../src/delivery/sender.js';
@@ -114,9 +114,11 @@ describe('prepare', () => {
     ).toThrow();
   });
 
-  it('throws for a secret sealed under another key (the worker records cannotSign)', () => {
-    expect(() => prepareAttempt(claim, Buffer.alloc(32, 8))).toThrow();
-    expect(cannotSign).toMatchObject({ kind: 'internal', ok: false });
+  it('throws for a secret sealed under another key (the worker puts the delivery off), and opens it with that key kept as an old one', () => {
+    const newKey = Buffer.alloc(32, 8);
+    expect(() => prepareAttempt(claim, newKey)).toThrow();
+    const request = prepareAttempt(claim, [newKey, secretKey]);
+    expect(new Webhook(secret).verify(request.body, request.headers)).toEqual(JSON.parse(request.body));
   });
 });
 

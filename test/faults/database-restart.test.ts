@@ -2,7 +2,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { startEmbeddedPostgres, stopEmbeddedPostgres } from '../../src/db/embedded.js';
 import { TEST_CLUSTER_SETTINGS } from '../support/global-setup.js';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
-import { drillSetup, hasAll, report, tally } from './support.js';
+import { awaitDeliveries, drillSetup, report, tally } from './support.js';
 
 const EVENTS = 2000;
 
@@ -45,7 +45,7 @@ describe('drill: database restart', () => {
     const recoveredMs = Date.now() - upAt;
 
     const { eventIds, rejected } = await publishing;
-    await eventually(async () => receivers.every((r) => hasAll(tally(r.received).distinct, eventIds)), 120_000, 500);
+    const lost = await awaitDeliveries(receivers, eventIds, 120_000, 500);
     report('database restart', {
       events: EVENTS,
       stopTookMs: downAt - stopAt,
@@ -55,8 +55,9 @@ describe('drill: database restart', () => {
       apiRecoveredMsAfterRestart: recoveredMs,
       delivered: receivers.map((r) => tally(r.received).distinct.size),
       duplicates: receivers.map((r) => tally(r.received).duplicates),
-      lost: 0,
+      lost,
     });
+    expect(lost).toBe(0);
     for (const probe of probes) {
       expect(probe.status).toBe(503);
       expect(probe.ms).toBeLessThan(7000);

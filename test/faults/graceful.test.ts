@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createReceiver, eventually, sleep } from '../support/receiver.js';
-import { drillSetup, hasAll, report, tally } from './support.js';
+import { createReceiver, sleep } from '../support/receiver.js';
+import { awaitDeliveries, drillSetup, report, tally } from './support.js';
 
 const EVENTS = 300;
 
@@ -31,7 +31,7 @@ describe('drill: graceful stop under load', () => {
 
     const second = drill.startServer();
     await second.ready;
-    await eventually(async () => receivers.every((r) => hasAll(tally(r.received).distinct, eventIds)), 120_000, 250);
+    const lost = await awaitDeliveries(receivers, eventIds, 120_000, 250);
     const duplicates = receivers.map((r) => tally(r.received).duplicates);
     report('graceful stop', {
       events: EVENTS,
@@ -40,8 +40,9 @@ describe('drill: graceful stop under load', () => {
       receivedBeforeStop,
       claimsLeftBehind: claimed?.n,
       duplicates,
-      lost: 0,
+      lost,
     });
+    expect(lost).toBe(0);
     expect(code).toBe(0);
     // Grace period plus shutting the pool: well under the 5 s delivery timeout plus lease.
     expect(stoppedInMs).toBeLessThan(5000);

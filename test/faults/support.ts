@@ -123,6 +123,35 @@ export function metric(text: string, name: string): number {
 }
 
 /**
+ * Accepted events a receiver never got, summed over the receivers: each receiver should
+ * have every one of `eventIds`.
+ */
+export function lostDeliveries(receivers: { received: { headers: Record<string, unknown> }[] }[], eventIds: string[]) {
+  return receivers.reduce((lost, r) => {
+    const { distinct } = tally(r.received);
+    return lost + eventIds.filter((id) => !distinct.has(id)).length;
+  }, 0);
+}
+
+/**
+ * Waits until every receiver has every accepted event, or `timeoutMs` passes; returns how
+ * many deliveries are still missing then (lost), for the drill to report and assert.
+ */
+export async function awaitDeliveries(
+  receivers: { received: { headers: Record<string, unknown> }[] }[],
+  eventIds: string[],
+  timeoutMs: number,
+  everyMs: number,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (receivers.every((r) => hasAll(tally(r.received).distinct, eventIds))) return 0;
+    if (Date.now() > deadline) return lostDeliveries(receivers, eventIds);
+    await sleep(everyMs);
+  }
+}
+
+/**
  * Whether every id was delivered. The tally is made once per check: made once per id, a
  * check of 5,000 ids against 15,000 receipts blocked this process (and the receivers in it)
  * for seconds, so deliveries timed out at the receiver and came again.

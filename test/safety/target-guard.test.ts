@@ -81,7 +81,7 @@ describe('registration refuses every spelling of a non-public target', () => {
 
   it('lets everything through with ALLOW_PRIVATE_TARGETS, except credentials', () => {
     expect(targetUrlProblem(new URL('http://127.0.0.1:8080/'), true)).toBeUndefined();
-    expect(targetUrlProblem(new URL('http://u:p@127.0.0.1/'), true)).toBeDefined();
+    expect(targetUrlProblem(new URL('http://u:p@127.0.0.1/'), true)).toMatch(/credentials/);
   });
 });
 
@@ -126,7 +126,7 @@ describe('the classifier, property-tested', () => {
       fc.property(ipv4, (o) => {
         for (const host of spellings(o)) {
           const problem = targetUrlProblem(new URL(`http://${host}/`), false);
-          if (isForbiddenV4(o)) expect(problem, host).toBeDefined();
+          if (isForbiddenV4(o)) expect(problem, host).toMatch(/localhost|non-public/);
         }
       }),
       { numRuns: 2000 },
@@ -166,7 +166,7 @@ describe('the classifier, property-tested', () => {
         fc.property(arbitrary, ([first, others]) => {
           const address = [first, ...others].map((n) => n.toString(16)).join(':');
           expect(isForbiddenAddress(address), address).toBe(true);
-          expect(targetUrlProblem(new URL(`http://[${address}]/`), false)).toBeDefined();
+          expect(targetUrlProblem(new URL(`http://[${address}]/`), false)).toMatch(/non-public/);
         }),
         { numRuns: 500 },
       );

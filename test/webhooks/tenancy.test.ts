@@ -64,9 +64,15 @@ describe("another workspace's webhook answers exactly like one that does not exi
   });
 
   it("a cursor from another workspace's list only pages through your own", async () => {
+    // Alice's newest webhook: every one of Bob's is older, so all of them come after its cursor.
+    await app.graphql(REGISTER, { apiKey: alice.apiKey, variables: { input: validWebhook({ agentId: 'newest' }) } });
     const alicePage = await app.graphql(LIST, { apiKey: alice.apiKey, variables: { first: 1 } });
     const cursor = alicePage.data?.webhooks.pageInfo.endCursor;
     const res = await app.graphql(LIST, { apiKey: bob.apiKey, variables: { after: cursor } });
-    for (const edge of res.data?.webhooks.edges ?? []) expect(edge.node.workspaceId).toBe(bob.workspaceId);
+    const bobs = await app.graphql(LIST, { apiKey: bob.apiKey, variables: { first: 100 } });
+    const ids = (page: typeof res) => page.data?.webhooks.edges.map((e: { node: { id: string } }) => e.node.id);
+    expect(res.errors).toBeUndefined();
+    expect(ids(bobs)).toHaveLength(1);
+    expect(ids(res)).toEqual(ids(bobs));
   });
 });
