@@ -60,6 +60,9 @@ const schema = z.object({
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
   RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // Unset: a quarter of SHUTDOWN_GRACE_MS, at most 2 s (see shutdownDelayMs below).
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).optional(),
+  MIGRATIONS: z.enum(['apply', 'verify'], { message: 'must be apply or verify' }).default('apply'),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
   // Unset: a quarter of DELIVERY_CONCURRENCY, so it takes four misbehaving workspaces at once to fill a worker.
   DELIVERY_CONCURRENCY_PER_WORKSPACE: z.coerce.number().int().min(1).max(10_000).optional(),
@@ -114,7 +117,12 @@ export type Config = {
   deliveryConcurrencyPerWebhook: number;
   /** Consecutive failed attempts that open a webhook's circuit; the first probe's delay (it doubles, up to 5 minutes). */
   circuitBreaker: { failures: number; probeIntervalMs: number };
+  /** From SIGTERM to exit: in-flight requests and deliveries finish within it. */
   shutdownGraceMs: number;
+  /** How long, within the grace period, a stopping API process still accepts connections while /ready says 503. */
+  shutdownDelayMs: number;
+  /** apply: run pending migrations at start; verify: run no DDL, refuse to start when the database is behind. */
+  migrations: 'apply' | 'verify';
   retentionMs: number;
   allowPrivateTargets: boolean;
   rateLimit: { perSecond: number; burst: number };
@@ -142,8 +150,14 @@ export type TracingConfig = {
 
 export class ConfigError extends Error {}
 
-/** Reads and validates configuration; the first bad variable becomes a one-line error naming it. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates configuration; the first bad variable becomes a one-line error naming it.
+ * `migrate` reads no secret, so the owner's migration job need not hold SECRET_ENCRYPTION_KEY.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  { requireSecretKey = true }: { requireSecretKey?: boolean } = {},
+): Config {
   // An empty variable (FOO=) means "not set", as in most deployment tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const parsed = schema.safeParse(present);
@@ -154,7 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${variable} ${message}`);
   }
   const e = parsed.data;
-  if (e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
+  if (requireSecretKey && e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
     throw new ConfigError(
       'Invalid configuration: SECRET_ENCRYPTION_KEY is required when DATABASE_URL is set (32 bytes as hex or base64)',
     );
@@ -179,6 +193,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
     circuitBreaker: { failures: e.CIRCUIT_BREAKER_FAILURES, probeIntervalMs: e.CIRCUIT_BREAKER_PROBE_INTERVAL },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    // Long enough for a load balancer that probes /ready every second or so to stop sending
+    // here, short enough to leave most of the grace period to the requests in flight.
+    shutdownDelayMs: Math.min(e.SHUTDOWN_DELAY_MS ?? Math.min(2_000, e.SHUTDOWN_GRACE_MS / 4), e.SHUTDOWN_GRACE_MS),
+    migrations: e.MIGRATIONS,
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },

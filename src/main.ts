@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { guardPostgresCloseRace } from './db/close-race-guard.js';
 import { openDatabase } from './db/connect.js';
 import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
-import { migrate } from './db/migrate.js';
+import { MigrationError, migrate, verifyMigrations } from './db/migrate.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
@@ -30,8 +30,18 @@ async function main() {
     await lock?.release();
     throw error;
   });
-  const applied = await migrate(db.sql);
-  if (applied.length > 0) log.info({ applied }, 'applied migrations');
+  try {
+    if (config.migrations === 'verify') {
+      await verifyMigrations(db.sql);
+    } else {
+      const applied = await migrate(db.sql, { log: (line) => log.info(line) });
+      if (applied.length > 0) log.info({ applied }, 'applied migrations');
+    }
+  } catch (error) {
+    await db.close();
+    await lock?.release();
+    throw error;
+  }
 
   const metrics = createMetrics();
   registerBacklogGauges(metrics.registry, db.sql);
@@ -142,7 +152,12 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 class StartError extends Error {}
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StartError || error instanceof DataDirBusy) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof StartError ||
+    error instanceof DataDirBusy ||
+    error instanceof MigrationError
+  ) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
