@@ -62,7 +62,7 @@ export async function describeSchema(sql: Sql): Promise<string> {
     left join pg_attrdef d on d.adrelid = c.oid and d.adnum = a.attnum
     where c.relnamespace = current_schema()::regnamespace and c.relkind in ('r', 'p')
     order by c.relname, a.attnum`;
-  const tables = new Map<string, typeof columns>();
+  const tables = new Map<string, (typeof columns)[number][]>();
   for (const column of columns) tables.set(column.table, [...(tables.get(column.table) ?? []), column]);
   section(
     'tables',

@@ -8,7 +8,7 @@ import type { Pool, Sql } from './sql.js';
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 // Any constant works; it only has to be the same in every process of this service.
-const MIGRATION_LOCK = 7_421_903;
+export const MIGRATION_LOCK = 7_421_903;
 
 /** A first line that lets a file run outside a transaction, as CREATE INDEX CONCURRENTLY must. */
 const NO_TRANSACTION = /^--\s*migrate:\s*no-transaction\b/;

@@ -55,7 +55,9 @@ describe('migrations', () => {
       '0001_ok.sql': 'create table good (id int);',
       '0002_broken.sql': 'create table half (id int); select no_such_function();',
     });
-    await expect(migrate(sql, { dir })).rejects.toThrow(/^Migration 0002_broken\.sql failed: function no_such_function/);
+    await expect(migrate(sql, { dir })).rejects.toThrow(
+      /^Migration 0002_broken\.sql failed: function no_such_function/,
+    );
     const [half] = await sql`select to_regclass('half') as t`;
     expect(half?.t).toBeNull();
     expect((await sql`select version from schema_migrations`).map((r) => r.version)).toEqual([1]);
@@ -63,7 +65,8 @@ describe('migrations', () => {
 
   it('run a file whose first line says no-transaction outside a transaction: CREATE INDEX CONCURRENTLY', async () => {
     const { sql, dir } = await scratch({
-      '0001_table.sql': 'create table big (id int, label text);\ninsert into big select g, g::text from generate_series(1, 1000) g;',
+      '0001_table.sql':
+        'create table big (id int, label text);\ninsert into big select g, g::text from generate_series(1, 1000) g;',
       '0002_index.sql': [
         '-- migrate: no-transaction',
         '-- A failed build leaves an invalid index behind; dropping it first makes the file safe to run again.',
