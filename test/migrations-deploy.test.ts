@@ -86,7 +86,7 @@ describe('migrations as a deploy step', () => {
       input: { agentId: validWebhook().agentId, type: 'CONVERSATION_ENDED', data: { ok: true } },
     });
     expect(published.errors).toBeUndefined();
-    await eventually(() => receiver.received.length === 1, 15_000);
+    await eventually(async () => receiver.received.length === 1, 15_000);
     expect(JSON.parse(receiver.received[0]?.body ?? '{}').id).toBe(published.data.publishEvent.id);
     server.signal('SIGTERM');
     expect(await server.exited).toBe(0);
