@@ -57,7 +57,10 @@ describe('SIGTERM on an API process', () => {
     // /ready, asked on fresh connections, turns 503 while the process still accepts.
     let readyAfterMs = Number.NaN;
     while (performance.now() - signalledAt < DELAY_MS) {
-      const status = await fetch(`${base}/ready`).then((r) => r.status);
+      const status = await fetch(`${base}/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
       if (status === 503) {
         readyAfterMs = performance.now() - signalledAt;
         break;
