@@ -60,7 +60,7 @@ const schema = z.object({
   DELIVERY_DISABLE_AFTER: duration('DELIVERY_DISABLE_AFTER', '5d'),
   RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
-  // Unset: a quarter of SHUTDOWN_GRACE_MS, at most 2 s (see shutdownDelayMs below).
+  // Unset: in production a quarter of SHUTDOWN_GRACE_MS, at most 2 s; 0 otherwise (see shutdownDelayMs below).
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).optional(),
   MIGRATIONS: z.enum(['apply', 'verify'], { message: 'must be apply or verify' }).default('apply'),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
@@ -193,9 +193,13 @@ export function loadConfig(
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
     circuitBreaker: { failures: e.CIRCUIT_BREAKER_FAILURES, probeIntervalMs: e.CIRCUIT_BREAKER_PROBE_INTERVAL },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    // Long enough for a load balancer that probes /ready every second or so to stop sending
-    // here, short enough to leave most of the grace period to the requests in flight.
-    shutdownDelayMs: Math.min(e.SHUTDOWN_DELAY_MS ?? Math.min(2_000, e.SHUTDOWN_GRACE_MS / 4), e.SHUTDOWN_GRACE_MS),
+    // In production, long enough for a load balancer that probes /ready every second or so to
+    // stop sending here, short enough to leave most of the grace period to the requests in
+    // flight; in development no load balancer waits, and a stop should be prompt.
+    shutdownDelayMs: Math.min(
+      e.SHUTDOWN_DELAY_MS ?? (e.NODE_ENV === 'production' ? Math.min(2_000, e.SHUTDOWN_GRACE_MS / 4) : 0),
+      e.SHUTDOWN_GRACE_MS,
+    ),
     migrations: e.MIGRATIONS,
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,

@@ -111,15 +111,13 @@ async function main() {
     if (stopping) return;
     stopping = true;
     // A process that serves the API keeps accepting for a moment while /ready says 503, so
-    // the load balancer stops sending here before connections are refused; a worker-only
-    // process has no traffic to move and closes at once.
-    const delayMs = config.role === 'worker' ? 0 : config.shutdownDelayMs;
+    // the load balancer stops sending here before connections are refused. A worker-only
+    // process has no traffic to move, and Ctrl-C (SIGINT) is a person, not a deploy.
+    const delayMs = config.role === 'worker' || signal === 'SIGINT' ? 0 : config.shutdownDelayMs;
     log.info({ signal, delayMs, graceMs: config.shutdownGraceMs }, 'stopping');
     // The HTTP drain and the worker's in-flight deliveries share the grace period.
     const [, released] = await Promise.all([
-      http
-        .drain({ delayMs, graceMs: config.shutdownGraceMs, log })
-        .then(() => log.info('HTTP server closed')),
+      http.drain({ delayMs, graceMs: config.shutdownGraceMs, log }).then(() => log.info('HTTP server closed')),
       worker?.stop(),
     ]);
     await stopRetention?.();

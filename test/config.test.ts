@@ -72,9 +72,11 @@ describe('configuration', () => {
     expect(loadConfig({ MIGRATIONS: 'verify' }).migrations).toBe('verify');
   });
 
-  it('drains for a quarter of SHUTDOWN_GRACE_MS, at most 2 s, unless SHUTDOWN_DELAY_MS says (never past the grace period)', () => {
-    expect(loadConfig({})).toMatchObject({ shutdownGraceMs: 10_000, shutdownDelayMs: 2_000 });
-    expect(loadConfig({ SHUTDOWN_GRACE_MS: '4000' }).shutdownDelayMs).toBe(1_000);
+  it('drains in production for a quarter of SHUTDOWN_GRACE_MS, at most 2 s, unless SHUTDOWN_DELAY_MS says (never past the grace period)', () => {
+    const production = { NODE_ENV: 'production' };
+    expect(loadConfig(production)).toMatchObject({ shutdownGraceMs: 10_000, shutdownDelayMs: 2_000 });
+    expect(loadConfig({ ...production, SHUTDOWN_GRACE_MS: '4000' }).shutdownDelayMs).toBe(1_000);
+    expect(loadConfig({}).shutdownDelayMs).toBe(0);
     expect(loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_GRACE_MS: '30000' }).shutdownDelayMs).toBe(5_000);
     expect(loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_GRACE_MS: '3000' }).shutdownDelayMs).toBe(3_000);
   });
