@@ -68,7 +68,7 @@ async function main() {
     yoga = app;
     handler = app;
   }
-  const http = createDrainableServer(HTTP_LIMITS, handler);
+  const http = createDrainableServer(HTTP_LIMITS, handler, log);
   const server: Server = http.server;
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;
@@ -117,7 +117,7 @@ async function main() {
     log.info({ signal, delayMs, graceMs: config.shutdownGraceMs }, 'stopping');
     // The HTTP drain and the worker's in-flight deliveries share the grace period.
     const [, released] = await Promise.all([
-      http.drain({ delayMs, graceMs: config.shutdownGraceMs, log }).then(() => log.info('HTTP server closed')),
+      http.drain({ delayMs, graceMs: config.shutdownGraceMs }).then(() => log.info('HTTP server closed')),
       worker?.stop(),
     ]);
     await stopRetention?.();

@@ -14,7 +14,6 @@ export type DrainOptions = {
   delayMs: number;
   /** From the start of the drain to the last connection closed, forcibly if need be. */
   graceMs: number;
-  log: Logger;
 };
 
 /**
@@ -32,8 +31,11 @@ type Connection = { inFlight: number; idleSince: number };
  * every response carries `Connection: close` (a keep-alive client moves to a fresh connection
  * after its current request, instead of finding its idle socket closed under it later).
  */
-export function createDrainableServer(options: ServerOptions, handler: RequestListener) {
+export function createDrainableServer(options: ServerOptions, handler: RequestListener, log: Logger) {
   let draining = false;
+  // Connections that still arrive after /ready turned 503: many say the load balancer does
+  // not watch /ready, or needs a longer SHUTDOWN_DELAY_MS.
+  let acceptedWhileDraining = 0;
   const connections = new Map<Socket, Connection>();
   const server: Server = createServer(options, (req: IncomingMessage, res: ServerResponse) => {
     const connection = connections.get(req.socket);
@@ -55,6 +57,8 @@ export function createDrainableServer(options: ServerOptions, handler: RequestLi
   });
   server.on('connection', (socket: Socket) => {
     connections.set(socket, { inFlight: 0, idleSince: Date.now() });
+    if (draining) acceptedWhileDraining++;
+    log.debug({ remotePort: socket.remotePort, draining }, 'connection accepted');
     socket.once('close', () => connections.delete(socket));
   });
 
@@ -65,13 +69,18 @@ export function createDrainableServer(options: ServerOptions, handler: RequestLi
    * (a subscription stream, a request that overran) is closed. Resolves when every
    * connection is closed.
    */
-  async function drain({ delayMs, graceMs, log }: DrainOptions): Promise<void> {
+  async function drain({ delayMs, graceMs }: DrainOptions): Promise<void> {
     const started = Date.now();
     draining = true;
     await new Promise((resolve) => setTimeout(resolve, delayMs));
+    // Right after the event loop's poll phase, which accepts every connection waiting in the
+    // kernel's queue: closing the listener resets those still queued, which a client sees as
+    // a reset, not a refusal.
+    await new Promise((resolve) => setImmediate(resolve));
     // net's close, not http's: http's also closes at once every socket without a parsed
     // request, including one accepted a moment ago whose request is on its way.
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    log.info({ acceptedWhileDraining, open: connections.size }, 'stopped accepting connections');
     const closeIdle = () => {
       const now = Date.now();
       for (const [socket, connection] of connections) {
