@@ -130,14 +130,19 @@ export async function isFullyMigrated(sql: Sql, dir = MIGRATIONS_DIR): Promise<b
 
 async function lockMigrations(session: Sql, { log, lockRetryMs = 500 }: MigrateOptions): Promise<void> {
   const started = Date.now();
-  for (let tries = 0; ; tries++) {
+  let toldAt: number | undefined;
+  for (;;) {
     const [row] = await session<{ locked: boolean }[]>`/* migrate.lock */
       select pg_try_advisory_lock(${MIGRATION_LOCK}) as locked`;
     if (row?.locked) {
-      if (tries > 0) log?.(`migration lock acquired after ${Date.now() - started} ms`);
+      if (toldAt !== undefined) log?.(`migration lock acquired after ${Date.now() - started} ms`);
       return;
     }
-    if (tries === 0) log?.('waiting for another instance to finish its migrations (it holds the migration lock)');
+    // Said at once, then every half minute, so a long wait does not look like a hang.
+    if (toldAt === undefined || Date.now() - toldAt >= 30_000) {
+      toldAt = Date.now();
+      log?.('waiting for another instance to finish its migrations (it holds the migration lock)');
+    }
     await sleep(lockRetryMs);
   }
 }
