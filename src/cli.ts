@@ -6,6 +6,7 @@
  *   list-api-keys --workspace org_…    revoke-api-key --id key_…
  *   reseal-secrets                     re-seal stored secrets under SECRET_ENCRYPTION_KEY
  *   listen --port 3000 [--secret whsec_…]   print deliveries as they arrive (no database)
+ *   migrate                            apply pending migrations (as the database owner)
  *
  * `--json` prints exactly one JSON object on stdout (for `listen`: one per delivery).
  */
@@ -83,6 +84,16 @@ const commands: Record<string, (sql: Pool, options: Options, keys: Keys) => Prom
   },
 };
 
+/** `migrate`: the step a deploy runs once, as the database owner, before starting the new version. */
+async function applyMigrations(sql: Pool): Promise<Output> {
+  const { migrate } = await import('./db/migrate.js');
+  const applied = await migrate(sql, { log: (line) => process.stderr.write(`${line}\n`) });
+  return {
+    json: { applied },
+    text: applied.length ? `Applied ${applied.join(', ')}` : 'Nothing to apply: the database is up to date',
+  };
+}
+
 async function existingWorkspace(sql: Pool, { workspace }: Options): Promise<string> {
   if (!workspace) throw new UsageError('this command needs --workspace org_…');
   const { isId } = await import('./lib/ids.js');
@@ -102,6 +113,7 @@ Commands:
   revoke-api-key --id key_…                revokes a key at once, on every instance
   reseal-secrets                           re-seals every stored secret and header under SECRET_ENCRYPTION_KEY
                                            (after a key rotation; safe while servers run, and to repeat)
+  migrate                                  applies pending migrations (run it with the owner's DATABASE_URL)
   listen [--port 3000] [--secret whsec_…]  prints deliveries as they arrive, verified with the secret
   help                                     this text (also --help, -h)
 
@@ -147,21 +159,24 @@ async function main(argv: string[]): Promise<number> {
     server.close();
     return 0;
   }
-  const command = commands[positionals[0] ?? ''];
+  const migrating = positionals[0] === 'migrate';
+  const command = migrating ? applyMigrations : commands[positionals[0] ?? ''];
   if (!command) return fail(positionals[0] ? `Unknown command "${positionals[0]}"\n\n${USAGE}` : USAGE);
 
   const { loadConfig } = await import('./config.js');
   const { openDatabase } = await import('./db/connect.js');
-  const { migrate } = await import('./db/migrate.js');
-  const config = loadConfig();
+  const { migrate, verifyMigrations, MigrationError } = await import('./db/migrate.js');
+  const config = loadConfig(process.env, { requireSecretKey: !migrating });
   const db = await openDatabase(config, { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {
-    await migrate(db.sql);
+    // Other commands migrate first, as a server does, or only check under MIGRATIONS=verify.
+    if (!migrating && config.migrations === 'verify') await verifyMigrations(db.sql);
+    else if (!migrating) await migrate(db.sql);
     const output = await command(db.sql, values, [db.secretKey, ...config.secretEncryptionOldKeys]);
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) return fail(error.message);
+    if (error instanceof UsageError || error instanceof MigrationError) return fail(error.message);
     throw error;
   } finally {
     await db.close();

@@ -107,6 +107,9 @@ const schema = z.object({
   }),
   RETENTION: duration('RETENTION', '30d'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  // Unset: in production a quarter of SHUTDOWN_GRACE_MS, at most 2 s; 0 otherwise (see shutdownDelayMs below).
+  SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).optional(),
+  MIGRATIONS: z.enum(['apply', 'verify'], { message: 'must be apply or verify' }).default('apply'),
   DELIVERY_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(256),
   // Unset: a quarter of DELIVERY_CONCURRENCY, so it takes four misbehaving workspaces at once to fill a worker.
   DELIVERY_CONCURRENCY_PER_WORKSPACE: z.coerce.number().int().min(1).max(10_000).optional(),
@@ -179,7 +182,12 @@ export type Config = {
   deliveryConcurrencyPerWebhook: number;
   /** Consecutive failed attempts that open a webhook's circuit; the first probe's delay (it doubles, up to 5 minutes). */
   circuitBreaker: { failures: number; probeIntervalMs: number };
+  /** From SIGTERM to exit: in-flight requests and deliveries finish within it. */
   shutdownGraceMs: number;
+  /** How long, within the grace period, a stopping API process still accepts connections while /ready says 503. */
+  shutdownDelayMs: number;
+  /** apply: run pending migrations at start; verify: run no DDL, refuse to start when the database is behind. */
+  migrations: 'apply' | 'verify';
   retentionMs: number;
   allowPrivateTargets: boolean;
   /** Resolving receivers' host names: name servers (undefined: the system's), timeout, queries in flight per workspace. */
@@ -215,8 +223,14 @@ export type TracingConfig = {
 
 export class ConfigError extends Error {}
 
-/** Reads and validates configuration; the first bad variable becomes a one-line error naming it. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates configuration; the first bad variable becomes a one-line error naming it.
+ * `migrate` reads no secret, so the owner's migration job need not hold SECRET_ENCRYPTION_KEY.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  { requireSecretKey = true }: { requireSecretKey?: boolean } = {},
+): Config {
   // An empty variable (FOO=) means "not set", as in most deployment tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const parsed = schema.safeParse(present);
@@ -232,7 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `Invalid configuration: DNS_TIMEOUT_MS must be less than DELIVERY_TIMEOUT_MS (${e.DELIVERY_TIMEOUT_MS}): resolving is part of the attempt`,
     );
   }
-  if (e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
+  if (requireSecretKey && e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
     throw new ConfigError(
       'Invalid configuration: SECRET_ENCRYPTION_KEY is required when DATABASE_URL is set (32 bytes as hex or base64)',
     );
@@ -259,6 +273,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
     circuitBreaker: { failures: e.CIRCUIT_BREAKER_FAILURES, probeIntervalMs: e.CIRCUIT_BREAKER_PROBE_INTERVAL },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    // In production, long enough for a load balancer that probes /ready every second or so to
+    // stop sending here, short enough to leave most of the grace period to the requests in
+    // flight; in development no load balancer waits, and a stop should be prompt.
+    shutdownDelayMs: Math.min(
+      e.SHUTDOWN_DELAY_MS ?? (e.NODE_ENV === 'production' ? Math.min(2_000, e.SHUTDOWN_GRACE_MS / 4) : 0),
+      e.SHUTDOWN_GRACE_MS,
+    ),
+    migrations: e.MIGRATIONS,
     retentionMs: e.RETENTION,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     dns: {

@@ -1,12 +1,13 @@
-import { createServer, type Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { guardPostgresCloseRace } from './db/close-race-guard.js';
 import { openDatabase } from './db/connect.js';
 import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
-import { migrate } from './db/migrate.js';
+import { MigrationError, migrate, verifyMigrations } from './db/migrate.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
+import { createDrainableServer } from './lib/http-drain.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { opsHandler } from './ops-server.js';
@@ -32,8 +33,18 @@ async function main() {
     await lock?.release();
     throw error;
   });
-  const applied = await migrate(db.sql);
-  if (applied.length > 0) log.info({ applied }, 'applied migrations');
+  try {
+    if (config.migrations === 'verify') {
+      await verifyMigrations(db.sql);
+    } else {
+      const applied = await migrate(db.sql, { log: (line) => log.info(line) });
+      if (applied.length > 0) log.info({ applied }, 'applied migrations');
+    }
+  } catch (error) {
+    await db.close();
+    await lock?.release();
+    throw error;
+  }
   // A key that cannot open the stored secrets would make every delivery fail as ours: stop here.
   await checkEncryptionKeys(db.sql, openingKeys(db.secretKey, config.secretEncryptionOldKeys)).catch(
     async (error: unknown) => {
@@ -45,11 +56,11 @@ async function main() {
 
   const metrics = createMetrics();
   registerBacklogGauges(metrics.registry, db.sql);
-  let server: Server;
+  let handler: RequestListener;
   let yoga: { dispose(): Promise<void> | void } | undefined;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
   if (config.role === 'worker') {
-    server = createServer(HTTP_LIMITS, opsHandler(db.sql, metrics));
+    handler = opsHandler(db.sql, metrics);
   } else {
     // A development convenience only: a production server never mints a key by itself.
     devKey = db.embedded && !config.production ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
@@ -65,8 +76,10 @@ async function main() {
       tracing,
     });
     yoga = app;
-    server = createServer(HTTP_LIMITS, app);
+    handler = app;
   }
+  const http = createDrainableServer(HTTP_LIMITS, handler, log);
+  const server: Server = http.server;
   // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
   server.keepAliveTimeout = 65_000;
   // Past this many open connections new ones are closed at once; per-client limits belong
@@ -107,10 +120,16 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping');
-    server.close();
-    server.closeIdleConnections();
-    const released = await worker?.stop();
+    // A process that serves the API keeps accepting for a moment while /ready says 503, so
+    // the load balancer stops sending here before connections are refused. A worker-only
+    // process has no traffic to move, and Ctrl-C (SIGINT) is a person, not a deploy.
+    const delayMs = config.role === 'worker' || signal === 'SIGINT' ? 0 : config.shutdownDelayMs;
+    log.info({ signal, delayMs, graceMs: config.shutdownGraceMs }, 'stopping');
+    // The HTTP drain and the worker's in-flight deliveries share the grace period.
+    const [, released] = await Promise.all([
+      http.drain({ delayMs, graceMs: config.shutdownGraceMs }).then(() => log.info('HTTP server closed')),
+      worker?.stop(),
+    ]);
     await stopRetention?.();
     // Writes the API keys' pending lastUsedAt and stops listening.
     await Promise.resolve(yoga?.dispose()).catch((error: unknown) =>
@@ -152,7 +171,12 @@ function listen(server: Server, port: number, host: string): Promise<void> {
 class StartError extends Error {}
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StartError || error instanceof DataDirBusy) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof StartError ||
+    error instanceof DataDirBusy ||
+    error instanceof MigrationError
+  ) {
     process.stderr.write(`${error.message}\n`);
   } else {
     process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);

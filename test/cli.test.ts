@@ -13,6 +13,25 @@ beforeAll(async () => {
 const cli = (...args: string[]) => runCommand(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], env);
 
 describe('operator CLI against DATABASE_URL', () => {
+  it('migrate applies nothing on a migrated database; under MIGRATIONS=verify other commands refuse a database that is behind', async () => {
+    const migrated = await cli('migrate');
+    expect(migrated).toMatchObject({ code: 0, stdout: 'Nothing to apply: the database is up to date\n', stderr: '' });
+
+    const behind = await createTestDatabase();
+    await behind.sql`delete from schema_migrations where version = 15`;
+    const refused = await runCommand(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli.ts', 'create-workspace', '--name', 'Late', '--json'],
+      { ...env, DATABASE_URL: behind.url, MIGRATIONS: 'verify' },
+    );
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).error).toMatch(
+      /^The database is behind: migration 0015_repair_attempts_trigger\.sql /,
+    );
+    const [row] = await behind.sql`select count(*)::int as n from workspaces`;
+    expect(row?.n).toBe(0);
+  });
+
   it('creates a workspace and prints one JSON object with its id and a working key', async () => {
     const run = await cli('create-workspace', '--name', 'Acme Voice', '--json');
     expect(run.code).toBe(0);

@@ -66,6 +66,8 @@ describe('configuration', () => {
     [{ DELIVERY_INTERNAL_RETRY_DELAY: 'later' }, 'DELIVERY_INTERNAL_RETRY_DELAY'],
     [{ DELIVERY_INTERNAL_RETRY_DELAY: '0s' }, 'DELIVERY_INTERNAL_RETRY_DELAY'],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    [{ MIGRATIONS: 'skip' }, 'MIGRATIONS'],
+    [{ SHUTDOWN_DELAY_MS: '-5' }, 'SHUTDOWN_DELAY_MS'],
     [
       { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },
       'OTEL_EXPORTER_OTLP_PROTOCOL',
@@ -79,6 +81,27 @@ describe('configuration', () => {
     }
     expect(message).toContain(variable);
     expect(message).not.toContain('\n');
+  });
+
+  it('applies migrations at start unless MIGRATIONS=verify', () => {
+    expect(loadConfig({}).migrations).toBe('apply');
+    expect(loadConfig({ MIGRATIONS: 'verify' }).migrations).toBe('verify');
+  });
+
+  it('drains in production for a quarter of SHUTDOWN_GRACE_MS, at most 2 s, unless SHUTDOWN_DELAY_MS says (never past the grace period)', () => {
+    const production = { NODE_ENV: 'production' };
+    expect(loadConfig(production)).toMatchObject({ shutdownGraceMs: 10_000, shutdownDelayMs: 2_000 });
+    expect(loadConfig({ ...production, SHUTDOWN_GRACE_MS: '4000' }).shutdownDelayMs).toBe(1_000);
+    expect(loadConfig({}).shutdownDelayMs).toBe(0);
+    expect(loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_GRACE_MS: '30000' }).shutdownDelayMs).toBe(5_000);
+    expect(loadConfig({ SHUTDOWN_DELAY_MS: '5000', SHUTDOWN_GRACE_MS: '3000' }).shutdownDelayMs).toBe(3_000);
+  });
+
+  it('lets `migrate` run with DATABASE_URL alone: it reads no secret', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://db/hooks' })).toThrow(/SECRET_ENCRYPTION_KEY/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/hooks' }, { requireSecretKey: false }).databaseUrl).toBe(
+      'postgres://db/hooks',
+    );
   });
 
   it('traces only with OTEL_EXPORTER_OTLP_ENDPOINT: to its /v1/traces, over http/protobuf unless told otherwise', () => {
