@@ -7,6 +7,7 @@ import { type ApiKeyCache, createApiKeyCache, LookupsBusy } from './auth/key-cac
 import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useMutationRateLimit, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
+import { createListener, type Listener } from './db/listener.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
@@ -42,6 +43,11 @@ export type AppOptions = {
   tracing?: Tracing;
   /** Where API keys are resolved; by default a cache of this process (auth/key-cache.ts). */
   apiKeys?: ApiKeyCache;
+  /**
+   * The process's listening session (db/listener.ts, on DATABASE_DIRECT_URL), shared by
+   * the key cache, stream revocation and the live feed; by default one of the app's own.
+   */
+  listener?: Listener;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
@@ -53,10 +59,14 @@ export function createApp({
   devApiKey,
   tracing,
   metrics = defaultMetrics(sql),
-  apiKeys = createApiKeyCache(sql, { log }),
+  listener,
+  apiKeys,
 }: AppOptions) {
-  const deliveryFeed = createDeliveryFeed(sql);
-  const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
+  const ownListener = listener ? undefined : createListener(sql, { log });
+  const listening = listener ?? (ownListener as Listener);
+  apiKeys ??= createApiKeyCache(sql, { log, listener: listening });
+  const deliveryFeed = createDeliveryFeed(sql, { listener: listening, log });
+  const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey, listener: listening });
   return createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -142,6 +152,8 @@ export function createApp({
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
+      // After the key cache's own dispose (it unsubscribes first).
+      { onDispose: () => ownListener?.close() },
     ],
   });
 }

@@ -135,11 +135,11 @@ async function main(argv: string[]): Promise<number> {
   if (!command) return fail(positionals[0] ? `Unknown command "${positionals[0]}"\n\n${USAGE}` : USAGE);
 
   const { loadConfig } = await import('./config.js');
-  const { openDatabase } = await import('./db/connect.js');
+  const { onDirectSession, openDatabase } = await import('./db/connect.js');
   const { migrate } = await import('./db/migrate.js');
   const db = await openDatabase(loadConfig(), { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {
-    await migrate(db.sql);
+    await onDirectSession(db, (sql) => migrate(sql));
     const output = await command(db.sql, values);
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;
