@@ -69,6 +69,7 @@ function boundStatements(pool: Pool, timeoutMs: number): Pool {
     const then = pending.then;
     let armed = false;
     // Armed when awaited, not when built: a fragment nested in another query is never run by itself.
+    // biome-ignore lint/suspicious/noThenProperty: a query is a thenable; hooking its then is how it is armed when awaited
     pending.then = function (this: typeof pending, ...args: Parameters<typeof then>) {
       if (!armed) {
         armed = true;
