@@ -21,7 +21,12 @@ export type Subscriber = {
   onListen?: (resync: Resync) => void;
 };
 
-export type ListenerHealth = { connected: boolean; reconnects: number };
+export type ListenerHealth = {
+  /** Every channel subscribed to is listened to: no notice is being missed. */
+  connected: boolean;
+  /** Times the session was lost and listened again. */
+  reconnects: number;
+};
 
 /**
  * The one listening connection of this process, shared by every user of LISTEN/NOTIFY
@@ -156,8 +161,14 @@ export function createListener(source: string | Pool, options: { log?: Logger; r
       else await listenAll();
       return { unsubscribe };
     },
-    /** For /metrics and tests: whether every channel is listened to, and how often the session came back. */
-    health: (): ListenerHealth => ({ connected: connected && listened.size === channels.size, reconnects }),
+    /**
+     * For /metrics and tests: whether every channel subscribed to is listened to now (true
+     * when none is: nothing is being missed), and how often the session came back.
+     */
+    health: (): ListenerHealth => ({
+      connected: (connected || channels.size === 0) && listened.size === channels.size,
+      reconnects,
+    }),
     /** The backend pid of the listening session (tests terminate it), or null before it connects. */
     async backendPid(): Promise<number | null> {
       if (!connected) return null;
