@@ -1,9 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createApiKey, revokeApiKey } from '../../src/auth/api-keys.js';
-import { createListener, type Listener } from '../../src/db/listener.js';
+import { createListener, type Listener, registerListenerMetrics } from '../../src/db/listener.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
@@ -106,6 +107,11 @@ describe('the listening session (db/listener.ts), terminated under open subscrip
     expect(caughtUpAfter).toBeLessThan(1_500);
     expect(doomed.events.at(-1)?.errors?.[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
     expect(listener.health()).toEqual({ connected: true, reconnects: 1 });
+    const registry = new Registry();
+    registerListenerMetrics(registry, listener);
+    const metrics = await registry.metrics();
+    expect(metrics).toMatch(/^database_listener_connected 1$/m);
+    expect(metrics).toMatch(/^database_listener_reconnects_total 1$/m);
 
     // And it hears again: a publish wakes the worker (whose poll is a minute away) and reaches the feed...
     const publishedAt = Date.now();
