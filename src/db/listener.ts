@@ -169,12 +169,6 @@ export function createListener(source: string | Pool, options: { log?: Logger; r
       connected: (connected || channels.size === 0) && listened.size === channels.size,
       reconnects,
     }),
-    /** The backend pid of the listening session (tests terminate it), or null before it connects. */
-    async backendPid(): Promise<number | null> {
-      if (!connected) return null;
-      const [row] = await client<{ pid: number }[]>`/* listener.pid */ select pg_backend_pid() as pid`;
-      return row?.pid ?? null;
-    },
     async close() {
       closed = true;
       clearTimeout(retry);
