@@ -46,7 +46,9 @@ export function createListener(source: string | Pool, options: { log?: Logger; r
   const listened = new Set<string>(); // channels LISTENed on the current session
   let connected = false;
   let everConnected = false;
+  // When the session was first lost since every channel was last listened to; undefined when it was not.
   let lostAt: number | undefined;
+  let sessionsLost = 0;
   let reconnects = 0;
   let failing = false;
   let closed = false;
@@ -72,7 +74,8 @@ export function createListener(source: string | Pool, options: { log?: Logger; r
       }
     },
     onclose: () => {
-      if (connected) lostAt = Date.now();
+      sessionsLost++;
+      if (everConnected) lostAt ??= Date.now();
       connected = false;
       listened.clear();
       listenSoon(100);
@@ -101,20 +104,26 @@ export function createListener(source: string | Pool, options: { log?: Logger; r
         for (;;) {
           const pending = [...channels.keys()].filter((channel) => !listened.has(channel));
           if (pending.length === 0 || closed) break;
+          const lostBefore = sessionsLost;
           for (const channel of pending) {
             await client`/* listener.listen */ listen ${client(channel)}`;
             listened.add(channel);
           }
-          const reconnected = !connected && everConnected;
+          // Lost again meanwhile: listen again to what that session had, then resync.
+          if (sessionsLost !== lostBefore) continue;
+          const reconnected = lostAt !== undefined;
           if (reconnected) reconnects++;
-          if (!connected && (everConnected || failing)) log?.info({ channels: [...listened] }, 'listening again');
+          if (reconnected || failing) log?.info({ channels: [...listened] }, 'listening again');
           connected = true;
           everConnected = true;
           failing = false;
+          // After a loss every subscriber may have missed something; else only the new ones start.
+          const starting = reconnected ? [...channels.keys()] : pending;
           resync(
-            pending.flatMap((channel) => [...(channels.get(channel) ?? [])]),
+            starting.flatMap((channel) => [...(channels.get(channel) ?? [])]),
             reconnected,
           );
+          lostAt = undefined;
         }
       } catch (error) {
         connected = false;
