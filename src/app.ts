@@ -8,6 +8,7 @@ import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useKeyConcurrency } from './auth/use-key-concurrency.js';
 import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
+import { createListener, type Listener } from './db/listener.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
@@ -43,6 +44,11 @@ export type AppOptions = {
   tracing?: Tracing;
   /** Where API keys are resolved; by default a cache of this process (auth/key-cache.ts). */
   apiKeys?: ApiKeyCache;
+  /**
+   * The process's listening session (db/listener.ts, on DATABASE_DIRECT_URL), shared by
+   * the key cache, stream revocation and the live feed; by default one of the app's own.
+   */
+  listener?: Listener;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
@@ -54,10 +60,14 @@ export function createApp({
   devApiKey,
   tracing,
   metrics = defaultMetrics(sql),
-  apiKeys = createApiKeyCache(sql, { log }),
+  listener,
+  apiKeys,
 }: AppOptions) {
-  const deliveryFeed = createDeliveryFeed(sql);
-  const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey });
+  const ownListener = listener ? undefined : createListener(sql, { log });
+  const listening = listener ?? (ownListener as Listener);
+  apiKeys ??= createApiKeyCache(sql, { log, listener: listening });
+  const deliveryFeed = createDeliveryFeed(sql, { listener: listening, log });
+  const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey, listener: listening });
   const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit, config.fanOutRateLimit);
   const readRate = createReadRate({
     bytesPerSecond: config.readRateLimitBytesPerSecond,
@@ -158,6 +168,8 @@ export function createApp({
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
+      // After the key cache's own dispose (it unsubscribes first).
+      { onDispose: () => ownListener?.close() },
     ],
   });
 }

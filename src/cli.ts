@@ -164,15 +164,19 @@ async function main(argv: string[]): Promise<number> {
   if (!command) return fail(positionals[0] ? `Unknown command "${positionals[0]}"\n\n${USAGE}` : USAGE);
 
   const { loadConfig } = await import('./config.js');
-  const { openDatabase } = await import('./db/connect.js');
+  const { onDirectSession, openDatabase } = await import('./db/connect.js');
   const { migrate, verifyMigrations, MigrationError } = await import('./db/migrate.js');
   const config = loadConfig(process.env, { requireSecretKey: !migrating });
   const db = await openDatabase(config, { poolSize: 2, applicationName: 'convo-hooks-cli' });
   try {
-    // Other commands migrate first, as a server does, or only check under MIGRATIONS=verify.
-    if (!migrating && config.migrations === 'verify') await verifyMigrations(db.sql);
-    else if (!migrating) await migrate(db.sql);
-    const output = await command(db.sql, values, [db.secretKey, ...config.secretEncryptionOldKeys]);
+    // Other commands migrate first, as a server does, or only check under MIGRATIONS=verify;
+    // on a session of their own, never a pooler's.
+    if (!migrating && config.migrations === 'verify') await onDirectSession(db, (sql) => verifyMigrations(sql));
+    else if (!migrating) await onDirectSession(db, (sql) => migrate(sql));
+    const keys = [db.secretKey, ...config.secretEncryptionOldKeys];
+    const output = await (migrating
+      ? onDirectSession(db, (sql) => command(sql, values, keys))
+      : command(db.sql, values, keys));
     process.stdout.write(values.json ? `${JSON.stringify(output.json)}\n` : `${output.text}\n`);
     return 0;
   } catch (error) {

@@ -81,6 +81,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).optional(),
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }).optional(),
+  DATABASE_DIRECT_URL: z.url({ protocol: /^postgres(ql)?$/, message: 'must be a postgres:// URL' }).optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(10),
   SECRET_ENCRYPTION_KEY: encryptionKey.optional(),
   SECRET_ENCRYPTION_OLD_KEYS: oldEncryptionKeys.optional(),
@@ -164,6 +165,14 @@ export type Config = {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** A direct (session) connection for LISTEN and migrations: DATABASE_DIRECT_URL, else DATABASE_URL. */
+  databaseDirectUrl: string | undefined;
+  /**
+   * DATABASE_URL goes through a transaction-mode pooler: set whenever DATABASE_DIRECT_URL
+   * differs from it (there is no other reason to give two URLs). The pool then prepares
+   * nothing and sends no startup parameters (db/sql.ts).
+   */
+  databasePooler: boolean;
   databasePoolSize: number;
   secretEncryptionKey: Buffer | undefined;
   /** Keys a rotation retired: they still open secrets sealed with them, never seal (SECRET_ENCRYPTION_OLD_KEYS). */
@@ -251,11 +260,18 @@ export function loadConfig(
       'Invalid configuration: SECRET_ENCRYPTION_KEY is required when DATABASE_URL is set (32 bytes as hex or base64)',
     );
   }
+  if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration: DATABASE_DIRECT_URL is set but DATABASE_URL is not (the direct URL goes beside the pooled one)',
+    );
+  }
   return {
     port: e.PORT,
     // A development server stays on the developer's machine unless HOST says otherwise.
     host: e.HOST ?? (e.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
     databaseUrl: e.DATABASE_URL,
+    databaseDirectUrl: e.DATABASE_DIRECT_URL ?? e.DATABASE_URL,
+    databasePooler: e.DATABASE_DIRECT_URL !== undefined && e.DATABASE_DIRECT_URL !== e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     secretEncryptionKey: e.SECRET_ENCRYPTION_KEY,
     secretEncryptionOldKeys: e.SECRET_ENCRYPTION_OLD_KEYS ?? [],

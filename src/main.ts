@@ -1,9 +1,11 @@
 import type { RequestListener, Server } from 'node:http';
 import { ConfigError, loadConfig } from './config.js';
 import { guardPostgresCloseRace } from './db/close-race-guard.js';
-import { openDatabase } from './db/connect.js';
+import { onDirectSession, openDatabase } from './db/connect.js';
 import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
+import { registerListenerMetrics } from './db/listener.js';
 import { MigrationError, migrate, verifyMigrations } from './db/migrate.js';
+import { checkDatabaseSessions, DatabaseSetupError } from './db/session-check.js';
 import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
@@ -29,15 +31,24 @@ async function main() {
   const tracing = await startTracing(config.tracing, log);
   // The embedded database serves one server; the CLI may still share it.
   const lock = config.databaseUrl ? undefined : await lockDataDir(config.dataDir, config.port);
-  const db = await openDatabase(config, { log: (line) => log.info(line) }).catch(async (error: unknown) => {
+  const db = await openDatabase(config, { log: (line) => log.info(line), logger: log }).catch(
+    async (error: unknown) => {
+      await lock?.release();
+      throw error;
+    },
+  );
+  // Misplaced pooler URLs fail here, in one line, rather than silently later.
+  await checkDatabaseSessions(db, { statementTimeoutMs: config.requestTimeoutMs }).catch(async (error: unknown) => {
+    await db.close();
     await lock?.release();
     throw error;
   });
   try {
     if (config.migrations === 'verify') {
-      await verifyMigrations(db.sql);
+      await onDirectSession(db, (sql) => verifyMigrations(sql));
     } else {
-      const applied = await migrate(db.sql, { log: (line) => log.info(line) });
+      // DDL and the migration lock want a session of their own, never a pooler's.
+      const applied = await onDirectSession(db, (sql) => migrate(sql, { log: (line) => log.info(line) }));
       if (applied.length > 0) log.info({ applied }, 'applied migrations');
     }
   } catch (error) {
@@ -56,6 +67,7 @@ async function main() {
 
   const metrics = createMetrics();
   registerBacklogGauges(metrics.registry, db.sql);
+  registerListenerMetrics(metrics.registry, db.listener);
   let handler: RequestListener;
   let yoga: { dispose(): Promise<void> | void } | undefined;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
@@ -74,6 +86,7 @@ async function main() {
       metrics,
       devApiKey: devKey?.apiKey,
       tracing,
+      listener: db.listener,
     });
     yoga = app;
     handler = app;
@@ -111,7 +124,15 @@ async function main() {
   let worker: DeliveryWorker | undefined;
   let stopRetention: (() => Promise<void>) | undefined;
   if (config.role !== 'api') {
-    worker = startDeliveryWorker({ sql: db.sql, secretKey: db.secretKey, config, log, metrics, tracing });
+    worker = startDeliveryWorker({
+      sql: db.sql,
+      listener: db.listener,
+      secretKey: db.secretKey,
+      config,
+      log,
+      metrics,
+      tracing,
+    });
     stopRetention = startRetention(db.sql, { retentionMs: config.retentionMs, intervalMs: 10 * 60_000, log });
     log.info({ role: config.role }, 'delivery worker started');
   }
@@ -175,7 +196,8 @@ main().catch((error: unknown) => {
     error instanceof ConfigError ||
     error instanceof StartError ||
     error instanceof DataDirBusy ||
-    error instanceof MigrationError
+    error instanceof MigrationError ||
+    error instanceof DatabaseSetupError
   ) {
     process.stderr.write(`${error.message}\n`);
   } else {

@@ -185,7 +185,7 @@ describe('the key cache', () => {
     );
     await app.sql`update api_keys set revoked_at = now() where id = ${keyId}`;
     await app.sql`select pg_terminate_backend(pid) from pg_stat_activity
-      where datname = current_database() and query like '%api-keys.listen%' and pid <> pg_backend_pid()`;
+      where datname = current_database() and application_name = 'convo-hooks listener'`;
     await eventually(async () => (await who(apiKey)) === 401, 20_000, 100);
   });
 

@@ -51,6 +51,24 @@ describe('configuration', () => {
     expect(config.secretEncryptionKey?.toString('hex')).toBe(key);
   });
 
+  it('takes DATABASE_DIRECT_URL for LISTEN and migrations, DATABASE_URL by default; two different URLs declare a pooler', () => {
+    const key = 'ab'.repeat(32);
+    const pooled = 'postgres://u:p@pgbouncer:6432/hooks';
+    const direct = 'postgres://u:p@db:5432/hooks';
+    expect(loadConfig({ DATABASE_URL: direct, SECRET_ENCRYPTION_KEY: key })).toMatchObject({
+      databaseUrl: direct,
+      databaseDirectUrl: direct,
+      databasePooler: false,
+    });
+    expect(loadConfig({ DATABASE_URL: direct, DATABASE_DIRECT_URL: direct, SECRET_ENCRYPTION_KEY: key })).toMatchObject(
+      { databaseDirectUrl: direct, databasePooler: false },
+    );
+    expect(loadConfig({ DATABASE_URL: pooled, DATABASE_DIRECT_URL: direct, SECRET_ENCRYPTION_KEY: key })).toMatchObject(
+      { databaseUrl: pooled, databaseDirectUrl: direct, databasePooler: true },
+    );
+    expect(loadConfig({})).toMatchObject({ databaseDirectUrl: undefined, databasePooler: false });
+  });
+
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ PORT: '70000' }, 'PORT'],
@@ -60,6 +78,8 @@ describe('configuration', () => {
     [{ DELIVERY_DISABLE_AFTER: '5 days' }, 'DELIVERY_DISABLE_AFTER'],
     [{ ALLOW_PRIVATE_TARGETS: 'yes' }, 'ALLOW_PRIVATE_TARGETS'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://db/hooks', DATABASE_DIRECT_URL: 'db:5432/hooks' }, 'DATABASE_DIRECT_URL'],
+    [{ DATABASE_DIRECT_URL: 'postgres://db/hooks' }, 'DATABASE_DIRECT_URL'],
     [{ DATABASE_URL: 'postgres://db/hooks' }, 'SECRET_ENCRYPTION_KEY'],
     [{ DATABASE_URL: 'postgres://db/hooks', SECRET_ENCRYPTION_KEY: 'c2hvcnQ=' }, 'SECRET_ENCRYPTION_KEY'],
     [{ SECRET_ENCRYPTION_OLD_KEYS: `${'ab'.repeat(32)},c2hvcnQ=` }, 'SECRET_ENCRYPTION_OLD_KEYS'],

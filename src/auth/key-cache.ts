@@ -1,5 +1,5 @@
-import postgres from 'postgres';
 import { API_KEY_REVOKED } from '../db/channels.js';
+import { createListener, type Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 import {
@@ -33,6 +33,8 @@ export type ApiKeyCacheOptions = {
   maxUncheckedWaiting?: number;
   log?: Logger;
   now?: () => number;
+  /** The process's listening session; by default one of the cache's own, on the pool's settings. */
+  listener?: Listener;
 };
 
 export const API_KEY_CACHE_DEFAULTS = {
@@ -55,9 +57,9 @@ type Entry = AuthenticatedKey & { at: number };
 /**
  * API keys resolved in memory, so authenticating a request costs no round trip.
  *
- * Revocation is pushed: every instance LISTENs on API_KEY_REVOKED (on a connection of its
- * own, retried every second while it is down) and forgets the key at once. Notices sent
- * while that connection is away are lost, so each (re)connect clears the cache; while it
+ * Revocation is pushed: every instance LISTENs on API_KEY_REVOKED (through the process's
+ * listener, db/listener.ts, which retries every second while it is down) and forgets the
+ * key at once. Notices sent while it is away are lost, so each (re)listen clears the cache; while it
  * is down, and before the first LISTEN, entries are trusted for `unheardMaxAgeMs` (1 s)
  * only; and a key is trusted for at most `maxAgeMs` (60 s) before it is looked up again,
  * a last bound on any notice missed in a way we cannot see.
@@ -87,7 +89,6 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
   // Bumped by every revocation and reconnect: a lookup that started before one does not
   // cache its answer (it may predate the revocation), though it still serves its request.
   let epoch = 0;
-  let heard = false;
 
   const forgetKey = (keyId: string) => {
     epoch++;
@@ -102,61 +103,25 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     digestOfKey.clear();
   };
 
-  // A connection of its own for LISTEN, not `sql.listen`: postgres.js drops a listener for
-  // good when its re-LISTEN after a disconnect fails (say, while the database restarts),
-  // and this cache must know whether it hears revocations.
-  let listener: postgres.Sql | undefined;
-  let retry: NodeJS.Timeout | undefined;
-  let closed = false;
-  let failing = false;
-  const listen = async () => {
-    if (closed || !listener) return;
-    try {
-      await listener`/* api-keys.listen */ listen ${listener(API_KEY_REVOKED)}`;
-      // (Re)connected: whatever was revoked while away was not heard.
-      clear();
-      heard = true;
-      failing = false;
-      o.log?.info('listening for API key revocations (key cache cleared)');
-    } catch (error) {
-      heard = false;
-      // The database itself is gone (dropped): nothing will ever be heard again.
-      if ((error as { code?: unknown }).code === '3D000') return;
-      // Once per outage, not once per retry.
-      if (!closed && !failing) {
-        o.log?.warn({ err: error }, 'LISTEN for API key revocations failed; keys are looked up every second meanwhile');
-      }
-      failing = true;
-      listenAgain(1_000);
-    }
-  };
-  const listenAgain = (ms: number) => {
-    if (closed || retry) return;
-    retry = setTimeout(() => {
-      retry = undefined;
-      void listen();
-    }, ms);
-    retry.unref();
-  };
+  // Revocations come through the process's listening session (db/listener.ts), which
+  // reconnects by itself and says when it listens again: whatever was revoked while it was
+  // away was not heard, so the cache starts over.
+  const ownListener = options.listener ? undefined : createListener(sql, { log: o.log });
+  const listener = options.listener ?? (ownListener as Listener);
+  let subscription: Promise<{ unsubscribe: () => Promise<void> }> | undefined;
+  let subscribed = false;
   const ensureListening = () => {
-    if (listener || closed) return;
-    // The pool's own settings (postgres.js's listen does the same), on one dedicated connection.
-    listener = postgres({
-      ...sql.options,
-      max: 1,
-      idle_timeout: null,
-      max_lifetime: null,
-      fetch_types: false,
-      onnotify: (channel: string, payload: string) => {
-        if (channel === API_KEY_REVOKED) forgetKey(payload);
+    subscription ??= listener.subscribe(API_KEY_REVOKED, {
+      onNotify: forgetKey,
+      onListen: () => {
+        clear();
+        subscribed = true;
+        o.log?.info('listening for API key revocations (key cache cleared)');
       },
-      onclose: () => {
-        heard = false;
-        listenAgain(100);
-      },
-    } as unknown as postgres.Options<Record<string, never>>);
-    void listen();
+    });
   };
+  /** Whether revocations are being heard right now. */
+  const hearing = () => subscribed && listener.health().connected;
 
   const remember = (digest: string, key: AuthenticatedKey) => {
     known.delete(digest);
@@ -220,7 +185,7 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
   /** What memory says of a digest: the key, null (known to match no live key), or undefined (ask the database). */
   const remembered = (digest: string): AuthenticatedKey | null | undefined => {
     const key = known.get(digest);
-    if (key && now() - key.at < (heard ? o.maxAgeMs : o.unheardMaxAgeMs)) {
+    if (key && now() - key.at < (hearing() ? o.maxAgeMs : o.unheardMaxAgeMs)) {
       // Most recently used last: the map's first entry is the one to forget.
       known.delete(digest);
       known.set(digest, key);
@@ -260,14 +225,13 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
     flush,
     /** Stops listening and writes what is pending. */
     async close() {
-      closed = true;
       clearInterval(flushTimer);
-      clearTimeout(retry);
       await flush();
-      await listener?.end({ timeout: 1 }).catch(() => {});
+      await (await subscription)?.unsubscribe();
+      await ownListener?.close();
     },
     /** For tests and metrics: what is held, and whether revocations are being heard. */
-    size: () => ({ known: known.size, unknown: unknown.size, pendingUses: used.size, listening: heard }),
+    size: () => ({ known: known.size, unknown: unknown.size, pendingUses: used.size, listening: hearing() }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import { DELIVERIES_DUE } from '../db/channels.js';
+import { createListener, type Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -20,6 +21,8 @@ import { createSlots } from './slots.js';
 
 export type WorkerOptions = {
   sql: Pool;
+  /** The process's listening session (db/listener.ts); by default one of the worker's own, on the pool's settings. */
+  listener?: Listener;
   /** The current key; with config.secretEncryptionOldKeys, the keys that open sealed secrets and headers. */
   secretKey: Buffer;
   config: Config;
@@ -320,25 +323,19 @@ export function startDeliveryWorker(options: WorkerOptions) {
     Math.max(10, aheadWaitMs / 2),
   );
   sweep.unref();
-  // Re-sweeps on every (re)connect of the listening connection: wake-ups sent while it
-  // was down are not replayed, so look for due work ourselves.
-  const listening = sql
-    .listen(
-      DELIVERIES_DUE,
-      () => void wake(),
-      () => void wake(),
-    )
-    .catch((error: unknown) => {
-      log.warn({ err: error }, 'LISTEN failed; relying on polling');
-      return undefined;
-    });
+  // Re-sweeps on every (re)connect of the listening session: wake-ups sent while it was
+  // down are not replayed, so look for due work ourselves (polling covers the outage).
+  const ownListener = options.listener ? undefined : createListener(sql, { log });
+  const listener = options.listener ?? (ownListener as Listener);
+  const listening = listener.subscribe(DELIVERIES_DUE, { onNotify: () => void wake(), onListen: () => void wake() });
 
   async function stopOnce(graceMs: number) {
     stopping = true;
     clearInterval(poll);
     clearInterval(syncHeld);
     clearInterval(sweep);
-    await (await listening)?.unlisten().catch(() => {});
+    await (await listening).unsubscribe();
+    await ownListener?.close();
     // What waits ahead goes back at once (after the claim under way, which may add to it).
     await wake.settled();
     const waiting = ahead.takeAll();

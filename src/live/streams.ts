@@ -1,4 +1,5 @@
 import { API_KEY_REVOKED } from '../db/channels.js';
+import type { Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 
 export type LiveStream = {
@@ -13,10 +14,10 @@ export class KeyRevoked extends Error {}
 /**
  * The subscriptions open in this process, by API key: at most `perKey` each, and all of a
  * key's streams end when it is revoked, on whichever instance.
- * Revocations arrive by NOTIFY; after the listening connection (re)connects, the keys of
- * open streams are checked once, since notices sent while it was away are lost.
+ * Revocations arrive by NOTIFY on the process's listener; each time it listens (again),
+ * the keys of open streams are checked once, since notices sent while it was away are lost.
  */
-export function createLiveStreams(sql: Pool, options: { perKey: number }) {
+export function createLiveStreams(sql: Pool, options: { perKey: number; listener: Listener }) {
   const open = new Map<string, Set<AbortController>>();
   let listening: Promise<unknown> | undefined;
 
@@ -31,7 +32,11 @@ export function createLiveStreams(sql: Pool, options: { perKey: number }) {
     for (const { id } of revoked) end(id);
   };
   const ensureListening = () => {
-    listening ??= sql.listen(API_KEY_REVOKED, end, () => void recheck().catch(() => {}));
+    listening ??= options.listener.subscribe(API_KEY_REVOKED, {
+      onNotify: end,
+      // Should this fail too, the next (re)listen checks again.
+      onListen: () => void recheck().catch(() => {}),
+    });
     return listening;
   };
 
