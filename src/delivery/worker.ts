@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { type ClaimedDelivery, claimDueDeliveries, type InFlightCounts } from '../queue/claim.js';
 import { putOffClaims, releaseClaims } from '../queue/release.js';
-import { syncHeldDeliveries } from '../queue/sync-held.js';
+import { syncHeldDeliveries, syncSwitchedBacklogs } from '../queue/sync-held.js';
 import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
 import { openingKeys } from '../webhooks/secrets.js';
 import { createAhead } from './ahead.js';
@@ -299,7 +299,27 @@ export function startDeliveryWorker(options: WorkerOptions) {
     if ((slots.free() >= Math.min(REFILL_BATCH, slots.limits.total) || slots.size() === 0) && !stocked) void wake();
   }
 
-  const poll = setInterval(() => void wake(), options.pollMs ?? 1000);
+  // Backlogs of webhooks paused or resumed, held or released in batches: on every poll and wake-up.
+  // Wake-ups come with every publish: at most one look every 200 ms (a cheap one, on a partial index).
+  let syncingBacklogs = false;
+  let backlogsLookedAt = 0;
+  const syncBacklogs = () => {
+    if (syncingBacklogs || stopping || performance.now() - backlogsLookedAt < 200) return;
+    syncingBacklogs = true;
+    backlogsLookedAt = performance.now();
+    void syncSwitchedBacklogs(sql)
+      .then(
+        (moved) => moved > 0 && void wake(),
+        (error: unknown) => log.warn({ err: error }, 'holding or releasing a switched backlog failed; trying again'),
+      )
+      .finally(() => {
+        syncingBacklogs = false;
+      });
+  };
+  const poll = setInterval(() => {
+    syncBacklogs();
+    void wake();
+  }, options.pollMs ?? 1000);
   const syncHeld = setInterval(
     () =>
       void syncHeldDeliveries(sql).then(
@@ -327,7 +347,13 @@ export function startDeliveryWorker(options: WorkerOptions) {
   // down are not replayed, so look for due work ourselves (polling covers the outage).
   const ownListener = options.listener ? undefined : createListener(sql, { log });
   const listener = options.listener ?? (ownListener as Listener);
-  const listening = listener.subscribe(DELIVERIES_DUE, { onNotify: () => void wake(), onListen: () => void wake() });
+  const listening = listener.subscribe(DELIVERIES_DUE, {
+    onNotify: () => {
+      syncBacklogs();
+      void wake();
+    },
+    onListen: () => void wake(),
+  });
 
   async function stopOnce(graceMs: number) {
     stopping = true;

@@ -185,6 +185,8 @@ export async function updateWebhook(
       where workspace_id = ${workspaceId} and id = ${id}
       returning ${columns(sql)}`;
     if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);
+    // Paused or resumed: the workers hold or release its backlog (queue/sync-held.ts) as soon as they hear.
+    if (row && patch.active !== undefined) await sql`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
     return row ?? null;
   });
 }

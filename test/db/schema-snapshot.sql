@@ -83,7 +83,8 @@ create table webhooks (
   probe_delivery_id text,
   headers_encrypted bytea,
   retired_secrets jsonb not null default '[]'::jsonb,
-  ordering text not null default 'none'::text
+  ordering text not null default 'none'::text,
+  backlog_synced boolean not null default true
 );
 create table workspaces (
   id text not null,
@@ -140,6 +141,7 @@ CREATE INDEX events_type_page ON public.events USING btree (workspace_id, type, 
 CREATE INDEX events_workspace_page ON public.events USING btree (workspace_id, created_at DESC, id DESC);
 CREATE UNIQUE INDEX schema_migrations_pkey ON public.schema_migrations USING btree (version);
 CREATE INDEX webhooks_agent_page ON public.webhooks USING btree (workspace_id, agent_id, created_at DESC, id DESC);
+CREATE INDEX webhooks_backlog_unsynced ON public.webhooks USING btree (id) WHERE (NOT backlog_synced);
 CREATE INDEX webhooks_circuit_open ON public.webhooks USING btree (circuit_opened_at) WHERE (circuit_opened_at IS NOT NULL);
 CREATE UNIQUE INDEX webhooks_pkey ON public.webhooks USING btree (id);
 CREATE INDEX webhooks_workspace_page ON public.webhooks USING btree (workspace_id, created_at DESC, id DESC);
@@ -167,14 +169,13 @@ begin
     where c.workspace_id = d.workspace_id and c.agent_id = d.agent_id;
   return null;
 end $function$;
-CREATE OR REPLACE FUNCTION public.hold_deliveries_with_webhook()
+CREATE OR REPLACE FUNCTION public.mark_backlog_unsynced()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
 begin
-  update deliveries set held = not new.active
-  where webhook_id = new.id and status = 'pending' and not manual and held = new.active;
-  return null;
+  new.backlog_synced := false;
+  return new;
 end $function$;
 CREATE OR REPLACE FUNCTION public.random_id(prefix text)
  RETURNS text
@@ -220,4 +221,4 @@ end $function$;
 -- triggers
 CREATE TRIGGER deliveries_delete_attempts AFTER DELETE ON public.deliveries REFERENCING OLD TABLE AS deleted_deliveries FOR EACH STATEMENT EXECUTE FUNCTION delete_attempts_of_deleted_deliveries();
 CREATE TRIGGER webhooks_give_back_slots AFTER DELETE ON public.webhooks REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION give_back_webhook_slots();
-CREATE TRIGGER webhooks_hold_deliveries AFTER UPDATE OF active ON public.webhooks FOR EACH ROW WHEN ((old.active IS DISTINCT FROM new.active)) EXECUTE FUNCTION hold_deliveries_with_webhook();
+CREATE TRIGGER webhooks_mark_backlog_unsynced BEFORE UPDATE OF active ON public.webhooks FOR EACH ROW WHEN ((old.active IS DISTINCT FROM new.active)) EXECUTE FUNCTION mark_backlog_unsynced();

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { claimDueDeliveries } from '../../src/queue/claim.js';
-import { syncHeldDeliveries } from '../../src/queue/sync-held.js';
+import { syncHeldDeliveries, syncSwitchedBacklogs } from '../../src/queue/sync-held.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
 import { createReceiver } from '../support/receiver.js';
@@ -49,15 +49,23 @@ describe('held deliveries', () => {
     expect(await heldStates(id)).toEqual([false, false, false]);
 
     await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: false } } });
+    // The request only marks the webhook; a claim checks its state itself meanwhile.
+    expect(await heldStates(id)).toEqual([false, false, false]);
+    expect((await claimAll()).filter((c) => c.webhookId === id)).toEqual([]);
+    expect(await syncSwitchedBacklogs(app.sql)).toBe(3);
     expect(await heldStates(id)).toEqual([true, true, true]);
     // Also an operator's UPDATE: every way of switching a webhook holds or releases its backlog.
     await app.sql`update webhooks set active = true where id = ${id}`;
+    await syncSwitchedBacklogs(app.sql);
     expect(await heldStates(id)).toEqual([false, false, false]);
     await app.sql`update webhooks set active = false where id = ${id}`;
+    await syncSwitchedBacklogs(app.sql);
     expect(await heldStates(id)).toEqual([true, true, true]);
     expect((await claimAll()).filter((c) => c.webhookId === id)).toEqual([]);
+    expect(await syncSwitchedBacklogs(app.sql)).toBe(0);
 
     await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: true } } });
+    await syncSwitchedBacklogs(app.sql);
     expect(await heldStates(id)).toEqual([false, false, false]);
     const worker = app.startWorker();
     await receiver.waitFor(3);
@@ -81,6 +89,7 @@ describe('held deliveries', () => {
     const paused = await webhookWithBacklog('agent-sync-paused', 'http://127.0.0.1:9/', 1);
     const active = await webhookWithBacklog('agent-sync-active', 'http://127.0.0.1:9/', 1);
     await app.graphql(UPDATE, { apiKey, variables: { id: paused, input: { active: false } } });
+    await syncSwitchedBacklogs(app.sql);
     // As if published in the instant of the pause, and as if held by a stale pause.
     await app.sql`update deliveries set held = false where webhook_id = ${paused}`;
     await app.sql`update deliveries set held = true where webhook_id = ${active}`;
@@ -89,6 +98,34 @@ describe('held deliveries', () => {
     expect(await heldStates(paused)).toEqual([true]);
     expect(await heldStates(active)).toEqual([false]);
     expect(await syncHeldDeliveries(app.sql)).toBe(0);
+  });
+});
+
+describe('pausing and resuming a large backlog', () => {
+  it('costs the request one row, not the backlog: 12,000 pending deliveries are held by the worker in batches, and released the same way', async () => {
+    const receiver = await createReceiver();
+    const id = await webhookWithBacklog('agent-large', receiver.url, 1);
+    const [first] = await app.sql<{ eventId: string; workspaceId: string }[]>`
+      select event_id, workspace_id from deliveries where webhook_id = ${id}`;
+    await app.sql`
+      insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
+      select random_id('dlv_'), ${first?.workspaceId ?? ''}, ${first?.eventId ?? ''}, ${id}, now() + interval '1 hour'
+      from generate_series(1, 12000)`;
+    const pause = await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: false } } });
+    expect(pause.errors).toBeUndefined();
+    const count = async (held: boolean) =>
+      (
+        await app.sql<
+          { n: number }[]
+        >`select count(*)::int as n from deliveries where webhook_id = ${id} and held = ${held}`
+      )[0]?.n;
+    // The request touched no delivery.
+    expect(await count(true)).toBe(0);
+    const worker = app.startWorker();
+    await expect.poll(() => count(true), { timeout: 10_000, interval: 100 }).toBe(12_001);
+    await app.graphql(UPDATE, { apiKey, variables: { id, input: { active: true } } });
+    await expect.poll(() => count(false), { timeout: 10_000, interval: 100 }).toBe(12_001);
+    await worker.stop(1000);
   });
 });
 

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RECOVER_BATCH } from '../../src/queue/recover.js';
+import { syncSwitchedBacklogs } from '../../src/queue/sync-held.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually } from '../support/receiver.js';
@@ -90,6 +91,8 @@ describe('recoverDeliveries', () => {
     expect(row).toEqual({ held: COUNT, n: COUNT });
     // Resuming releases them into the queue.
     await app.graphql(UPDATE, { apiKey, variables: { id: webhook.id, input: { active: true } } });
+    // Released by the workers in batches (queue/sync-held.ts), as they do on hearing of the resume.
+    await syncSwitchedBacklogs(app.sql);
     const [after] = await app.sql`
       select count(*) filter (where held)::int as held from deliveries where webhook_id = ${webhook.id}`;
     expect(after?.held).toBe(0);

@@ -2,8 +2,9 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
+import { randomBase62 } from '../../src/lib/ids.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
-import { conversationEnded, PUBLISH, validWebhook } from '../support/operations.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { runCommand } from '../support/processes.js';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
 import { subscribe } from '../support/sse.js';
@@ -59,10 +60,22 @@ describe('drill: hostile client', () => {
     // The attacker's workspace: 20 webhooks, 20 events of ~256 KiB: 400 deliveries.
     const attacker = drill.apiKey;
     for (let i = 0; i < 20; i++) await drill.registerAt(base, receiver.url, 'x');
+    const bigEvents: string[] = [];
     for (let i = 0; i < 20; i++) {
       const res = await drill.call(base, PUBLISH, { input: conversationEnded('x', { blob: 'z'.repeat(255 * 1024) }) });
       expect(res.body.errors).toBeUndefined();
+      bigEvents.push(res.body.data.publishEvent.id);
     }
+    // A webhook with the largest url and headers registration allows, on an agent of its own.
+    const padded = await drill.call(base, REGISTER, {
+      input: validWebhook({
+        agentId: 'h',
+        url: `${receiver.url}?${'p'.repeat(1900)}`,
+        headers: Array.from({ length: 20 }, (_, i) => ({ name: `X-Pad-${i}`, value: 'v'.repeat(300) })),
+      }),
+    });
+    expect(padded.body.errors).toBeUndefined();
+    const paddedId: string = padded.body.data.registerWebhook.id;
     // The victim: another workspace with a few webhooks of its own.
     const victimWorkspace = await createWorkspace(drill.app.sql, 'Victim');
     const victim = (await createApiKey(drill.app.sql, victimWorkspace.id)).apiKey;
@@ -120,6 +133,9 @@ describe('drill: hostile client', () => {
         }
       }
     };
+    const aliases = (n: number, field: string) => Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ');
+    const smallBatch = Array.from({ length: 10 }, () => conversationEnded('p'));
+    const fanOutBatch = Array.from({ length: 100 }, () => conversationEnded('x'));
     const deepPublish = `{"query":${JSON.stringify(PUBLISH)},"variables":{"input":{"agentId":"x","type":"CONVERSATION_ENDED","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}}}`;
     const heavyPage = `{ webhooks(first: 1) { edges { node { deliveries(first: 20) { edges { node { event { data } } } } } } } }`;
     const attacks = [
@@ -144,7 +160,81 @@ describe('drill: hostile client', () => {
         },
       })),
       loop('data nested 5,000 deep', () => ({ key: attacker, body: deepPublish })),
+      loop('nodes: one 256 KiB event × 100, 9 aliases', () => ({
+        key: attacker,
+        body: {
+          query: `query($ids: [ID!]!) { ${aliases(9, 'nodes(ids: $ids) { ... on Event { data } }')} }`,
+          variables: { ids: Array(100).fill(bigEvents[0]) },
+        },
+      })),
+      loop('nodes: url and headers × 100, 20 aliases', () => ({
+        key: attacker,
+        body: {
+          query: `query($ids: [ID!]!) { ${aliases(20, 'nodes(ids: $ids) { ... on Webhook { url headers { name value } } }')} }`,
+          variables: { ids: Array(100).fill(paddedId) },
+        },
+      })),
+      loop('20 aliased totalCount', () => ({
+        key: attacker,
+        body: { query: `{ ${aliases(20, 'deliveries(first: 1) { totalCount }')} }` },
+      })),
+      loop('20 aliased publishEvents(10) inside ... on Mutation', () => ({
+        key: attacker,
+        body: {
+          query: `mutation($inputs: [PublishEventInput!]!) { ... on Mutation { ${aliases(20, 'publishEvents(inputs: $inputs) { id }')} } }`,
+          variables: { inputs: smallBatch },
+        },
+      })),
     ];
+    // publishEvents(100) to the 20 webhooks of one agent every 5 s: 2,000 deliveries each.
+    const fanOut = (async () => {
+      while (Date.now() < attackEnd) {
+        const res = await post(attacker, {
+          query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
+          variables: { inputs: fanOutBatch },
+        });
+        await res.arrayBuffer();
+        note('publishEvents(100) to 20 webhooks every 5 s', res.status);
+        await sleep(5_000);
+      }
+    })();
+    // 300 made-up keys at once, over and over; a key made during the flood must still work.
+    const freshKeyStatuses: number[] = [];
+    const madeUp = (async () => {
+      while (Date.now() < attackEnd) {
+        const flood = Array.from({ length: 300 }, () =>
+          post(`chk_${randomBase62(40)}`, { query: '{ workspace { id } }' }).then(
+            async (res) => {
+              await res.arrayBuffer();
+              note('300 made-up keys at once', res.status);
+            },
+            () => note('300 made-up keys at once', 0),
+          ),
+        );
+        const fresh = (await createApiKey(drill.app.sql, victimWorkspace.id)).apiKey;
+        const res = await post(fresh, { query: '{ workspace { id } }' });
+        await res.arrayBuffer();
+        freshKeyStatuses.push(res.status);
+        await Promise.all(flood);
+        await sleep(500);
+      }
+    })();
+    // graphql-sse: a stream reserved and opened, never read, with 20 heavy queries posted into it.
+    const unread = (async () => {
+      const token = await (await fetch(url, { method: 'PUT', headers: { 'x-api-key': attacker } })).text();
+      const headers = { 'x-api-key': attacker, 'x-graphql-event-stream-token': token };
+      const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+      for (let i = 0; i < 20; i++) {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: heavyPage, extensions: { operationId: `heavy${i}` } }),
+        });
+        await res.arrayBuffer();
+        note('graphql-sse stream never read, 20 heavy queries', res.status);
+      }
+      await stream.body?.cancel().catch(() => {});
+    })();
     // 200 connections trickling their headers, and 30 subscriptions on one key (20 allowed).
     const trickling = Array.from({ length: 200 }, () => {
       const socket = net.connect(Number(new URL(base).port), '127.0.0.1');
@@ -155,7 +245,9 @@ describe('drill: hostile client', () => {
       return socket;
     });
     const streams = await Promise.all(
-      Array.from({ length: 30 }, () => subscribe(url, 'subscription { deliveryUpdates { id } }', { apiKey: attacker })),
+      Array.from({ length: 30 }, () =>
+        subscribe(url, 'subscription { deliveryUpdates { id event { data } } }', { apiKey: attacker }),
+      ),
     );
 
     // The live heap, sampled: what the process holds, as against the garbage its RSS may carry.
@@ -167,7 +259,13 @@ describe('drill: hostile client', () => {
         await sleep(1000);
       }
     })();
-    const [during] = await Promise.all([victimLoad(ATTACK_SECONDS * 1000), ...attacks.map((attack) => attack())]);
+    const [during] = await Promise.all([
+      victimLoad(ATTACK_SECONDS * 1000),
+      ...attacks.map((attack) => attack()),
+      fanOut,
+      madeUp,
+      unread,
+    ]);
     for (const socket of trickling) socket.destroy();
     await Promise.all(streams.map((s) => s.close()));
 
@@ -192,6 +290,7 @@ describe('drill: hostile client', () => {
       },
       attack: Object.fromEntries([...outcomes].map(([kind, byStatus]) => [kind, Object.fromEntries(byStatus)])),
       subscriptionsRefused: refusedStreams.length,
+      freshKeysDuringFlood: freshKeyStatuses,
       serverPeakRssMbBeforeAttack: Math.round(rssBefore),
       serverPeakRssMb: Math.round(rssPeak),
       serverLiveHeapMaxMb: Math.round(heapUsedMax),
@@ -202,9 +301,26 @@ describe('drill: hostile client', () => {
     expect(during.failures).toEqual([]);
     // Nothing the attacker sent crashed the server or got a 5xx: each was answered, refused
     // (400), or, once the key had read its share of event data, rate limited (429).
+    const allowed: Record<string, number[]> = {
+      '300 made-up keys at once': [401, 503],
+      'graphql-sse stream never read, 20 heavy queries': [202, 404],
+    };
     for (const [kind, byStatus] of outcomes) {
-      for (const status of byStatus.keys()) expect([200, 400, 429], kind).toContain(status);
+      for (const status of byStatus.keys()) expect(allowed[kind] ?? [200, 400, 429], kind).toContain(status);
     }
+    // Budgets charged per copy, per executed field, per count: the amplifying shapes never pass.
+    expect(outcomes.get('nodes: one 256 KiB event × 100, 9 aliases')?.get(200)).toBeUndefined();
+    expect(outcomes.get('nodes: url and headers × 100, 20 aliases')?.get(200)).toBeUndefined();
+    expect(outcomes.get('20 aliased totalCount')?.get(200)).toBeUndefined();
+    // The unread stream is closed once a response's worth waits in it: later posts find no stream.
+    expect(outcomes.get('graphql-sse stream never read, 20 heavy queries')?.get(404)).toBeGreaterThan(0);
+    // Fresh real keys are served through every flood of made-up ones.
+    expect(freshKeyStatuses.length).toBeGreaterThan(0);
+    expect(freshKeyStatuses.every((status) => status === 200)).toBe(true);
+    // Events published by the aliased batches stay within the documented limit: 2,000 burst + 1,000/s.
+    const [published] = await drill.app.sql<{ events: number }[]>`
+      select count(*)::int as events from events where workspace_id = ${drill.workspaceId} and agent_id = 'p'`;
+    expect(published?.events).toBeLessThanOrEqual(2_000 + 1_000 * (ATTACK_SECONDS + 2));
     expect(outcomes.get('nested, first omitted, 2 aliases')?.get(400)).toBeGreaterThan(0);
     expect(outcomes.get('nested, first omitted, 2 aliases')?.get(200)).toBeUndefined();
     expect(outcomes.get('nested ids only, 20 aliases')?.get(200)).toBeUndefined();
