@@ -71,7 +71,7 @@ describe('drill: hostile client', () => {
       input: validWebhook({
         agentId: 'h',
         url: `${receiver.url}?${'p'.repeat(1900)}`,
-        headers: Array.from({ length: 20 }, (_, i) => ({ name: `X-Pad-${i}`, value: 'v'.repeat(300) })),
+        headers: Array.from({ length: 20 }, (_, i) => ({ name: `X-Pad-${i}`, value: 'v'.repeat(400) })),
       }),
     });
     expect(padded.body.errors).toBeUndefined();
