@@ -4,7 +4,6 @@ import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ZodPlugin from '@pothos/plugin-zod';
 import { GraphQLError, GraphQLScalarType, getNamedType, getNullableType, isLeafType, isListType } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
-import type { MutationRate, ReadRate } from '../auth/use-rate-limit.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
@@ -23,16 +22,30 @@ export type RequestContext = {
   secretKey: Buffer;
   deliveryFeed: DeliveryFeed;
   liveStreams: LiveStreams;
-  /** What each key may still be sent this second (auth/use-rate-limit.ts). */
-  readRate: ReadRate;
+  /** What each key may still be sent this second (auth/use-rate-limit.ts keeps it). */
+  readRate: KeyReadRate;
   /** Mutations and events each key may still make this second (charged per executed root field). */
-  mutationRate: MutationRate;
+  mutationRate: KeyMutationRate;
   /** API keys as this process knows them (auth/key-cache.ts keeps them). */
   apiKeys: KnownApiKeys;
   /** What this request may still read; the loaders spend from it. */
   budget: ReadBudget;
   /** OpenTelemetry, when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined costs nothing. */
   tracing?: Tracing;
+};
+
+/** A key's read rate, as a live feed paces itself by it. */
+export type KeyReadRate = {
+  /** Resolves once the key may be sent more (at once when it may now), or when `signal` aborts. */
+  paid(keyId: string, signal: AbortSignal): Promise<void>;
+};
+
+/** A key's mutation rates; each throws RATE_LIMITED when the key has none left. */
+export type KeyMutationRate = {
+  mutation(keyId: string): void;
+  publish(keyId: string, events: number): void;
+  /** Charges the deliveries a publish created, once it committed. */
+  fannedOut(keyId: string, deliveries: number): void;
 };
 
 /** What resolvers ask of the process's API keys; the key cache (auth/key-cache.ts) is one. */

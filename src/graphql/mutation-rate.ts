@@ -1,10 +1,10 @@
 import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
-import type { MutationRate } from '../auth/use-rate-limit.js';
+import type { KeyMutationRate } from './builder.js';
 
 /** Marks a mutation that charges the publish limit itself, with the events it was given. */
 export const CHARGES_PUBLISH_LIMIT = { chargesPublishLimit: true } as const;
 
-type Limited = { mutationRate?: MutationRate; apiKeyId?: string };
+type Limited = { mutationRate?: KeyMutationRate; apiKeyId?: string };
 
 /**
  * Charges every Mutation root field to its key's mutation rate as it starts to execute:
