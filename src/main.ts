@@ -124,8 +124,10 @@ async function main() {
   let worker: DeliveryWorker | undefined;
   let stopRetention: (() => Promise<void>) | undefined;
   if (config.role !== 'api') {
+    // Beside the API, delivery has connections of its own: no query can starve it.
+    const workerSql = config.role === 'all' ? db.openPool('convo-hooks worker') : db.sql;
     worker = startDeliveryWorker({
-      sql: db.sql,
+      sql: workerSql,
       listener: db.listener,
       secretKey: db.secretKey,
       config,
@@ -133,7 +135,7 @@ async function main() {
       metrics,
       tracing,
     });
-    stopRetention = startRetention(db.sql, { retentionMs: config.retentionMs, intervalMs: 10 * 60_000, log });
+    stopRetention = startRetention(workerSql, { retentionMs: config.retentionMs, intervalMs: 10 * 60_000, log });
     log.info({ role: config.role }, 'delivery worker started');
   }
 

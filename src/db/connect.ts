@@ -16,6 +16,11 @@ export type Database = {
   pooler: boolean;
   /** This process's one listening session, on `directUrl`; it connects at the first subscription. */
   listener: Listener;
+  /**
+   * A second pool with the same settings, closed with the database: the worker's, when the
+   * API runs in the same process, so no query of the API can take delivery's connections.
+   */
+  openPool: (applicationName: string) => Pool;
   /** The key that seals webhook secrets at rest. */
   secretKey: Buffer;
   /** True when this checkout's embedded cluster serves the data (no DATABASE_URL). */
@@ -39,6 +44,13 @@ export async function openDatabase(
     // Bounds every request's statements; work that may take longer lifts it for itself.
     statementTimeoutMs: config.requestTimeoutMs,
   };
+  const others: Pool[] = [];
+  const poolsOn = (url: string) => (applicationName: string) => {
+    const pool = createPool(url, { ...poolOptions, applicationName });
+    others.push(pool);
+    return pool;
+  };
+  const endOthers = () => Promise.all(others.map((pool) => pool.end({ timeout: 5 })));
   if (config.databaseUrl) {
     const sql = createPool(config.databaseUrl, poolOptions);
     const directUrl = config.databaseDirectUrl ?? config.databaseUrl;
@@ -48,10 +60,12 @@ export async function openDatabase(
       directUrl,
       pooler: config.databasePooler,
       listener,
+      openPool: poolsOn(config.databaseUrl),
       secretKey: config.secretEncryptionKey as Buffer,
       embedded: false,
       close: async () => {
         await listener.close();
+        await endOthers();
         await sql.end({ timeout: 5 });
       },
     };
@@ -65,10 +79,12 @@ export async function openDatabase(
     directUrl: cluster.url,
     pooler: false,
     listener,
+    openPool: poolsOn(cluster.url),
     secretKey,
     embedded: true,
     close: async () => {
       await listener.close();
+      await endOthers();
       await sql.end({ timeout: 5 });
       await cluster.stop();
     },
