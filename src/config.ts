@@ -162,6 +162,9 @@ const schema = z.object({
   OTEL_SDK_DISABLED: booleanFlag.default(false),
 });
 
+/** Every variable loadConfig reads (besides the X_FILE variants): docs/convo-hooks.env.example lists them all. */
+export const SETTINGS = Object.keys(schema.shape);
+
 export type Config = {
   port: number;
   host: string;
