@@ -101,7 +101,7 @@ const isFullInstall = (run: string) => /^npm ci(\s|$)/.test(run) && !run.include
 const KEY = 'ef'.repeat(32);
 const keyFile = path.join(work, 'secret-encryption-key');
 let databaseUrl: string;
-/** The shipped tree's processes see only these, beside PATH and the like: no key, no URL, no loader from the test run. */
+/** Laid over the test run's environment for the shipped tree's processes: the key only as a file, and no URL, key or loader of the test run's. */
 let env: Record<string, string>;
 let installMs = 0;
 let buildMs = 0;
