@@ -120,7 +120,8 @@ Commands:
 Options:
   --json   exactly one JSON object on stdout (for listen: one per delivery)
 
-Works against DATABASE_URL, or this checkout's embedded database.`;
+Works against DATABASE_URL, or this checkout's embedded database. Installed without dev
+dependencies (docs/production-install.md), run it as: node dist/cli.js <command>`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseCommandLine>;

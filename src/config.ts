@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from './lib/duration.js';
@@ -161,6 +162,9 @@ const schema = z.object({
   OTEL_SDK_DISABLED: booleanFlag.default(false),
 });
 
+/** Every variable loadConfig reads (besides the X_FILE variants): docs/convo-hooks.env.example lists them all. */
+export const SETTINGS = Object.keys(schema.shape);
+
 export type Config = {
   port: number;
   host: string;
@@ -242,12 +246,14 @@ export function loadConfig(
 ): Config {
   // An empty variable (FOO=) means "not set", as in most deployment tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = schema.safeParse(present);
+  const fromFiles = readSecretFiles(present);
+  const parsed = schema.safeParse({ ...present, ...fromFiles });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const variable = String(issue?.path[0] ?? 'environment');
     const message = issue?.message.replace(`${variable}: `, '') ?? 'is invalid';
-    throw new ConfigError(`Invalid configuration: ${variable} ${message}`);
+    const source = variable in fromFiles ? ` (read from ${variable}_FILE)` : '';
+    throw new ConfigError(`Invalid configuration: ${variable}${source} ${message}`);
   }
   const e = parsed.data;
   if (e.DNS_TIMEOUT_MS !== undefined && e.DNS_TIMEOUT_MS >= e.DELIVERY_TIMEOUT_MS) {
@@ -257,7 +263,7 @@ export function loadConfig(
   }
   if (requireSecretKey && e.DATABASE_URL && !e.SECRET_ENCRYPTION_KEY) {
     throw new ConfigError(
-      'Invalid configuration: SECRET_ENCRYPTION_KEY is required when DATABASE_URL is set (32 bytes as hex or base64)',
+      'Invalid configuration: SECRET_ENCRYPTION_KEY (or SECRET_ENCRYPTION_KEY_FILE) is required when DATABASE_URL is set (32 bytes as hex or base64)',
     );
   }
   if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
@@ -327,6 +333,39 @@ export function loadConfig(
           }
         : undefined,
   };
+}
+
+/** Settings that hold secrets, each of which may instead name a file: X_FILE (a Docker or Kubernetes secret, a systemd credential). */
+export const SECRET_FILE_VARIABLES = [
+  'SECRET_ENCRYPTION_KEY',
+  'SECRET_ENCRYPTION_OLD_KEYS',
+  'DATABASE_URL',
+  'DATABASE_DIRECT_URL',
+] as const;
+
+/**
+ * The values of the X_FILE variables that are set, trimmed (files usually end with a newline),
+ * keyed by X. An error names the variable, never the file's content.
+ */
+function readSecretFiles(env: Record<string, string | undefined>): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const variable of SECRET_FILE_VARIABLES) {
+    const file = env[`${variable}_FILE`];
+    if (file === undefined) continue;
+    if (env[variable] !== undefined) {
+      throw new ConfigError(`Invalid configuration: ${variable} and ${variable}_FILE are both set: set only one`);
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError(`Invalid configuration: ${variable}_FILE cannot be read (${reason}): ${file}`);
+    }
+    if (text === '') throw new ConfigError(`Invalid configuration: ${variable}_FILE names an empty file: ${file}`);
+    values[variable] = text;
+  }
+  return values;
 }
 
 /**

@@ -1,4 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 
 describe('configuration', () => {
@@ -183,5 +186,77 @@ describe('name resolution settings', () => {
     } catch (error) {
       expect((error as Error).message).not.toContain('\n');
     }
+  });
+});
+
+describe('secrets read from files (X_FILE)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'convo-hooks-config-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = (name: string, content: string) => {
+    const target = path.join(dir, name);
+    fs.writeFileSync(target, content);
+    return target;
+  };
+  const key = 'ab'.repeat(32);
+  const oldKey = 'cd'.repeat(32);
+  const pooled = 'postgres://app:s3cret@pgbouncer:6432/hooks';
+  const direct = 'postgres://app:s3cret@db:5432/hooks';
+
+  it('reads each secret from its file, trimmed, as if it were the variable', () => {
+    const config = loadConfig({
+      SECRET_ENCRYPTION_KEY_FILE: file('key', `${key}\n`),
+      SECRET_ENCRYPTION_OLD_KEYS_FILE: file('old-keys', ` ${oldKey}\n`),
+      DATABASE_URL_FILE: file('url', `${pooled}\n`),
+      DATABASE_DIRECT_URL_FILE: file('direct-url', `${direct}\r\n`),
+    });
+    expect(config.secretEncryptionKey?.toString('hex')).toBe(key);
+    expect(config.secretEncryptionOldKeys.map((k) => k.toString('hex'))).toEqual([oldKey]);
+    expect(config).toMatchObject({ databaseUrl: pooled, databaseDirectUrl: direct, databasePooler: true });
+  });
+
+  it('counts a file as the variable set: DATABASE_URL from a file still requires the key', () => {
+    expect(() => loadConfig({ DATABASE_URL_FILE: file('url-only', direct) })).toThrow(
+      /^Invalid configuration: SECRET_ENCRYPTION_KEY \(or SECRET_ENCRYPTION_KEY_FILE\) is required/,
+    );
+  });
+
+  it.each([
+    [
+      'both set',
+      () => ({ SECRET_ENCRYPTION_KEY: key, SECRET_ENCRYPTION_KEY_FILE: file('k2', key) }),
+      /SECRET_ENCRYPTION_KEY and SECRET_ENCRYPTION_KEY_FILE are both set/,
+    ],
+    [
+      'a missing file',
+      () => ({ DATABASE_URL_FILE: path.join(dir, 'nowhere') }),
+      /DATABASE_URL_FILE cannot be read \(ENOENT\)/,
+    ],
+    ['a directory', () => ({ DATABASE_DIRECT_URL_FILE: dir }), /DATABASE_DIRECT_URL_FILE cannot be read \(EISDIR\)/],
+    [
+      'an empty file',
+      () => ({ SECRET_ENCRYPTION_OLD_KEYS_FILE: file('empty', '\n') }),
+      /SECRET_ENCRYPTION_OLD_KEYS_FILE names an empty file/,
+    ],
+    [
+      'a bad value',
+      () => ({ SECRET_ENCRYPTION_KEY_FILE: file('short', 'not-a-key') }),
+      /SECRET_ENCRYPTION_KEY \(read from SECRET_ENCRYPTION_KEY_FILE\) must be 32 bytes/,
+    ],
+    [
+      'a bad URL',
+      () => ({ DATABASE_URL_FILE: file('mysql', 'mysql://root:hunter2@db/x'), SECRET_ENCRYPTION_KEY: key }),
+      /DATABASE_URL \(read from DATABASE_URL_FILE\) must be a postgres:\/\/ URL/,
+    ],
+  ])('stops with one line naming the variable for %s, never the secret', (_case, env, message) => {
+    let error: unknown;
+    try {
+      loadConfig(env());
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).toMatch(/^Invalid configuration: /);
+    expect((error as Error).message).not.toContain('\n');
+    expect((error as Error).message).not.toMatch(/hunter2|not-a-key|abab/);
   });
 });

@@ -21,10 +21,11 @@ export function runCommand(
   args: string[],
   env: Record<string, string> = {},
   timeoutMs = 60_000,
+  cwd = ROOT,
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
-      cwd: ROOT,
+      cwd,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -52,9 +53,10 @@ export function startProcess(
   env: Record<string, string>,
   ready: RegExp,
   timeoutMs = 90_000,
+  cwd = ROOT,
 ) {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
