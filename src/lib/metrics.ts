@@ -1,12 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of one process: counters and histograms of what this process did.
- * Domains add their own (the delivery backlog, delivery/backlog-gauges.ts).
+ * Domains add their own (the cluster-wide gauges, delivery/backlog-gauges.ts; the LISTEN
+ * session's, db/listener.ts). Every one here is this process's own: `sum` across instances
+ * is right for all of them.
  */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which `promtool check metrics` rejects; the same figures are
+  // the sum of nodejs_active_handles / _requests / _resources over their `type` label.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 
   const operations = new Histogram({
     name: 'graphql_operation_duration_seconds',
@@ -56,8 +64,20 @@ export function createMetrics() {
     labelNames: ['stage'] as const,
     registers: [registry],
   });
+  const deliveriesFailed = new Counter({
+    name: 'webhook_deliveries_failed_total',
+    help: 'Deliveries this process ended as FAILED for good: every scheduled attempt failed, or the endpoint answered 410 Gone.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'convo_hooks_build_info',
+    help: 'Always 1; the labels say which version of convo-hooks runs, on which Node.js.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.versions.node }, 1);
   return {
     registry,
+    deliveriesFailed,
     operations,
     attempts,
     latency,
@@ -70,3 +90,12 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}
