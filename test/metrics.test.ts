@@ -185,7 +185,9 @@ describe('deliveries failed for good and circuits', () => {
     app.startWorker({ metrics, log });
     await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('f') } });
 
-    await eventually(async () => sampleValue(await metrics.registry.metrics(), /^webhook_deliveries_failed_total /) === 1);
+    await eventually(
+      async () => sampleValue(await metrics.registry.metrics(), /^webhook_deliveries_failed_total /) === 1,
+    );
     const opened = lines.find((l) => l.msg === 'circuit opened: the endpoint gets one probe at a time');
     expect(opened).toMatchObject({ webhookId, workspaceId, reason: expect.stringMatching(/HTTP 500/) });
 
