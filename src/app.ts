@@ -162,7 +162,10 @@ export function createApp({
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(apiKeys),
-      useKeyConcurrency(config.operationsPerKey),
+      useKeyConcurrency(config.operationsPerKey, {
+        running: metrics.operationsRunning,
+        waiting: metrics.operationsWaiting,
+      }),
       useReadRateLimit(readRate),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),

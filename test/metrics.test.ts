@@ -230,3 +230,30 @@ describe('log lines', () => {
     expect(lines.at(-1)).toMatchObject({ suppressed: 49, err: { code: 'ECONNREFUSED' } });
   });
 });
+
+describe('pool pressure', () => {
+  it("counts operations running and waiting for their key's share, and none once they are done", async () => {
+    const app = await createTestApp({ OPERATIONS_PER_KEY: '1', OPERATIONS_WAITING_PER_KEY: '50' });
+    const { apiKey } = await app.newWorkspace();
+    const read = '{ webhooks(first: 100) { totalCount } deliveries(first: 100) { totalCount } }';
+    const scrape = async () => (await app.yoga.fetch('http://localhost/metrics')).text();
+    let settled = false;
+    const flood = Promise.all(Array.from({ length: 20 }, () => app.graphql(read, { apiKey }))).finally(() => {
+      settled = true;
+    });
+    let mostWaiting = 0;
+    let mostRunning = 0;
+    while (!settled) {
+      const text = await scrape();
+      mostWaiting = Math.max(mostWaiting, sampleValue(text, /^graphql_operations_waiting /));
+      mostRunning = Math.max(mostRunning, sampleValue(text, /^graphql_operations_running /));
+      await sleep(1);
+    }
+    expect((await flood).every((r) => r.status === 200)).toBe(true);
+    expect(mostRunning).toBe(1);
+    expect(mostWaiting).toBeGreaterThan(0);
+    const after = await scrape();
+    expect(sampleValue(after, /^graphql_operations_running /)).toBe(0);
+    expect(sampleValue(after, /^graphql_operations_waiting /)).toBe(0);
+  });
+});

@@ -23,6 +23,18 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
+  // Each operation of a key may hold one of the pool's connections: running near
+  // DATABASE_POOL_SIZE, or any waiting, is pressure on the pool.
+  const operationsRunning = new Gauge({
+    name: 'graphql_operations_running',
+    help: 'Queries and mutations of API keys executing in this process now (each may hold a database connection).',
+    registers: [registry],
+  });
+  const operationsWaiting = new Gauge({
+    name: 'graphql_operations_waiting',
+    help: "Queries and mutations waiting for their API key's share of this process (OPERATIONS_PER_KEY) before they may use the database pool.",
+    registers: [registry],
+  });
   const attempts = new Counter({
     name: 'webhook_delivery_attempts_total',
     help: 'Delivery attempts made by this process, by outcome (success, http_3xx, http_4xx, http_5xx, timeout, network, refused, internal).',
@@ -79,6 +91,8 @@ export function createMetrics() {
     registry,
     deliveriesFailed,
     operations,
+    operationsRunning,
+    operationsWaiting,
     attempts,
     latency,
     deliveriesInFlight,
