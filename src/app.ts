@@ -11,7 +11,6 @@ import type { Config } from './config.js';
 import { createListener, type Listener } from './db/listener.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
-import { registerBacklogGauges } from './delivery/backlog-gauges.js';
 import type { RequestContext } from './graphql/builder.js';
 import { serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
@@ -59,7 +58,7 @@ export function createApp({
   log,
   devApiKey,
   tracing,
-  metrics = defaultMetrics(sql),
+  metrics = createMetrics(),
   listener,
   apiKeys,
 }: AppOptions) {
@@ -163,7 +162,10 @@ export function createApp({
         blockFieldSuggestion: { enabled: false },
       }),
       useApiKeyAuth(apiKeys),
-      useKeyConcurrency(config.operationsPerKey),
+      useKeyConcurrency(config.operationsPerKey, {
+        running: metrics.operationsRunning,
+        waiting: metrics.operationsWaiting,
+      }),
       useReadRateLimit(readRate),
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
@@ -172,12 +174,6 @@ export function createApp({
       { onDispose: () => ownListener?.close() },
     ],
   });
-}
-
-function defaultMetrics(sql: Pool): Metrics {
-  const metrics = createMetrics();
-  registerBacklogGauges(metrics.registry, sql);
-  return metrics;
 }
 
 /**

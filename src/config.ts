@@ -108,6 +108,10 @@ const schema = z.object({
     message: 'must be at least 100ms',
   }),
   RETENTION: duration('RETENTION', '30d'),
+  // How often a worker process reads the cluster-wide gauges (one query), never at scrape time.
+  CLUSTER_METRICS_INTERVAL: duration('CLUSTER_METRICS_INTERVAL', '10s').refine((ms) => ms >= 100, {
+    message: 'must be at least 100ms',
+  }),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   // Unset: in production a quarter of SHUTDOWN_GRACE_MS, at most 2 s; 0 otherwise (see shutdownDelayMs below).
   SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).optional(),
@@ -202,6 +206,8 @@ export type Config = {
   /** apply: run pending migrations at start; verify: run no DDL, refuse to start when the database is behind. */
   migrations: 'apply' | 'verify';
   retentionMs: number;
+  /** How often a worker process refreshes the cluster-wide gauges (delivery/backlog-gauges.ts). */
+  clusterMetricsIntervalMs: number;
   allowPrivateTargets: boolean;
   /** Resolving receivers' host names: name servers (undefined: the system's), timeout, queries in flight per workspace. */
   dns: { servers: string[] | undefined; timeoutMs: number; lookupsPerWorkspace: number };
@@ -304,6 +310,7 @@ export function loadConfig(
     ),
     migrations: e.MIGRATIONS,
     retentionMs: e.RETENTION,
+    clusterMetricsIntervalMs: e.CLUSTER_METRICS_INTERVAL,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
     dns: {
       servers: e.DNS_SERVERS,

@@ -6,7 +6,7 @@ import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
 import { registerListenerMetrics } from './db/listener.js';
 import { MigrationError, migrate, verifyMigrations } from './db/migrate.js';
 import { checkDatabaseSessions, DatabaseSetupError } from './db/session-check.js';
-import { registerBacklogGauges } from './delivery/backlog-gauges.js';
+import { startClusterGauges } from './delivery/backlog-gauges.js';
 import { startRetention } from './delivery/retention.js';
 import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createDrainableServer } from './lib/http-drain.js';
@@ -20,7 +20,10 @@ import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {
   const config = loadConfig();
-  const log = createLogger(config.logLevel, undefined, { pretty: Boolean(process.stdout.isTTY) && !config.production });
+  const log = createLogger(config.logLevel, undefined, {
+    pretty: Boolean(process.stdout.isTTY) && !config.production,
+    role: config.role,
+  });
   guardPostgresCloseRace(log);
   if (config.allowPrivateTargets) {
     log.warn(
@@ -66,8 +69,13 @@ async function main() {
   );
 
   const metrics = createMetrics();
-  registerBacklogGauges(metrics.registry, db.sql);
   registerListenerMetrics(metrics.registry, db.listener);
+  // Cluster-wide figures from the processes that run the worker only, so an API-only
+  // process never queries for them and dashboards have fewer copies to aggregate (with max).
+  const clusterGauges =
+    config.role === 'api'
+      ? undefined
+      : startClusterGauges(metrics.registry, db.sql, { intervalMs: config.clusterMetricsIntervalMs, log });
   let handler: RequestListener;
   let yoga: { dispose(): Promise<void> | void } | undefined;
   let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
@@ -154,6 +162,7 @@ async function main() {
       worker?.stop(),
     ]);
     await stopRetention?.();
+    await clusterGauges?.stop();
     // Writes the API keys' pending lastUsedAt and stops listening.
     await Promise.resolve(yoga?.dispose()).catch((error: unknown) =>
       log.warn({ err: error }, 'closing the API failed'),

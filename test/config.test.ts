@@ -19,6 +19,11 @@ describe('configuration', () => {
     });
   });
 
+  it('refreshes the cluster-wide gauges every 10 s unless CLUSTER_METRICS_INTERVAL says otherwise', () => {
+    expect(loadConfig({}).clusterMetricsIntervalMs).toBe(10_000);
+    expect(loadConfig({ CLUSTER_METRICS_INTERVAL: '500ms' }).clusterMetricsIntervalMs).toBe(500);
+  });
+
   it('reads the retired encryption keys, hex or base64, and the delay after a failure of ours', () => {
     const hex = 'ab'.repeat(32);
     const base64 = Buffer.alloc(32, 7).toString('base64');
@@ -90,6 +95,8 @@ describe('configuration', () => {
     [{ DELIVERY_INTERNAL_RETRY_DELAY: '0s' }, 'DELIVERY_INTERNAL_RETRY_DELAY'],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
     [{ MIGRATIONS: 'skip' }, 'MIGRATIONS'],
+    [{ CLUSTER_METRICS_INTERVAL: '10' }, 'CLUSTER_METRICS_INTERVAL'],
+    [{ CLUSTER_METRICS_INTERVAL: '50ms' }, 'CLUSTER_METRICS_INTERVAL'],
     [{ SHUTDOWN_DELAY_MS: '-5' }, 'SHUTDOWN_DELAY_MS'],
     [
       { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' },

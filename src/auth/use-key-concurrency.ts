@@ -11,6 +11,9 @@ export type KeyConcurrencyOptions = {
   waiting: number;
 };
 
+/** This process's totals over every key, for the metrics (graphql_operations_running / _waiting). */
+export type ConcurrencyGauges = { running: { inc(): void; dec(): void }; waiting: { inc(): void; dec(): void } };
+
 /**
  * Each key's share of this process: at most `running` of its queries and mutations run
  * at once (each may hold a database connection the whole pool shares), the next
@@ -18,7 +21,7 @@ export type KeyConcurrencyOptions = {
  * many requests at once still gets them all done, in turn; it cannot take every
  * connection of the pool from the other workspaces. Subscriptions have their own cap.
  */
-export function useKeyConcurrency(options: KeyConcurrencyOptions): Plugin<MaybeKeyed> {
+export function useKeyConcurrency(options: KeyConcurrencyOptions, gauges?: ConcurrencyGauges): Plugin<MaybeKeyed> {
   const keys = new Map<string, { running: number; queue: (() => void)[] }>();
   const acquire = async (keyId: string) => {
     let key = keys.get(keyId);
@@ -28,9 +31,11 @@ export function useKeyConcurrency(options: KeyConcurrencyOptions): Plugin<MaybeK
     }
     if (key.running < options.running) {
       key.running++;
+      gauges?.running.inc();
       return;
     }
     if (key.queue.length >= options.waiting) throw tooMany(options);
+    gauges?.waiting.inc();
     await new Promise<void>((resolve) => key.queue.push(resolve));
   };
   const release = (keyId: string) => {
@@ -38,8 +43,13 @@ export function useKeyConcurrency(options: KeyConcurrencyOptions): Plugin<MaybeK
     if (!key) return;
     // The slot passes straight to the next in line, if any.
     const next = key.queue.shift();
-    if (next) next();
-    else if (--key.running === 0) keys.delete(keyId);
+    if (next) {
+      gauges?.waiting.dec();
+      next();
+      return;
+    }
+    gauges?.running.dec();
+    if (--key.running === 0) keys.delete(keyId);
   };
   return {
     onExecute({ args, executeFn, setExecuteFn }) {

@@ -101,6 +101,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     },
     log,
     () => metrics?.internalErrors.inc({ stage: 'record' }),
+    ({ failedForGood }) => metrics?.deliveriesFailed.inc(failedForGood),
   );
   const secretKeys = openingKeys(secretKey, config.secretEncryptionOldKeys);
   const customHeaders = createCustomHeaders(secretKeys);

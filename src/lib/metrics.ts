@@ -1,18 +1,38 @@
+import { readFileSync } from 'node:fs';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of one process: counters and histograms of what this process did.
- * Domains add their own (the delivery backlog, delivery/backlog-gauges.ts).
+ * Domains add their own (the cluster-wide gauges, delivery/backlog-gauges.ts; the LISTEN
+ * session's, db/listener.ts). Every one here is this process's own: `sum` across instances
+ * is right for all of them.
  */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which `promtool check metrics` rejects; the same figures are
+  // the sum of nodejs_active_handles / _requests / _resources over their `type` label.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+    registry.removeSingleMetric(name);
+  }
 
   const operations = new Histogram({
     name: 'graphql_operation_duration_seconds',
     help: 'GraphQL operations executed, by operation type, first root field and outcome.',
     labelNames: ['type', 'field', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  // Each operation of a key may hold one of the pool's connections: running near
+  // DATABASE_POOL_SIZE, or any waiting, is pressure on the pool.
+  const operationsRunning = new Gauge({
+    name: 'graphql_operations_running',
+    help: 'Queries and mutations of API keys executing in this process now (each may hold a database connection).',
+    registers: [registry],
+  });
+  const operationsWaiting = new Gauge({
+    name: 'graphql_operations_waiting',
+    help: "Queries and mutations waiting for their API key's share of this process (OPERATIONS_PER_KEY) before they may use the database pool.",
     registers: [registry],
   });
   const attempts = new Counter({
@@ -56,9 +76,23 @@ export function createMetrics() {
     labelNames: ['stage'] as const,
     registers: [registry],
   });
+  const deliveriesFailed = new Counter({
+    name: 'webhook_deliveries_failed_total',
+    help: 'Deliveries this process ended as FAILED for good: every scheduled attempt failed, or the endpoint answered 410 Gone.',
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'convo_hooks_build_info',
+    help: 'Always 1; the labels say which version of convo-hooks runs, on which Node.js.',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: packageVersion(), node: process.versions.node }, 1);
   return {
     registry,
+    deliveriesFailed,
     operations,
+    operationsRunning,
+    operationsWaiting,
     attempts,
     latency,
     deliveriesInFlight,
@@ -70,3 +104,12 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+function packageVersion(): string {
+  try {
+    const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+    return String((JSON.parse(text) as { version?: unknown }).version ?? 'unknown');
+  } catch {
+    return 'unknown';
+  }
+}

@@ -40,6 +40,15 @@ export type TurnedOff = {
   url: string;
   disabledReason: string;
   turnedOff: boolean;
+  /** This batch opened the webhook's circuit, or closed it; null: neither. */
+  circuitChange: 'opened' | 'closed' | null;
+  circuitReason: string | null;
+};
+
+/** What a batch changed that its caller reports (logs, metrics) once it is committed. */
+export type Recorded = {
+  failedForGood: number;
+  circuitChanges: { webhookId: string; workspaceId: string; change: 'opened' | 'closed'; reason: string | null }[];
 };
 
 /** A delivery a batch ended as failed for good. */
@@ -88,10 +97,11 @@ export async function recordOutcomes(
   outcomes: Outcome[],
   rules: HealthRules,
   onEnded: OnEnded,
-): Promise<void> {
-  if (outcomes.length === 0) return;
+): Promise<Recorded> {
+  if (outcomes.length === 0) return { failedForGood: 0, circuitChanges: [] };
   // One transaction: a batch retried after a failure must not log its attempts twice.
   let released = 0;
+  let recorded: Recorded = { failedForGood: 0, circuitChanges: [] };
   await pool.begin(async (sql) => {
     // Webhooks first, then their deliveries: the order in which pausing a webhook (its
     // trigger holds the backlog) takes the same locks. The other order deadlocked with a
@@ -114,7 +124,7 @@ export async function recordOutcomes(
     const of = <T>(pick: (h: Tally) => T) => tallies.map(pick);
     const healthQuery = sql<TurnedOff[]>`/* webhooks.health */
     with health as (
-      select w.id, h.succeeded, h.gone, w.active as was_active,
+      select w.id, h.succeeded, h.gone, w.active as was_active, w.circuit_opened_at is not null as was_open,
         case when h.succeeded then 0 else w.consecutive_failures + h.failures end as streak,
         h.last_error,
         -- The rule, decided once: a 410, or every attempt failing for DELIVERY_DISABLE_AFTER.
@@ -148,7 +158,10 @@ export async function recordOutcomes(
     from health h
     where w.id = h.id
     returning w.id, w.workspace_id, w.agent_id, w.name, w.url, w.disabled_reason,
-      h.was_active and h.turn_off as turned_off`;
+      h.was_active and h.turn_off as turned_off,
+      case when w.circuit_opened_at is not null and not h.was_open then 'opened'
+        when w.circuit_opened_at is null and h.was_open then 'closed' end as circuit_change,
+      w.circuit_reason`;
     const col = <T>(pick: (o: Outcome) => T) => outcomes.map(pick);
     const recordQuery = sql<FailedForGood[]>`/* deliveries.record */
     with input as (
@@ -190,6 +203,14 @@ export async function recordOutcomes(
     where r.status = 'failed'`;
     const [changed, failed] = await Promise.all([healthQuery, recordQuery]);
     await onEnded(sql, { turnedOff: changed.filter((w) => w.turnedOff), failedForGood: failed });
+    recorded = {
+      failedForGood: failed.length,
+      circuitChanges: changed.flatMap((w) =>
+        w.circuitChange
+          ? [{ webhookId: w.id, workspaceId: w.workspaceId, change: w.circuitChange, reason: w.circuitReason }]
+          : [],
+      ),
+    };
     // Ended deliveries of ordered conversations: the next of each comes due.
     released = await releaseChainHeads(
       sql,
@@ -207,4 +228,5 @@ export async function recordOutcomes(
   }));
   // Released chain heads are new due work: wake the workers too.
   await (released > 0 ? announceDue(pool, changes) : announceChanges(pool, changes)).catch(() => {});
+  return recorded;
 }

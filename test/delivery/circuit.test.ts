@@ -1,4 +1,6 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { startClusterGauges } from '../../src/delivery/backlog-gauges.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually } from '../support/receiver.js';
@@ -43,7 +45,6 @@ async function webhookWithEvents(app: TestApp, apiKey: string, url: string, even
 describe('circuit breaker', () => {
   it('opens after consecutive failures, then sends one probe at a time with a growing wait; a success closes it and nothing is lost', async () => {
     const { app, apiKey, health } = await circuitApp();
-    const url = await app.listen();
     let failing = true;
     const receiver = await createReceiver(() => (failing ? { status: 500, delayMs: 20 } : { status: 200 }));
     const id = await webhookWithEvents(app, apiKey, receiver.url, 6);
@@ -56,8 +57,10 @@ describe('circuit breaker', () => {
     expect(open.consecutiveFailures).toBeGreaterThanOrEqual(3);
     expect(open.circuitOpenedAt).not.toBeNull();
     expect(Date.parse(open.nextProbeAt as string)).toBeGreaterThan(Date.parse(open.circuitOpenedAt as string));
-    const metrics = await (await fetch(url.replace(/\/graphql$/, '/metrics'))).text();
-    expect(metrics).toMatch(/^webhooks_circuit_open 1$/m);
+    const registry = new Registry();
+    const gauges = startClusterGauges(registry, app.sql, { intervalMs: 60_000, log: app.log });
+    await gauges.stop();
+    expect(await registry.metrics()).toMatch(/^webhooks_circuit_open\{scope="cluster"\} 1$/m);
 
     // While open: single probes, each after a longer wait (300, 600, 1200 ms), though
     // retries of six deliveries came due every 50 ms.
