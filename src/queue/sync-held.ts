@@ -5,28 +5,30 @@ const BATCH = 5_000;
 
 /**
  * Holds or releases the backlogs of webhooks paused or resumed since the last call
- * (marked by a trigger, see migrations/0021), in batches of its own statements, so a
- * switch costs its request one row and no worker a long transaction. A webhook switched
- * again meanwhile stays marked for the next call. Returns how many deliveries it moved.
+ * (marked by a trigger, see migrations/0021), in set-based batches of their own
+ * statements, so a switch costs its request one row and no worker a long transaction,
+ * however many webhooks were switched at once. A webhook is marked done only when nothing
+ * of its backlog is left to move; one switched again meanwhile is marked anew by the
+ * trigger. Returns how many deliveries it moved.
  */
 export async function syncSwitchedBacklogs(sql: Pool): Promise<number> {
   let moved = 0;
-  const switched = await sql<{ id: string; active: boolean }[]>`/* webhooks.backlog-unsynced */
-    select id, active from webhooks where not backlog_synced limit 100`;
-  for (const webhook of switched) {
-    for (;;) {
-      const batch = await sql`/* deliveries.hold-batch */
-        update deliveries set held = ${!webhook.active}
-        where id in (
-          select id from deliveries
-          where webhook_id = ${webhook.id} and status = 'pending' and not manual and held = ${webhook.active}
-          limit ${BATCH})`;
-      moved += batch.count;
-      if (batch.count < BATCH) break;
-    }
-    await sql`/* webhooks.backlog-synced */
-      update webhooks set backlog_synced = true where id = ${webhook.id} and active = ${webhook.active}`;
+  for (;;) {
+    const batch = await sql`/* deliveries.hold-batch */
+      update deliveries d set held = not w.active
+      from webhooks w
+      where w.id = d.webhook_id and d.id in (
+        select p.id from webhooks s join deliveries p on p.webhook_id = s.id
+        where not s.backlog_synced and p.status = 'pending' and not p.manual and p.held = s.active
+        limit ${BATCH})`;
+    moved += batch.count;
+    if (batch.count < BATCH) break;
   }
+  await sql`/* webhooks.backlog-synced */
+    update webhooks w set backlog_synced = true
+    where not w.backlog_synced and not exists (
+      select 1 from deliveries d
+      where d.webhook_id = w.id and d.status = 'pending' and not d.manual and d.held = w.active)`;
   return moved;
 }
 
