@@ -145,6 +145,8 @@ describe('cluster-wide gauges', () => {
     // Arrange one retry waiting out its delay.
     await app.sql`update deliveries set next_attempt_at = now() + interval '1 hour'
       where id = (select id from deliveries order by id limit 1)`;
+    // The other two have waited a minute: the oldest due is that old.
+    await app.sql`update deliveries set next_attempt_at = now() - interval '1 minute' where next_attempt_at <= now()`;
 
     const registry = new Registry();
     const gauges = startClusterGauges(registry, app.sql, { intervalMs: 100, log: app.log });
@@ -155,7 +157,9 @@ describe('cluster-wide gauges', () => {
       });
       expect(sampleValue(text, /^webhook_deliveries_due\{/)).toBe(2);
       expect(sampleValue(text, /^webhook_deliveries_scheduled\{/)).toBe(1);
-      expect(sampleValue(text, /^webhook_delivery_oldest_due_seconds\{/)).toBeGreaterThanOrEqual(0);
+      const oldestDue = sampleValue(text, /^webhook_delivery_oldest_due_seconds\{/);
+      expect(oldestDue).toBeGreaterThanOrEqual(59);
+      expect(oldestDue).toBeLessThan(120);
     } finally {
       await gauges.stop();
     }
