@@ -206,7 +206,7 @@ export type Config = {
   /** apply: run pending migrations at start; verify: run no DDL, refuse to start when the database is behind. */
   migrations: 'apply' | 'verify';
   retentionMs: number;
-  /** How often a worker process refreshes the cluster-wide gauges (delivery/backlog-gauges.ts). */
+  /** How often a worker process refreshes the cluster-wide gauges (worker/backlog-gauges.ts). */
   clusterMetricsIntervalMs: number;
   allowPrivateTargets: boolean;
   /** Resolving receivers' host names: name servers (undefined: the system's), timeout, queries in flight per workspace. */

@@ -6,9 +6,6 @@ import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
 import { registerListenerMetrics } from './db/listener.js';
 import { MigrationError, migrate, verifyMigrations } from './db/migrate.js';
 import { checkDatabaseSessions, DatabaseSetupError } from './db/session-check.js';
-import { startClusterGauges } from './delivery/backlog-gauges.js';
-import { startRetention } from './delivery/retention.js';
-import { type DeliveryWorker, startDeliveryWorker } from './delivery/worker.js';
 import { createDrainableServer } from './lib/http-drain.js';
 import { createLogger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
@@ -16,6 +13,9 @@ import { opsHandler } from './ops-server.js';
 import { startTracing } from './telemetry/start.js';
 import { checkEncryptionKeys } from './webhooks/encryption-keys.js';
 import { openingKeys } from './webhooks/secrets.js';
+import { startClusterGauges } from './worker/backlog-gauges.js';
+import { startRetention } from './worker/retention.js';
+import { type DeliveryWorker, startDeliveryWorker } from './worker/worker.js';
 import { ensureDevWorkspace } from './workspaces/dev-workspace.js';
 
 async function main() {

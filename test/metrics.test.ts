@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startClusterGauges } from '../src/delivery/backlog-gauges.js';
 import { createLogger } from '../src/lib/logger.js';
 import { createMetrics } from '../src/lib/metrics.js';
+import { startClusterGauges } from '../src/worker/backlog-gauges.js';
 import { createTestApp } from './support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
 import { createReceiver, eventually, sleep } from './support/receiver.js';

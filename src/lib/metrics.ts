@@ -3,7 +3,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 /**
  * Prometheus metrics of one process: counters and histograms of what this process did.
- * Domains add their own (the cluster-wide gauges, delivery/backlog-gauges.ts; the LISTEN
+ * Domains add their own (the cluster-wide gauges, worker/backlog-gauges.ts; the LISTEN
  * session's, db/listener.ts). Every one here is this process's own: `sum` across instances
  * is right for all of them.
  */

@@ -1,7 +1,7 @@
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import { z } from 'zod';
-import { findDeliveries } from '../delivery/store.js';
+import { findDeliveries } from '../deliveries/store.js';
 import { findEvents } from '../events/store.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { NodeRef, type NodeShape } from '../graphql/node.js';

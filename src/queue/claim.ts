@@ -34,8 +34,8 @@ export type ClaimedDelivery = {
 /**
  * What this worker already holds (in flight, or claimed ahead and waiting), by webhook, so a
  * claim tops each share up rather than past it. `ahead`: the webhook's attempts come back
- * quickly and well, so the claim may hold one more share of it (see delivery/ahead.ts).
- * `aside`: of `count`, attempts set aside (waiting long on their endpoint, delivery/slots.ts):
+ * quickly and well, so the claim may hold one more share of it (see worker/prefetch-buffer.ts).
+ * `aside`: of `count`, attempts set aside (waiting long on their endpoint, worker/slots.ts):
  * they count against the webhook's share but not the workspace's.
  */
 export type InFlightCounts = Map<string, { workspaceId: string; count: number; ahead?: boolean; aside?: number }>;

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { startClusterGauges } from '../../src/delivery/backlog-gauges.js';
+import { startClusterGauges } from '../../src/worker/backlog-gauges.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually } from '../support/receiver.js';

@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createPool } from '../../../src/db/sql.js';
-import { createSender } from '../../../src/delivery/sender.js';
-import { webhookHeaders } from '../../../src/delivery/signing.js';
 import { eventPayload } from '../../../src/events/store.js';
+import { createSender } from '../../../src/worker/sender.js';
+import { webhookHeaders } from '../../../src/worker/signing.js';
 
 const sql = createPool(String(process.env.DATABASE_URL), { max: 10 });
 const url = String(process.env.RECEIVER_URL);

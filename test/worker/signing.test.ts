@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { signatureHeader, webhookHeaders } from '../../src/delivery/signing.js';
 import { generateSigningSecret } from '../../src/webhooks/secrets.js';
+import { signatureHeader, webhookHeaders } from '../../src/worker/signing.js';
 
 describe('Standard Webhooks signatures', () => {
   it('match the test vector published with the specification', () => {

@@ -1,9 +1,9 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { createAhead } from '../../src/delivery/ahead.js';
-import { createSlots } from '../../src/delivery/slots.js';
 import type { ClaimedDelivery } from '../../src/queue/claim.js';
+import { createAhead } from '../../src/worker/prefetch-buffer.js';
+import { createSlots } from '../../src/worker/slots.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';

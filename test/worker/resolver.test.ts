@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createResolver, type LookupOutcome, type ResolverOptions } from '../../src/delivery/resolver.js';
+import { createResolver, type LookupOutcome, type ResolverOptions } from '../../src/worker/resolver.js';
 import { cleanup } from '../support/cleanup.js';
 import { createNameServer } from '../support/name-server.js';
 import { sleep } from '../support/receiver.js';

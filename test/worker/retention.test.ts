@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { pruneOnce } from '../../src/delivery/retention.js';
 import { recordOutcomes } from '../../src/queue/record.js';
+import { pruneOnce } from '../../src/worker/retention.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, DELETE, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 

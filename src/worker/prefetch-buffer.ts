@@ -2,7 +2,7 @@ import type { ClaimedDelivery } from '../queue/claim.js';
 
 type Queue = { workspaceId: string; share: number; claims: ClaimedDelivery[]; since: number[] };
 
-/** What the buffer needs to know of the slots (delivery/slots.ts). */
+/** What the buffer needs to know of the slots (worker/slots.ts). */
 type SlotCounts = {
   limits: { perWorkspace: number };
   ofWebhook(webhookId: string): number;
