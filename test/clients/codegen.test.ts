@@ -6,7 +6,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import config from '../../codegen.js';
-import { breakingChanges } from '../../src/breaking-changes.js';
+import { breakingChanges } from '../../scripts/breaking-changes.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { createReceiver, eventually } from '../support/receiver.js';
 import type { ListWebhooksQuery } from './generated/graphql.js';

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { printedSchema } from './schema.js';
+import { printedSchema } from '../src/schema.js';
 
 const file = fileURLToPath(new URL('../schema.graphql', import.meta.url));
 const printed = printedSchema();

@@ -14,7 +14,7 @@ export async function breakingChanges(before: string, after: string): Promise<st
 
 async function main() {
   const ref = process.argv[2] ?? 'main';
-  const { printedSchema } = await import('./schema.js');
+  const { printedSchema } = await import('../src/schema.js');
   let before: string;
   try {
     before = execFileSync('git', ['show', `${ref}:schema.graphql`], {

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { README_MARKERS, renderEventTypes } from './events/catalogue.js';
+import { README_MARKERS, renderEventTypes } from '../src/events/catalogue.js';
 
 const file = fileURLToPath(new URL('../docs/receiving.md', import.meta.url));
 const readme = fs.readFileSync(file, 'utf8');
