@@ -18,7 +18,7 @@ export default defineConfig({
   resolve: { alias: { graphql: require.resolve('graphql') } },
   test: {
     include,
-    exclude: ['test/bench/**', 'node_modules/**', ...(suite === 'main' ? ['test/browser/**', 'test/faults/**'] : [])],
+    exclude: ['node_modules/**', ...(suite === 'main' ? ['test/browser/**', 'test/faults/**'] : [])],
     fileParallelism: suite !== 'faults',
     globalSetup: ['test/support/global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],

@@ -7,11 +7,11 @@
  * the floor, only the validated, encrypted INSERT.
  */
 import { createServer } from 'node:http';
-import { authenticateApiKey } from '../../../src/auth/api-keys.js';
-import { createPool } from '../../../src/db/sql.js';
-import { webhookRules } from '../../../src/webhooks/rules.js';
-import { insertWebhook } from '../../../src/webhooks/store.js';
-import { targetUrlProblem } from '../../../src/webhooks/targets.js';
+import { authenticateApiKey } from '../../src/auth/api-keys.js';
+import { createPool } from '../../src/db/sql.js';
+import { webhookRules } from '../../src/webhooks/rules.js';
+import { insertWebhook } from '../../src/webhooks/store.js';
+import { targetUrlProblem } from '../../src/webhooks/targets.js';
 
 const sql = createPool(String(process.env.DATABASE_URL), { max: 10 });
 const secretKey = Buffer.from(String(process.env.SECRET_ENCRYPTION_KEY), 'hex');

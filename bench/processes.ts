@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { ROOT, signalGroup, startProcess, whenReady } from '../support/processes.js';
+import { ROOT, signalGroup, startProcess, whenReady } from '../test/support/processes.js';
 
 export type Child = {
   url: string;
@@ -110,14 +110,14 @@ export async function startServer(env: Record<string, string>, dist = 'dist'): P
   return wrap(proc, await whenReady(proc, `http://127.0.0.1:${port}`), true, env.ROLE ?? 'all');
 }
 
-/** A baseline under test/bench/baselines, run with tsx; it prints `ready` when it is. */
+/** A baseline under bench/baselines, run with tsx; it prints `ready` when it is. */
 export async function startBaseline(file: string, env: Record<string, string>): Promise<Child> {
   const port = await freePort();
   // BENCH_CPU_PROF=dir: baselines write their profiles there too, to set beside ours.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const proc = startProcess(
     process.execPath,
-    [...profile, '--import', 'tsx', `${ROOT}test/bench/baselines/${file}`],
+    [...profile, '--import', 'tsx', `${ROOT}bench/baselines/${file}`],
     { PORT: String(port), ...env },
     /^ready$/m,
   );

@@ -7,9 +7,9 @@ import fs from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
-import type { Pool } from '../../src/db/sql.js';
-import { publishEvent, publishEvents } from '../../src/events/store.js';
-import { insertWebhook } from '../../src/webhooks/store.js';
+import type { Pool } from '../src/db/sql.js';
+import { publishEvent, publishEvents } from '../src/events/store.js';
+import { insertWebhook } from '../src/webhooks/store.js';
 import { processCpuMs, procStat, startServer } from './processes.js';
 
 export type Row = {

@@ -1,4 +1,4 @@
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import {
   type Bench,
   countingReceiver,

@@ -1,5 +1,5 @@
-import { createApiKey } from '../../../src/auth/api-keys.js';
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, countingReceiver, record, webhook } from '../harness.js';
 import { startServer } from '../processes.js';
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { publishEvent } from '../../../src/events/store.js';
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { publishEvent } from '../../src/events/store.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, latencyReceiver, listen, percentile, record, server, settle, webhook } from '../harness.js';
 
 /**

@@ -1,8 +1,8 @@
-import { createApiKey } from '../../../src/auth/api-keys.js';
-import type { Pool } from '../../../src/db/sql.js';
-import { BASE62, ID_TIME_CHARS } from '../../../src/lib/ids.js';
-import { pruneOnce } from '../../../src/worker/retention.js';
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import type { Pool } from '../../src/db/sql.js';
+import { BASE62, ID_TIME_CHARS } from '../../src/lib/ids.js';
+import { pruneOnce } from '../../src/worker/retention.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import {
   type Bench,
   cannon,

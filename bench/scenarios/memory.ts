@@ -1,4 +1,4 @@
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, listen, record, server, webhook } from '../harness.js';
 import type { Child } from '../processes.js';
 

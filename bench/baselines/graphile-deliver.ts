@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Logger, run } from 'graphile-worker';
-import { createPool } from '../../../src/db/sql.js';
-import { createSender } from '../../../src/worker/sender.js';
-import { webhookHeaders } from '../../../src/worker/signing.js';
+import { createPool } from '../../src/db/sql.js';
+import { createSender } from '../../src/worker/sender.js';
+import { webhookHeaders } from '../../src/worker/signing.js';
 
 const connectionString = String(process.env.DATABASE_URL);
 const sql = createPool(connectionString, { max: 10 });

@@ -1,5 +1,5 @@
-import { createApiKey } from '../../../src/auth/api-keys.js';
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, cannon, median, REPEATS, record, server } from '../harness.js';
 
 /** First page of `webhooks` (no totalCount) with 200,000 rows vs 1,000. */

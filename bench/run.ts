@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: each scenario against a baseline measured in the same run, on one
  * embedded PostgreSQL (default durability) and receivers on 127.0.0.1. Prints a table
- * and writes test/bench/results/latest.json. Figures are ratios: this machine is small
+ * and writes bench/results/latest.json. Figures are ratios: this machine is small
  * and noisy, so absolute numbers mean little from one run to the next.
  */
 import { randomBytes } from 'node:crypto';
@@ -10,9 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeWorkerUtils } from 'graphile-worker';
-import { startEmbeddedPostgres } from '../../src/db/embedded.js';
-import { migrate } from '../../src/db/migrate.js';
-import { createPool } from '../../src/db/sql.js';
+import { startEmbeddedPostgres } from '../src/db/embedded.js';
+import { migrate } from '../src/db/migrate.js';
+import { createPool } from '../src/db/sql.js';
 import { type Bench, printTopStatements, REPEATS, record, rows, settle } from './harness.js';
 import { enterScenario, scenarioPeakRssMb, serverPeakRssMb } from './processes.js';
 import { deliveryScenario } from './scenarios/delivery.js';

@@ -1,5 +1,5 @@
-import { publishEvent } from '../../../src/events/store.js';
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { publishEvent } from '../../src/events/store.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, latencyReceiver, percentile, record, server, webhook } from '../harness.js';
 import { startBaseline } from '../processes.js';
 

@@ -6,10 +6,10 @@
  * It starts as soon as it is ready; the scenario times it at the receiver, as it times ours.
  */
 import { randomBytes } from 'node:crypto';
-import { createPool } from '../../../src/db/sql.js';
-import { eventPayload } from '../../../src/events/store.js';
-import { createSender } from '../../../src/worker/sender.js';
-import { webhookHeaders } from '../../../src/worker/signing.js';
+import { createPool } from '../../src/db/sql.js';
+import { eventPayload } from '../../src/events/store.js';
+import { createSender } from '../../src/worker/sender.js';
+import { webhookHeaders } from '../../src/worker/signing.js';
 
 const sql = createPool(String(process.env.DATABASE_URL), { max: 10 });
 const url = String(process.env.RECEIVER_URL);

@@ -1,5 +1,5 @@
-import { createApiKey } from '../../../src/auth/api-keys.js';
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, cannon, median, REPEATS, record } from '../harness.js';
 import { startBaseline, startServer } from '../processes.js';
 

@@ -1,4 +1,4 @@
-import { createWorkspace } from '../../../src/workspaces/store.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, countingReceiver, median, publishMany, REPEATS, record, server, webhook } from '../harness.js';
 
 /** One event to 5,000 webhooks vs 5,000 events to one webhook each: time to the last receipt. */
