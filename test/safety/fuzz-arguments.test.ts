@@ -224,7 +224,7 @@ describe(`every argument of the schema, fuzzed (${RUNS} runs)`, () => {
     const labels = new Set(all.map((s) => s.label));
     for (const type of Object.values(schema.getTypeMap())) {
       if (type.name.startsWith('__') || !('getFields' in type) || isInputObjectType(type)) continue;
-      if (type === schema.getSubscriptionType()) continue; // streams: tested in delivery/subscription
+      if (type === schema.getSubscriptionType()) continue; // streams: tested in deliveries/subscription
       for (const field of Object.values((type as GraphQLObjectType).getFields())) {
         if (field.args.length > 0) expect(labels, `${type.name}.${field.name}`).toContain(`${type.name}.${field.name}`);
       }

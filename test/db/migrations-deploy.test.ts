@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { describe, expect, inject, it } from 'vitest';
-import { createApiKey } from '../src/auth/api-keys.js';
-import { MIGRATION_LOCK, MIGRATIONS_DIR } from '../src/db/migrate.js';
-import { createPool } from '../src/db/sql.js';
-import { createWorkspace } from '../src/workspaces/store.js';
-import { createTestApp } from './support/app.js';
-import { cleanup } from './support/cleanup.js';
-import { withDatabase } from './support/global-setup.js';
-import { PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { runCommand, whenReady } from './support/processes.js';
-import { createReceiver, eventually, sleep } from './support/receiver.js';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { MIGRATION_LOCK, MIGRATIONS_DIR } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/sql.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
+import { createTestApp } from '../support/app.js';
+import { cleanup } from '../support/cleanup.js';
+import { withDatabase } from '../support/global-setup.js';
+import { PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { runCommand, whenReady } from '../support/processes.js';
+import { createReceiver, eventually, sleep } from '../support/receiver.js';
 
 const SERVING = /GraphQL API and GraphiQL at http:\/\/localhost:(\d+)\//;
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.js';
-import { httpClient } from './support/http-client.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { httpClient } from '../support/http-client.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 
 const NODE = `query Node($id: ID!) {
   node(id: $id) {

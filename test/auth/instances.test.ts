@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './support/app.js';
-import { runCommand, whenReady } from './support/processes.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { runCommand, whenReady } from '../support/processes.js';
 
 let app: TestApp;
 beforeAll(async () => {

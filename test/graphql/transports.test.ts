@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createYoga } from 'graphql-yoga';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createApiKeyCache } from '../src/auth/key-cache.js';
-import { useGraphQLSSESingleConnection } from '../src/graphql/use-graphql-sse.js';
-import { createBoundedStore } from '../src/graphql/use-persisted-queries.js';
-import { schema } from '../src/schema.js';
-import { createTestApp, type TestApp } from './support/app.js';
-import { sleep } from './support/receiver.js';
+import { createApiKeyCache } from '../../src/auth/key-cache.js';
+import { useGraphQLSSESingleConnection } from '../../src/graphql/use-graphql-sse.js';
+import { createBoundedStore } from '../../src/graphql/use-persisted-queries.js';
+import { schema } from '../../src/schema.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { sleep } from '../support/receiver.js';
 
 let app: TestApp;
 let url: string;

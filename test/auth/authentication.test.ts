@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { revokeApiKey } from '../src/auth/api-keys.js';
-import { createTestApp, type TestApp } from './support/app.js';
-import { REGISTER, validWebhook } from './support/operations.js';
-import { eventually } from './support/receiver.js';
+import { revokeApiKey } from '../../src/auth/api-keys.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { REGISTER, validWebhook } from '../support/operations.js';
+import { eventually } from '../support/receiver.js';
 
 let app: TestApp;
 beforeAll(async () => {

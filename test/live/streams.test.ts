@@ -1,10 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { revokeApiKey } from '../src/auth/api-keys.js';
-import { createTestApp, type TestApp } from './support/app.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { whenReady } from './support/processes.js';
-import { sleep } from './support/receiver.js';
-import { subscribe } from './support/sse.js';
+import { revokeApiKey } from '../../src/auth/api-keys.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { whenReady } from '../support/processes.js';
+import { sleep } from '../support/receiver.js';
+import { subscribe } from '../support/sse.js';
 
 const FEED = 'subscription { deliveryUpdates { id status } }';
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createTestApp } from './support/app.js';
-import { conversationEnded, GET_DELIVERY, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { pickPort, ROOT, startProcess } from './support/processes.js';
-import { eventually } from './support/receiver.js';
+import { createTestApp } from '../support/app.js';
+import { conversationEnded, GET_DELIVERY, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { pickPort, ROOT, startProcess } from '../support/processes.js';
+import { eventually } from '../support/receiver.js';
 
 describe('cli listen', () => {
   it('prints each delivery it receives, verified with the secret, and rejects forged ones', async () => {

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { resealSecrets } from '../src/webhooks/encryption-keys.js';
-import { decryptSecret, headersContext } from '../src/webhooks/secrets.js';
-import { rotateSecret } from '../src/webhooks/store.js';
-import { createTestApp, type TestApp } from './support/app.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { runCommand } from './support/processes.js';
-import { createReceiver, eventually, type Received } from './support/receiver.js';
+import { resealSecrets } from '../../src/webhooks/encryption-keys.js';
+import { decryptSecret, headersContext } from '../../src/webhooks/secrets.js';
+import { rotateSecret } from '../../src/webhooks/store.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { runCommand } from '../support/processes.js';
+import { createReceiver, eventually, type Received } from '../support/receiver.js';
 
 /**
  * SECRET_ENCRYPTION_KEY: checked at start against the stored secrets, and rotated without

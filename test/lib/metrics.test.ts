@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLogger } from '../src/lib/logger.js';
-import { createMetrics } from '../src/lib/metrics.js';
-import { startClusterGauges } from '../src/worker/backlog-gauges.js';
-import { createTestApp } from './support/app.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
-import { createReceiver, eventually, sleep } from './support/receiver.js';
-import { createTcpProxy } from './support/tcp-proxy.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { createMetrics } from '../../src/lib/metrics.js';
+import { startClusterGauges } from '../../src/worker/backlog-gauges.js';
+import { createTestApp } from '../support/app.js';
+import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { createReceiver, eventually, sleep } from '../support/receiver.js';
+import { createTcpProxy } from '../support/tcp-proxy.js';
 
 /** The value of the first sample whose line matches `line`, or NaN. */
 const sampleValue = (text: string, line: RegExp) =>

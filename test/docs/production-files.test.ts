@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, SECRET_FILE_VARIABLES, SETTINGS } from '../src/config.js';
-import { ROOT } from './support/processes.js';
+import { loadConfig, SECRET_FILE_VARIABLES, SETTINGS } from '../../src/config.js';
+import { ROOT } from '../support/processes.js';
 
 const read = (file: string) => fs.readFileSync(path.join(ROOT, file), 'utf8');
 

@@ -1,20 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/app.js';
+import { createApp } from '../../src/app.js';
 import {
   API_KEY_PREFIX,
   createApiKey,
   hasValidChecksum,
   MAX_ACTIVE_API_KEYS,
   revokeApiKey,
-} from '../src/auth/api-keys.js';
-import { createApiKeyCache, LookupsBusy } from '../src/auth/key-cache.js';
-import { createPool } from '../src/db/sql.js';
-import { randomBase62 } from '../src/lib/ids.js';
-import { createTestApp, type TestApp } from './support/app.js';
-import { cleanup } from './support/cleanup.js';
-import { eventually, sleep } from './support/receiver.js';
-import { createTcpProxy } from './support/tcp-proxy.js';
+} from '../../src/auth/api-keys.js';
+import { createApiKeyCache, LookupsBusy } from '../../src/auth/key-cache.js';
+import { createPool } from '../../src/db/sql.js';
+import { randomBase62 } from '../../src/lib/ids.js';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { cleanup } from '../support/cleanup.js';
+import { eventually, sleep } from '../support/receiver.js';
+import { createTcpProxy } from '../support/tcp-proxy.js';
 
 let app: TestApp;
 beforeAll(async () => {
