@@ -1,6 +1,7 @@
 import { GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context, RequestContext } from '../graphql/builder.js';
+import { createLru } from '../lib/lru.js';
 
 /** Introspection runs without a key: these plugins see a key only on other operations. */
 type MaybeKeyed = RequestContext & Partial<Pick<Context, 'apiKeyId'>>;
@@ -28,15 +29,13 @@ const MAX_TRACKED_KEYS = 10_000;
  * charged after it ran); a key in debt is refused until it has paid it off.
  */
 function createBuckets(rate: number, burst: number, now: () => number) {
-  const buckets = new Map<string, { tokens: number; at: number }>();
+  const buckets = createLru<string, { tokens: number; at: number }>({ maxEntries: MAX_TRACKED_KEYS });
   const current = (keyId: string) => {
     const t = now();
     const bucket = buckets.get(keyId) ?? { tokens: burst, at: t };
     bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * rate);
     bucket.at = t;
-    buckets.delete(keyId);
     buckets.set(keyId, bucket);
-    if (buckets.size > MAX_TRACKED_KEYS) buckets.delete(buckets.keys().next().value as string);
     return bucket;
   };
   return {

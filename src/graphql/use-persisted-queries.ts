@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { createLru } from '../lib/lru.js';
 
 export type PersistedQueryLimits = {
   /** Queries kept at once; the least recently used goes first. */
@@ -46,33 +47,8 @@ function persistedQueryError(message: string, code: string, status: number) {
   return createGraphQLError(message, { extensions: { code, http: { status } } });
 }
 
-/** A least-recently-used map bounded by entries and total characters (a Map keeps insertion order). */
+/** Queries by hash, least recently used out first, bounded in entries and in total characters. */
 export function createBoundedStore({ maxEntries, maxChars }: PersistedQueryLimits) {
-  const queries = new Map<string, string>();
-  let chars = 0;
-  return {
-    get(hash: string) {
-      const query = queries.get(hash);
-      if (query === undefined) return null;
-      queries.delete(hash);
-      queries.set(hash, query);
-      return query;
-    },
-    set(hash: string, query: string) {
-      // A query larger than the whole store is still executed, just not kept.
-      if (query.length > maxChars) return;
-      const previous = queries.get(hash);
-      if (previous !== undefined) {
-        queries.delete(hash);
-        chars -= previous.length;
-      }
-      queries.set(hash, query);
-      chars += query.length;
-      for (const [oldest, text] of queries) {
-        if (queries.size <= maxEntries && chars <= maxChars) break;
-        queries.delete(oldest);
-        chars -= text.length;
-      }
-    },
-  };
+  // A query larger than the whole store is still executed, just not kept.
+  return createLru<string, string>({ maxEntries, maxWeight: maxChars, weigh: (query) => query.length });
 }

@@ -1,4 +1,6 @@
-/** Webhooks whose opened values a worker keeps; past this the oldest is dropped. */
+import { createLru } from '../lib/lru.js';
+
+/** Webhooks whose opened values a worker keeps; past this the least recently used goes. */
 const CACHED_WEBHOOKS = 1000;
 
 /**
@@ -8,14 +10,12 @@ const CACHED_WEBHOOKS = 1000;
  * every change seals with a fresh nonce, so a changed value never matches.
  */
 export function openedPerChange<T>(open: (webhookId: string, sealed: Buffer) => T) {
-  const opened = new Map<string, { sealed: Buffer; value: T }>();
+  const opened = createLru<string, { sealed: Buffer; value: T }>({ maxEntries: CACHED_WEBHOOKS });
   return (webhookId: string, sealed: Buffer): T => {
     const cached = opened.get(webhookId);
     if (cached?.sealed.equals(sealed)) return cached.value;
     const value = open(webhookId, sealed);
-    opened.delete(webhookId);
     opened.set(webhookId, { sealed, value });
-    if (opened.size > CACHED_WEBHOOKS) opened.delete(opened.keys().next().value as string);
     return value;
   };
 }

@@ -1,5 +1,6 @@
 import { promises as dns, type LookupAddress, type RecordWithTtl } from 'node:dns';
 import { isIP } from 'node:net';
+import { createLru } from '../lib/lru.js';
 import { isLocalhostName } from '../webhooks/targets.js';
 import { createHostsFile, normalName } from './hosts-file.js';
 
@@ -63,8 +64,7 @@ export function createResolver(options: ResolverOptions) {
   if (options.servers) resolver.setServers(options.servers);
   const hosts = createHostsFile(options.hostsFile ?? '/etc/hosts', options.hostsRefreshMs);
   const notFoundTtlMs = options.notFoundTtlMs ?? 5_000;
-  const cacheSize = options.cacheSize ?? 10_000;
-  const cache = new Map<string, Entry>();
+  const cache = createLru<string, Entry>({ maxEntries: options.cacheSize ?? 10_000 });
   const queries = new Map<string, Promise<Answer>>();
   const slots = createWorkspaceSlots(options.lookupsPerWorkspace);
   const report = (outcome: LookupOutcome, startedAt: number) =>
@@ -81,9 +81,7 @@ export function createResolver(options: ResolverOptions) {
   function remember(name: string, answer: Answer) {
     const ttlMs = 'addresses' in answer ? answer.ttlMs : answer.error.outcome === 'not_found' ? notFoundTtlMs : 0;
     if (ttlMs <= 0) return;
-    cache.delete(name);
     cache.set(name, { answer, expiresAt: Date.now() + ttlMs });
-    if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
   }
 
   /** A and AAAA at once; ends within the timeout, with what has come by then. */

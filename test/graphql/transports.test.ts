@@ -71,11 +71,11 @@ describe('transports beside plain JSON', () => {
     store.set('b', 'bbbb');
     store.get('a');
     store.set('c', 'cccc'); // three entries: b, the least recently used, goes
-    expect([store.get('a'), store.get('b'), store.get('c')]).toEqual(['aaaa', null, 'cccc']);
+    expect([store.get('a'), store.get('b'), store.get('c')]).toEqual(['aaaa', undefined, 'cccc']);
     store.set('d', 'dddddddd'); // 16 characters: a and c go
-    expect([store.get('a'), store.get('c'), store.get('d')]).toEqual([null, null, 'dddddddd']);
+    expect([store.get('a'), store.get('c'), store.get('d')]).toEqual([undefined, undefined, 'dddddddd']);
     store.set('e', 'e'.repeat(11)); // larger than the whole store: not kept
-    expect([store.get('d'), store.get('e')]).toEqual(['dddddddd', null]);
+    expect([store.get('d'), store.get('e')]).toEqual(['dddddddd', undefined]);
   });
 
   it("graphql-sse's stream token belongs to the key that reserved it: no other key, and no caller without one, may use it", async () => {
