@@ -169,70 +169,8 @@ const schema = z.object({
 /** Every variable loadConfig reads (besides the X_FILE variants): docs/convo-hooks.env.example lists them all. */
 export const SETTINGS = Object.keys(schema.shape);
 
-export type Config = {
-  port: number;
-  host: string;
-  databaseUrl: string | undefined;
-  /** A direct (session) connection for LISTEN and migrations: DATABASE_DIRECT_URL, else DATABASE_URL. */
-  databaseDirectUrl: string | undefined;
-  /**
-   * DATABASE_URL goes through a transaction-mode pooler: set whenever DATABASE_DIRECT_URL
-   * differs from it (there is no other reason to give two URLs). The pool then prepares
-   * nothing and sends no startup parameters (db/sql.ts).
-   */
-  databasePooler: boolean;
-  databasePoolSize: number;
-  secretEncryptionKey: Buffer | undefined;
-  /** Keys a rotation retired: they still open secrets sealed with them, never seal (SECRET_ENCRYPTION_OLD_KEYS). */
-  secretEncryptionOldKeys: Buffer[];
-  dataDir: string;
-  role: 'all' | 'api' | 'worker';
-  production: boolean;
-  logLevel: z.infer<typeof schema>['LOG_LEVEL'];
-  deliveryTimeoutMs: number;
-  retrySchedule: number[];
-  disableAfterMs: number;
-  /** How long a delivery waits after a failure of ours (not the endpoint's) before it is tried again. */
-  internalRetryDelayMs: number;
-  deliveryConcurrency: number;
-  deliveryConcurrencyPerWorkspace: number;
-  deliveryConcurrencyPerWebhook: number;
-  /** Consecutive failed attempts that open a webhook's circuit; the first probe's delay (it doubles, up to 5 minutes). */
-  circuitBreaker: { failures: number; probeIntervalMs: number };
-  /** From SIGTERM to exit: in-flight requests and deliveries finish within it. */
-  shutdownGraceMs: number;
-  /** How long, within the grace period, a stopping API process still accepts connections while /ready says 503. */
-  shutdownDelayMs: number;
-  /** apply: run pending migrations at start; verify: run no DDL, refuse to start when the database is behind. */
-  migrations: 'apply' | 'verify';
-  retentionMs: number;
-  /** How often a worker process refreshes the cluster-wide gauges (worker/backlog-gauges.ts). */
-  clusterMetricsIntervalMs: number;
-  allowPrivateTargets: boolean;
-  /** Resolving receivers' host names: name servers (undefined: the system's), timeout, queries in flight per workspace. */
-  dns: { servers: string[] | undefined; timeoutMs: number; lookupsPerWorkspace: number };
-  rateLimit: { perSecond: number; burst: number };
-  /** Events published per key: publishEvent counts 1, publishEvents its length. */
-  publishRateLimit: { perSecond: number; burst: number };
-  /** Deliveries publishing may create per key; a key past it is refused its next publish. */
-  fanOutRateLimit: { perSecond: number; burst: number };
-  /** Bytes of event data one API key may read per second (0: unlimited). */
-  readRateLimitBytesPerSecond: number;
-  /** The most rows one operation may be expected to read (its cost), and may read. */
-  maxQueryCost: number;
-  /** The most bytes of event data one operation may read. */
-  maxResponseBytes: number;
-  /** Deadline of one operation, and the statement timeout of API connections. */
-  requestTimeoutMs: number;
-  subscriptionsPerKey: number;
-  /** OPERATIONS_PER_KEY and OPERATIONS_WAITING_PER_KEY: each key's share of this process. */
-  operationsPerKey: { running: number; waiting: number };
-  /** MAX_WEBHOOKS_PER_WORKSPACE and MAX_WEBHOOKS_PER_AGENT; 0: no limit. */
-  webhookLimits: { perWorkspace: number; perAgent: number };
-  maxConnections: number;
-  /** OpenTelemetry traces: where they go and how (undefined: tracing off, the SDK is never loaded). */
-  tracing: TracingConfig | undefined;
-};
+/** The validated settings, typed by what loadConfig makes of the schema's output. */
+export type Config = ReturnType<typeof loadConfig>;
 
 export type TracingConfig = {
   /** The OTLP/HTTP traces URL: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/traces. */
@@ -249,7 +187,7 @@ export class ConfigError extends Error {}
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   { requireSecretKey = true }: { requireSecretKey?: boolean } = {},
-): Config {
+) {
   // An empty variable (FOO=) means "not set", as in most deployment tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const fromFiles = readSecretFiles(present);
@@ -282,10 +220,17 @@ export function loadConfig(
     // A development server stays on the developer's machine unless HOST says otherwise.
     host: e.HOST ?? (e.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1'),
     databaseUrl: e.DATABASE_URL,
+    /** A direct (session) connection for LISTEN and migrations: DATABASE_DIRECT_URL, else DATABASE_URL. */
     databaseDirectUrl: e.DATABASE_DIRECT_URL ?? e.DATABASE_URL,
+    /**
+     * DATABASE_URL goes through a transaction-mode pooler: set whenever DATABASE_DIRECT_URL
+     * differs from it (there is no other reason to give two URLs). The pool then prepares
+     * nothing and sends no startup parameters (db/sql.ts).
+     */
     databasePooler: e.DATABASE_DIRECT_URL !== undefined && e.DATABASE_DIRECT_URL !== e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE,
     secretEncryptionKey: e.SECRET_ENCRYPTION_KEY,
+    /** Keys a rotation retired: they still open secrets sealed with them, never seal (SECRET_ENCRYPTION_OLD_KEYS). */
     secretEncryptionOldKeys: e.SECRET_ENCRYPTION_OLD_KEYS ?? [],
     dataDir: e.DATA_DIR,
     role: e.ROLE,
@@ -294,13 +239,17 @@ export function loadConfig(
     deliveryTimeoutMs: e.DELIVERY_TIMEOUT_MS,
     retrySchedule: e.DELIVERY_RETRY_SCHEDULE,
     disableAfterMs: e.DELIVERY_DISABLE_AFTER,
+    /** How long a delivery waits after a failure of ours (not the endpoint's) before it is tried again. */
     internalRetryDelayMs: e.DELIVERY_INTERNAL_RETRY_DELAY,
     deliveryConcurrency: e.DELIVERY_CONCURRENCY,
     deliveryConcurrencyPerWorkspace:
       e.DELIVERY_CONCURRENCY_PER_WORKSPACE ?? Math.max(1, Math.ceil(e.DELIVERY_CONCURRENCY / 4)),
     deliveryConcurrencyPerWebhook: e.DELIVERY_CONCURRENCY_PER_WEBHOOK,
+    /** Consecutive failed attempts that open a webhook's circuit; the first probe's delay (it doubles, up to 5 minutes). */
     circuitBreaker: { failures: e.CIRCUIT_BREAKER_FAILURES, probeIntervalMs: e.CIRCUIT_BREAKER_PROBE_INTERVAL },
+    /** From SIGTERM to exit: in-flight requests and deliveries finish within it. */
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    /** How long, within the grace period, a stopping API process still accepts connections while /ready says 503. */
     // In production, long enough for a load balancer that probes /ready every second or so to
     // stop sending here, short enough to leave most of the grace period to the requests in
     // flight; in development no load balancer waits, and a stop should be prompt.
@@ -308,36 +257,48 @@ export function loadConfig(
       e.SHUTDOWN_DELAY_MS ?? (e.NODE_ENV === 'production' ? Math.min(2_000, e.SHUTDOWN_GRACE_MS / 4) : 0),
       e.SHUTDOWN_GRACE_MS,
     ),
+    /** apply: run pending migrations at start; verify: run no DDL, refuse to start when the database is behind. */
     migrations: e.MIGRATIONS,
     retentionMs: e.RETENTION,
+    /** How often a worker process refreshes the cluster-wide gauges (worker/backlog-gauges.ts). */
     clusterMetricsIntervalMs: e.CLUSTER_METRICS_INTERVAL,
     allowPrivateTargets: e.ALLOW_PRIVATE_TARGETS,
+    /** Resolving receivers' host names: name servers (undefined: the system's), timeout, queries in flight per workspace. */
     dns: {
       servers: e.DNS_SERVERS,
       timeoutMs: e.DNS_TIMEOUT_MS ?? dnsTimeoutFor(e.DELIVERY_TIMEOUT_MS),
       lookupsPerWorkspace: e.DNS_LOOKUPS_PER_WORKSPACE,
     },
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    /** Events published per key: publishEvent counts 1, publishEvents its length. */
     publishRateLimit: { perSecond: e.PUBLISH_RATE_LIMIT_PER_SECOND, burst: e.PUBLISH_RATE_LIMIT_BURST },
+    /** Deliveries publishing may create per key; a key past it is refused its next publish. */
     fanOutRateLimit: { perSecond: e.FANOUT_RATE_LIMIT_PER_SECOND, burst: e.FANOUT_RATE_LIMIT_BURST },
+    /** Bytes of event data one API key may read per second (0: unlimited). */
     readRateLimitBytesPerSecond: e.READ_RATE_LIMIT_BYTES_PER_SECOND,
+    /** The most rows one operation may be expected to read (its cost), and may read. */
     maxQueryCost: e.MAX_QUERY_COST,
+    /** The most bytes of event data one operation may read. */
     maxResponseBytes: e.MAX_RESPONSE_BYTES,
+    /** Deadline of one operation, and the statement timeout of API connections. */
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
+    /** OPERATIONS_PER_KEY and OPERATIONS_WAITING_PER_KEY: each key's share of this process. */
     operationsPerKey: {
       running: e.OPERATIONS_PER_KEY ?? Math.max(2, Math.floor(e.DATABASE_POOL_SIZE / 2)),
       waiting: e.OPERATIONS_WAITING_PER_KEY,
     },
+    /** MAX_WEBHOOKS_PER_WORKSPACE and MAX_WEBHOOKS_PER_AGENT; 0: no limit. */
     webhookLimits: { perWorkspace: e.MAX_WEBHOOKS_PER_WORKSPACE, perAgent: e.MAX_WEBHOOKS_PER_AGENT },
     maxConnections: e.MAX_CONNECTIONS,
+    /** OpenTelemetry traces: where they go and how (undefined: tracing off, the SDK is never loaded). */
     tracing:
       e.OTEL_EXPORTER_OTLP_ENDPOINT && !e.OTEL_SDK_DISABLED
-        ? {
+        ? ({
             tracesUrl: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? tracesUrl(e.OTEL_EXPORTER_OTLP_ENDPOINT),
             // The specification's default: what collectors and vendors all accept.
             protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
-          }
+          } satisfies TracingConfig)
         : undefined,
   };
 }

@@ -1,15 +1,17 @@
 /**
- * The PostgreSQL NOTIFY channels instances talk over, and what each carries. A notice is
- * sent in the writer's transaction, so it arrives at commit: a listener never hears of a
- * row it cannot read yet. Notices sent while a listener is disconnected are lost, so every
- * listener looks for itself when it (re)connects.
+ * The PostgreSQL NOTIFY channels instances talk over, and what each carries. Notices of
+ * deliveries are sent after the writer's commit, in one statement (queue/enqueue.ts:
+ * announceDue, announceChanges), so a listener never hears of a row it cannot read yet and
+ * commits do not queue on the notification lock; a crash in between loses a wake-up, which
+ * the workers' poll covers. Notices sent while a listener is disconnected are lost too, so
+ * every listener looks for itself when it (re)connects.
  */
 
 /** Deliveries became due: wakes the delivery workers (no payload). */
 export const DELIVERIES_DUE = 'deliveries_due';
 
-/** Deliveries changed: carries [workspaceId, webhookId, deliveryId] triples to live subscriptions. */
-export const DELIVERY_CHANGES = 'delivery_updates';
+/** Deliveries changed: carries [workspaceId, webhookId, deliveryId] triples to live subscriptions (Subscription.deliveryUpdates). */
+export const DELIVERY_UPDATES = 'delivery_updates';
 
 /** An API key was revoked: carries its id, so every instance ends the key's open streams. */
 export const API_KEY_REVOKED = 'api_key_revoked';

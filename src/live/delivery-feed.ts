@@ -1,4 +1,4 @@
-import { DELIVERY_CHANGES, type DeliveryChange, decodeChanges } from '../db/channels.js';
+import { DELIVERY_UPDATES, type DeliveryChange, decodeChanges } from '../db/channels.js';
 import type { Listener, Resync } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
@@ -63,7 +63,7 @@ export function createDeliveryFeed(sql: Pool, options: { listener: Listener; log
     handOut(changed);
   };
   const ensureListening = () => {
-    listening ??= options.listener.subscribe(DELIVERY_CHANGES, {
+    listening ??= options.listener.subscribe(DELIVERY_UPDATES, {
       onNotify: (payload) => handOut(decodeChanges(payload)),
       onListen: (state) =>
         void resync(state).catch((error: unknown) =>

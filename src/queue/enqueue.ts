@@ -1,7 +1,7 @@
 import {
   CHANGES_PER_NOTICE,
   DELIVERIES_DUE,
-  DELIVERY_CHANGES,
+  DELIVERY_UPDATES,
   type DeliveryChange,
   encodeChanges,
 } from '../db/channels.js';
@@ -173,7 +173,7 @@ export async function announceChanges(sql: Sql, changes: DeliveryChange[]): Prom
 function changeNotices(changes: DeliveryChange[]): [string, string][] {
   const notices: [string, string][] = [];
   for (let i = 0; i < changes.length; i += CHANGES_PER_NOTICE) {
-    notices.push([DELIVERY_CHANGES, encodeChanges(changes.slice(i, i + CHANGES_PER_NOTICE))]);
+    notices.push([DELIVERY_UPDATES, encodeChanges(changes.slice(i, i + CHANGES_PER_NOTICE))]);
   }
   return notices;
 }

@@ -18,7 +18,7 @@ type SlotCounts = {
  * the share the claim computed, its workspace below its share of the worker. Of those that
  * may start, the one whose workspace, then webhook, has the fewest in flight goes first.
  */
-export function createAhead() {
+export function createPrefetchBuffer() {
   const byWebhook = new Map<string, Queue>();
   let size = 0;
 

@@ -14,7 +14,7 @@ import { decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
 import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
-import { createAhead } from './prefetch-buffer.js';
+import { createPrefetchBuffer } from './prefetch-buffer.js';
 import type { RetryPolicy } from './retry-policy.js';
 import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
 import { createSlots } from './slots.js';
@@ -75,7 +75,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
   // Claimed ahead, a delivery's lease runs while it waits: it starts well within it or goes back.
   const aheadWaitMs = Math.min(options.aheadWaitMs ?? 1000, leaseMs / 4);
-  const ahead = createAhead();
+  const prefetched = createPrefetchBuffer();
   // Webhooks whose last attempt here succeeded quickly, with when: these are claimed ahead.
   const flowing = new Map<string, number>();
   const sender = createSender({
@@ -118,19 +118,19 @@ export function startDeliveryWorker(options: WorkerOptions) {
     while (!stopping && slots.free() > 0) {
       const room = slots.free();
       // Room ahead, for the webhooks flowing: a second share each, no more in all than the slots.
-      const aheadRoom = flowing.size > 0 ? Math.max(0, Math.min(room, slots.limits.total - ahead.size())) : 0;
+      const aheadRoom = flowing.size > 0 ? Math.max(0, Math.min(room, slots.limits.total - prefetched.size())) : 0;
       // Between sweeps too: a claim should see the room long waits have given back.
       setAsideLongWaits(Date.now());
       const claimed = await claimDueDeliveries(sql, {
         limit: room + aheadRoom,
         perWebhook: slots.limits.perWebhook,
         perWorkspace: slots.limits.perWorkspace,
-        inFlight: held(),
+        inFlight: claimedByWebhook(),
         leaseMs,
         claimToken: randomBytes(9).toString('base64url'),
       });
       const now = Date.now();
-      for (const claim of claimed) ahead.put(claim, now);
+      for (const claim of claimed) prefetched.put(claim, now);
       dispatch();
       if (claimed.length < room + aheadRoom) return;
     }
@@ -156,14 +156,14 @@ export function startDeliveryWorker(options: WorkerOptions) {
   }
 
   /** In flight and waiting ahead, by webhook, for the claim to top up. */
-  function held(): InFlightCounts {
+  function claimedByWebhook(): InFlightCounts {
     const now = Date.now();
     const isFlowing = (webhookId: string) => now - (flowing.get(webhookId) ?? -FLOWING_FOR_MS) < FLOWING_FOR_MS;
     const counts: InFlightCounts = new Map();
     for (const [webhookId, { workspaceId, count, aside }] of slots.inFlight) {
       counts.set(webhookId, { workspaceId, count, aside, ahead: isFlowing(webhookId) });
     }
-    for (const [webhookId, { workspaceId, claims }] of ahead.byWebhook) {
+    for (const [webhookId, { workspaceId, claims }] of prefetched.byWebhook) {
       const counted = counts.get(webhookId);
       if (counted) counted.count += claims.length;
       else counts.set(webhookId, { workspaceId, count: claims.length, ahead: isFlowing(webhookId) });
@@ -174,7 +174,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   /** Starts what waits ahead while its shares have room. */
   function dispatch() {
     while (!stopping && slots.free() > 0) {
-      const claim = ahead.next(slots);
+      const claim = prefetched.next(slots);
       if (!claim) return;
       void attempt(claim);
     }
@@ -255,7 +255,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       // Failing (its circuit may be about to open) or slow: nothing ahead for it; what waits
       // goes back to the queue, where the claim applies the circuit and the shares afresh.
       flowing.delete(claim.webhookId);
-      handBack(ahead.takeWebhook(claim.webhookId));
+      handBack(prefetched.takeWebhook(claim.webhookId));
     }
   }
 
@@ -296,7 +296,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     // Refill in batches: a claim per finished attempt would cost the database more than
     // the attempts (new work wakes the worker through NOTIFY at once, whatever this says).
     // A webhook with half a share or more still waiting ahead needs no claim yet.
-    const stocked = ahead.ofWebhook(claim.webhookId) * 2 >= claim.share;
+    const stocked = prefetched.ofWebhook(claim.webhookId) * 2 >= claim.share;
     if ((slots.free() >= Math.min(REFILL_BATCH, slots.limits.total) || slots.size() === 0) && !stocked) void wake();
   }
 
@@ -334,7 +334,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     () => {
       const now = Date.now();
       // Not started in time (its webhook's slots stayed busy): back to the queue.
-      handBack(ahead.takeWaitingSince(now - aheadWaitMs));
+      handBack(prefetched.takeWaitingSince(now - aheadWaitMs));
       for (const [webhookId, at] of flowing) if (now - at >= FLOWING_FOR_MS) flowing.delete(webhookId);
       if (setAsideLongWaits(now)) {
         dispatch();
@@ -365,7 +365,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     await ownListener?.close();
     // What waits ahead goes back at once (after the claim under way, which may add to it).
     await wake.settled();
-    const waiting = ahead.takeAll();
+    const waiting = prefetched.takeAll();
     await releaseClaims(sql, waiting).catch((error: unknown) =>
       log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
     );

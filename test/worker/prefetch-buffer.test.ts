@@ -2,7 +2,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { ClaimedDelivery } from '../../src/queue/claim.js';
-import { createAhead } from '../../src/worker/prefetch-buffer.js';
+import { createPrefetchBuffer } from '../../src/worker/prefetch-buffer.js';
 import { createSlots } from '../../src/worker/slots.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
@@ -12,40 +12,40 @@ import { eventually } from '../support/receiver.js';
 const claimed = (id: string, webhookId: string, workspaceId: string, share: number) =>
   ({ id, webhookId, workspaceId, share }) as ClaimedDelivery;
 
-describe('deliveries claimed ahead', () => {
+describe('the prefetch buffer: deliveries claimed ahead', () => {
   it('start only within their share and their workspace, the emptiest workspace and webhook first', () => {
     const slots = createSlots({ total: 10, perWorkspace: 3, perWebhook: 2 });
-    const ahead = createAhead();
-    ahead.put(claimed('a1', 'a', 'x', 2), 1);
-    ahead.put(claimed('a2', 'a', 'x', 2), 1);
-    ahead.put(claimed('a3', 'a', 'x', 2), 1);
-    ahead.put(claimed('b1', 'b', 'x', 2), 2);
-    ahead.put(claimed('c1', 'c', 'y', 2), 3);
+    const buffer = createPrefetchBuffer();
+    buffer.put(claimed('a1', 'a', 'x', 2), 1);
+    buffer.put(claimed('a2', 'a', 'x', 2), 1);
+    buffer.put(claimed('a3', 'a', 'x', 2), 1);
+    buffer.put(claimed('b1', 'b', 'x', 2), 2);
+    buffer.put(claimed('c1', 'c', 'y', 2), 3);
     const started: string[] = [];
-    for (let next = ahead.next(slots); next; next = ahead.next(slots)) {
+    for (let next = buffer.next(slots); next; next = buffer.next(slots)) {
       slots.take(next);
       started.push(next.id);
     }
     // x: a's two (its share) and b's one fill the workspace's 3; y's c goes in between.
     expect(started).toEqual(['a1', 'c1', 'b1', 'a2']);
-    expect(ahead.size()).toBe(1);
+    expect(buffer.size()).toBe(1);
     // a's slot frees: its own next delivery may take it.
     slots.give({ webhookId: 'a', workspaceId: 'x' });
-    expect(ahead.next(slots)?.id).toBe('a3');
-    expect(ahead.size()).toBe(0);
+    expect(buffer.next(slots)?.id).toBe('a3');
+    expect(buffer.size()).toBe(0);
   });
 
   it('go back by webhook, by how long they waited, or all at once', () => {
-    const ahead = createAhead();
-    ahead.put(claimed('a1', 'a', 'x', 2), 100);
-    ahead.put(claimed('a2', 'a', 'x', 2), 300);
-    ahead.put(claimed('b1', 'b', 'x', 2), 100);
-    ahead.put(claimed('c1', 'c', 'y', 2), 200);
-    expect(ahead.takeWaitingSince(200).map((c) => c.id)).toEqual(['a1', 'b1']);
-    expect(ahead.takeWebhook('a').map((c) => c.id)).toEqual(['a2']);
-    expect(ahead.ofWebhook('a')).toBe(0);
-    expect(ahead.takeAll().map((c) => c.id)).toEqual(['c1']);
-    expect(ahead.size()).toBe(0);
+    const buffer = createPrefetchBuffer();
+    buffer.put(claimed('a1', 'a', 'x', 2), 100);
+    buffer.put(claimed('a2', 'a', 'x', 2), 300);
+    buffer.put(claimed('b1', 'b', 'x', 2), 100);
+    buffer.put(claimed('c1', 'c', 'y', 2), 200);
+    expect(buffer.takeWaitingSince(200).map((c) => c.id)).toEqual(['a1', 'b1']);
+    expect(buffer.takeWebhook('a').map((c) => c.id)).toEqual(['a2']);
+    expect(buffer.ofWebhook('a')).toBe(0);
+    expect(buffer.takeAll().map((c) => c.id)).toEqual(['c1']);
+    expect(buffer.size()).toBe(0);
   });
 });
 
