@@ -92,3 +92,5 @@ export function createPrefetchBuffer() {
     },
   };
 }
+
+export type PrefetchBuffer = ReturnType<typeof createPrefetchBuffer>;

@@ -71,3 +71,5 @@ export function createSlots(limits: SlotLimits) {
     },
   };
 }
+
+export type Slots = ReturnType<typeof createSlots>;

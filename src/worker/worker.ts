@@ -5,7 +5,7 @@ import { createListener, type Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import { type ClaimedDelivery, claimDueDeliveries, type InFlightCounts } from '../queue/claim.js';
+import { type ClaimedDelivery, claimDueDeliveries } from '../queue/claim.js';
 import { putOffClaims, releaseClaims } from '../queue/release.js';
 import { syncHeldDeliveries, syncSwitchedBacklogs } from '../queue/sync-held.js';
 import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
@@ -16,6 +16,7 @@ import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import { createPrefetchBuffer } from './prefetch-buffer.js';
 import type { RetryPolicy } from './retry-policy.js';
+import { createScheduler, type InFlight } from './scheduler.js';
 import { type AttemptResult, attemptOutcome, createSender } from './sender.js';
 import { createSlots } from './slots.js';
 
@@ -42,24 +43,16 @@ export type WorkerOptions = {
   aheadWaitMs?: number;
 };
 
-/** `sentAt`: when its request went out (after any wait for its rate-limit slot); `setAside`: see slots.ts. */
-type InFlight = { claim: ClaimedDelivery; abort: AbortController; sentAt?: number; setAside?: boolean };
-
 /** The reason a stop cuts an attempt short with (a timeout aborts the same controller with its own). */
 const STOPPED = new Error('the worker stopped; the claim is handed back');
-
-/** Free slots that make a finished attempt trigger a claim. */
-const REFILL_BATCH = 4;
-/** A webhook is claimed ahead for while its attempts keep succeeding within a quarter of the ahead wait, and for this long after its last. */
-const FLOWING_FOR_MS = 5000;
-/** An attempt its endpoint has held this long is set aside: it stops counting against its workspace's share. */
-const SET_ASIDE_AFTER_MS = 1000;
 
 /**
  * Claims due deliveries and sends them, one stage after another:
  *   claim (queue/claim.ts: fair shares, circuit, rate limit) → prepare (decrypt, sign) →
  *   send (sender.ts) → decide (attempt.ts, pure) → write (batched, queue/record.ts).
  * Several workers, in one process or many, share the queue through row claims with a lease.
+ * What is decided by the clock (how much to claim, what starts, what goes back) is the
+ * scheduler's (scheduler.ts); here are the timers, the claims, and runAttempt.
  */
 export function startDeliveryWorker(options: WorkerOptions) {
   const { sql, secretKey, config, log, metrics, tracing } = options;
@@ -75,9 +68,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
   // Claimed ahead, a delivery's lease runs while it waits: it starts well within it or goes back.
   const aheadWaitMs = Math.min(options.aheadWaitMs ?? 1000, leaseMs / 4);
-  const prefetched = createPrefetchBuffer();
-  // Webhooks whose last attempt here succeeded quickly, with when: these are claimed ahead.
-  const flowing = new Map<string, number>();
+  const scheduler = createScheduler({ slots, prefetched: createPrefetchBuffer(), aheadWaitMs });
   const sender = createSender({
     timeoutMs: config.deliveryTimeoutMs,
     allowPrivateTargets: config.allowPrivateTargets,
@@ -106,7 +97,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const secretKeys = openingKeys(secretKey, config.secretEncryptionOldKeys);
   const customHeaders = createCustomHeaders(secretKeys);
   const openSecret = createOpenedSecrets(secretKeys);
-  const inFlight = new Map<string, InFlight>();
+  const { inFlight } = scheduler;
   /** Deliveries being put off (putOff): a stop waits for these writes before the pool closes. */
   const puttingOff = new Set<Promise<void>>();
   let stopping = false;
@@ -116,23 +107,18 @@ export function startDeliveryWorker(options: WorkerOptions) {
   /** Claims until the slots are full or nothing more is due. */
   async function claimDue() {
     while (!stopping && slots.free() > 0) {
-      const room = slots.free();
-      // Room ahead, for the webhooks flowing: a second share each, no more in all than the slots.
-      const aheadRoom = flowing.size > 0 ? Math.max(0, Math.min(room, slots.limits.total - prefetched.size())) : 0;
-      // Between sweeps too: a claim should see the room long waits have given back.
-      setAsideLongWaits(Date.now());
+      const { limit, inFlight: claimedAlready } = scheduler.claimRequest();
       const claimed = await claimDueDeliveries(sql, {
-        limit: room + aheadRoom,
+        limit,
         perWebhook: slots.limits.perWebhook,
         perWorkspace: slots.limits.perWorkspace,
-        inFlight: claimedByWebhook(),
+        inFlight: claimedAlready,
         leaseMs,
         claimToken: randomBytes(9).toString('base64url'),
       });
-      const now = Date.now();
-      for (const claim of claimed) prefetched.put(claim, now);
+      scheduler.claimed(claimed);
       dispatch();
-      if (claimed.length < room + aheadRoom) return;
+      if (claimed.length < limit) return;
     }
   }
   const wake = singleFlight(
@@ -142,41 +128,12 @@ export function startDeliveryWorker(options: WorkerOptions) {
     () => metrics?.internalErrors.inc({ stage: 'claim' }),
   );
 
-  /**
-   * Attempts waiting on hung or slow endpoints stop counting against their workspace's share
-   * (slots.ts), so its other webhooks may take the room. Says whether any was set aside.
-   */
-  function setAsideLongWaits(now: number): boolean {
-    let setAside = false;
-    for (const entry of inFlight.values()) {
-      if (entry.setAside || entry.sentAt === undefined || now - entry.sentAt < SET_ASIDE_AFTER_MS) continue;
-      if (slots.setAside(entry.claim)) entry.setAside = setAside = true;
-    }
-    return setAside;
-  }
-
-  /** In flight and waiting ahead, by webhook, for the claim to top up. */
-  function claimedByWebhook(): InFlightCounts {
-    const now = Date.now();
-    const isFlowing = (webhookId: string) => now - (flowing.get(webhookId) ?? -FLOWING_FOR_MS) < FLOWING_FOR_MS;
-    const counts: InFlightCounts = new Map();
-    for (const [webhookId, { workspaceId, count, aside }] of slots.inFlight) {
-      counts.set(webhookId, { workspaceId, count, aside, ahead: isFlowing(webhookId) });
-    }
-    for (const [webhookId, { workspaceId, claims }] of prefetched.byWebhook) {
-      const counted = counts.get(webhookId);
-      if (counted) counted.count += claims.length;
-      else counts.set(webhookId, { workspaceId, count: claims.length, ahead: isFlowing(webhookId) });
-    }
-    return counts;
-  }
-
   /** Starts what waits ahead while its shares have room. */
   function dispatch() {
-    while (!stopping && slots.free() > 0) {
-      const claim = prefetched.next(slots);
-      if (!claim) return;
-      void attempt(claim);
+    while (!stopping) {
+      const entry = scheduler.start();
+      if (!entry) return;
+      void runAttempt(entry);
     }
   }
 
@@ -190,11 +147,9 @@ export function startDeliveryWorker(options: WorkerOptions) {
     );
   }
 
-  async function attempt(claim: ClaimedDelivery) {
-    const abort = new AbortController();
-    const entry: InFlight = { claim, abort };
-    inFlight.set(claim.id, entry);
-    slots.take(claim);
+  /** One attempt: prepare → send → decide → write, with its span, log line and metrics. */
+  async function runAttempt(entry: InFlight) {
+    const { claim, abort } = entry;
     metrics?.deliveriesInFlight.set(slots.size());
     let span: AttemptSpan | undefined;
     let result: AttemptResult;
@@ -205,7 +160,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       span = tracing?.startAttempt(attemptFacts(claim));
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
-      entry.sentAt = Date.now();
+      scheduler.sent(entry);
       // The sender makes every failure of the endpoint or the network a result: what throws is ours.
       result = await sender.send(request.url, request.headers, request.body, abort, claim.workspaceId);
     } catch (error) {
@@ -246,17 +201,10 @@ export function startDeliveryWorker(options: WorkerOptions) {
 
   /** Gives the attempt's slot back; a webhook not `flowing` (failing, slow) keeps nothing claimed ahead. */
   function finish(claim: ClaimedDelivery, entry: InFlight, flowingWell: boolean) {
-    inFlight.delete(claim.id);
-    slots.give(claim, entry.setAside);
+    scheduler.finished(entry);
     metrics?.deliveriesInFlight.set(slots.size());
     if (stopping) return;
-    if (flowingWell) flowing.set(claim.webhookId, Date.now());
-    else {
-      // Failing (its circuit may be about to open) or slow: nothing ahead for it; what waits
-      // goes back to the queue, where the claim applies the circuit and the shares afresh.
-      flowing.delete(claim.webhookId);
-      handBack(prefetched.takeWebhook(claim.webhookId));
-    }
+    handBack(scheduler.judged(claim.webhookId, flowingWell));
   }
 
   /**
@@ -293,11 +241,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     if (inFlight.size === 0) idle?.();
     // The slot takes what waits ahead at once, without a round trip.
     dispatch();
-    // Refill in batches: a claim per finished attempt would cost the database more than
-    // the attempts (new work wakes the worker through NOTIFY at once, whatever this says).
-    // A webhook with half a share or more still waiting ahead needs no claim yet.
-    const stocked = prefetched.ofWebhook(claim.webhookId) * 2 >= claim.share;
-    if ((slots.free() >= Math.min(REFILL_BATCH, slots.limits.total) || slots.size() === 0) && !stocked) void wake();
+    if (scheduler.wantsClaimAfter(claim)) void wake();
   }
 
   // Backlogs of webhooks paused or resumed, held or released in batches: on every poll and wake-up.
@@ -332,11 +276,10 @@ export function startDeliveryWorker(options: WorkerOptions) {
   syncHeld.unref();
   const sweep = setInterval(
     () => {
-      const now = Date.now();
+      const { handBack: late, setAside } = scheduler.sweep();
       // Not started in time (its webhook's slots stayed busy): back to the queue.
-      handBack(prefetched.takeWaitingSince(now - aheadWaitMs));
-      for (const [webhookId, at] of flowing) if (now - at >= FLOWING_FOR_MS) flowing.delete(webhookId);
-      if (setAsideLongWaits(now)) {
+      handBack(late);
+      if (setAside) {
         dispatch();
         void wake();
       }
@@ -365,7 +308,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     await ownListener?.close();
     // What waits ahead goes back at once (after the claim under way, which may add to it).
     await wake.settled();
-    const waiting = prefetched.takeAll();
+    const waiting = scheduler.takeAllWaiting();
     await releaseClaims(sql, waiting).catch((error: unknown) =>
       log.warn({ err: error }, 'releasing claims failed; their leases will expire'),
     );
