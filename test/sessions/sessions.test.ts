@@ -76,7 +76,11 @@ describe('a key signs in to the dashboard', () => {
     const { apiKey } = await app.newWorkspace();
     const signedIn = await signIn(app, apiKey);
     const register = { variables: { input: validWebhook({ agentId: 'csrf' }) } };
-    for (const headers of [{ cookie: signedIn.cookie }, { cookie: signedIn.cookie, 'x-csrf-token': 'guess' }]) {
+    const attempts: Record<string, string>[] = [
+      { cookie: signedIn.cookie },
+      { cookie: signedIn.cookie, 'x-csrf-token': 'guess' },
+    ];
+    for (const headers of attempts) {
       const res = await app.graphql(REGISTER, { ...register, headers });
       expect(res.status).toBe(401);
       expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
