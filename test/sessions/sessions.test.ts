@@ -103,6 +103,8 @@ describe('a key signs in to the dashboard', () => {
     expect(current.status).toBe(200);
     expect(await current.json()).toMatchObject({ csrfToken: signedIn.csrfToken, agentIds: null });
 
+    const feed = await subscribe(url, 'subscription { deliveryUpdates { id } }', { headers: cookieHeaders(signedIn) });
+    expect(feed.status).toBe(200);
     // Signing out needs the CSRF header too.
     expect((await session('DELETE', { cookie: signedIn.cookie })).status).toBe(401);
     const out = await session('DELETE', cookieHeaders(signedIn));
@@ -113,6 +115,9 @@ describe('a key signs in to the dashboard', () => {
     const after = await app.graphql(WHO, { headers: cookieHeaders(signedIn) });
     expect(after.status).toBe(401);
     expect(after.errors?.[0]?.message).toMatch(/dashboard session/);
+    // Its open stream ends too.
+    await feed.ended;
+    expect(feed.events.at(-1)?.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 });
 
