@@ -1,4 +1,4 @@
-import { defaultFieldResolver, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { defaultFieldResolver, type GraphQLFieldMap, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import type { Pool } from '../db/sql.js';
 import { forbidden, notFound } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
@@ -10,12 +10,15 @@ type Needs = Capability | 'API_KEY';
 /** The row a field acts on, when the caller is limited to some agents: it must be one of theirs. */
 type Target = { webhook: string } | { delivery: string } | { agent: string } | null;
 
-type Rule = { needs: Needs; target?: (args: Record<string, any>) => Target };
+type Args = Record<string, unknown>;
+type Rule = { needs: Needs; target?: (args: Args) => Target };
 
 const webhookArg =
   (name: string) =>
-  (args: Record<string, any>): Target =>
-    typeof args[name] === 'string' ? { webhook: args[name] } : null;
+  (args: Args): Target => {
+    const id = args[name];
+    return typeof id === 'string' ? { webhook: id } : null;
+  };
 
 /**
  * Every Mutation field and what it needs. The schema is checked against this map at start
@@ -26,7 +29,7 @@ const webhookArg =
 export const MUTATION_RULES: Record<string, Rule> = {
   registerWebhook: {
     needs: 'MANAGE_WEBHOOKS',
-    target: (args) => ({ agent: String(args.input?.agentId ?? '').trim() }),
+    target: (args) => ({ agent: String((args.input as { agentId?: unknown } | undefined)?.agentId ?? '').trim() }),
   },
   updateWebhook: { needs: 'MANAGE_WEBHOOKS', target: webhookArg('id') },
   deleteWebhook: { needs: 'MANAGE_WEBHOOKS', target: webhookArg('id') },
@@ -104,15 +107,12 @@ export function enforceAccess(schema: GraphQLSchema): GraphQLSchema {
   if (missing.length > 0) {
     throw new Error(`Mutation fields without a capability rule (sessions/capabilities.ts): ${missing.join(', ')}`);
   }
-  const guard = (
-    fields: Record<string, { resolve?: GraphQLFieldResolver<unknown, any> }>,
-    rules: Record<string, Rule>,
-  ) => {
+  const guard = (fields: GraphQLFieldMap<unknown, unknown>, rules: Record<string, Rule>) => {
     for (const [name, rule] of Object.entries(rules)) {
       const field = fields[name];
       if (!field) continue;
-      const resolve: GraphQLFieldResolver<unknown, Guarded> = field.resolve ?? defaultFieldResolver;
-      field.resolve = (source, args, ctx: Guarded, info) => {
+      const resolve: GraphQLFieldResolver<unknown, Guarded, Args> = field.resolve ?? defaultFieldResolver;
+      const guarded: GraphQLFieldResolver<unknown, Guarded, Args> = (source, args, ctx, info) => {
         const access = ctx.access;
         if (!access || access.kind === 'key') return resolve(source, args, ctx, info);
         if (!allows(access, rule.needs)) throw forbidden(`${name} needs ${NEEDS_WORDS[rule.needs]}`);
@@ -124,6 +124,7 @@ export function enforceAccess(schema: GraphQLSchema): GraphQLSchema {
           throw 'webhook' in target ? notFound('webhook', target.webhook) : notFound('delivery', target.delivery);
         });
       };
+      field.resolve = guarded as GraphQLFieldResolver<unknown, unknown>;
     }
   };
   guard(mutationFields, MUTATION_RULES);
