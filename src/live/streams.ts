@@ -27,8 +27,12 @@ export function createLiveStreams(sql: Pool, options: { perKey: number; listener
   };
   const recheck = async () => {
     if (open.size === 0) return;
+    // A stream's owner is an API key or a dashboard session (sessions/), which ends like a revoked key.
+    const owners = [...open.keys()];
     const revoked = await sql<{ id: string }[]>`/* api-keys.revoked */
-      select id from api_keys where id = any(${[...open.keys()]}::text[]) and revoked_at is not null`;
+      select id from api_keys where id = any(${owners}::text[]) and revoked_at is not null
+      union all
+      select id from dashboard_sessions where id = any(${owners}::text[]) and ended_at is not null`;
     for (const { id } of revoked) end(id);
   };
   const ensureListening = () => {
