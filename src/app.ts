@@ -81,6 +81,9 @@ export function createApp({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Any origin may call the API with a key, but never with the browser's credentials: a
+    // dashboard session's cookie works only from our own pages (sessions/caller.ts).
+    cors: { credentials: false },
     logging: {
       // Yoga logs at debug several times per request: build nothing unless it is on.
       debug: (...args) => log.isLevelEnabled('debug') && log.debug(args.map(String).join(' ')),

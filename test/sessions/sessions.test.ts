@@ -96,6 +96,21 @@ describe('a key signs in to the dashboard', () => {
     expect(form.status).toBe(415);
   });
 
+  it('no other origin may use the cookie: CORS answers never allow credentials', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const signedIn = await signIn(app, apiKey);
+    const origin = 'https://evil.example.com';
+    for (const path of ['/dashboard/session', '/graphql']) {
+      const preflight = await app.yoga.fetch(`http://localhost${path}`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-csrf-token' },
+      });
+      expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+    }
+    const read = await session('GET', { origin, cookie: signedIn.cookie });
+    expect(read.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
   it('GET answers the session (and its CSRF token again); DELETE signs out on the server', async () => {
     const { apiKey } = await app.newWorkspace();
     const signedIn = await signIn(app, apiKey);
