@@ -244,7 +244,7 @@ builder.subscriptionField('deliveryUpdates', (t) =>
 
 /** The current state of each changed delivery, until the client leaves or stops it, or its key is revoked. */
 async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped: AbortSignal) {
-  const stream = await ctx.liveStreams.open(ctx.apiKeyId);
+  const stream = await ctx.liveStreams.open(ctx.apiKeyId, ctx.access.expiresAt);
   // A generator waiting for the next change cannot be stopped from outside until that
   // change comes, so the feed also watches the request: a client that leaves frees its
   // slot at once, not at the workspace's next delivery.

@@ -16,6 +16,8 @@ export type Access = {
   capabilities: ReadonlySet<Capability>;
   /** The API key behind the caller: itself, or the key that made the session. */
   keyId: string;
+  /** When a session ends (its open streams end then too); undefined for a key. */
+  expiresAt?: Date;
 };
 
 export const ALL_CAPABILITIES: ReadonlySet<Capability> = new Set(CAPABILITIES);

@@ -50,12 +50,19 @@ export function csrfHolds(secretKey: Buffer, sessionToken: string, given: string
 
 export function sessionAccess(session: SessionRecord): Access {
   return session.kind === 'key'
-    ? { kind: 'session', agentIds: null, capabilities: ALL_CAPABILITIES, keyId: session.createdByKeyId }
+    ? {
+        kind: 'session',
+        agentIds: null,
+        capabilities: ALL_CAPABILITIES,
+        keyId: session.createdByKeyId,
+        expiresAt: session.expiresAt,
+      }
     : {
         kind: 'portal',
         agentIds: session.agentIds,
         capabilities: new Set(['VIEW', ...session.capabilities]),
         keyId: session.createdByKeyId,
+        expiresAt: session.expiresAt,
       };
 }
 

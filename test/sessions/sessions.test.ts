@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { revokeApiKey } from '../../src/auth/api-keys.js';
 import { createListener } from '../../src/db/listener.js';
 import { createSessionCache } from '../../src/sessions/session-cache.js';
-import { createSession } from '../../src/sessions/store.js';
+import { createSession, redeemPortalToken } from '../../src/sessions/store.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
@@ -203,6 +203,27 @@ describe('portal sessions', () => {
     expect(await cache.authenticate(token)).toMatchObject({ workspaceId });
     now += 31_000;
     expect(cache.authenticate(token)).toBeNull();
+  });
+
+  it('an open subscription ends when its session expires', async () => {
+    const { keyId, workspaceId } = await app.newWorkspace();
+    const created = await createSession(
+      app.sql,
+      { workspaceId, kind: 'portal', agentIds: null, capabilities: [], createdByKeyId: keyId, ttlSeconds: 2 },
+      100,
+    );
+    const session = await redeemPortalToken(app.sql, created?.token as string);
+    const started = Date.now();
+    const feed = await subscribe(url, 'subscription { deliveryUpdates { id } }', {
+      headers: bearer(session?.token as string),
+    });
+    expect(feed.status).toBe(200);
+    await feed.ended;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(feed.events.at(-1)?.errors?.[0]).toMatchObject({
+      message: 'The dashboard session expired',
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
   });
 
   it('validation errors name the field, and nothing is written', async () => {
