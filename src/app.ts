@@ -29,6 +29,9 @@ import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createDeliveryFeed } from './live/delivery-feed.js';
 import { createLiveStreams } from './live/streams.js';
 import { schema } from './schema.js';
+import { type CallerResolver, createCallerResolver, sessionCredentials } from './sessions/caller.js';
+import { createSessionCache } from './sessions/session-cache.js';
+import { useSessionEndpoints } from './sessions/use-session-endpoints.js';
 import type { Tracing } from './telemetry/tracing.js';
 
 export type AppOptions = {
@@ -65,6 +68,8 @@ export function createApp({
   const ownListener = listener ? undefined : createListener(sql, { log });
   const listening = listener ?? (ownListener as Listener);
   apiKeys ??= createApiKeyCache(sql, { log, listener: listening });
+  const sessions = createSessionCache(sql, { listener: listening, log });
+  const resolveCaller = createCallerResolver(apiKeys, sessions, secretKey);
   const deliveryFeed = createDeliveryFeed(sql, { listener: listening, log });
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey, listener: listening });
   const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit, config.fanOutRateLimit);
@@ -76,6 +81,9 @@ export function createApp({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Any origin may call the API with a key, but never with the browser's credentials: a
+    // dashboard session's cookie works only from our own pages (sessions/caller.ts).
+    cors: { credentials: false },
     logging: {
       // Yoga logs at debug several times per request: build nothing unless it is on.
       debug: (...args) => log.isLevelEnabled('debug') && log.debug(args.map(String).join(' ')),
@@ -124,6 +132,8 @@ export function createApp({
       useRequestLog(log),
       useMetrics(metrics),
       useBodyLimit(MAX_BODY_BYTES),
+      // The dashboard's sign-in and sign-out (POST, GET, DELETE /dashboard/session).
+      useSessionEndpoints({ sql, config, secretKey, keys: apiKeys, sessions, log }),
       // graphql-sse's single-connection mode (PUT, then a stream and POSTs carrying its token);
       // the default mode and plain SSE are Yoga's own. Each operation still meets every plugin below.
       useGraphQLSSESingleConnection({
@@ -133,6 +143,7 @@ export function createApp({
             if (error instanceof LookupsBusy) return 'busy' as const;
             throw error;
           }),
+        authenticateSession: (request) => sessionBucket(resolveCaller, request),
         pendingPerKey: config.subscriptionsPerKey,
         reservationTtlMs: 30_000,
         openStream: async (keyId) => (liveStreams.hasRoom(keyId) ? liveStreams.open(keyId) : null),
@@ -141,7 +152,10 @@ export function createApp({
       }),
       usePersistedQueries({ maxEntries: 1000, maxChars: 4 * 1024 * 1024 }, async (request) => {
         const apiKey = request.headers.get('x-api-key')?.trim();
-        if (!apiKey) return null;
+        if (!apiKey) {
+          const session = await sessionBucket(resolveCaller, request).catch(() => null);
+          return session && session !== 'busy' ? session.keyId : null;
+        }
         const known = apiKeys.cached(apiKey);
         const key = known !== undefined ? known : await apiKeys.authenticate(apiKey).catch(() => null);
         return key?.keyId ?? null;
@@ -150,7 +164,10 @@ export function createApp({
       // A browser can only send a cross-site request without a CORS preflight when it is
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies
       // and X-API-Key both force a preflight, so ordinary clients and GraphiQL pass.
-      useCSRFPrevention({ requestHeaders: ['x-api-key', 'x-graphql-yoga-csrf', 'graphql-preflight'] }),
+      // A dashboard session's credentials count the same way: Authorization, or the cookie's X-CSRF-Token.
+      useCSRFPrevention({
+        requestHeaders: ['x-api-key', 'authorization', 'x-csrf-token', 'x-graphql-yoga-csrf', 'graphql-preflight'],
+      }),
       EnvelopArmorPlugin({
         maxTokens: { n: 2000 },
         maxDepth: { n: 12, ignoreIntrospection: true, ...asValidationError },
@@ -161,7 +178,10 @@ export function createApp({
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
-      useApiKeyAuth(apiKeys),
+      useApiKeyAuth(apiKeys, resolveCaller, async () => {
+        await apiKeys.close();
+        await sessions.close();
+      }),
       useKeyConcurrency(config.operationsPerKey, {
         running: metrics.operationsRunning,
         waiting: metrics.operationsWaiting,
@@ -222,6 +242,25 @@ function maskUnexpected(config: Config) {
     if (code === STATEMENT_TIMEOUT) return requestTimeout(config.requestTimeoutMs);
     return maskError(error, message, isDev);
   };
+}
+
+/**
+ * The bucket of a request's dashboard session, for transports that check credentials
+ * themselves (graphql-sse's reservations, persisted queries): undefined without session
+ * credentials, null when they do not hold.
+ */
+async function sessionBucket(
+  resolveCaller: CallerResolver,
+  request: Request,
+): Promise<{ keyId: string } | null | 'busy' | undefined> {
+  if (!sessionCredentials(request)) return undefined;
+  try {
+    return { keyId: (await resolveCaller(request)).apiKeyId };
+  } catch (error) {
+    if (error instanceof LookupsBusy) return 'busy';
+    if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return null;
+    throw error;
+  }
 }
 
 function isLoopback(req: IncomingMessage | undefined): boolean {

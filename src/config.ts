@@ -164,6 +164,10 @@ const schema = z.object({
   OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
   OTEL_SDK_DISABLED: booleanFlag.default(false),
+  // Live dashboard sessions (sign-ins and portal sessions) a workspace may hold; past it, LIMIT_EXCEEDED.
+  DASHBOARD_SESSIONS_PER_WORKSPACE: z.coerce.number().int().min(1).max(1_000_000).default(1_000),
+  // The origin portal session URLs start with; unset: the request's own (Host, X-Forwarded-Proto).
+  PUBLIC_URL: httpUrl.optional(),
 });
 
 /** Every variable loadConfig reads (besides the X_FILE variants): docs/convo-hooks.env.example lists them all. */
@@ -291,6 +295,10 @@ export function loadConfig(
     /** MAX_WEBHOOKS_PER_WORKSPACE and MAX_WEBHOOKS_PER_AGENT; 0: no limit. */
     webhookLimits: { perWorkspace: e.MAX_WEBHOOKS_PER_WORKSPACE, perAgent: e.MAX_WEBHOOKS_PER_AGENT },
     maxConnections: e.MAX_CONNECTIONS,
+    /** DASHBOARD_SESSIONS_PER_WORKSPACE: live dashboard and portal sessions a workspace may hold. */
+    dashboardSessionsPerWorkspace: e.DASHBOARD_SESSIONS_PER_WORKSPACE,
+    /** PUBLIC_URL's origin, for portal session URLs; undefined: the request's. */
+    publicOrigin: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).origin : undefined,
     /** OpenTelemetry traces: where they go and how (undefined: tracing off, the SDK is never loaded). */
     tracing:
       e.OTEL_EXPORTER_OTLP_ENDPOINT && !e.OTEL_SDK_DISABLED

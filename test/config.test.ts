@@ -178,8 +178,17 @@ describe('name resolution settings', () => {
     });
   });
 
+  it('bounds dashboard sessions at 1,000 per workspace and takes PUBLIC_URL as an origin for portal URLs', () => {
+    expect(loadConfig({})).toMatchObject({ dashboardSessionsPerWorkspace: 1_000, publicOrigin: undefined });
+    expect(
+      loadConfig({ DASHBOARD_SESSIONS_PER_WORKSPACE: '5', PUBLIC_URL: 'https://hooks.example.com/base/' }),
+    ).toMatchObject({ dashboardSessionsPerWorkspace: 5, publicOrigin: 'https://hooks.example.com' });
+  });
+
   it.each([
     [{ DNS_SERVERS: 'ns1.example.com' }, 'DNS_SERVERS'],
+    [{ DASHBOARD_SESSIONS_PER_WORKSPACE: '0' }, 'DASHBOARD_SESSIONS_PER_WORKSPACE'],
+    [{ PUBLIC_URL: 'hooks.example.com' }, 'PUBLIC_URL'],
     [{ DNS_SERVERS: '10.0.0.2:99999' }, 'DNS_SERVERS'],
     [{ DNS_SERVERS: '10.0.0.2;10.0.0.3' }, 'DNS_SERVERS'],
     [{ DNS_TIMEOUT_MS: 'soon' }, 'DNS_TIMEOUT_MS'],

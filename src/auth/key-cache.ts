@@ -241,7 +241,7 @@ export type ApiKeyCache = ReturnType<typeof createApiKeyCache>;
  * Runs lookups `max` at a time with at most `maxWaiting` queued; past that, LookupsBusy.
  * A finished lookup hands its slot straight to the next in line.
  */
-function createLookupLane(max: number, maxWaiting: number) {
+export function createLookupLane(max: number, maxWaiting: number) {
   let running = 0;
   const waiting: (() => void)[] = [];
   return async <T>(run: () => Promise<T>): Promise<T> => {

@@ -139,7 +139,7 @@ const DeliveryConnection = connectionOf('Delivery', DeliveryRef, 'delivery', 'de
 /** `deliveries` of a webhook or an event: every parent's page in one statement. */
 function deliveriesOf(parent: store.DeliveryParent) {
   return async (parentIds: string[], ctx: Context, args: PageArgs & { status?: store.DeliveryStatus | null }) => {
-    const filter = { status: args.status };
+    const filter = { status: args.status, agentIds: ctx.access.agentIds };
     return resolvePages(
       parentIds,
       args,
@@ -186,7 +186,8 @@ builder.queryField('delivery', (t) =>
     nullable: true,
     description: 'One delivery of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The delivery id ("dlv_…").' }) },
-    resolve: (_root, { id }, ctx) => findOwn('delivery', id, (id) => store.findDelivery(ctx.sql, ctx.workspaceId, id)),
+    resolve: (_root, { id }, ctx) =>
+      findOwn('delivery', id, (id) => store.findDelivery(ctx.sql, ctx.workspaceId, id, ctx.access.agentIds)),
   }),
 );
 
@@ -205,7 +206,13 @@ builder.queryField('deliveries', (t) =>
       ...pageArgs(t.arg),
     },
     resolve: async (_root, args, ctx) => {
-      const search = { status: args.status, webhookId: args.webhookId, since: args.since, until: args.until };
+      const search = {
+        status: args.status,
+        webhookId: args.webhookId,
+        since: args.since,
+        until: args.until,
+        agentIds: ctx.access.agentIds,
+      };
       // An id of no webhook's shape is not looked up: it lists nothing, as an unknown id does.
       const matchesNothing = args.webhookId != null && !isId('webhook', args.webhookId);
       return resolvePage(
@@ -237,7 +244,7 @@ builder.subscriptionField('deliveryUpdates', (t) =>
 
 /** The current state of each changed delivery, until the client leaves or stops it, or its key is revoked. */
 async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped: AbortSignal) {
-  const stream = await ctx.liveStreams.open(ctx.apiKeyId);
+  const stream = await ctx.liveStreams.open(ctx.apiKeyId, ctx.access.expiresAt);
   // A generator waiting for the next change cannot be stopped from outside until that
   // change comes, so the feed also watches the request: a client that leaves frees its
   // slot at once, not at the workspace's next delivery.
@@ -248,7 +255,8 @@ async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped:
     const pace = (signal: AbortSignal) => ctx.readRate.paid(ctx.apiKeyId, signal);
     for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until, pace)) {
       // One query per page of changes.
-      for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids)) {
+      // A portal session hears only of its agents' deliveries.
+      for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids, ctx.access.agentIds)) {
         // Each change is its own answer: nothing cached or spent for the previous one counts.
         startSubscriptionEvent(ctx);
         yield delivery;

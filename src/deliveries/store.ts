@@ -2,6 +2,7 @@ import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/ke
 import type { Sql } from '../db/sql.js';
 import { announceDue, probeNow } from '../queue/enqueue.js';
 import { type Attempt, DELIVERY_STATUSES, type DeliveryStatus } from '../queue/record.js';
+import { type AgentScope, deliveryAgentFilter } from '../sessions/access.js';
 
 export type { Attempt, DeliveryStatus };
 
@@ -24,16 +25,28 @@ const columns = (sql: Sql) => sql`
   id, workspace_id, event_id, webhook_id, status, attempt_count, next_attempt_at, waiting, created_at, updated_at,
   ${pageMicros(sql)}`;
 
-export async function findDelivery(sql: Sql, workspaceId: string, id: string): Promise<Delivery | null> {
+export async function findDelivery(
+  sql: Sql,
+  workspaceId: string,
+  id: string,
+  agents?: AgentScope,
+): Promise<Delivery | null> {
   const [row] = await sql<Delivery[]>`/* deliveries.find */
-    select ${columns(sql)} from deliveries where workspace_id = ${workspaceId} and id = ${id}`;
+    select ${columns(sql)} from deliveries
+    where workspace_id = ${workspaceId} and id = ${id} ${deliveryAgentFilter(sql, workspaceId, agents)}`;
   return row ?? null;
 }
 
 /** Several deliveries of one workspace, in the order of `ids`; missing ones are left out. */
-export async function findDeliveries(sql: Sql, workspaceId: string, ids: string[]): Promise<Delivery[]> {
+export async function findDeliveries(
+  sql: Sql,
+  workspaceId: string,
+  ids: string[],
+  agents?: AgentScope,
+): Promise<Delivery[]> {
   const rows = await sql<Delivery[]>`/* deliveries.find-many */
-    select ${columns(sql)} from deliveries where workspace_id = ${workspaceId} and id = any(${ids}::text[])`;
+    select ${columns(sql)} from deliveries
+    where workspace_id = ${workspaceId} and id = any(${ids}::text[]) ${deliveryAgentFilter(sql, workspaceId, agents)}`;
   const byId = new Map(rows.map((row) => [row.id, row]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
@@ -52,7 +65,7 @@ export async function listDeliveriesOf(
   workspaceId: string,
   parent: DeliveryParent,
   parentIds: readonly string[],
-  filter: { status?: DeliveryStatus | null },
+  filter: { status?: DeliveryStatus | null; agentIds?: AgentScope },
   window: PageWindow,
   limit: number,
 ): Promise<Map<string, Delivery[]>> {
@@ -63,6 +76,7 @@ export async function listDeliveriesOf(
       select ${columns(sql)} from deliveries
       where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = p.id
         ${filter.status ? sql`and status = ${filter.status}` : sql``}
+        ${deliveryAgentFilter(sql, workspaceId, filter.agentIds)}
         ${windowFilter(sql, window)}
       order by ${windowOrder(sql, window)}
       limit ${limit}
@@ -83,12 +97,13 @@ export async function countDeliveriesOf(
   workspaceId: string,
   parent: DeliveryParent,
   parentIds: readonly string[],
-  filter: { status?: DeliveryStatus | null },
+  filter: { status?: DeliveryStatus | null; agentIds?: AgentScope },
 ): Promise<Map<string, number>> {
   const rows = await sql<{ parentId: string; count: number }[]>`/* deliveries.count */
     select ${sql(parentColumn[parent])} as parent_id, count(*)::int as count from deliveries
     where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = any(${parentIds as string[]}::text[])
       ${filter.status ? sql`and status = ${filter.status}` : sql``}
+      ${deliveryAgentFilter(sql, workspaceId, filter.agentIds)}
     group by 1`;
   return new Map(rows.map((row) => [row.parentId, row.count]));
 }
@@ -99,6 +114,8 @@ export type DeliverySearch = {
   webhookId?: string | null;
   since?: Date | null;
   until?: Date | null;
+  /** The caller's agents (a portal session's), by the webhook delivered to; null or absent: every agent. */
+  agentIds?: AgentScope;
 };
 
 function searchSql(sql: Sql, workspaceId: string, search: DeliverySearch) {
@@ -106,7 +123,8 @@ function searchSql(sql: Sql, workspaceId: string, search: DeliverySearch) {
     ${search.status ? sql`and status = ${search.status}` : sql``}
     ${search.webhookId ? sql`and webhook_id = ${search.webhookId}` : sql``}
     ${search.since ? sql`and created_at >= ${search.since}` : sql``}
-    ${search.until ? sql`and created_at < ${search.until}` : sql``}`;
+    ${search.until ? sql`and created_at < ${search.until}` : sql``}
+    ${deliveryAgentFilter(sql, workspaceId, search.agentIds)}`;
 }
 
 /**

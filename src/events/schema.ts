@@ -165,7 +165,8 @@ builder.queryField('event', (t) =>
     nullable: true,
     description: 'One event of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The event id ("evt_…").' }) },
-    resolve: (_root, { id }, ctx) => findOwn('event', id, (id) => findEvent(ctx.sql, ctx.workspaceId, id)),
+    resolve: (_root, { id }, ctx) =>
+      findOwn('event', id, (id) => findEvent(ctx.sql, ctx.workspaceId, id, ctx.access.agentIds)),
   }),
 );
 
@@ -187,7 +188,13 @@ builder.queryField('events', (t) =>
       ...pageArgs(t.arg),
     },
     resolve: (_root, args, ctx) => {
-      const search = { agentId: args.agentId, type: args.type, since: args.since, until: args.until };
+      const search = {
+        agentId: args.agentId,
+        type: args.type,
+        since: args.since,
+        until: args.until,
+        agentIds: ctx.access.agentIds,
+      };
       return resolvePage(
         args,
         ctx.budget,

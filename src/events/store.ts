@@ -4,6 +4,7 @@ import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/ke
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { announceDue, enqueueDeliveries, enqueueManualDelivery, type FanOutEvent } from '../queue/enqueue.js';
+import { type AgentScope, agentFilter } from '../sessions/access.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
@@ -275,16 +276,27 @@ export async function publishTestEvent(
   });
 }
 
-export async function findEvent(sql: Sql, workspaceId: string, id: string): Promise<EventRecord | null> {
+export async function findEvent(
+  sql: Sql,
+  workspaceId: string,
+  id: string,
+  agents?: AgentScope,
+): Promise<EventRecord | null> {
   const [row] = await sql<EventRecord[]>`/* events.find */
-    select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = ${id}`;
+    select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = ${id} ${agentFilter(sql, agents)}`;
   return row ?? null;
 }
 
 /** Several events of one workspace by id, in one statement; missing ones are left out. */
-export async function findEvents(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<EventRecord[]> {
+export async function findEvents(
+  sql: Sql,
+  workspaceId: string,
+  ids: readonly string[],
+  agents?: AgentScope,
+): Promise<EventRecord[]> {
   return sql<EventRecord[]>`/* events.find-many */
-    select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
+    select ${columns(sql)} from events
+    where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[]) ${agentFilter(sql, agents)}`;
 }
 
 /** The payloads of several events of one workspace, by id, in one statement. */
@@ -305,6 +317,8 @@ export type EventSearch = {
   type?: string | null;
   since?: Date | null;
   until?: Date | null;
+  /** The caller's agents (a portal session's); null or absent: every agent. */
+  agentIds?: AgentScope;
 };
 
 function searchSql(sql: Sql, workspaceId: string, search: EventSearch) {
@@ -312,7 +326,8 @@ function searchSql(sql: Sql, workspaceId: string, search: EventSearch) {
     ${search.agentId != null ? sql`and agent_id = ${search.agentId}` : sql``}
     ${search.type != null ? sql`and type = ${search.type}` : sql``}
     ${search.since ? sql`and created_at >= ${search.since}` : sql``}
-    ${search.until ? sql`and created_at < ${search.until}` : sql``}`;
+    ${search.until ? sql`and created_at < ${search.until}` : sql``}
+    ${agentFilter(sql, search.agentIds)}`;
 }
 
 /**

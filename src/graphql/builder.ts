@@ -8,6 +8,7 @@ import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
 import type { LiveStreams } from '../live/streams.js';
+import type { Access } from '../sessions/access.js';
 import type { Tracing } from '../telemetry/tracing.js';
 import { badUserInput, zodIssues } from './errors.js';
 import { MAX_PAGE_SIZE } from './paging.js';
@@ -60,7 +61,13 @@ export type KnownApiKeys = {
  * What every resolver receives: the API-key plugin has added the caller's workspace and
  * key before any resolver runs (introspection, which needs no key, runs none of ours).
  */
-export type Context = RequestContext & { workspaceId: string; apiKeyId: string };
+export type Context = RequestContext & {
+  workspaceId: string;
+  /** The caller's own bucket for rates, budgets and streams: the API key's id, or the session's. */
+  apiKeyId: string;
+  /** What the caller may do and see: everything for a key (sessions/access.ts). */
+  access: Access;
+};
 
 export type Types = {
   Context: Context;

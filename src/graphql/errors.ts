@@ -65,3 +65,8 @@ export async function mustFindOwn<T>(kind: IdKind, id: string, find: (id: string
   if (found === null) throw notFound(kind, id);
   return found;
 }
+
+/** The caller's access (a portal session's capabilities or agents) does not allow this; nothing was done. */
+export function forbidden(message: string): GraphQLError {
+  return new GraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+}

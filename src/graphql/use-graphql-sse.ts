@@ -14,6 +14,11 @@ export type GraphQLSSEOptions = {
    * many unknown keys are being looked up at once to look up one more.
    */
   authenticate: (apiKey: string) => Promise<{ keyId: string } | null | 'busy'>;
+  /**
+   * For a request without X-API-Key: its dashboard session's bucket (sessions/caller.ts),
+   * null when its session credentials do not hold, undefined when it carries none.
+   */
+  authenticateSession?: (request: Request) => Promise<{ keyId: string } | null | 'busy' | undefined>;
   /** Reservations a key may hold that no event stream has connected to yet. */
   pendingPerKey: number;
   /** A reservation nobody connects to within this time is dropped. */
@@ -58,6 +63,15 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
   const streams = new Map<string, { produced: number; taken: number; end: () => void }>();
   let handler: ((request: Request) => Promise<Response>) | undefined;
 
+  /** The request's key (or session), 'busy', or why it has none. */
+  const callerOf = async (request: Request): Promise<{ keyId: string } | 'busy' | { refused: string }> => {
+    const apiKey = request.headers.get('x-api-key')?.trim();
+    if (apiKey) return (await options.authenticate(apiKey)) ?? { refused: 'Invalid or revoked API key' };
+    const session = await options.authenticateSession?.(request);
+    if (session === undefined) return { refused: 'Missing X-API-Key header' };
+    return session ?? { refused: 'Invalid, ended or expired dashboard session' };
+  };
+
   const refused = (error: unknown): ExecutionResult => ({
     data: null,
     errors: [error instanceof GraphQLError ? error : (options.maskError(error, 'Unexpected error.') as GraphQLError)],
@@ -80,8 +94,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
         {
           async authenticate({ raw: request }) {
             if (request.method !== 'PUT') return streamToken(request) ?? '';
-            const apiKey = request.headers.get('x-api-key')?.trim();
-            const key = apiKey ? await options.authenticate(apiKey) : null;
+            const key = await callerOf(request);
             if (key === 'busy') {
               return refuse(
                 503,
@@ -90,8 +103,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
                 { 'Retry-After': '1' },
               );
             }
-            if (!key)
-              return refuse(401, 'UNAUTHENTICATED', apiKey ? 'Invalid or revoked API key' : 'Missing X-API-Key header');
+            if ('refused' in key) return refuse(401, 'UNAUTHENTICATED', key.refused);
             if (pendingOf(key.keyId) >= options.pendingPerKey) {
               return refuse(
                 429,
@@ -151,12 +163,10 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
       if (request.method === 'PUT') return endResponse(await handle(handler, request));
       // Everything else names a stream: only the key that reserved it may use it. A token
       // of another key reads as one that does not exist.
-      const apiKey = request.headers.get('x-api-key')?.trim();
-      const key = apiKey ? await options.authenticate(apiKey) : null;
+      const key = await callerOf(request);
       if (key === 'busy') return endResponse(json(503, { errors: [{ message: 'Try again shortly' }] }));
-      if (!key) {
-        const message = apiKey ? 'Invalid or revoked API key' : 'Missing X-API-Key header';
-        return endResponse(json(401, { errors: [{ message, extensions: { code: 'UNAUTHENTICATED' } }] }));
+      if ('refused' in key) {
+        return endResponse(json(401, { errors: [{ message: key.refused, extensions: { code: 'UNAUTHENTICATED' } }] }));
       }
       if (!token || owners.get(token) !== key.keyId) {
         return endResponse(

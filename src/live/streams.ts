@@ -27,8 +27,12 @@ export function createLiveStreams(sql: Pool, options: { perKey: number; listener
   };
   const recheck = async () => {
     if (open.size === 0) return;
+    // A stream's owner is an API key or a dashboard session (sessions/), which ends like a revoked key.
+    const owners = [...open.keys()];
     const revoked = await sql<{ id: string }[]>`/* api-keys.revoked */
-      select id from api_keys where id = any(${[...open.keys()]}::text[]) and revoked_at is not null`;
+      select id from api_keys where id = any(${owners}::text[]) and revoked_at is not null
+      union all
+      select id from dashboard_sessions where id = any(${owners}::text[]) and ended_at is not null`;
     for (const { id } of revoked) end(id);
   };
   const ensureListening = () => {
@@ -43,13 +47,24 @@ export function createLiveStreams(sql: Pool, options: { perKey: number; listener
   return {
     /** Whether `keyId` may open another stream here. */
     hasRoom: (keyId: string) => (open.get(keyId)?.size ?? 0) < options.perKey,
-    /** Registers a stream of `keyId`; its signal aborts when the key is revoked. */
-    async open(keyId: string): Promise<LiveStream> {
+    /**
+     * Registers a stream of `keyId`; its signal aborts when the key is revoked, or at
+     * `endsAt` (a dashboard session's expiry).
+     */
+    async open(keyId: string, endsAt?: Date): Promise<LiveStream> {
       const controller = new AbortController();
+      const expiry = endsAt
+        ? setTimeout(
+            () => controller.abort(new KeyRevoked('The dashboard session expired')),
+            Math.min(Math.max(0, endsAt.getTime() - Date.now()), 2 ** 31 - 1),
+          )
+        : undefined;
+      expiry?.unref();
       const streams = open.get(keyId) ?? new Set();
       streams.add(controller);
       open.set(keyId, streams);
       const close = () => {
+        clearTimeout(expiry);
         streams.delete(controller);
         if (streams.size === 0 && open.get(keyId) === streams) open.delete(keyId);
       };

@@ -28,9 +28,9 @@ const nodeLoader = createContextCache(
         if (kind) byKind.set(kind, [...(byKind.get(kind) ?? []), id]);
       }
       const find = {
-        webhook: (ids: string[]) => findWebhooks(ctx.sql, ctx.workspaceId, ids),
-        event: (ids: string[]) => findEvents(ctx.sql, ctx.workspaceId, ids),
-        delivery: (ids: string[]) => findDeliveries(ctx.sql, ctx.workspaceId, ids),
+        webhook: (ids: string[]) => findWebhooks(ctx.sql, ctx.workspaceId, ids, ctx.access.agentIds),
+        event: (ids: string[]) => findEvents(ctx.sql, ctx.workspaceId, ids, ctx.access.agentIds),
+        delivery: (ids: string[]) => findDeliveries(ctx.sql, ctx.workspaceId, ids, ctx.access.agentIds),
       };
       const found = new Map<string, NodeShape>();
       await Promise.all(

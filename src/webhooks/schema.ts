@@ -282,7 +282,8 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'One webhook of your workspace, or null when there is none with this id.',
     args: { id: t.arg.id({ required: true, description: 'The webhook id ("wh_…").' }) },
-    resolve: (_root, { id }, ctx) => findOwn('webhook', id, (id) => store.findWebhook(ctx.sql, ctx.workspaceId, id)),
+    resolve: (_root, { id }, ctx) =>
+      findOwn('webhook', id, (id) => store.findWebhook(ctx.sql, ctx.workspaceId, id, ctx.access.agentIds)),
   }),
   webhooks: t.field({
     type: WebhookConnection,
@@ -297,7 +298,7 @@ builder.queryFields((t) => ({
       ...pageArgs(t.arg),
     },
     resolve: (_root, args, ctx) => {
-      const filter = { agentId: args.agentId, active: args.active };
+      const filter = { agentId: args.agentId, active: args.active, agentIds: ctx.access.agentIds };
       return resolvePage(
         args,
         ctx.budget,

@@ -2,6 +2,7 @@ import { DELIVERIES_DUE } from '../db/channels.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
+import { type AgentScope, agentFilter } from '../sessions/access.js';
 import type { WebhookEventType } from './event-types.js';
 import { encryptSecret, generateSigningSecret, sealHeaders, type WebhookHeader } from './secrets.js';
 
@@ -55,7 +56,12 @@ export type WebhookPatch = Partial<
   Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond' | 'ordering' | 'headersEncrypted'>
 >;
 
-export type WebhookFilter = { agentId?: string | null; active?: boolean | null };
+export type WebhookFilter = {
+  agentId?: string | null;
+  active?: boolean | null;
+  /** The caller's agents (a portal session's); null or absent: every agent. */
+  agentIds?: AgentScope;
+};
 
 // The select list every read shares. `page_micros` is created_at in exact microseconds, for cursors.
 const columns = (sql: Sql) => sql`
@@ -104,22 +110,34 @@ export async function insertWebhook(
   return { ...(row as Webhook), secret };
 }
 
-export async function findWebhook(sql: Sql, workspaceId: string, id: string): Promise<Webhook | null> {
+export async function findWebhook(
+  sql: Sql,
+  workspaceId: string,
+  id: string,
+  agents?: AgentScope,
+): Promise<Webhook | null> {
   const [row] = await sql<Webhook[]>`/* webhooks.find */
-    select ${columns(sql)} from webhooks where workspace_id = ${workspaceId} and id = ${id}`;
+    select ${columns(sql)} from webhooks where workspace_id = ${workspaceId} and id = ${id} ${agentFilter(sql, agents)}`;
   return row ?? null;
 }
 
 /** Several webhooks of one workspace by id, in one statement; missing ones are left out. */
-export async function findWebhooks(sql: Sql, workspaceId: string, ids: readonly string[]): Promise<Webhook[]> {
+export async function findWebhooks(
+  sql: Sql,
+  workspaceId: string,
+  ids: readonly string[],
+  agents?: AgentScope,
+): Promise<Webhook[]> {
   return sql<Webhook[]>`/* webhooks.find-many */
-    select ${columns(sql)} from webhooks where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
+    select ${columns(sql)} from webhooks
+    where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[]) ${agentFilter(sql, agents)}`;
 }
 
 function filterSql(sql: Sql, workspaceId: string, filter: WebhookFilter) {
   return sql`workspace_id = ${workspaceId}
     ${filter.agentId != null ? sql`and agent_id = ${filter.agentId}` : sql``}
-    ${filter.active != null ? sql`and active = ${filter.active}` : sql``}`;
+    ${filter.active != null ? sql`and active = ${filter.active}` : sql``}
+    ${agentFilter(sql, filter.agentIds)}`;
 }
 
 /** Up to `limit` rows of the window, in its reading order (see db/keyset.ts). */

@@ -16,6 +16,20 @@ create table api_keys (
   revoked_at timestamp with time zone,
   last_used_at timestamp with time zone
 );
+create table dashboard_sessions (
+  id text not null,
+  workspace_id text not null,
+  kind text not null,
+  token_hash bytea,
+  portal_token_hash bytea,
+  redeemed_at timestamp with time zone,
+  agent_ids text[],
+  capabilities text[] not null,
+  created_by_key_id text not null,
+  created_at timestamp with time zone not null default now(),
+  expires_at timestamp with time zone not null,
+  ended_at timestamp with time zone
+);
 create table deliveries (
   id text not null,
   workspace_id text not null,
@@ -99,6 +113,13 @@ alter table agent_webhook_counts add constraint agent_webhook_counts_workspace_i
 alter table api_keys add constraint api_keys_key_hash_key UNIQUE (key_hash);
 alter table api_keys add constraint api_keys_pkey PRIMARY KEY (id);
 alter table api_keys add constraint api_keys_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
+alter table dashboard_sessions add constraint dashboard_sessions_check CHECK (((kind = 'portal'::text) = (portal_token_hash IS NOT NULL)));
+alter table dashboard_sessions add constraint dashboard_sessions_created_by_key_id_fkey FOREIGN KEY (created_by_key_id) REFERENCES api_keys(id) ON DELETE CASCADE;
+alter table dashboard_sessions add constraint dashboard_sessions_kind_check CHECK ((kind = ANY (ARRAY['key'::text, 'portal'::text])));
+alter table dashboard_sessions add constraint dashboard_sessions_pkey PRIMARY KEY (id);
+alter table dashboard_sessions add constraint dashboard_sessions_portal_token_hash_key UNIQUE (portal_token_hash);
+alter table dashboard_sessions add constraint dashboard_sessions_token_hash_key UNIQUE (token_hash);
+alter table dashboard_sessions add constraint dashboard_sessions_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
 alter table deliveries add constraint deliveries_check CHECK (((status = 'pending'::text) = (next_attempt_at IS NOT NULL)));
 alter table deliveries add constraint deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES events(id) ON DELETE CASCADE;
 alter table deliveries add constraint deliveries_pkey PRIMARY KEY (id);
@@ -123,6 +144,11 @@ CREATE UNIQUE INDEX agent_webhook_counts_pkey ON public.agent_webhook_counts USI
 CREATE UNIQUE INDEX api_keys_key_hash_key ON public.api_keys USING btree (key_hash);
 CREATE UNIQUE INDEX api_keys_pkey ON public.api_keys USING btree (id);
 CREATE INDEX api_keys_workspace ON public.api_keys USING btree (workspace_id, created_at DESC);
+CREATE INDEX dashboard_sessions_key ON public.dashboard_sessions USING btree (created_by_key_id) WHERE (ended_at IS NULL);
+CREATE UNIQUE INDEX dashboard_sessions_pkey ON public.dashboard_sessions USING btree (id);
+CREATE UNIQUE INDEX dashboard_sessions_portal_token_hash_key ON public.dashboard_sessions USING btree (portal_token_hash);
+CREATE UNIQUE INDEX dashboard_sessions_token_hash_key ON public.dashboard_sessions USING btree (token_hash);
+CREATE INDEX dashboard_sessions_workspace ON public.dashboard_sessions USING btree (workspace_id, expires_at) WHERE (ended_at IS NULL);
 CREATE INDEX deliveries_conversation ON public.deliveries USING btree (webhook_id, conversation_id, conversation_position) WHERE ((status = 'pending'::text) AND (conversation_id IS NOT NULL));
 CREATE INDEX deliveries_due ON public.deliveries USING btree (webhook_id, next_attempt_at) WHERE ((status = 'pending'::text) AND (NOT held) AND (NOT waiting));
 CREATE INDEX deliveries_event_page ON public.deliveries USING btree (event_id, created_at DESC, id DESC);
@@ -157,6 +183,23 @@ begin
   return null;
 end
 $function$;
+CREATE OR REPLACE FUNCTION public.end_sessions_of_revoked_keys()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+declare
+  ended text;
+begin
+  for ended in
+    update dashboard_sessions s set ended_at = now()
+    from revoked r
+    where s.created_by_key_id = r.id and r.revoked_at is not null and s.ended_at is null
+    returning s.id
+  loop
+    perform pg_notify('api_key_revoked', ended);
+  end loop;
+  return null;
+end $function$;
 CREATE OR REPLACE FUNCTION public.give_back_webhook_slots()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -219,6 +262,7 @@ begin
 end $function$;
 
 -- triggers
+CREATE TRIGGER api_keys_end_sessions AFTER UPDATE ON public.api_keys REFERENCING NEW TABLE AS revoked FOR EACH STATEMENT EXECUTE FUNCTION end_sessions_of_revoked_keys();
 CREATE TRIGGER deliveries_delete_attempts AFTER DELETE ON public.deliveries REFERENCING OLD TABLE AS deleted_deliveries FOR EACH STATEMENT EXECUTE FUNCTION delete_attempts_of_deleted_deliveries();
 CREATE TRIGGER webhooks_give_back_slots AFTER DELETE ON public.webhooks REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION give_back_webhook_slots();
 CREATE TRIGGER webhooks_mark_backlog_unsynced BEFORE UPDATE OF active ON public.webhooks FOR EACH ROW WHEN ((old.active IS DISTINCT FROM new.active)) EXECUTE FUNCTION mark_backlog_unsynced();

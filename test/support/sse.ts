@@ -2,7 +2,7 @@
 export async function subscribe(
   url: string,
   query: string,
-  options: { apiKey?: string; variables?: Record<string, unknown> } = {},
+  options: { apiKey?: string; variables?: Record<string, unknown>; headers?: Record<string, string> } = {},
 ) {
   const controller = new AbortController();
   const body = JSON.stringify({ query, variables: options.variables });
@@ -12,6 +12,7 @@ export async function subscribe(
       'content-type': 'application/json',
       accept: 'text/event-stream',
       ...(options.apiKey ? { 'x-api-key': options.apiKey } : {}),
+      ...options.headers,
     },
     body,
     signal: controller.signal,

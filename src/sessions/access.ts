@@ -1,0 +1,44 @@
+import type { Sql } from '../db/sql.js';
+
+/** What a portal session may do besides reading (CONTRACT.md section 8); VIEW is always held. */
+export const CAPABILITIES = ['VIEW', 'MANAGE_WEBHOOKS', 'RETRY', 'MANAGE_API_KEYS'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+/**
+ * Who is calling, beyond the workspace: an API key, a dashboard session a key signed in
+ * (both may do everything), or a portal session a key made for someone else (its
+ * capabilities, its agents).
+ */
+export type Access = {
+  kind: 'key' | 'session' | 'portal';
+  /** The agents whose rows the caller sees; null: every agent of the workspace. */
+  agentIds: readonly string[] | null;
+  capabilities: ReadonlySet<Capability>;
+  /** The API key behind the caller: itself, or the key that made the session. */
+  keyId: string;
+  /** When a session ends (its open streams end then too); undefined for a key. */
+  expiresAt?: Date;
+};
+
+export const ALL_CAPABILITIES: ReadonlySet<Capability> = new Set(CAPABILITIES);
+
+/** An API key's own access: everything, every agent. */
+export function keyAccess(keyId: string): Access {
+  return { kind: 'key', agentIds: null, capabilities: ALL_CAPABILITIES, keyId };
+}
+
+/** Which agents' rows a read may return; null: every agent (no filter at all). */
+export type AgentScope = readonly string[] | null | undefined;
+
+/** `and agent_id = any(…)` for rows that carry their agent (webhooks, events); nothing when unscoped. */
+export function agentFilter(sql: Sql, agents: AgentScope, column = 'agent_id') {
+  return agents ? sql`and ${sql(column)} = any(${agents as string[]}::text[])` : sql``;
+}
+
+/** The same for deliveries, which belong to the agent of the webhook they go to. */
+export function deliveryAgentFilter(sql: Sql, workspaceId: string, agents: AgentScope) {
+  return agents
+    ? sql`and webhook_id in (
+        select id from webhooks where workspace_id = ${workspaceId} and agent_id = any(${agents as string[]}::text[]))`
+    : sql``;
+}
