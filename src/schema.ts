@@ -5,6 +5,7 @@ import { chargeResponseBytes } from './graphql/response-bytes.js';
 import './webhooks/schema.js';
 import './events/schema.js';
 import './delivery/schema.js';
+import './stats/schema.js';
 import './nodes/schema.js';
 import './workspaces/schema.js';
 import './auth/schema.js';
