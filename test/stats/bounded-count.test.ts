@@ -1,4 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { countDeliveriesOf, countSearchedDeliveries } from '../../src/delivery/store.js';
+import { countSearchedEvents } from '../../src/events/store.js';
+import { BOUNDED_COUNT_LIMIT, resolvePage } from '../../src/graphql/connection.js';
+import { createReadBudget } from '../../src/graphql/read-budget.js';
+import { countWebhooks } from '../../src/webhooks/store.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { REGISTER, validWebhook } from '../support/operations.js';
 
@@ -107,5 +112,30 @@ describe('boundedCount', () => {
     );
     expect(res.errors?.[0]?.extensions?.code).toBe('OPERATION_TOO_COMPLEX');
     expect(res.errors?.[0]?.message).toMatch(/boundedCount/);
+  });
+
+  it('never counts past the limit: the count statements stop at 10,001 rows, not after every match', async () => {
+    const { workspaceId, big, small } = fixture;
+    const atMost = BOUNDED_COUNT_LIMIT + 1;
+    expect(await countSearchedDeliveries(app.sql, workspaceId, {}, atMost)).toBe(atMost);
+    expect(await countSearchedDeliveries(app.sql, workspaceId, {})).toBe(OVER + 7);
+    const perWebhook = await countDeliveriesOf(app.sql, workspaceId, 'webhook', [big.id, small.id], {}, atMost);
+    expect(Object.fromEntries(perWebhook)).toEqual({ [big.id]: atMost, [small.id]: 7 });
+    expect(await countSearchedEvents(app.sql, workspaceId, {}, 1)).toBe(1);
+    expect(await countWebhooks(app.sql, workspaceId, {}, 1)).toBe(1);
+
+    // And a connection asks its store for the bounded count, never for the exact one.
+    const asked: (number | undefined)[] = [];
+    const page = await resolvePage(
+      { first: 1 },
+      createReadBudget({ rows: 100, bytes: 1_000_000, counts: 3 }),
+      async () => [],
+      (limit) => {
+        asked.push(limit);
+        return countSearchedDeliveries(app.sql, workspaceId, {}, limit);
+      },
+    );
+    expect(await page.boundedCount()).toEqual({ count: BOUNDED_COUNT_LIMIT, exact: false });
+    expect(asked).toEqual([atMost]);
   });
 });
