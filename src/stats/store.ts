@@ -1,5 +1,5 @@
 import type { Sql } from '../db/sql.js';
-import { addHistogram, durationBucket, emptyHistogram } from './histogram.js';
+import { addHistogram, DURATION_BUCKETS, durationBucket, emptyHistogram } from './histogram.js';
 
 /** One attempt as the rollups count it. */
 export type CountedAttempt = {
@@ -75,8 +75,17 @@ function upsertRollups(sql: Sql, table: keyof typeof ROLLUP_TABLES, rollups: Rol
       attempts = s.attempts + excluded.attempts,
       succeeded = s.succeeded + excluded.succeeded,
       failed = s.failed + excluded.failed,
-      durations = array(
-        select a + b from unnest(s.durations, excluded.durations) with ordinality as d(a, b, n) order by n)`;
+      durations = ${eachPosition(sql, (i) => `s.durations[${i}] + excluded.durations[${i}]`)}`;
+}
+
+/**
+ * `array[f(1), …, f(42)]`, a histogram built position by position, written out: 42 plain
+ * expressions (or aggregates) per row cost a fraction of unnesting each array and
+ * grouping the pieces (a day of minute rows took 0.7 s that way). Constant text only.
+ */
+function eachPosition(sql: Sql, expression: (position: number) => string) {
+  const positions = Array.from({ length: DURATION_BUCKETS }, (_, i) => expression(i + 1));
+  return sql.unsafe(`array[${positions.join(', ')}]::int[]`);
 }
 
 /**
@@ -144,28 +153,16 @@ export async function readDeliveryStats(
   const table = ROLLUP_TABLES[query.interval === 'minute' ? 'minute' : 'hour'];
   const rows = await sql<
     { bucket: number; attempts: number; succeeded: number; failed: number; durations: number[] }[]
-  >`
-    /* stats.read */
-    with picked as (
-      select floor(extract(epoch from starts_at - ${start}::timestamptz) * 1000 / ${intervalMs})::int as bucket,
-        attempts, succeeded, failed, durations
-      from ${sql(table)}
-      where workspace_id = ${query.workspaceId}
-        ${query.webhookId ? sql`and webhook_id = ${query.webhookId}` : sql``}
-        ${query.agentIds ? sql`and agent_id = any(${query.agentIds as string[]}::text[])` : sql``}
-        and starts_at >= ${start} and starts_at < ${query.until}
-    ), totals as (
-      select bucket, sum(attempts)::int as attempts, sum(succeeded)::int as succeeded, sum(failed)::int as failed
-      from picked group by bucket
-    ), histograms as (
-      select bucket, array_agg(n order by position) as durations from (
-        select p.bucket, d.position, sum(d.n)::int as n
-        from picked p cross join lateral unnest(p.durations) with ordinality as d(n, position)
-        group by 1, 2
-      ) per_position group by bucket
-    )
-    select t.bucket, t.attempts, t.succeeded, t.failed, h.durations
-    from totals t join histograms h using (bucket)`;
+  >`/* stats.read */
+    select floor(extract(epoch from starts_at - ${start}::timestamptz) * 1000 / ${intervalMs})::int as bucket,
+      sum(attempts)::int as attempts, sum(succeeded)::int as succeeded, sum(failed)::int as failed,
+      ${eachPosition(sql, (i) => `sum(durations[${i}])`)} as durations
+    from ${sql(table)}
+    where workspace_id = ${query.workspaceId}
+      ${query.webhookId ? sql`and webhook_id = ${query.webhookId}` : sql``}
+      ${query.agentIds ? sql`and agent_id = any(${query.agentIds as string[]}::text[])` : sql``}
+      and starts_at >= ${start} and starts_at < ${query.until}
+    group by 1`;
   const buckets = emptyBuckets(query);
   for (const row of rows) {
     const bucket = buckets[row.bucket];
