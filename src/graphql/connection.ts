@@ -264,7 +264,7 @@ export function connectionOf<T extends Pageable>(
       }),
       boundedCount: t.field({
         type: BoundedCountRef,
-        description: `How many ${nouns} match, counted no further than ${BOUNDED_COUNT_LIMIT.toLocaleString('en')}: exact below that, else \`count\` ${BOUNDED_COUNT_LIMIT} with \`exact\` false (show "${BOUNDED_COUNT_LIMIT.toLocaleString('en')}+"). Costs the same at any size of list; one of the at most 3 counts per request, as \`totalCount\` is.`,
+        description: `How many ${nouns} match, counted no further than ${BOUNDED_COUNT_LIMIT.toLocaleString('en')}: exact below that, else \`count\` ${BOUNDED_COUNT_LIMIT} with \`exact\` false (show "${BOUNDED_COUNT_LIMIT.toLocaleString('en')}+"). Its cost stops growing at ${(BOUNDED_COUNT_LIMIT + 1).toLocaleString('en')} rows, whatever the size of the list; one of the at most 3 counts per request, as \`totalCount\` is.`,
         complexity: 10,
         resolve: (page) => page.boundedCount(),
       }),
