@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { startRetention } from '../../src/delivery/retention.js';
 import { durationBucket, percentile } from '../../src/stats/histogram.js';
 import { pruneRollups, readDeliveryStats } from '../../src/stats/store.js';
 import { createTestApp, type TestApp } from '../support/app.js';
@@ -187,14 +188,30 @@ describe('deliveryStats', () => {
     expect(noInterval.errors?.[0]?.message).toMatch(/\$interval/);
   });
 
-  it('drops rollup rows older than retention', async () => {
+  it('drops rollup rows older than retention, with the retention job', async () => {
     const { workspaceId, okHook } = traffic;
-    await app.sql`
-      insert into delivery_stats_minute (webhook_id, starts_at, workspace_id, agent_id, attempts, succeeded, failed, durations)
-      values (${okHook.id}, now() - interval '40 days', ${workspaceId}, 'agent-ok', 1, 1, 0, array_fill(0, array[42]))`;
-    expect(await pruneRollups(app.sql, new Date(Date.now() - 30 * DAY))).toBe(1);
-    const [left] = await app.sql`select count(*)::int as n from delivery_stats_minute where webhook_id = ${okHook.id}`;
-    expect(left?.n).toBeGreaterThan(0);
+    const old = (table: 'delivery_stats_minute' | 'delivery_stats_hour') => app.sql`
+      insert into ${app.sql(table)} (webhook_id, starts_at, workspace_id, agent_id, attempts, succeeded, failed, durations)
+      values (${okHook.id}, date_trunc('hour', now()) - interval '40 days', ${workspaceId}, 'agent-ok', 1, 1, 0,
+        array_fill(0, array[42]))`;
+    await old('delivery_stats_minute');
+    await old('delivery_stats_hour');
+    const oldRows = async () => {
+      const [row] = await app.sql<{ n: number }[]>`
+        select (select count(*) from delivery_stats_minute where starts_at < now() - interval '30 days')
+          + (select count(*) from delivery_stats_hour where starts_at < now() - interval '30 days') as n`;
+      return Number(row?.n);
+    };
+    expect(await oldRows()).toBe(2);
+    const stop = startRetention(app.sql, { retentionMs: 30 * DAY, intervalMs: 60_000, log: app.log });
+    try {
+      await eventually(async () => (await oldRows()) === 0);
+    } finally {
+      await stop();
+    }
+    // This hour's rows stay.
+    expect((await stats(traffic.apiKey, { since: ago(HOUR), interval: 'HOUR' })).attempts).toBe(10);
+    expect(await pruneRollups(app.sql, new Date(Date.now() - 30 * DAY))).toBe(0);
   });
 });
 
