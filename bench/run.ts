@@ -29,6 +29,7 @@ import { publishBatchScenario } from './scenarios/publish-batch.js';
 import { rateLimitScenario } from './scenarios/rate-limit.js';
 import { registerScenario } from './scenarios/register.js';
 import { scaleScenario } from './scenarios/scale.js';
+import { statsScenario } from './scenarios/stats.js';
 
 /** BENCH_ONLY=register,isolation runs just those scenarios (while profiling one). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
@@ -145,6 +146,7 @@ const scenarios = {
   'ingest-limits': ingestLimitsScenario,
   'fan-out': fanOutScenario,
   list: listScalingScenario,
+  stats: statsScenario,
   memory: memoryScenario,
   // After everything: it empties the delivery tables, then fills them with 10 million deliveries.
   scale: scaleScenario,

@@ -6,6 +6,7 @@ import { enforceAccess } from './sessions/capabilities.js';
 import './webhooks/schema.js';
 import './events/schema.js';
 import './deliveries/schema.js';
+import './stats/schema.js';
 import './nodes/schema.js';
 import './workspaces/schema.js';
 import './auth/schema.js';

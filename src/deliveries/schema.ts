@@ -145,7 +145,7 @@ function deliveriesOf(parent: store.DeliveryParent) {
       args,
       ctx.budget,
       (window, limit) => store.listDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter, window, limit),
-      () => store.countDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter),
+      (atMost) => store.countDeliveriesOf(ctx.sql, ctx.workspaceId, parent, parentIds, filter, atMost),
     );
   };
 }
@@ -220,7 +220,8 @@ builder.queryField('deliveries', (t) =>
         ctx.budget,
         async (window, limit) =>
           matchesNothing ? [] : store.searchDeliveries(ctx.sql, ctx.workspaceId, search, window, limit),
-        async () => (matchesNothing ? 0 : store.countSearchedDeliveries(ctx.sql, ctx.workspaceId, search)),
+        async (atMost) =>
+          matchesNothing ? 0 : store.countSearchedDeliveries(ctx.sql, ctx.workspaceId, search, atMost),
         timeRangeIssues(search),
       );
     },

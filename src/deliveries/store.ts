@@ -1,3 +1,4 @@
+import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { announceDue, probeNow } from '../queue/enqueue.js';
@@ -91,14 +92,31 @@ export async function listDeliveriesOf(
   return pages;
 }
 
-/** How many deliveries each of several webhooks (or events) has, in one statement. */
+/**
+ * How many deliveries each of several webhooks (or events) has, in one statement; with
+ * `atMost`, each parent's are counted no further than that.
+ */
 export async function countDeliveriesOf(
   sql: Sql,
   workspaceId: string,
   parent: DeliveryParent,
   parentIds: readonly string[],
   filter: { status?: DeliveryStatus | null; agentIds?: AgentScope },
+  atMost?: number,
 ): Promise<Map<string, number>> {
+  if (atMost !== undefined) {
+    const bounded = await sql<{ parentId: string; count: number }[]>`/* deliveries.count-bounded */
+      select p.id as parent_id, c.count
+      from unnest(${parentIds as string[]}::text[]) as p(id)
+      cross join lateral (${countRows(
+        sql,
+        sql`deliveries where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = p.id
+          ${filter.status ? sql`and status = ${filter.status}` : sql``}
+          ${deliveryAgentFilter(sql, workspaceId, filter.agentIds)}`,
+        atMost,
+      )}) c`;
+    return new Map(bounded.map((row) => [row.parentId, row.count]));
+  }
   const rows = await sql<{ parentId: string; count: number }[]>`/* deliveries.count */
     select ${sql(parentColumn[parent])} as parent_id, count(*)::int as count from deliveries
     where workspace_id = ${workspaceId} and ${sql(parentColumn[parent])} = any(${parentIds as string[]}::text[])
@@ -163,9 +181,15 @@ export async function searchDeliveries(
     limit ${limit}`;
 }
 
-export async function countSearchedDeliveries(sql: Sql, workspaceId: string, search: DeliverySearch) {
+/** How many deliveries match; with `atMost`, counted no further than that. */
+export async function countSearchedDeliveries(
+  sql: Sql,
+  workspaceId: string,
+  search: DeliverySearch,
+  atMost?: number,
+): Promise<number> {
   const [row] = await sql<{ count: number }[]>`/* deliveries.search-count */
-    select count(*)::int as count from deliveries where ${searchSql(sql, workspaceId, search)}`;
+    ${countRows(sql, sql`deliveries where ${searchSql(sql, workspaceId, search)}`, atMost)}`;
   return row?.count ?? 0;
 }
 

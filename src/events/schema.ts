@@ -199,7 +199,7 @@ builder.queryField('events', (t) =>
         args,
         ctx.budget,
         (window, limit) => searchEvents(ctx.sql, ctx.workspaceId, search, window, limit),
-        () => countSearchedEvents(ctx.sql, ctx.workspaceId, search),
+        (atMost) => countSearchedEvents(ctx.sql, ctx.workspaceId, search, atMost),
         timeRangeIssues(search),
       );
     },

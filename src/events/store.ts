@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DeliveryChange } from '../db/channels.js';
+import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
@@ -349,8 +350,14 @@ export async function searchEvents(
     limit ${limit}`;
 }
 
-export async function countSearchedEvents(sql: Sql, workspaceId: string, search: EventSearch): Promise<number> {
+/** How many events match; with `atMost`, counted no further than that. */
+export async function countSearchedEvents(
+  sql: Sql,
+  workspaceId: string,
+  search: EventSearch,
+  atMost?: number,
+): Promise<number> {
   const [row] = await sql<{ count: number }[]>`/* events.search-count */
-    select count(*)::int as count from events where ${searchSql(sql, workspaceId, search)}`;
+    ${countRows(sql, sql`events where ${searchSql(sql, workspaceId, search)}`, atMost)}`;
   return row?.count ?? 0;
 }

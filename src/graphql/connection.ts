@@ -24,7 +24,24 @@ export type Page<T extends Pageable> = {
   hasNextPage: () => Promise<boolean>;
   hasPreviousPage: () => Promise<boolean>;
   totalCount: () => Promise<number>;
+  boundedCount: () => Promise<BoundedCount>;
 };
+
+/** A count that stops at BOUNDED_COUNT_LIMIT: exact below it, "10,000+" at it. */
+export type BoundedCount = { count: number; exact: boolean };
+
+/** Where `boundedCount` stops counting: a page never waits for a count of more rows than this. */
+export const BOUNDED_COUNT_LIMIT = 10_000;
+
+/**
+ * Counts, exactly (no `atMost`) or no further than `atMost` rows: what a store's count
+ * function does with its optional last argument.
+ */
+export type CountRows<C> = (atMost?: number) => Promise<C>;
+
+/** One more row than the limit is counted, to know whether there are more. */
+const toBounded = (counted: number): BoundedCount =>
+  counted > BOUNDED_COUNT_LIMIT ? { count: BOUNDED_COUNT_LIMIT, exact: false } : { count: counted, exact: true };
 
 /**
  * Resolves a connection field: reads one row more than asked for, from the end the
@@ -36,7 +53,7 @@ export async function resolvePage<T extends Pageable>(
   args: PageArgs,
   budget: ReadBudget,
   fetch: (window: PageWindow, limit: number) => Promise<T[]>,
-  totalCount: () => Promise<number>,
+  count: CountRows<number>,
   issues: InputIssue[] = [],
 ): Promise<Page<T>> {
   const plan = planPage(args, issues);
@@ -47,10 +64,19 @@ export async function resolvePage<T extends Pageable>(
     budget.spend(found.length);
     return found.length > 0;
   };
-  return toPage(rows, plan, probe, () => {
-    budget.count();
-    return totalCount();
-  });
+  return toPage(
+    rows,
+    plan,
+    probe,
+    () => {
+      budget.count();
+      return count();
+    },
+    async () => {
+      budget.count();
+      return toBounded(await count(BOUNDED_COUNT_LIMIT + 1));
+    },
+  );
 }
 
 /**
@@ -62,12 +88,13 @@ export async function resolvePages<T extends Pageable>(
   args: PageArgs,
   budget: ReadBudget,
   fetch: (window: PageWindow, limit: number) => Promise<Map<string, T[]>>,
-  count: () => Promise<Map<string, number>>,
+  count: CountRows<Map<string, number>>,
 ): Promise<Page<T>[]> {
   const plan = planPage(args);
   const rowsByParent = await fetch(plan.window, plan.size + 1);
   budget.spend([...rowsByParent.values()].reduce((n, rows) => n + rows.length, 0));
   let counts: Promise<Map<string, number>> | undefined;
+  let boundedCounts: Promise<Map<string, number>> | undefined;
   // One probe for all parents, made for the first parent that asks.
   const probes = new Map<string, Promise<Map<string, T[]>>>();
   const probeAll = (window: PageWindow) => {
@@ -95,6 +122,14 @@ export async function resolvePages<T extends Pageable>(
         });
         return (await counts).get(id) ?? 0;
       },
+      async () => {
+        // The same for bounded counts: one statement, each parent's count stopping at the limit.
+        boundedCounts ??= Promise.resolve().then(() => {
+          budget.count();
+          return count(BOUNDED_COUNT_LIMIT + 1);
+        });
+        return toBounded((await boundedCounts).get(id) ?? 0);
+      },
     ),
   );
 }
@@ -109,6 +144,7 @@ function toPage<T extends Pageable>(
   plan: PagePlan,
   probe: (window: PageWindow) => Promise<boolean>,
   totalCount: () => Promise<number>,
+  boundedCount: () => Promise<BoundedCount>,
 ): Page<T> {
   const more = rows.length > plan.size;
   const nodes = rows.slice(0, plan.size);
@@ -121,6 +157,7 @@ function toPage<T extends Pageable>(
     hasNextPage: plan.backwards ? beyondBefore : async () => more,
     hasPreviousPage: plan.backwards ? async () => more : beyondAfter,
     totalCount,
+    boundedCount: once(boundedCount),
   };
 }
 
@@ -162,6 +199,18 @@ const PageInfo = builder.objectRef<PageInfoShape>('PageInfo').implement({
     endCursor: t.exposeString('endCursor', {
       nullable: true,
       description: 'Cursor of the last item of this page; pass it as `after` for the next page.',
+    }),
+  }),
+});
+
+const BoundedCountRef = builder.objectRef<BoundedCount>('BoundedCount').implement({
+  description: `A count that stops at ${BOUNDED_COUNT_LIMIT.toLocaleString('en')}, so it costs the same however long the list.`,
+  fields: (t) => ({
+    count: t.exposeInt('count', {
+      description: `How many match, up to ${BOUNDED_COUNT_LIMIT}: exact when \`exact\` is true, else "at least ${BOUNDED_COUNT_LIMIT}".`,
+    }),
+    exact: t.exposeBoolean('exact', {
+      description: `False when more than ${BOUNDED_COUNT_LIMIT} match and \`count\` stopped there.`,
     }),
   }),
 });
@@ -209,9 +258,15 @@ export function connectionOf<T extends Pageable>(
         },
       }),
       totalCount: t.int({
-        description: `How many ${nouns} match, across all pages. Costs a count of every match: select it only when needed (at most 3 per request).`,
+        description: `How many ${nouns} match, across all pages. Costs a count of every match, which grows with the list: select it only when needed, and prefer \`boundedCount\` for a page (at most 3 counts of either kind per request).`,
         complexity: 10,
         resolve: (page) => page.totalCount(),
+      }),
+      boundedCount: t.field({
+        type: BoundedCountRef,
+        description: `How many ${nouns} match, counted no further than ${BOUNDED_COUNT_LIMIT.toLocaleString('en')}: exact below that, else \`count\` ${BOUNDED_COUNT_LIMIT} with \`exact\` false (show "${BOUNDED_COUNT_LIMIT.toLocaleString('en')}+"). Its cost stops growing at ${(BOUNDED_COUNT_LIMIT + 1).toLocaleString('en')} rows, whatever the size of the list; one of the at most 3 counts per request, as \`totalCount\` is.`,
+        complexity: 10,
+        resolve: (page) => page.boundedCount(),
       }),
     }),
   });

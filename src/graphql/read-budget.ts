@@ -5,7 +5,10 @@ export type ReadLimits = {
   rows: number;
   /** Bytes one response may carry: every string and JSON value, every copy of it. */
   bytes: number;
-  /** Exact counts (`totalCount`) one request may make: each reads every row it counts. */
+  /**
+   * Counts one request may make: exact ones (`totalCount`) read every row they count,
+   * bounded ones (`boundedCount`) up to 10,001 index entries each.
+   */
   counts: number;
 };
 
@@ -24,7 +27,7 @@ export function createReadBudget(limits: ReadLimits) {
   let counts = 0;
   let exceeded = false;
   return {
-    /** Takes one exact count before it runs; throws past the request's share. */
+    /** Takes one count (exact or bounded) before it runs; throws past the request's share. */
     count() {
       counts += 1;
       if (counts > limits.counts) throw tooManyCounts(limits.counts);
@@ -47,7 +50,7 @@ export type ReadBudget = ReturnType<typeof createReadBudget>;
 
 function tooManyCounts(max: number): GraphQLError {
   return new GraphQLError(
-    `This operation asks for more than ${max} totalCount: each counts every row it matches, so ask for at most ${max} per request`,
+    `This operation asks for more than ${max} counts (totalCount or boundedCount): each counts the rows it matches, so ask for at most ${max} per request`,
     { extensions: { code: 'OPERATION_TOO_COMPLEX', http: { status: 400 } } },
   );
 }

@@ -1,4 +1,5 @@
 import type { Pool, Sql } from '../db/sql.js';
+import { addToRollups } from '../stats/store.js';
 import { releaseChainHeads } from './conversations.js';
 import { announceChanges, announceDue } from './enqueue.js';
 
@@ -85,7 +86,8 @@ const MAX_PROBE_INTERVAL_MS = 5 * 60_000;
 
 /**
  * Writes a batch of attempt outcomes in one transaction: each webhook's health, then the
- * attempt rows and the delivery states (only where the claim is still ours).
+ * attempt rows and the delivery states (only where the claim is still ours), then the
+ * attempts' per-minute and per-hour statistics.
  * Health: any success clears the failure streak and closes the circuit; a streak of
  * `circuitFailures` opens it (one probe at a time from then on, see claim.ts); a 410, or
  * failures for longer than `disableAfterMs`, turn the webhook off with a reason.
@@ -201,7 +203,18 @@ export async function recordOutcomes(
       (select e.type from events e where e.id = r.event_id) as event_type, r.attempt_count, r.status_code, r.error
     from recorded r
     where r.status = 'failed'`;
-    const [changed, failed] = await Promise.all([healthQuery, recordQuery]);
+    // The statistics' rollups (stats/store.ts): one more statement for the whole batch.
+    const rollupQuery = addToRollups(
+      sql,
+      outcomes.map((o) => ({
+        workspaceId: o.workspaceId,
+        webhookId: o.webhookId,
+        attemptedAt: o.attempt.attemptedAt,
+        durationMs: o.attempt.durationMs,
+        succeeded: o.status === 'succeeded',
+      })),
+    );
+    const [changed, failed] = await Promise.all([healthQuery, recordQuery, rollupQuery]);
     await onEnded(sql, { turnedOff: changed.filter((w) => w.turnedOff), failedForGood: failed });
     recorded = {
       failedForGood: failed.length,

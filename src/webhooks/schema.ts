@@ -303,7 +303,7 @@ builder.queryFields((t) => ({
         args,
         ctx.budget,
         (window, limit) => store.listWebhooks(ctx.sql, ctx.workspaceId, filter, window, limit),
-        () => store.countWebhooks(ctx.sql, ctx.workspaceId, filter),
+        (atMost) => store.countWebhooks(ctx.sql, ctx.workspaceId, filter, atMost),
       );
     },
   }),

@@ -1,4 +1,5 @@
 import { DELIVERIES_DUE } from '../db/channels.js';
+import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
@@ -156,9 +157,15 @@ export async function listWebhooks(
     limit ${limit}`;
 }
 
-export async function countWebhooks(sql: Sql, workspaceId: string, filter: WebhookFilter): Promise<number> {
+/** How many webhooks match; with `atMost`, counted no further than that. */
+export async function countWebhooks(
+  sql: Sql,
+  workspaceId: string,
+  filter: WebhookFilter,
+  atMost?: number,
+): Promise<number> {
   const [row] = await sql<{ count: number }[]>`/* webhooks.count */
-    select count(*)::int as count from webhooks where ${filterSql(sql, workspaceId, filter)}`;
+    ${countRows(sql, sql`webhooks where ${filterSql(sql, workspaceId, filter)}`, atMost)}`;
   return row?.count ?? 0;
 }
 

@@ -1,5 +1,6 @@
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
+import { pruneRollups } from '../stats/store.js';
 
 /**
  * Deletes events older than the retention period, with their deliveries (by cascade) and
@@ -46,10 +47,14 @@ export async function pruneOnce(sql: Pool, retentionMs: number, batchSize = 1000
 export function startRetention(sql: Pool, options: { retentionMs: number; intervalMs: number; log: Logger }) {
   let running: Promise<unknown> = Promise.resolve();
   const run = () => {
-    running = pruneOnce(sql, options.retentionMs).then(
-      (deleted) => deleted > 0 && options.log.info({ deleted }, 'pruned events past retention'),
-      (error: unknown) => options.log.warn({ err: error }, 'pruning failed; trying again next round'),
-    );
+    running = pruneOnce(sql, options.retentionMs)
+      .then((deleted) => deleted > 0 && options.log.info({ deleted }, 'pruned events past retention'))
+      // The statistics' rollups go after the same period (stats/store.ts).
+      .then(() => pruneRollups(sql, new Date(Date.now() - options.retentionMs)))
+      .then(
+        (deleted) => deleted > 0 && options.log.info({ deleted }, 'pruned statistics rollups past retention'),
+        (error: unknown) => options.log.warn({ err: error }, 'pruning failed; trying again next round'),
+      );
   };
   run();
   const timer = setInterval(run, options.intervalMs);

@@ -56,6 +56,26 @@ create table delivery_attempts (
   error text,
   response_body text
 );
+create table delivery_stats_hour (
+  webhook_id text not null,
+  starts_at timestamp with time zone not null,
+  workspace_id text not null,
+  agent_id text not null,
+  attempts integer not null,
+  succeeded integer not null,
+  failed integer not null,
+  durations integer[] not null
+);
+create table delivery_stats_minute (
+  webhook_id text not null,
+  starts_at timestamp with time zone not null,
+  workspace_id text not null,
+  agent_id text not null,
+  attempts integer not null,
+  succeeded integer not null,
+  failed integer not null,
+  durations integer[] not null
+);
 create table events (
   id text not null,
   workspace_id text not null,
@@ -126,6 +146,10 @@ alter table deliveries add constraint deliveries_pkey PRIMARY KEY (id);
 alter table deliveries add constraint deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'succeeded'::text, 'failed'::text])));
 alter table deliveries add constraint deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES webhooks(id) ON DELETE CASCADE;
 alter table delivery_attempts add constraint delivery_attempts_pkey PRIMARY KEY (id);
+alter table delivery_stats_hour add constraint delivery_stats_hour_pkey PRIMARY KEY (webhook_id, starts_at);
+alter table delivery_stats_hour add constraint delivery_stats_hour_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
+alter table delivery_stats_minute add constraint delivery_stats_minute_pkey PRIMARY KEY (webhook_id, starts_at);
+alter table delivery_stats_minute add constraint delivery_stats_minute_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
 alter table events add constraint events_pkey PRIMARY KEY (id);
 alter table events add constraint events_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
 alter table schema_migrations add constraint schema_migrations_pkey PRIMARY KEY (version);
@@ -155,10 +179,14 @@ CREATE INDEX deliveries_event_page ON public.deliveries USING btree (event_id, c
 CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (id);
 CREATE INDEX deliveries_webhook_failed_page ON public.deliveries USING btree (webhook_id, created_at DESC, id DESC) WHERE (status = 'failed'::text);
 CREATE INDEX deliveries_webhook_page ON public.deliveries USING btree (webhook_id, created_at DESC, id DESC);
-CREATE INDEX deliveries_webhook_pending ON public.deliveries USING btree (webhook_id) WHERE (status = 'pending'::text);
+CREATE INDEX deliveries_webhook_pending_age ON public.deliveries USING btree (webhook_id, created_at) WHERE (status = 'pending'::text);
 CREATE INDEX deliveries_workspace_status_page ON public.deliveries USING btree (workspace_id, status, created_at DESC, id DESC);
 CREATE INDEX delivery_attempts_delivery ON public.delivery_attempts USING btree (delivery_id, id);
 CREATE UNIQUE INDEX delivery_attempts_pkey ON public.delivery_attempts USING btree (id);
+CREATE UNIQUE INDEX delivery_stats_hour_pkey ON public.delivery_stats_hour USING btree (webhook_id, starts_at);
+CREATE INDEX delivery_stats_hour_workspace ON public.delivery_stats_hour USING btree (workspace_id, starts_at);
+CREATE UNIQUE INDEX delivery_stats_minute_pkey ON public.delivery_stats_minute USING btree (webhook_id, starts_at);
+CREATE INDEX delivery_stats_minute_workspace ON public.delivery_stats_minute USING btree (workspace_id, starts_at);
 CREATE INDEX events_agent_page ON public.events USING btree (workspace_id, agent_id, created_at DESC, id DESC, type);
 CREATE INDEX events_created ON public.events USING btree (created_at);
 CREATE UNIQUE INDEX events_idempotency ON public.events USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
