@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { builder, type Context } from '../graphql/builder.js';
+import { builder } from '../graphql/builder.js';
 import { badUserInput, zodIssues } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
 import { WebhookRef } from '../webhooks/schema.js';
