@@ -89,6 +89,7 @@ export function createApp({
       sql,
       config,
       secretKey,
+      log,
       deliveryFeed,
       liveStreams,
       readRate,

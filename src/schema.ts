@@ -4,6 +4,7 @@ import { chargeMutations } from './graphql/mutation-rate.js';
 import { chargeResponseBytes } from './graphql/response-bytes.js';
 import './webhooks/schema.js';
 import './events/schema.js';
+import './events/erasure-schema.js';
 import './delivery/schema.js';
 import './nodes/schema.js';
 import './workspaces/schema.js';

@@ -13,6 +13,7 @@ import { openingKeys } from '../webhooks/secrets.js';
 import { createAhead } from './ahead.js';
 import { decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
+import { createPayloadShapes } from './excluded-fields.js';
 import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import type { RetryPolicy } from './retry-policy.js';
@@ -106,6 +107,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const secretKeys = openingKeys(secretKey, config.secretEncryptionOldKeys);
   const customHeaders = createCustomHeaders(secretKeys);
   const openSecret = createOpenedSecrets(secretKeys);
+  const payloads = createPayloadShapes();
   const inFlight = new Map<string, InFlight>();
   /** Deliveries being put off (putOff): a stop waits for these writes before the pool closes. */
   const puttingOff = new Set<Promise<void>>();
@@ -199,7 +201,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     let span: AttemptSpan | undefined;
     let result: AttemptResult;
     try {
-      const request = prepareAttempt(claim, secretKeys, Date.now(), customHeaders, openSecret);
+      const request = prepareAttempt(claim, secretKeys, Date.now(), customHeaders, openSecret, payloads);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
       span = tracing?.startAttempt(attemptFacts(claim));

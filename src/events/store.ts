@@ -46,19 +46,26 @@ const columns = (sql: Sql) => sql`
   id, workspace_id, agent_id, conversation_id, type, created_at,
   ${pageMicros(sql)}`;
 
+type PayloadHead = {
+  id: string;
+  type: string;
+  createdAt: Date;
+  workspaceId: string;
+  agentId: string;
+  conversationId?: string | null;
+};
+
 /** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
-export function eventPayload(
-  event: {
-    id: string;
-    type: string;
-    createdAt: Date;
-    workspaceId: string;
-    agentId: string;
-    conversationId?: string | null;
-  },
-  data: unknown,
-) {
-  return JSON.stringify({
+export function eventPayload(event: PayloadHead, data: unknown) {
+  return payloadWithData(event, JSON.stringify(data));
+}
+
+/**
+ * eventPayload, from data already serialised: the same bytes as JSON.stringify of the
+ * whole object (data is its last key), without serialising the data twice.
+ */
+function payloadWithData(event: PayloadHead, dataJson: string) {
+  const head = JSON.stringify({
     id: event.id,
     type: event.type,
     timestamp: event.createdAt.toISOString(),
@@ -66,8 +73,8 @@ export function eventPayload(
     agentId: event.agentId,
     // Only when published with one: payloads without it stay as they always were.
     ...(event.conversationId ? { conversationId: event.conversationId } : {}),
-    data,
   });
+  return `${head.slice(0, -1)},"data":${dataJson}}`;
 }
 
 export type Published = {
@@ -189,6 +196,7 @@ function newRow(input: NewEvent): NewRow {
   const createdAt = new Date();
   const conversationId = input.conversationId ?? null;
   const { workspaceId, agentId, type } = input;
+  const dataJson = JSON.stringify(input.data);
   return {
     id,
     workspaceId,
@@ -196,7 +204,8 @@ function newRow(input: NewEvent): NewRow {
     type,
     conversationId,
     createdAt,
-    payload: eventPayload({ id, type, createdAt, workspaceId, agentId, conversationId }, input.data),
+    dataJson,
+    payload: payloadWithData({ id, type, createdAt, workspaceId, agentId, conversationId }, dataJson),
     idempotencyKey: input.idempotencyKey ?? null,
     traceparent: input.traceparent ?? null,
   };
