@@ -88,7 +88,7 @@ export function conditionValueProblem(operator: ConditionOperator, value: unknow
 export const conditionRules = z
   .array(
     z
-      .object({ path: dataPath, operator: z.enum(CONDITION_OPERATORS), value: z.unknown() })
+      .object({ path: dataPath, operator: z.enum(CONDITION_OPERATORS), value: z.unknown().optional() })
       .superRefine((condition, ctx) => {
         const problem = conditionValueProblem(condition.operator, condition.value);
         if (problem) ctx.addIssue({ code: 'custom', path: ['value'], message: problem });
