@@ -205,7 +205,7 @@ describe('conditions decide which events a webhook receives', () => {
 type Issue = { path: (string | number)[]; message: string };
 const issuesOf = (res: { errors?: { extensions?: Record<string, any> }[] }) => {
   expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-  return (res.errors?.[0]?.extensions?.issues as Issue[]).map((issue) => issue.path);
+  return ((res.errors?.[0]?.extensions?.issues ?? []) as Issue[]).map((issue) => issue.path);
 };
 
 describe('bad conditions and excluded fields', () => {
