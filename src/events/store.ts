@@ -204,12 +204,20 @@ function newRow(input: NewEvent): NewRow {
     type,
     conversationId,
     createdAt,
-    dataJson,
+    dataJson: jsonbCanHold(dataJson) ? dataJson : null,
     payload: payloadWithData({ id, type, createdAt, workspaceId, agentId, conversationId }, dataJson),
     idempotencyKey: input.idempotencyKey ?? null,
     traceparent: input.traceparent ?? null,
   };
 }
+
+/**
+ * Whether JSON text (as JSON.stringify writes it) parses as jsonb: PostgreSQL refuses the
+ * escapes of NUL and of unpaired surrogates (an odd run of backslashes before them: an
+ * even one is an escaped backslash followed by plain text).
+ */
+const JSONB_REFUSES = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+export const jsonbCanHold = (json: string) => !JSONB_REFUSES.test(json);
 
 /**
  * The events the batch's idempotency keys were used for in the last 24 hours, locked

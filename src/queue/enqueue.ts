@@ -15,8 +15,12 @@ export type FanOutEvent = {
   /** Wire name: conversation_started, …. */
   type: string;
   conversationId: string | null;
-  /** Its data as JSON text, for webhooks' conditions on it. */
-  dataJson: string;
+  /**
+   * Its data as JSON text, for webhooks' conditions on it; null when PostgreSQL's jsonb
+   * cannot hold it (a NUL or an unpaired surrogate in a string or a key): then it meets
+   * no condition, and only webhooks without conditions get it.
+   */
+  dataJson: string | null;
 };
 
 /**

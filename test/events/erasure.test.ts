@@ -124,7 +124,7 @@ describe('erasure', () => {
     await register(app, alice.apiKey, receiver.url, 'agent-d');
     const eventId = await publish(app, alice.apiKey, 'agent-d', 'call-9');
     const other = await publish(app, alice.apiKey, 'agent-d', 'call-9');
-    const [deliveryId] = await deliveryIdsOf(app, [eventId]);
+    const [deliveryId = ''] = await deliveryIdsOf(app, [eventId]);
     await eventually(async () => {
       const [row] = await app.sql`select count(*)::int as n from delivery_attempts where delivery_id = ${deliveryId}`;
       return (row?.n ?? 0) > 0;
