@@ -15,6 +15,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/sql.js';
 import { type Bench, printTopStatements, REPEATS, record, rows, settle } from './harness.js';
 import { enterScenario, scenarioPeakRssMb, serverPeakRssMb } from './processes.js';
+import { conditionsScenario } from './scenarios/conditions.js';
 import { deliveryScenario } from './scenarios/delivery.js';
 import { drainScenario } from './scenarios/drain.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
@@ -144,6 +145,7 @@ const scenarios = {
   publish: publishBatchScenario,
   'ingest-limits': ingestLimitsScenario,
   'fan-out': fanOutScenario,
+  conditions: conditionsScenario,
   list: listScalingScenario,
   memory: memoryScenario,
   // After everything: it empties the delivery tables, then fills them with 10 million deliveries.
