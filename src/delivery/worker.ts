@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import { DELIVERIES_DUE } from '../db/channels.js';
+import { DELIVERIES_DUE, EVENTS_ERASED } from '../db/channels.js';
 import { createListener, type Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
@@ -45,6 +45,9 @@ export type WorkerOptions = {
 
 /** `sentAt`: when its request went out (after any wait for its rate-limit slot); `setAside`: see slots.ts. */
 type InFlight = { claim: ClaimedDelivery; abort: AbortController; sentAt?: number; setAside?: boolean };
+
+/** The reason an erasure cuts short an attempt still waiting to be sent. */
+const ERASED = new Error('the event was erased');
 
 /** The reason a stop cuts an attempt short with (a timeout aborts the same controller with its own). */
 const STOPPED = new Error('the worker stopped; the claim is handed back');
@@ -109,6 +112,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const openSecret = createOpenedSecrets(secretKeys);
   const payloads = createPayloadShapes();
   const inFlight = new Map<string, InFlight>();
+  /** Events erased lately, with when this worker heard: a claim of one is dropped unsent. */
+  const erasedEvents = new Map<string, number>();
   /** Deliveries being put off (putOff): a stop waits for these writes before the pool closes. */
   const puttingOff = new Set<Promise<void>>();
   let stopping = false;
@@ -204,6 +209,11 @@ export function startDeliveryWorker(options: WorkerOptions) {
       const request = prepareAttempt(claim, secretKeys, Date.now(), customHeaders, openSecret, payloads);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
+      // Erased since it was claimed: its rows are gone; it is not sent.
+      if (erasedEvents.has(claim.eventId)) {
+        dropUnsent(claim, entry);
+        return;
+      }
       span = tracing?.startAttempt(attemptFacts(claim));
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
@@ -243,6 +253,30 @@ export function startDeliveryWorker(options: WorkerOptions) {
       metrics?.attempts.inc({ outcome: attemptOutcome(result) });
       if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }
+    refill(claim);
+  }
+
+  /**
+   * Events were erased (events/erasure.ts): what this worker claimed of them and has not
+   * sent is dropped: waiting ahead, or waiting for its rate-limit slot. A request already
+   * under way may finish; its outcome then finds no row to write (queue/record.ts).
+   */
+  function dropErased(eventIds: string[]) {
+    const now = Date.now();
+    for (const id of eventIds) erasedEvents.set(id, now);
+    const dropped = ahead.takeEvents(new Set(eventIds));
+    if (dropped.length > 0) log.info({ dropped: dropped.length }, 'dropped claimed deliveries of erased events');
+    for (const entry of inFlight.values()) {
+      if (entry.sentAt === undefined && erasedEvents.has(entry.claim.eventId)) entry.abort.abort(ERASED);
+    }
+    dispatch();
+  }
+
+  /** An attempt dropped before its request: its slot is given back, nothing is written. */
+  function dropUnsent(claim: ClaimedDelivery, entry: InFlight) {
+    inFlight.delete(claim.id);
+    slots.give(claim, entry.setAside);
+    metrics?.deliveriesInFlight.set(slots.size());
     refill(claim);
   }
 
@@ -338,6 +372,8 @@ export function startDeliveryWorker(options: WorkerOptions) {
       // Not started in time (its webhook's slots stayed busy): back to the queue.
       handBack(ahead.takeWaitingSince(now - aheadWaitMs));
       for (const [webhookId, at] of flowing) if (now - at >= FLOWING_FOR_MS) flowing.delete(webhookId);
+      // A claim is at most a lease old: an erasure heard longer ago than that concerns none.
+      for (const [eventId, at] of erasedEvents) if (now - at >= leaseMs) erasedEvents.delete(eventId);
       if (setAsideLongWaits(now)) {
         dispatch();
         void wake();
@@ -357,6 +393,15 @@ export function startDeliveryWorker(options: WorkerOptions) {
     },
     onListen: () => void wake(),
   });
+  const listeningForErasures = listener.subscribe(EVENTS_ERASED, {
+    onNotify: (payload) => {
+      try {
+        dropErased(JSON.parse(payload) as string[]);
+      } catch (error) {
+        log.warn({ err: error }, 'an erasure notice could not be read');
+      }
+    },
+  });
 
   async function stopOnce(graceMs: number) {
     stopping = true;
@@ -364,6 +409,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     clearInterval(syncHeld);
     clearInterval(sweep);
     await (await listening).unsubscribe();
+    await (await listeningForErasures).unsubscribe();
     await ownListener?.close();
     // What waits ahead goes back at once (after the claim under way, which may add to it).
     await wake.settled();

@@ -19,7 +19,7 @@ builder.mutationFields((t) => ({
   eraseConversation: t.field({
     type: ErasedConversationRef,
     description:
-      'Deletes, in your workspace, every event published with this conversationId, their deliveries and attempts. Nothing of them is sent after it returns, except a delivery a worker had already claimed (its request under way), which may finish. Afterwards their ids answer as ids that never existed. Events published with the conversationId later are not affected.',
+      'Deletes, in your workspace, every event published with this conversationId, their deliveries and attempts. Nothing of them is sent after it returns, except a request already under way, which may finish. Afterwards their ids answer as ids that never existed. Events published with the conversationId later are not affected.',
     args: {
       conversationId: t.arg.string({
         required: true,

@@ -1,4 +1,4 @@
-import type { DeliveryChange } from '../db/channels.js';
+import { type DeliveryChange, ERASED_PER_NOTICE, EVENTS_ERASED } from '../db/channels.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { releaseChains } from '../queue/conversations.js';
 import { announceDue } from '../queue/enqueue.js';
@@ -16,9 +16,10 @@ const TRIES = 3;
 /**
  * Deletes a workspace's events (one conversation's, or one), their deliveries and those
  * deliveries' attempts, in one transaction. After the commit no worker can claim any of
- * them; a delivery a worker had claimed before (its request under way) may still be sent
- * once, and its outcome then finds nothing to record (queue/record.ts writes only where the
- * delivery still exists). Nothing found is nothing erased: a second call returns zeros.
+ * them, and workers drop what they claimed of them and have not sent (the EVENTS_ERASED
+ * notice, delivery/worker.ts); a request already under way may finish, and its outcome
+ * then finds nothing to record (queue/record.ts writes only where the delivery still
+ * exists). Nothing found is nothing erased: a second call returns zeros.
  *
  * Locks are taken in one order, events then deliveries, each sorted by id, before
  * anything is deleted. Retention (delivery/retention.ts) takes events with SKIP LOCKED and
@@ -75,6 +76,13 @@ async function eraseIn(
     chainWebhooks: string[];
     chainConversations: string[];
   };
+  // Heard at the commit by every worker, which drops what it claimed of these and has not sent.
+  const notices: string[] = [];
+  for (let i = 0; i < eventIds.length; i += ERASED_PER_NOTICE) {
+    notices.push(JSON.stringify(eventIds.slice(i, i + ERASED_PER_NOTICE)));
+  }
+  await tx`/* events.erased-notify */
+    select pg_notify(${EVENTS_ERASED}, payload) from unnest(${notices}::text[]) as n(payload)`;
   // A pending delivery erased from a conversation chain (ordering CONVERSATION) may have been
   // the one the next waits for: its chain moves on, as if it had ended.
   const released = await releaseChains(

@@ -151,6 +151,28 @@ describe('erasure', () => {
     ).toBe(false);
   });
 
+  it('a delivery a worker claimed and holds for its rate-limit slot is dropped unsent when its event is erased', async () => {
+    const app = await createTestApp();
+    const { apiKey } = await app.newWorkspace();
+    const receiver = await createReceiver();
+    const res = await app.graphql(REGISTER, {
+      apiKey,
+      variables: { input: validWebhook({ url: receiver.url, agentId: 'agent-r', rateLimitPerSecond: 1 }) },
+    });
+    expect(res.errors).toBeUndefined();
+    const first = await publish(app, apiKey, 'agent-r', 'call-a');
+    const second = await publish(app, apiKey, 'agent-r', 'call-b');
+    // One claim takes both: the first goes now, the second waits in the worker for its slot a second later.
+    app.startWorker();
+    await receiver.waitFor(1);
+    const [claimed] = await app.sql`select claim_token from deliveries d where d.event_id = ${second}`;
+    expect(claimed?.claimToken).toBeTruthy();
+    const erased = await app.graphql(ERASE_CONVERSATION, { apiKey, variables: { id: 'call-b' } });
+    expect(erased.data?.eraseConversation).toEqual({ conversationId: 'call-b', events: 1, deliveries: 1 });
+    await sleep(2000);
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([first]);
+  });
+
   it('erasing an event in a conversation chain lets the next one go (ordering CONVERSATION)', async () => {
     const app = await createTestApp();
     const { apiKey } = await app.newWorkspace();
