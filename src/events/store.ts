@@ -204,7 +204,7 @@ function newRow(input: NewEvent): NewRow {
     type,
     conversationId,
     createdAt,
-    dataJson: jsonbCanHold(dataJson) ? dataJson : null,
+    dataFitsJsonb: jsonbCanHold(dataJson),
     payload: payloadWithData({ id, type, createdAt, workspaceId, agentId, conversationId }, dataJson),
     idempotencyKey: input.idempotencyKey ?? null,
     traceparent: input.traceparent ?? null,

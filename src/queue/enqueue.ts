@@ -16,11 +16,11 @@ export type FanOutEvent = {
   type: string;
   conversationId: string | null;
   /**
-   * Its data as JSON text, for webhooks' conditions on it; null when PostgreSQL's jsonb
-   * cannot hold it (a NUL or an unpaired surrogate in a string or a key): then it meets
-   * no condition, and only webhooks without conditions get it.
+   * Whether PostgreSQL's jsonb can hold its data (not with a NUL or an unpaired surrogate in
+   * a string or a key). When it cannot, the event meets no condition: only webhooks
+   * without conditions get it.
    */
-  dataJson: string | null;
+  dataFitsJsonb: boolean;
 };
 
 /**
@@ -36,7 +36,8 @@ export type FanOutEvent = {
  *
  * A webhook with conditions (webhooks/conditions.ts) gets a delivery only when its compiled
  * predicate holds for the event's data, decided here in the same statement. The data is
- * parsed once per event, and only when its agent has a webhook with conditions.
+ * read from the event's stored payload (inserted earlier in the caller's transaction) and
+ * parsed once per event, only when its agent has a webhook with conditions.
  */
 export async function enqueueDeliveries(
   tx: Sql,
@@ -55,13 +56,13 @@ export async function enqueueDeliveries(
     with e as materialized (
       -- Materialized: each event's data is parsed here once, not once per webhook joined below.
       select u.id, u.workspace_id, u.agent_id, u.type, u.conversation_id, u.position,
-        case when exists (
+        case when u.fits_jsonb and exists (
           select 1 from webhooks c
           where c.workspace_id = ${workspaceId} and c.agent_id = u.agent_id and c.conditions_match is not null
-        ) then u.data_json::jsonb end as data
+        ) then (select p.payload::jsonb -> 'data' from events p where p.id = u.id) end as data
       from unnest(${column('id')}::text[], ${column('workspaceId')}::text[], ${column('agentId')}::text[],
-        ${column('type')}::text[], ${column('conversationId')}::text[], ${column('dataJson')}::text[])
-        with ordinality as u(id, workspace_id, agent_id, type, conversation_id, data_json, position)
+        ${column('type')}::text[], ${column('conversationId')}::text[], ${tx.array(column('dataFitsJsonb'))}::bool[])
+        with ordinality as u(id, workspace_id, agent_id, type, conversation_id, fits_jsonb, position)
     )
     select random_id('dlv_'), workspace_id, event_id, webhook_id, now(), conversation_id,
       -- Taken row by row in the events' order (the subquery is sorted), under the conversations' locks.
