@@ -173,6 +173,21 @@ describe('erasure', () => {
     expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([first]);
   });
 
+  it('a blank or too long conversationId is BAD_USER_INPUT naming it; a malformed event id is one that never existed', async () => {
+    const app = await createTestApp();
+    const { apiKey } = await app.newWorkspace();
+    for (const id of ['', '   ', 'x'.repeat(129), 'a\nb']) {
+      const res = await app.graphql(ERASE_CONVERSATION, { apiKey, variables: { id } });
+      expect(res.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        issues: [{ path: ['conversationId'], message: expect.any(String) }],
+      });
+    }
+    for (const id of ['', 'evt_', 'wh_0000000000000000', "evt_'; drop table events; --"]) {
+      expect((await app.graphql(ERASE_EVENT, { apiKey, variables: { id } })).data?.eraseEvent).toBe(false);
+    }
+  });
+
   it('erasing an event in a conversation chain lets the next one go (ordering CONVERSATION)', async () => {
     const app = await createTestApp();
     const { apiKey } = await app.newWorkspace();
