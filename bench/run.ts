@@ -15,6 +15,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool } from '../src/db/sql.js';
 import { type Bench, printTopStatements, REPEATS, record, rows, settle } from './harness.js';
 import { enterScenario, scenarioPeakRssMb, serverPeakRssMb } from './processes.js';
+import { conditionsScenario } from './scenarios/conditions.js';
 import { deliveryScenario } from './scenarios/delivery.js';
 import { drainScenario } from './scenarios/drain.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
@@ -145,6 +146,7 @@ const scenarios = {
   publish: publishBatchScenario,
   'ingest-limits': ingestLimitsScenario,
   'fan-out': fanOutScenario,
+  conditions: conditionsScenario,
   list: listScalingScenario,
   stats: statsScenario,
   memory: memoryScenario,

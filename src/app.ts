@@ -97,6 +97,7 @@ export function createApp({
       sql,
       config,
       secretKey,
+      log,
       deliveryFeed,
       liveStreams,
       readRate,

@@ -5,6 +5,7 @@ import { chargeResponseBytes } from './graphql/response-bytes.js';
 import { enforceAccess } from './sessions/capabilities.js';
 import './webhooks/schema.js';
 import './events/schema.js';
+import './events/erasure-schema.js';
 import './deliveries/schema.js';
 import './stats/schema.js';
 import './nodes/schema.js';

@@ -13,6 +13,14 @@ export const DELIVERIES_DUE = 'deliveries_due';
 /** Deliveries changed: carries [workspaceId, webhookId, deliveryId] triples to live subscriptions (Subscription.deliveryUpdates). */
 export const DELIVERY_UPDATES = 'delivery_updates';
 
+/**
+ * Events were erased (events/erasure.ts): carries a JSON list of their ids, so every worker
+ * drops what it claimed of them and has not sent yet.
+ */
+export const EVENTS_ERASED = 'events_erased';
+/** Event ids per EVENTS_ERASED notice: about 23 bytes each, well under NOTIFY's 8000. */
+export const ERASED_PER_NOTICE = 200;
+
 /** An API key was revoked: carries its id, so every instance ends the key's open streams. */
 export const API_KEY_REVOKED = 'api_key_revoked';
 

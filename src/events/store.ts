@@ -48,19 +48,26 @@ const columns = (sql: Sql) => sql`
   id, workspace_id, agent_id, conversation_id, type, created_at,
   ${pageMicros(sql)}`;
 
+type PayloadHead = {
+  id: string;
+  type: string;
+  createdAt: Date;
+  workspaceId: string;
+  agentId: string;
+  conversationId?: string | null;
+};
+
 /** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
-export function eventPayload(
-  event: {
-    id: string;
-    type: string;
-    createdAt: Date;
-    workspaceId: string;
-    agentId: string;
-    conversationId?: string | null;
-  },
-  data: unknown,
-) {
-  return JSON.stringify({
+export function eventPayload(event: PayloadHead, data: unknown) {
+  return payloadWithData(event, JSON.stringify(data));
+}
+
+/**
+ * eventPayload, from data already serialised: the same bytes as JSON.stringify of the
+ * whole object (data is its last key), without serialising the data twice.
+ */
+function payloadWithData(event: PayloadHead, dataJson: string) {
+  const head = JSON.stringify({
     id: event.id,
     type: event.type,
     timestamp: event.createdAt.toISOString(),
@@ -68,8 +75,8 @@ export function eventPayload(
     agentId: event.agentId,
     // Only when published with one: payloads without it stay as they always were.
     ...(event.conversationId ? { conversationId: event.conversationId } : {}),
-    data,
   });
+  return `${head.slice(0, -1)},"data":${dataJson}}`;
 }
 
 export type Published = {
@@ -191,6 +198,7 @@ function newRow(input: NewEvent): NewRow {
   const createdAt = new Date();
   const conversationId = input.conversationId ?? null;
   const { workspaceId, agentId, type } = input;
+  const dataJson = JSON.stringify(input.data);
   return {
     id,
     workspaceId,
@@ -198,11 +206,20 @@ function newRow(input: NewEvent): NewRow {
     type,
     conversationId,
     createdAt,
-    payload: eventPayload({ id, type, createdAt, workspaceId, agentId, conversationId }, input.data),
+    dataFitsJsonb: jsonbCanHold(dataJson),
+    payload: payloadWithData({ id, type, createdAt, workspaceId, agentId, conversationId }, dataJson),
     idempotencyKey: input.idempotencyKey ?? null,
     traceparent: input.traceparent ?? null,
   };
 }
+
+/**
+ * Whether JSON text (as JSON.stringify writes it) parses as jsonb: PostgreSQL refuses the
+ * escapes of NUL and of unpaired surrogates (an odd run of backslashes before them: an
+ * even one is an escaped backslash followed by plain text).
+ */
+const JSONB_REFUSES = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+export const jsonbCanHold = (json: string) => !JSONB_REFUSES.test(json);
 
 /**
  * The events the batch's idempotency keys were used for in the last 24 hours, locked

@@ -6,6 +6,7 @@ import { GraphQLError, GraphQLScalarType, getNamedType, getNullableType, isLeafT
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
+import type { Logger } from '../lib/logger.js';
 import type { DeliveryFeed } from '../live/delivery-feed.js';
 import type { LiveStreams } from '../live/streams.js';
 import type { Access } from '../sessions/access.js';
@@ -21,6 +22,8 @@ export type RequestContext = {
   sql: Pool;
   config: Config;
   secretKey: Buffer;
+  /** The process's logger, for the few resolvers that log (an erasure's audit line). */
+  log: Logger;
   deliveryFeed: DeliveryFeed;
   liveStreams: LiveStreams;
   /** What each key may still be sent this second (auth/use-rate-limit.ts keeps it). */

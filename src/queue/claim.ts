@@ -27,6 +27,8 @@ export type ClaimedDelivery = {
   traceparent: string | null;
   /** The webhook's custom request headers, sealed; null: none. */
   headersEncrypted: Buffer | null;
+  /** Dotted paths removed from the payload's data before it is signed (delivery/excluded-fields.ts). */
+  excludedFields: string[];
   /** How many of the webhook's deliveries this worker may have in flight at once (its part of the workspace's share). */
   share: number;
 };
@@ -237,5 +239,5 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
     where d.id = picked.id and w.id = d.webhook_id and e.id = d.event_id
     returning d.id, d.workspace_id, d.created_at, d.claim_token, d.webhook_id, d.event_id, d.attempt_count, d.conversation_id,
       picked.due_at, picked.send_at, picked.share, w.url, e.payload,
-      w.secret_encrypted, w.retired_secrets, e.traceparent, w.headers_encrypted`;
+      w.secret_encrypted, w.retired_secrets, e.traceparent, w.headers_encrypted, w.excluded_fields`;
 }

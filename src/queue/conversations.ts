@@ -31,3 +31,28 @@ export async function releaseChainHeads(sql: Sql, deliveryIds: string[]): Promis
   // Waking the workers is the caller's, after its commit (see announceDue).
   return released.count;
 }
+
+/**
+ * The given chains move on (releaseChainHeads, by chain rather than by a delivery of it):
+ * for an erasure, whose deliveries are gone. Returns the deliveries released, due now.
+ */
+export async function releaseChains(
+  sql: Sql,
+  chains: readonly { webhookId: string; conversationId: string }[],
+): Promise<{ workspaceId: string; webhookId: string; deliveryId: string }[]> {
+  if (chains.length === 0) return [];
+  return sql<{ workspaceId: string; webhookId: string; deliveryId: string }[]>`/* deliveries.release-chains */
+    update deliveries n
+    set waiting = false, next_attempt_at = now(), held = not w.active, updated_at = now()
+    from unnest(${chains.map((c) => c.webhookId)}::text[], ${chains.map((c) => c.conversationId)}::text[])
+      as c(webhook_id, conversation_id)
+    cross join lateral (
+      select x.id from deliveries x
+      where x.webhook_id = c.webhook_id and x.conversation_id = c.conversation_id
+        and x.status = 'pending' and x.conversation_id is not null
+      order by x.conversation_position
+      limit 1
+    ) first_pending, webhooks w
+    where n.id = first_pending.id and n.waiting and w.id = n.webhook_id
+    returning n.workspace_id, n.webhook_id, n.id as delivery_id`;
+}

@@ -15,6 +15,12 @@ export type FanOutEvent = {
   /** Wire name: conversation_started, …. */
   type: string;
   conversationId: string | null;
+  /**
+   * Whether PostgreSQL's jsonb can hold its data (not with a NUL or an unpaired surrogate in
+   * a string or a key). When it cannot, the event meets no condition: only webhooks
+   * without conditions get it.
+   */
+  dataFitsJsonb: boolean;
 };
 
 /**
@@ -27,6 +33,11 @@ export type FanOutEvent = {
  * A webhook that orders by conversation gets each conversation as a chain: a delivery
  * behind a pending one of its chain (from an earlier publish, or an earlier event of this
  * batch) is stored waiting, and positions follow the events' order.
+ *
+ * A webhook with conditions (webhooks/conditions.ts) gets a delivery only when its compiled
+ * predicate holds for the event's data, decided here in the same statement. The data is
+ * read from the event's stored payload (inserted earlier in the caller's transaction) and
+ * parsed once per event, only when its agent has a webhook with conditions.
  */
 export async function enqueueDeliveries(
   tx: Sql,
@@ -42,6 +53,17 @@ export async function enqueueDeliveries(
   return tx<{ id: string; workspaceId: string; webhookId: string; eventId: string }[]>`/* deliveries.enqueue-fan-out */
     insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at,
       conversation_id, conversation_position, waiting)
+    with e as materialized (
+      -- Materialized: each event's data is parsed here once, not once per webhook joined below.
+      select u.id, u.workspace_id, u.agent_id, u.type, u.conversation_id, u.position,
+        case when u.fits_jsonb and exists (
+          select 1 from webhooks c
+          where c.workspace_id = ${workspaceId} and c.agent_id = u.agent_id and c.conditions_match is not null
+        ) then (select p.payload::jsonb -> 'data' from events p where p.id = u.id) end as data
+      from unnest(${column('id')}::text[], ${column('workspaceId')}::text[], ${column('agentId')}::text[],
+        ${column('type')}::text[], ${column('conversationId')}::text[], ${tx.array(column('dataFitsJsonb'))}::bool[])
+        with ordinality as u(id, workspace_id, agent_id, type, conversation_id, fits_jsonb, position)
+    )
     select random_id('dlv_'), workspace_id, event_id, webhook_id, now(), conversation_id,
       -- Taken row by row in the events' order (the subquery is sorted), under the conversations' locks.
       case when conversation_id is not null then nextval('deliveries_conversation_position') end,
@@ -57,15 +79,15 @@ export async function enqueueDeliveries(
             where p.webhook_id = w.id and p.conversation_id = o.conversation_id
               and p.status = 'pending' and p.conversation_id is not null)
         ) as waiting
-      from unnest(${column('id')}::text[], ${column('workspaceId')}::text[], ${column('agentId')}::text[],
-        ${column('type')}::text[], ${column('conversationId')}::text[])
-        with ordinality as e(id, workspace_id, agent_id, type, conversation_id, position)
+      from e
       -- The workspace as a value, not a column of the unnest: the planner then sees whose
       -- webhooks these are and walks webhooks_agent_page. Joined on the unnested column, it
       -- could not, and hashed every workspace's webhooks: one tenant with 60,000 made another's
       -- publish five times slower.
       join webhooks w on w.workspace_id = ${workspaceId} and w.agent_id = e.agent_id and w.active
         and e.type = any(w.events)
+        -- Unknown (a missing path, values of different types) is not true: no delivery.
+        and (w.conditions_match is null or jsonb_path_match(e.data, w.conditions_match, w.conditions_vars, true))
       -- Chains only for webhooks that order by conversation.
       cross join lateral (
         select case when w.ordering = 'conversation' then e.conversation_id end as conversation_id

@@ -181,7 +181,9 @@ export async function recordOutcomes(
       -- this statement had already updated could not be locked by it). It carries the input
       -- on, so the writes read it alone: joined back to the input, a CTE (estimated at 10 rows
       -- whatever its size) was rescanned for every row, quadratic in the batch.
+      -- In id order, as an erasure (events/erasure.ts) locks deliveries: the two cannot deadlock.
       select i.* from input i join deliveries d on d.id = i.delivery_id
+      order by d.id
       for key share of d
     ), attempts as (
       insert into delivery_attempts (delivery_id, attempted_at, status_code, duration_ms, error, response_body)

@@ -3,7 +3,16 @@ import { builder, type Context } from '../graphql/builder.js';
 import { connectionCost, connectionOf, pageArgs, resolvePage } from '../graphql/connection.js';
 import { badUserInput, findOwn, mustFindOwn } from '../graphql/errors.js';
 import { NodeRef } from '../graphql/node.js';
-import { eventEnumValues, type WebhookEventType } from './event-types.js';
+import {
+  type CONDITION_OPERATORS,
+  conditionRules,
+  type DataCondition,
+  excludedFieldsRules,
+  MAX_CONDITIONS,
+  MAX_EXCLUDED_FIELDS,
+  normaliseCondition,
+} from './conditions.js';
+import { eventEnumValues } from './event-types.js';
 import { webhookRules } from './rules.js';
 import { openHeaders, openingKeys, sealHeaders, type WebhookHeader } from './secrets.js';
 import type { Webhook, WebhookWithSecret } from './store.js';
@@ -52,6 +61,59 @@ const WebhookHeaderInput = builder.inputType('WebhookHeaderInput', {
     value: t.string({
       required: true,
       description: 'At most 1000 printable ASCII characters (no CR, LF or NUL); surrounding whitespace is trimmed.',
+    }),
+  }),
+});
+
+const ConditionOperatorEnum = builder.enumType('ConditionOperator', {
+  description:
+    'How a condition compares the value at its path with its own. Types are strict: "90" is not 90, and a missing path fails every operator, NE included.',
+  values: {
+    EQ: { description: 'Equal: the same JSON type and value (null matches a JSON null).' },
+    NE: { description: 'Present and not equal: of another type, or another value.' },
+    GT: { description: 'Greater than: both numbers, or both strings (compared by Unicode code point).' },
+    GTE: { description: 'Greater than or equal; as GT.' },
+    LT: { description: 'Less than; as GT.' },
+    LTE: { description: 'Less than or equal; as GT.' },
+    IN: { description: 'Equal (as EQ) to one of the values of a list of 1 to 50 scalars.' },
+    EXISTS: { description: 'The path is present (with any value, null included). Takes no value.' },
+  } satisfies Record<(typeof CONDITION_OPERATORS)[number], unknown>,
+});
+
+const DataConditionRef = builder.objectRef<DataCondition>('DataCondition');
+DataConditionRef.implement({
+  description: "A condition on an event's data that must hold for the webhook to receive the event.",
+  fields: (t) => ({
+    path: t.exposeString('path', { description: 'A dotted path into the event\'s data, e.g. "analysis.sentiment".' }),
+    operator: t.field({
+      type: ConditionOperatorEnum,
+      description: 'How the value at the path is compared.',
+      resolve: (condition) => condition.operator,
+    }),
+    value: t.field({
+      type: 'JSON',
+      nullable: true,
+      description: 'What it is compared with: a scalar, a list of scalars for IN, null for EXISTS.',
+      resolve: (condition) => condition.value,
+    }),
+  }),
+});
+
+const DataConditionInput = builder.inputType('DataConditionInput', {
+  description:
+    "A condition on an event's data. The webhook gets an event only when all its conditions hold; evaluated once, when the event is published.",
+  fields: (t) => ({
+    path: t.string({
+      required: true,
+      description:
+        'A dotted path into data ("analysis.sentiment"): 1 to 16 object keys of letters, digits, _ and -, at most 256 characters. Arrays are not indexed.',
+    }),
+    operator: t.field({ type: ConditionOperatorEnum, required: true, description: 'How to compare.' }),
+    value: t.field({
+      type: 'JSON',
+      required: false,
+      description:
+        'EQ, NE: a string, number, boolean or null. GT, GTE, LT, LTE: a number or a string. IN: a list of 1 to 50 of those scalars. EXISTS: left out. Strings at most 1000 characters.',
     }),
   }),
 });
@@ -112,6 +174,19 @@ WebhookRef.implement({
           webhook.headersEncrypted,
           webhook.id,
         ),
+    }),
+    conditions: t.field({
+      type: [DataConditionRef],
+      description:
+        "Conditions on an event's data that must all hold for this webhook to receive it; [] for none. Notices and test events ignore them.",
+      // At most 10, read with the webhook's own row.
+      complexity: 0,
+      resolve: (webhook) => webhook.conditions,
+    }),
+    excludedFields: t.stringList({
+      description:
+        "Dotted paths removed from the event's data in what this webhook receives and is signed; the stored event keeps them.",
+      resolve: (webhook) => webhook.excludedFields,
     }),
     health: t.field({
       type: WebhookHealthRef,
@@ -217,6 +292,17 @@ const RegisterWebhookInput = builder.inputType('RegisterWebhookInput', {
       description: `Request headers to send with every delivery (e.g. Authorization for a receiver behind a gateway): at most 20, names unique regardless of case, 8192 characters of names and values in all. Stored encrypted.`,
       validate: { schema: webhookRules.headers },
     }),
+    conditions: t.field({
+      type: [DataConditionInput],
+      required: false,
+      description: `Conditions on the event's data, at most ${MAX_CONDITIONS}; all must hold for an event to be delivered here. Left out: none.`,
+      validate: { schema: conditionRules },
+    }),
+    excludedFields: t.stringList({
+      required: false,
+      description: `Dotted paths into data (same form as a condition's path), at most ${MAX_EXCLUDED_FIELDS}, removed from what this webhook receives and is signed. Left out: none.`,
+      validate: { schema: excludedFieldsRules },
+    }),
   }),
 });
 
@@ -251,6 +337,15 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
       description: 'New request headers, replacing the whole set (same rules as at registration); [] removes them all.',
       validate: { schema: webhookRules.headers },
     }),
+    conditions: t.field({
+      type: [DataConditionInput],
+      description: 'New conditions, replacing the whole set (same rules as at registration); [] removes them all.',
+      validate: { schema: conditionRules },
+    }),
+    excludedFields: t.stringList({
+      description: 'New excluded fields, replacing the whole set (same rules as at registration); [] removes them all.',
+      validate: { schema: excludedFieldsRules },
+    }),
   }),
   // A field left out stays as it is; an explicit null is a mistake, not "clear it".
   validate: {
@@ -264,6 +359,14 @@ const UpdateWebhookInput = builder.inputType('UpdateWebhookInput', {
         (input) => input.headers !== null,
         { message: 'must not be null (send [] to remove every header)', path: ['headers'] },
       ],
+      [
+        (input) => input.conditions !== null,
+        { message: 'must not be null (send [] to remove every condition)', path: ['conditions'] },
+      ],
+      [
+        (input) => input.excludedFields !== null,
+        { message: 'must not be null (send [] to remove every excluded field)', path: ['excludedFields'] },
+      ],
     ],
   },
 });
@@ -274,7 +377,7 @@ function assertTargetAllowed(ctx: Context, url: string) {
   if (problem) throw badUserInput([{ path: ['input', 'url'], message: problem }]);
 }
 
-const unique = (events: readonly WebhookEventType[]) => [...new Set(events)];
+const unique = <T extends string>(items: readonly T[]) => [...new Set(items)];
 
 builder.queryFields((t) => ({
   webhook: t.field({
@@ -329,6 +432,8 @@ builder.mutationFields((t) => ({
         rateLimitPerSecond: input.rateLimitPerSecond ?? null,
         ordering: input.ordering ?? 'none',
         headers: input.headers ?? [],
+        conditions: (input.conditions ?? []).map(normaliseCondition),
+        excludedFields: unique(input.excludedFields ?? []),
       };
       return store.insertWebhook(ctx.sql, ctx.secretKey, webhook, limits).catch((error: unknown) => {
         if (!(error instanceof store.WebhookLimitReached)) throw error;
@@ -362,6 +467,8 @@ builder.mutationFields((t) => ({
           rateLimitPerSecond: input.rateLimitPerSecond,
           ordering: input.ordering ?? undefined,
           headersEncrypted: input.headers ? sealHeaders(ctx.secretKey, input.headers, id) : undefined,
+          conditions: input.conditions?.map(normaliseCondition),
+          excludedFields: input.excludedFields ? unique(input.excludedFields) : undefined,
         }),
       );
     },

@@ -4,6 +4,7 @@ import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/ke
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { type AgentScope, agentFilter } from '../sessions/access.js';
+import { compileConditions, type DataCondition } from './conditions.js';
 import type { WebhookEventType } from './event-types.js';
 import { encryptSecret, generateSigningSecret, sealHeaders, type WebhookHeader } from './secrets.js';
 
@@ -29,6 +30,10 @@ export type Webhook = {
   nextProbeAt: Date | null;
   /** The custom request headers, sealed (secrets.ts openHeaders); null: none. */
   headersEncrypted: Buffer | null;
+  /** All must hold for an event to be delivered here (see conditions.ts). */
+  conditions: DataCondition[];
+  /** Dotted paths removed from `data` in what this webhook receives. */
+  excludedFields: string[];
   createdAt: Date;
   updatedAt: Date;
   pageMicros: string;
@@ -50,11 +55,24 @@ export type NewWebhook = {
   /** Default 'none'. */
   ordering?: DeliveryOrdering;
   headers?: WebhookHeader[];
+  conditions?: DataCondition[];
+  excludedFields?: string[];
 };
 
 /** `headersEncrypted` replaces the whole set (sealed by the caller with sealHeaders; null clears it). */
 export type WebhookPatch = Partial<
-  Pick<Webhook, 'name' | 'url' | 'events' | 'active' | 'rateLimitPerSecond' | 'ordering' | 'headersEncrypted'>
+  Pick<
+    Webhook,
+    | 'name'
+    | 'url'
+    | 'events'
+    | 'active'
+    | 'rateLimitPerSecond'
+    | 'ordering'
+    | 'headersEncrypted'
+    | 'conditions'
+    | 'excludedFields'
+  >
 >;
 
 export type WebhookFilter = {
@@ -68,7 +86,7 @@ export type WebhookFilter = {
 const columns = (sql: Sql) => sql`
   id, workspace_id, name, agent_id, url, events, active, disabled_reason, rate_limit_per_second, ordering,
   consecutive_failures, failing_since, circuit_opened_at, circuit_reason, next_probe_at, headers_encrypted,
-  created_at, updated_at,
+  conditions, excluded_fields, created_at, updated_at,
   ${pageMicros(sql)}`;
 
 /** How many webhooks a workspace, and each of its agents, may have; 0: no limit. */
@@ -94,12 +112,16 @@ export async function insertWebhook(
 ): Promise<WebhookWithSecret> {
   const id = newId('webhook');
   const secret = generateSigningSecret();
+  const conditions = conditionColumns(input.conditions ?? []);
   const [row] = await sql<Webhook[]>`/* webhooks.insert */
     insert into webhooks (id, workspace_id, name, agent_id, url, events, active, rate_limit_per_second, ordering,
-                          secret_encrypted, headers_encrypted)
+                          secret_encrypted, headers_encrypted, conditions, conditions_match, conditions_vars,
+                          excluded_fields)
     select ${id}, ${input.workspaceId}, ${input.name}, ${input.agentId}, ${input.url},
            ${input.events}, ${input.active}, ${input.rateLimitPerSecond}, ${input.ordering ?? 'none'},
-           ${encryptSecret(secretKey, secret, id)}, ${sealHeaders(secretKey, input.headers ?? [], id)}
+           ${encryptSecret(secretKey, secret, id)}, ${sealHeaders(secretKey, input.headers ?? [], id)},
+           ${conditions.conditions}::text::jsonb, ${conditions.match}::text::jsonpath, ${conditions.vars}::text::jsonb,
+           ${input.excludedFields ?? []}::text[]
     where take_webhook_slot(${input.workspaceId}, ${input.agentId}, ${limits.perWorkspace}, ${limits.perAgent})
     returning ${columns(sql)}`.catch((error: unknown) => {
     const detail = (error as { detail?: unknown }).detail;
@@ -109,6 +131,16 @@ export async function insertWebhook(
     throw error;
   });
   return { ...(row as Webhook), secret };
+}
+
+/**
+ * The stored forms of a set of conditions: as given (read back), and compiled for the
+ * fan-out. Passed as text and cast in SQL: postgres.js would encode a string bound to a
+ * jsonb parameter once more, as a JSON string.
+ */
+function conditionColumns(conditions: readonly DataCondition[]) {
+  const { match, vars } = compileConditions(conditions);
+  return { conditions: JSON.stringify(conditions), match, vars: JSON.stringify(vars) };
 }
 
 export async function findWebhook(
@@ -205,8 +237,16 @@ export async function updateWebhook(
     });
   }
   return pool.begin(async (sql) => {
+    const conditions = patch.conditions && conditionColumns(patch.conditions);
     const [row] = await sql<Webhook[]>`/* webhooks.update */
       update webhooks set ${sql(changes)}
+      ${
+        conditions
+          ? sql`, conditions = ${conditions.conditions}::text::jsonb, conditions_match = ${conditions.match}::text::jsonpath,
+              conditions_vars = ${conditions.vars}::text::jsonb`
+          : sql``
+      }
+      ${patch.excludedFields ? sql`, excluded_fields = ${patch.excludedFields}::text[]` : sql``}
       where workspace_id = ${workspaceId} and id = ${id}
       returning ${columns(sql)}`;
     if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);

@@ -3,6 +3,7 @@ import type { Outcome } from '../queue/record.js';
 import { decryptSecret, type OpeningKeys } from '../webhooks/secrets.js';
 import { MAX_SIGNING_SECRETS } from '../webhooks/store.js';
 import { type CustomHeaders, openCustomHeaders } from './custom-headers.js';
+import { type PayloadShapes, withoutFields } from './excluded-fields.js';
 import type { OpenedSecrets } from './opened-secrets.js';
 import { nextRetry, type RetryPolicy } from './retry-policy.js';
 import type { AttemptResult } from './sender.js';
@@ -17,7 +18,9 @@ import { webhookHeaders } from './signing.js';
 export type PreparedAttempt = { url: string; headers: Record<string, string>; body: string };
 
 /**
- * Signs the payload with the webhook's secret, and with each retired one until its own
+ * Cuts the webhook's excluded fields out of the payload (`payloads`: the worker's cache of
+ * the cut bodies), then signs what is left, so the signature covers exactly what is sent.
+ * Signs it with the webhook's secret, and with each retired one until its own
  * expiry (one signature per secret, so a receiver holding any of them verifies), and adds
  * the webhook's custom headers (`customHeaders`: the worker's cache of them opened;
  * without it they are opened here; `openSecret` likewise for the current secret). Ours are set last: the input rules keep custom names
@@ -31,6 +34,7 @@ export function prepareAttempt(
   now = Date.now(),
   customHeaders?: CustomHeaders,
   openSecret?: OpenedSecrets,
+  payloads?: PayloadShapes,
 ): PreparedAttempt {
   const secrets = [
     openSecret
@@ -45,8 +49,11 @@ export function prepareAttempt(
   const custom = customHeaders
     ? customHeaders(claim.webhookId, claim.headersEncrypted)
     : openCustomHeaders(secretKeys, claim.webhookId, claim.headersEncrypted);
-  const headers = { ...custom, ...webhookHeaders(secrets, claim.eventId, claim.payload, now) };
-  return { url: claim.url, headers, body: claim.payload };
+  const body = payloads
+    ? payloads(claim.eventId, claim.payload, claim.excludedFields)
+    : withoutFields(claim.payload, claim.excludedFields);
+  const headers = { ...custom, ...webhookHeaders(secrets, claim.eventId, body, now) };
+  return { url: claim.url, headers, body };
 }
 
 /**

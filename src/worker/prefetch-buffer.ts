@@ -87,6 +87,22 @@ export function createPrefetchBuffer() {
       }
       return taken;
     },
+    /** Everything waiting of these events, taken out (they were erased). */
+    takeEvents(eventIds: ReadonlySet<string>): ClaimedDelivery[] {
+      const taken: ClaimedDelivery[] = [];
+      for (const [webhookId, queue] of byWebhook) {
+        for (let i = queue.claims.length - 1; i >= 0; i--) {
+          const claim = queue.claims[i] as ClaimedDelivery;
+          if (!eventIds.has(claim.eventId)) continue;
+          queue.claims.splice(i, 1);
+          queue.since.splice(i, 1);
+          size--;
+          taken.push(claim);
+        }
+        if (queue.claims.length === 0) byWebhook.delete(webhookId);
+      }
+      return taken;
+    },
     takeAll(): ClaimedDelivery[] {
       return [...byWebhook.keys()].flatMap(takeWebhook);
     },

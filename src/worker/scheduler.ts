@@ -17,9 +17,14 @@ export type SchedulerOptions = {
   prefetched: PrefetchBuffer;
   /** How long a delivery claimed ahead may wait for a slot before it goes back to the queue. */
   aheadWaitMs: number;
+  /** How long an erasure is remembered: a claim is at most a lease old, so one heard longer ago concerns none. */
+  leaseMs: number;
   /** The clock, in milliseconds (tests pass a fake one). */
   now?: () => number;
 };
+
+/** The reason an erasure cuts short an attempt still waiting to be sent. */
+export const ERASED = new Error('the event was erased');
 
 /**
  * What a worker decides by the clock, without I/O: how much the next claim asks for (and for
@@ -27,10 +32,12 @@ export type SchedulerOptions = {
  * long waits are set aside, and which claims go back to the queue. The worker does the
  * claiming, sending and writing around it.
  */
-export function createScheduler({ slots, prefetched, aheadWaitMs, now = Date.now }: SchedulerOptions) {
+export function createScheduler({ slots, prefetched, aheadWaitMs, leaseMs, now = Date.now }: SchedulerOptions) {
   // Webhooks whose last attempt here succeeded quickly, with when: these are claimed ahead.
   const flowing = new Map<string, number>();
   const inFlight = new Map<string, InFlight>();
+  // Events erased lately, with when this worker heard: a claim of one is dropped unsent.
+  const erasedEvents = new Map<string, number>();
 
   /**
    * Attempts waiting on hung or slow endpoints stop counting against their workspace's share
@@ -139,8 +146,26 @@ export function createScheduler({ slots, prefetched, aheadWaitMs, now = Date.now
       const at = now();
       const handBack = prefetched.takeWaitingSince(at - aheadWaitMs);
       for (const [webhookId, since] of flowing) if (at - since >= FLOWING_FOR_MS) flowing.delete(webhookId);
+      for (const [eventId, heard] of erasedEvents) if (at - heard >= leaseMs) erasedEvents.delete(eventId);
       return { handBack, setAside: setAsideLongWaits(at) };
     },
+
+    /**
+     * Events were erased: what waits in the buffer for them is taken out (returned, to be
+     * dropped), and attempts of them not yet sent are aborted with ERASED. A request already
+     * under way may finish.
+     */
+    erased(eventIds: readonly string[]): ClaimedDelivery[] {
+      const at = now();
+      for (const id of eventIds) erasedEvents.set(id, at);
+      for (const entry of inFlight.values()) {
+        if (entry.sentAt === undefined && erasedEvents.has(entry.claim.eventId)) entry.abort.abort(ERASED);
+      }
+      return prefetched.takeEvents(new Set(eventIds));
+    },
+
+    /** Whether the event was erased since its deliveries could have been claimed. */
+    isErased: (eventId: string): boolean => erasedEvents.has(eventId),
 
     /** Everything waiting in the buffer, taken out (a stop hands it back). */
     takeAllWaiting: (): ClaimedDelivery[] => prefetched.takeAll(),

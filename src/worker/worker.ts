@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
-import { DELIVERIES_DUE } from '../db/channels.js';
+import { DELIVERIES_DUE, EVENTS_ERASED } from '../db/channels.js';
 import { createListener, type Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
@@ -12,6 +12,7 @@ import type { AttemptSpan, Tracing } from '../telemetry/tracing.js';
 import { openingKeys } from '../webhooks/secrets.js';
 import { decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
+import { createPayloadShapes } from './excluded-fields.js';
 import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import { createPrefetchBuffer } from './prefetch-buffer.js';
@@ -68,7 +69,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const leaseMs = leaseFor(config.deliveryTimeoutMs);
   // Claimed ahead, a delivery's lease runs while it waits: it starts well within it or goes back.
   const aheadWaitMs = Math.min(options.aheadWaitMs ?? 1000, leaseMs / 4);
-  const scheduler = createScheduler({ slots, prefetched: createPrefetchBuffer(), aheadWaitMs });
+  const scheduler = createScheduler({ slots, prefetched: createPrefetchBuffer(), aheadWaitMs, leaseMs });
   const sender = createSender({
     timeoutMs: config.deliveryTimeoutMs,
     allowPrivateTargets: config.allowPrivateTargets,
@@ -97,6 +98,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
   const secretKeys = openingKeys(secretKey, config.secretEncryptionOldKeys);
   const customHeaders = createCustomHeaders(secretKeys);
   const openSecret = createOpenedSecrets(secretKeys);
+  const payloads = createPayloadShapes();
   const { inFlight } = scheduler;
   /** Deliveries being put off (putOff): a stop waits for these writes before the pool closes. */
   const puttingOff = new Set<Promise<void>>();
@@ -154,9 +156,14 @@ export function startDeliveryWorker(options: WorkerOptions) {
     let span: AttemptSpan | undefined;
     let result: AttemptResult;
     try {
-      const request = prepareAttempt(claim, secretKeys, Date.now(), customHeaders, openSecret);
+      const request = prepareAttempt(claim, secretKeys, Date.now(), customHeaders, openSecret, payloads);
       // A rate-limited delivery holds its slot here until its turn (at most a second).
       if (claim.sendAt) await sleepUntil(claim.sendAt, abort.signal);
+      // Erased since it was claimed: its rows are gone; it is not sent.
+      if (scheduler.isErased(claim.eventId)) {
+        dropUnsent(claim, entry);
+        return;
+      }
       span = tracing?.startAttempt(attemptFacts(claim));
       // The receiver's own spans can join the attempt's trace.
       if (span?.traceparent) request.headers.traceparent = span.traceparent;
@@ -196,6 +203,24 @@ export function startDeliveryWorker(options: WorkerOptions) {
       metrics?.attempts.inc({ outcome: attemptOutcome(result) });
       if (result.ok) metrics?.latency.observe((Date.now() - claim.createdAt.getTime()) / 1000);
     }
+    refill(claim);
+  }
+
+  /**
+   * Events were erased (events/erasure.ts): what this worker claimed of them and has not
+   * sent is dropped: waiting ahead, or waiting for its rate-limit slot. A request already
+   * under way may finish; its outcome then finds no row to write (queue/record.ts).
+   */
+  function dropErased(eventIds: string[]) {
+    const dropped = scheduler.erased(eventIds);
+    if (dropped.length > 0) log.info({ dropped: dropped.length }, 'dropped claimed deliveries of erased events');
+    dispatch();
+  }
+
+  /** An attempt dropped before its request: its slot is given back, nothing is written. */
+  function dropUnsent(claim: ClaimedDelivery, entry: InFlight) {
+    scheduler.finished(entry);
+    metrics?.deliveriesInFlight.set(slots.size());
     refill(claim);
   }
 
@@ -298,6 +323,15 @@ export function startDeliveryWorker(options: WorkerOptions) {
     },
     onListen: () => void wake(),
   });
+  const listeningForErasures = listener.subscribe(EVENTS_ERASED, {
+    onNotify: (payload) => {
+      try {
+        dropErased(JSON.parse(payload) as string[]);
+      } catch (error) {
+        log.warn({ err: error }, 'an erasure notice could not be read');
+      }
+    },
+  });
 
   async function stopOnce(graceMs: number) {
     stopping = true;
@@ -305,6 +339,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     clearInterval(syncHeld);
     clearInterval(sweep);
     await (await listening).unsubscribe();
+    await (await listeningForErasures).unsubscribe();
     await ownListener?.close();
     // What waits ahead goes back at once (after the claim under way, which may add to it).
     await wake.settled();

@@ -118,7 +118,11 @@ create table webhooks (
   headers_encrypted bytea,
   retired_secrets jsonb not null default '[]'::jsonb,
   ordering text not null default 'none'::text,
-  backlog_synced boolean not null default true
+  backlog_synced boolean not null default true,
+  conditions jsonb not null default '[]'::jsonb,
+  conditions_match jsonpath,
+  conditions_vars jsonb not null default '{}'::jsonb,
+  excluded_fields text[] not null default '{}'::text[]
 );
 create table workspaces (
   id text not null,
@@ -188,6 +192,7 @@ CREATE INDEX delivery_stats_hour_workspace ON public.delivery_stats_hour USING b
 CREATE UNIQUE INDEX delivery_stats_minute_pkey ON public.delivery_stats_minute USING btree (webhook_id, starts_at);
 CREATE INDEX delivery_stats_minute_workspace ON public.delivery_stats_minute USING btree (workspace_id, starts_at);
 CREATE INDEX events_agent_page ON public.events USING btree (workspace_id, agent_id, created_at DESC, id DESC, type);
+CREATE INDEX events_conversation ON public.events USING btree (workspace_id, conversation_id) WHERE (conversation_id IS NOT NULL);
 CREATE INDEX events_created ON public.events USING btree (created_at);
 CREATE UNIQUE INDEX events_idempotency ON public.events USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 CREATE UNIQUE INDEX events_pkey ON public.events USING btree (id);
@@ -198,6 +203,7 @@ CREATE INDEX webhooks_agent_page ON public.webhooks USING btree (workspace_id, a
 CREATE INDEX webhooks_backlog_unsynced ON public.webhooks USING btree (id) WHERE (NOT backlog_synced);
 CREATE INDEX webhooks_circuit_open ON public.webhooks USING btree (circuit_opened_at) WHERE (circuit_opened_at IS NOT NULL);
 CREATE UNIQUE INDEX webhooks_pkey ON public.webhooks USING btree (id);
+CREATE INDEX webhooks_with_conditions ON public.webhooks USING btree (workspace_id, agent_id) WHERE (conditions_match IS NOT NULL);
 CREATE INDEX webhooks_workspace_page ON public.webhooks USING btree (workspace_id, created_at DESC, id DESC);
 CREATE UNIQUE INDEX workspaces_pkey ON public.workspaces USING btree (id);
 

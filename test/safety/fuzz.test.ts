@@ -74,6 +74,25 @@ const event = fc.oneof(
 );
 const events = fc.oneof(fc.array(event, { maxLength: 6 }), anything);
 
+/** Dotted paths into data, for conditions and excluded fields: good, malformed and hostile. */
+const dataPath = fc.oneof(
+  fc.constantFrom('a', 'analysis.sentiment', 'a..b', '', 'a.', '.a', 'a b', 'tags[0]', '__proto__', 'x'.repeat(300)),
+  fc
+    .array(fc.constantFrom('a', 'b_1', '$', '"', '\\', '-'), { minLength: 1, maxLength: 20 })
+    .map((keys) => keys.join('.')),
+  text,
+);
+const condition = fc.record(
+  {
+    path: fc.oneof(dataPath, anything),
+    operator: fc.oneof(fc.constantFrom('EQ', 'NE', 'GT', 'GTE', 'LT', 'LTE', 'IN', 'EXISTS'), anything),
+    value: fc.oneof(anything, fc.array(anything, { maxLength: 60 })),
+  },
+  { requiredKeys: [] },
+);
+const conditions = fc.oneof(fc.array(condition, { maxLength: 12 }), anything);
+const excludedFields = fc.oneof(fc.array(fc.oneof(dataPath, anything), { maxLength: 22 }), anything);
+
 const registerInput = fc.record(
   {
     name: fc.oneof(text, anything),
@@ -81,11 +100,20 @@ const registerInput = fc.record(
     url: fc.oneof(text, fc.webUrl(), anything),
     events,
     active: anything,
+    conditions,
+    excludedFields,
   },
   { requiredKeys: [] },
 );
 const updateInput = fc.record(
-  { name: fc.oneof(text, anything), url: fc.oneof(text, fc.webUrl(), anything), events, active: anything },
+  {
+    name: fc.oneof(text, anything),
+    url: fc.oneof(text, fc.webUrl(), anything),
+    events,
+    active: anything,
+    conditions,
+    excludedFields,
+  },
   { requiredKeys: [] },
 );
 const publishInput = fc.record(
@@ -102,7 +130,14 @@ const oneFieldOff = (valid: Record<string, unknown>, arbitrary: fc.Arbitrary<Rec
   fc
     .tuple(fc.constantFrom(...Object.keys(valid)), arbitrary)
     .map(([key, random]) => ({ ...valid, [key]: random[key] }));
-const validRegister = { name: 'n', agentId: 'a', url: 'https://example.com/h', events: ['CONVERSATION_ENDED'] };
+const validRegister = {
+  name: 'n',
+  agentId: 'a',
+  url: 'https://example.com/h',
+  events: ['CONVERSATION_ENDED'],
+  conditions: [{ path: 'analysis.sentiment', operator: 'EQ', value: 'positive' }],
+  excludedFields: ['transcript'],
+};
 const validPublish = { agentId: 'a', type: 'CONVERSATION_ENDED', data: { x: 1 } };
 
 // Sometimes not even an object.

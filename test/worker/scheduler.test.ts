@@ -11,7 +11,13 @@ const claimed = (id: string, webhookId: string, workspaceId: string, share: numb
 function scheduled(limits = { total: 8, perWorkspace: 8, perWebhook: 2 }, aheadWaitMs = 1000) {
   const clock = { now: 0 };
   const slots = createSlots(limits);
-  const scheduler = createScheduler({ slots, prefetched: createPrefetchBuffer(), aheadWaitMs, now: () => clock.now });
+  const scheduler = createScheduler({
+    slots,
+    prefetched: createPrefetchBuffer(),
+    aheadWaitMs,
+    leaseMs: 30_000,
+    now: () => clock.now,
+  });
   const startAll = () => {
     const started = [];
     for (let entry = scheduler.start(); entry; entry = scheduler.start()) started.push(entry);

@@ -31,6 +31,7 @@ const claim: ClaimedDelivery = {
   retiredSecrets: [],
   traceparent: null,
   headersEncrypted: null,
+  excludedFields: [],
   share: 1,
 };
 const policy = { schedule: [1000, 60_000], jitter: 0 };
