@@ -39,7 +39,9 @@ describe('the dashboard build', () => {
     // The CSP allows no inline script: every script is a file.
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     for (const name of assets) {
-      expect(await fs.readFile(path.join(build, 'assets', name), 'utf8')).not.toMatch(/https?:\/\/(?!www\.w3\.org)[\w.-]+\/[\w./-]*\.(js|css|woff2?)\b/);
+      expect(await fs.readFile(path.join(build, 'assets', name), 'utf8')).not.toMatch(
+        /https?:\/\/(?!www\.w3\.org)[\w.-]+\/[\w./-]*\.(js|css|woff2?)\b/,
+      );
     }
   });
 });
@@ -68,7 +70,9 @@ describe('/dashboard', () => {
     expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
     expect(js.headers.get('content-security-policy')).toBe(CSP);
     expect((await js.arrayBuffer()).byteLength).toBe((await fs.stat(path.join(build, script.slice(11)))).size);
-    expect((await app.yoga.fetch(`http://localhost${style}`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    expect((await app.yoga.fetch(`http://localhost${style}`)).headers.get('content-type')).toBe(
+      'text/css; charset=utf-8',
+    );
 
     for (const missing of [
       '/dashboard/assets/nothing.js',

@@ -50,7 +50,14 @@ export async function ensureDashboardBuilt(): Promise<string> {
     if ((await builtAt()) > sources) return DASHBOARD_TEST_BUILD;
     await promisify(execFile)(
       process.execPath,
-      [path.join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn'],
+      [
+        path.join(ROOT, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--config',
+        'web/vite.config.ts',
+        '--logLevel',
+        'warn',
+      ],
       { cwd: ROOT, env: { ...process.env, DASHBOARD_OUT_DIR: DASHBOARD_TEST_BUILD }, timeout: 120_000 },
     );
     return DASHBOARD_TEST_BUILD;

@@ -1,5 +1,5 @@
 import { useMutation, useQuery } from '@urql/preact';
-import { useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { describeError } from '../client.js';
 import { HEALTH_WORDS, wireName } from '../format.js';
 import { RegisterWebhook, WebhookList } from '../operations.js';
@@ -12,7 +12,13 @@ const PAGE = 50;
 
 export function WebhooksScreen() {
   const [after, setAfter] = useState<string | null>(null);
-  const [{ data, error, fetching }, refetch] = useQuery({ query: WebhookList, variables: { first: PAGE, after } });
+  // An empty list names no Webhook type: say it, so that a registration refreshes the list.
+  const context = useMemo(() => ({ additionalTypenames: ['Webhook'] }), []);
+  const [{ data, error, fetching }, refetch] = useQuery({
+    query: WebhookList,
+    variables: { first: PAGE, after },
+    context,
+  });
   const [registering, setRegistering] = useState(false);
   const connection = data?.webhooks;
 

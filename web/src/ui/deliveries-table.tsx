@@ -12,32 +12,34 @@ export type DeliveryFilter = { status?: DeliveryStatus; webhookId?: string; sinc
  * the filter come in at the top, without reloading.
  */
 export function useLiveDeliveries(rows: DeliveryRowFragment[], filter: DeliveryFilter, pageIsFirst: boolean) {
-  const [live, setLive] = useState<{ updated: Map<string, DeliveryRowFragment>; added: DeliveryRowFragment[] }>({
-    updated: new Map(),
-    added: [],
-  });
+  // What came live belongs to one filter: another filter (or page) starts from its own rows.
+  const view = `${filter.status ?? ''}|${filter.webhookId ?? ''}|${filter.since ?? ''}|${pageIsFirst}`;
+  type Live = { view: string; updated: Map<string, DeliveryRowFragment>; added: DeliveryRowFragment[] };
+  const [live, setLive] = useState<Live>({ view, updated: new Map(), added: [] });
   // The handler may outlive this render: read the page and filter as they are now.
-  const current = useRef({ rows, filter, pageIsFirst });
-  current.current = { rows, filter, pageIsFirst };
+  const current = useRef({ rows, filter, pageIsFirst, view });
+  current.current = { rows, filter, pageIsFirst, view };
   const [{ error }] = useSubscription(
     { query: DeliveryUpdates, variables: { webhookId: filter.webhookId ?? null } },
     (_previous, data) => {
       const delivery = data.deliveryUpdates;
-      const { rows, filter, pageIsFirst } = current.current;
+      const { rows, filter, pageIsFirst, view } = current.current;
       setLive((state) => {
-        const updated = new Map(state.updated).set(delivery.id, delivery);
-        const known = rows.some((row) => row.id === delivery.id) || state.added.some((row) => row.id === delivery.id);
+        const base = state.view === view ? state : { view, updated: new Map(), added: [] };
+        const updated = new Map(base.updated).set(delivery.id, delivery);
+        const known = rows.some((row) => row.id === delivery.id) || base.added.some((row) => row.id === delivery.id);
         const matches =
           (!filter.status || delivery.status === filter.status) &&
           (!filter.since || delivery.createdAt >= filter.since);
-        const added = !known && matches && pageIsFirst ? [delivery, ...state.added] : state.added;
-        return { updated, added };
+        const added = !known && matches && pageIsFirst ? [delivery, ...base.added] : base.added;
+        return { view, updated, added };
       });
       return data;
     },
   );
-  const merged = [...live.added.filter((row) => !rows.some((r) => r.id === row.id)), ...rows].map(
-    (row) => live.updated.get(row.id) ?? row,
+  const state = live.view === view ? live : { updated: new Map<string, DeliveryRowFragment>(), added: [] };
+  const merged = [...state.added.filter((row) => !rows.some((r) => r.id === row.id)), ...rows].map(
+    (row) => state.updated.get(row.id) ?? row,
   );
   return { rows: merged, liveError: error };
 }
