@@ -221,6 +221,58 @@ describe('the dashboard in Chromium', () => {
     expect(problems).toEqual([]);
   }, 90_000);
 
+  it("runs a webhook's actions from its page: pause and resume, rotate the secret, edit, recover, delete after a confirmation", async () => {
+    const { page, problems } = await openDashboard();
+    await signIn(page);
+    const receiver = await createReceiver();
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: {
+        input: { name: 'Ops hook', agentId: 'agent-ops', url: receiver.url, events: ['CONVERSATION_ENDED'] },
+      },
+    });
+    const id = registered.data?.registerWebhook.id as string;
+    const read = async () =>
+      (await app.graphql(`query($id: ID!) { webhook(id: $id) { name active } }`, { apiKey, variables: { id } })).data
+        ?.webhook;
+    await page.goto(`${dashboard}/webhooks/${id}`);
+    // A reload forgets a key held in memory: sign in again, and land on the same page.
+    await signIn(page);
+    await see(page.getByRole('heading', { level: 1, name: 'Ops hook' })).toBeVisible();
+
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await see(page.getByRole('button', { name: 'Resume', exact: true })).toBeVisible();
+    expect(await read()).toMatchObject({ active: false });
+    await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    await see(page.getByRole('button', { name: 'Pause', exact: true })).toBeVisible();
+    expect(await read()).toMatchObject({ active: true });
+
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await see(page.getByLabel('New signing secret')).toHaveValue(/^whsec_/);
+    const rotated = await page.getByLabel('New signing secret').inputValue();
+    expect(rotated).not.toBe(registered.data?.registerWebhook.secret);
+
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit webhook' });
+    await see(edit.getByRole('checkbox', { name: 'conversation_ended', exact: true })).toBeVisible();
+    expect(await edit.getByRole('checkbox', { name: 'conversation_ended', exact: true }).isChecked()).toBe(true);
+    await edit.getByLabel('Name').fill('Ops hook, renamed');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'Ops hook, renamed' })).toBeVisible();
+    expect(await read()).toMatchObject({ name: 'Ops hook, renamed' });
+
+    await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
+    await see(page.getByRole('status').filter({ hasText: 'Recovered' })).toContainText('Recovered 0 failed deliveries');
+
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete Ops hook, renamed?' });
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'Webhooks' })).toBeFocused();
+    await see(row(page, 'Ops hook')).toHaveCount(0);
+    expect(await read()).toBeNull();
+    expect(problems).toEqual([]);
+  }, 60_000);
+
   it('creates an API key, shown once, that works, and revokes it after a confirmation', async () => {
     const { page, problems } = await openDashboard();
     await signIn(page);

@@ -42,7 +42,7 @@ export function WebhookScreen({ id }: { id: string }) {
     setFailure(null);
     const result = await run();
     if (result.error) setFailure(describeError(result.error));
-    else setMessage(done);
+    else if (done) setMessage(done);
   }
 
   if (error) {
