@@ -70,7 +70,6 @@ async function signIn(page: Page, key = apiKey) {
 async function expectAccessible(page: Page, screen: string) {
   await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
-    // biome-ignore lint/suspicious/noExplicitAny: axe is injected as a global.
     const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
     return (result.violations as { id: string; impact: string; nodes: { target: string[] }[] }[])
       .filter((v) => v.impact === 'serious' || v.impact === 'critical')

@@ -16,24 +16,18 @@ export const DASHBOARD_TEST_BUILD = path.join(
   `convo-hooks-dashboard-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`,
 );
 
-const SOURCES = ['web', 'package-lock.json'];
-
-async function newestSource(entry: string): Promise<number> {
-  const stat = await fs.stat(entry);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  const names = await fs.readdir(entry);
-  const times = await Promise.all(names.map((name) => newestSource(path.join(entry, name))));
-  return Math.max(stat.mtimeMs, ...times);
+async function built(): Promise<boolean> {
+  return fs.stat(path.join(DASHBOARD_TEST_BUILD, 'index.html')).then(
+    () => true,
+    () => false,
+  );
 }
 
-async function builtAt(): Promise<number> {
-  return (await fs.stat(path.join(DASHBOARD_TEST_BUILD, 'index.html')).catch(() => undefined))?.mtimeMs ?? 0;
-}
-
-/** Builds the dashboard into DASHBOARD_TEST_BUILD unless it is current; one build at a time across test files. */
+/**
+ * Builds the dashboard into DASHBOARD_TEST_BUILD with web/build.mjs (as `npm run build`
+ * does, which skips the build when it is newer than web/); one build at a time across test files.
+ */
 export async function ensureDashboardBuilt(): Promise<string> {
-  const sources = Math.max(...(await Promise.all(SOURCES.map((s) => newestSource(path.join(ROOT, s))))));
-  if ((await builtAt()) > sources) return DASHBOARD_TEST_BUILD;
   const lock = `${DASHBOARD_TEST_BUILD}.lock`;
   for (;;) {
     try {
@@ -47,19 +41,12 @@ export async function ensureDashboardBuilt(): Promise<string> {
     }
   }
   try {
-    if ((await builtAt()) > sources) return DASHBOARD_TEST_BUILD;
-    await promisify(execFile)(
-      process.execPath,
-      [
-        path.join(ROOT, 'node_modules/vite/bin/vite.js'),
-        'build',
-        '--config',
-        'web/vite.config.ts',
-        '--logLevel',
-        'warn',
-      ],
-      { cwd: ROOT, env: { ...process.env, DASHBOARD_OUT_DIR: DASHBOARD_TEST_BUILD }, timeout: 120_000 },
-    );
+    await promisify(execFile)(process.execPath, ['web/build.mjs'], {
+      cwd: ROOT,
+      env: { ...process.env, DASHBOARD_OUT_DIR: DASHBOARD_TEST_BUILD },
+      timeout: 120_000,
+    });
+    if (!(await built())) throw new Error(`web/build.mjs wrote no ${DASHBOARD_TEST_BUILD}/index.html`);
     return DASHBOARD_TEST_BUILD;
   } finally {
     await fs.rm(lock, { recursive: true, force: true });
