@@ -40,7 +40,7 @@ export function SignInScreen({ notice }: { notice: string | null }) {
           />
         </label>
         <p id="api-key-help" class="muted">
-          A key of your workspace (chk_…). It stays in this tab's memory and is never stored by the browser.
+          A key of your workspace (chk_…). It goes to this server only; the browser never stores it.
         </p>
         {error && <p role="alert">{error}</p>}
         <button type="submit" disabled={busy}>
