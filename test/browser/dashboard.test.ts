@@ -16,7 +16,11 @@ import { createReceiver } from '../support/receiver.js';
  */
 const IMAGES = path.join(ROOT, 'docs/images');
 const AXE_SOURCE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const HAS_STATS = (await fs.readFile(path.join(ROOT, 'schema.graphql'), 'utf8')).includes('deliveryStats(');
+// Statistics and backlogs come with Query.deliveryStats and Webhook.backlog; before the
+// server has them, the page says so instead (web/src/overview/stats.ts).
+const SCHEMA = await fs.readFile(path.join(ROOT, 'schema.graphql'), 'utf8');
+const HAS_STATS = SCHEMA.includes('deliveryStats(');
+const HAS_BACKLOG = /^\s+backlog: WebhookBacklog!/m.test(SCHEMA);
 
 let browser: Browser;
 let app: TestApp;
@@ -117,6 +121,8 @@ describe('the dashboard in Chromium', () => {
     }
     if (HAS_STATS) {
       await see(page.getByRole('figure', { name: 'Success rate' })).toBeVisible();
+      await see(page.getByRole('img', { name: 'Deliveries over time' })).toBeVisible();
+      await see(page.getByRole('img', { name: 'Latency' })).toBeVisible();
     } else {
       await see(page.getByText('Delivery statistics are not available')).toBeVisible();
     }
@@ -162,6 +168,7 @@ describe('the dashboard in Chromium', () => {
     await row(page, 'Call analytics').getByRole('link', { name: 'Call analytics' }).click();
     await see(page.getByRole('heading', { level: 1, name: 'Call analytics' })).toBeFocused();
     expect(await page.content()).not.toContain(secret);
+    await see(page.getByRole('term').filter({ hasText: 'Backlog' })).toHaveCount(HAS_BACKLOG ? 1 : 0);
     for (const name of ['Send test event', 'Pause', 'Rotate secret', 'Edit', 'Delete', 'Recover failed deliveries']) {
       await see(page.getByRole('button', { name, exact: true })).toBeVisible();
     }

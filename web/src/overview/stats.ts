@@ -6,9 +6,9 @@ import type { TypedDocumentNode } from '@urql/core';
  * (codegen.ts) and typed by hand from the contract. Until the server has the field it
  * answers with a validation error, and the Overview says the statistics are unavailable.
  *
- * Once deliveryStats is in schema.graphql: remove this file's exclusion from codegen.ts,
- * replace `untyped<…>(` below with `graphql(` (from '../gql/index.js'), delete the
- * hand-written types, and run `npm run codegen`.
+ * Once deliveryStats and Webhook.backlog are in schema.graphql: remove this file's
+ * exclusion from codegen.ts, replace each `untyped<…>(` below with `graphql(` (from
+ * '../gql/index.js'), delete the hand-written types, and run `npm run codegen`.
  */
 export const DeliveryStats = untyped<DeliveryStatsResult, DeliveryStatsVariables>(`
   query DeliveryStats($since: DateTime!, $interval: StatsInterval!) {
@@ -62,3 +62,21 @@ function untyped<Result, Variables>(source: string): TypedDocumentNode<Result, V
 export function statsUnavailable(message: string | undefined): boolean {
   return /Cannot query field "deliveryStats"|Unknown type "StatsInterval"/.test(message ?? '');
 }
+
+/** Webhook.backlog (CONTRACT.md section 8), kept out of codegen for the same reason as DeliveryStats. */
+export const WebhookBacklogs = untyped<WebhookBacklogsResult, { ids: string[] }>(`
+  query WebhookBacklogs($ids: [ID!]!) {
+    nodes(ids: $ids) {
+      ... on Webhook {
+        id
+        backlog {
+          pending
+          oldestPendingAt
+        }
+      }
+    }
+  }
+`);
+
+export type WebhookBacklog = { pending: number; oldestPendingAt: string | null };
+export type WebhookBacklogsResult = { nodes: ({ id?: string; backlog?: WebhookBacklog } | null)[] };

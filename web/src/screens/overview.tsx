@@ -73,26 +73,25 @@ function Statistics({ ms, interval }: { ms: number; interval: StatsInterval }) {
           </p>
         </figure>
       </div>
-      {stats.attempts === 0 ? (
+      {stats.attempts === 0 && (
         <p class="empty">No delivery attempts in this period. Send a test event from a webhook's page to see one.</p>
-      ) : (
-        <div class="charts">
-          <div>
-            <h3>Deliveries over time</h3>
-            <DeliveriesChart buckets={stats.buckets} label="Deliveries over time" />
-            <p class="legend">
-              <span class="key-succeeded">Succeeded</span> <span class="key-failed">Failed</span>
-            </p>
-          </div>
-          <div>
-            <h3>Latency</h3>
-            <LatencyChart buckets={stats.buckets} label="Latency" />
-            <p class="legend">
-              <span class="key-p50">p50</span> <span class="key-p95">p95</span>
-            </p>
-          </div>
-        </div>
       )}
+      <div class="charts">
+        <div>
+          <h3>Deliveries over time</h3>
+          <DeliveriesChart buckets={stats.buckets} label="Deliveries over time" />
+          <p class="legend">
+            <span class="key-succeeded">Succeeded</span> <span class="key-failed">Failed</span>
+          </p>
+        </div>
+        <div>
+          <h3>Latency</h3>
+          <LatencyChart buckets={stats.buckets} label="Latency" />
+          <p class="legend">
+            <span class="key-p50">p50</span> <span class="key-p95">p95</span>
+          </p>
+        </div>
+      </div>
     </section>
   );
 }

@@ -12,6 +12,7 @@ import {
 } from '../operations.js';
 import { navigate } from '../router.js';
 import { can } from '../session.js';
+import { describeBacklog, useBacklogs } from '../ui/backlog.js';
 import { DeliveriesTable, useLiveDeliveries } from '../ui/deliveries-table.js';
 import { ConfirmDialog, Dialog } from '../ui/dialog.js';
 import { Empty, ErrorState, Loading, ShownOnce } from '../ui/states.js';
@@ -34,6 +35,7 @@ export function WebhookScreen({ id }: { id: string }) {
   const [deleting, remove] = useMutation(DeleteWebhook);
   const [editing, edit] = useMutation(UpdateWebhook);
   const [dialogError, setDialogError] = useState<string | null>(null);
+  const { backlogs, available: withBacklog } = useBacklogs(webhook ? [webhook.id] : []);
   const live = useLiveDeliveries(webhook?.deliveries.edges.map((e) => e.node) ?? [], { webhookId: id }, true);
 
   /** Runs an action and says how it went in the page's status line. */
@@ -99,6 +101,12 @@ export function WebhookScreen({ id }: { id: string }) {
           {webhook.health.reason && ` — ${webhook.health.reason}`}
           {webhook.health.consecutiveFailures > 0 && ` (${webhook.health.consecutiveFailures} failures in a row)`}
         </dd>
+        {withBacklog && (
+          <>
+            <dt>Backlog</dt>
+            <dd>{describeBacklog(backlogs.get(webhook.id))}</dd>
+          </>
+        )}
         <dt>Created</dt>
         <dd>{formatTime(webhook.createdAt)}</dd>
       </dl>

@@ -4,6 +4,7 @@ import { describeError } from '../client.js';
 import { HEALTH_WORDS, wireName } from '../format.js';
 import { RegisterWebhook, WebhookList } from '../operations.js';
 import { can } from '../session.js';
+import { describeBacklog, useBacklogs } from '../ui/backlog.js';
 import { Dialog } from '../ui/dialog.js';
 import { Empty, ErrorState, Loading, ShownOnce } from '../ui/states.js';
 import { WebhookForm } from './webhook-form.js';
@@ -21,6 +22,7 @@ export function WebhooksScreen() {
   });
   const [registering, setRegistering] = useState(false);
   const connection = data?.webhooks;
+  const { backlogs, available: withBacklog } = useBacklogs(connection?.edges.map((e) => e.node.id) ?? []);
 
   return (
     <>
@@ -53,6 +55,7 @@ export function WebhooksScreen() {
               <th scope="col">Events</th>
               <th scope="col">Status</th>
               <th scope="col">Health</th>
+              {withBacklog && <th scope="col">Backlog</th>}
             </tr>
           </thead>
           <tbody>
@@ -73,6 +76,7 @@ export function WebhooksScreen() {
                     {HEALTH_WORDS[node.health.state]}
                   </span>
                 </td>
+                {withBacklog && <td>{describeBacklog(backlogs.get(node.id))}</td>}
               </tr>
             ))}
           </tbody>
