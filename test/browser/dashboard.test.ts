@@ -291,6 +291,10 @@ describe('the dashboard in Chromium', () => {
     await expectAccessible(page, 'API keys');
     await page.screenshot({ path: path.join(IMAGES, 'dashboard-api-keys.png') });
 
+    // A second tab signed in with the new key: revoking it signs that tab out at its next request.
+    const { page: other } = await openDashboard();
+    await signIn(other, created);
+
     const keyRow = row(page, created.slice(0, 10));
     await keyRow.getByRole('button', { name: 'Revoke' }).click();
     const confirm = page.getByRole('dialog', { name: /^Revoke/ });
@@ -301,6 +305,12 @@ describe('the dashboard in Chromium', () => {
     await expect
       .poll(async () => (await app.graphql('{ workspace { name } }', { apiKey: created })).status, { timeout: 5_000 })
       .toBe(401);
+    await other.getByRole('navigation').getByRole('link', { name: 'Webhooks' }).click();
+    await see(other.getByRole('alert')).toContainText('You were signed out');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await see(page.getByLabel('API key')).toBeFocused();
+    await see(page.getByRole('navigation', { name: 'Dashboard' })).toHaveCount(0);
     expect(problems).toEqual([]);
   }, 60_000);
 

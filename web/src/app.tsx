@@ -18,7 +18,10 @@ export function App() {
   const [restoring, setRestoring] = useState(true);
   const [notice, setNotice] = useState<string | null>(null);
   useEffect(() => {
-    const stop = onSessionChange(setSession);
+    const stop = onSessionChange((next, reason) => {
+      setSession(next);
+      setNotice(reason ?? null);
+    });
     restoreSession()
       .then(() => {
         // A portal link lands on /dashboard/portal: show the overview under its own address.

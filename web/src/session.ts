@@ -34,13 +34,13 @@ const ENDPOINT = '/dashboard/session';
 let current: Session | null = null;
 /** The credential, in memory only: an API key, a portal session token or a CSRF token. */
 let secret: string | null = null;
-const listeners = new Set<(session: Session | null) => void>();
+const listeners = new Set<(session: Session | null, reason?: string) => void>();
 
 export function getSession(): Session | null {
   return current;
 }
 
-export function onSessionChange(listener: (session: Session | null) => void): () => void {
+export function onSessionChange(listener: (session: Session | null, reason?: string) => void): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
@@ -67,10 +67,10 @@ export function sendsCookie(): boolean {
   return current?.kind === 'cookie';
 }
 
-function establish(session: Session | null, credential: string | null) {
+function establish(session: Session | null, credential: string | null, reason?: string) {
   current = session;
   secret = credential;
-  for (const listener of listeners) listener(session);
+  for (const listener of listeners) listener(session, reason);
 }
 
 type SessionBody = {
@@ -174,5 +174,5 @@ export async function signOut(): Promise<void> {
 
 /** The server no longer accepts the credential (revoked key, expired session). */
 export function expire(): void {
-  establish(null, null);
+  if (current) establish(null, null, 'You were signed out: the key was revoked or the session expired. Sign in again.');
 }
