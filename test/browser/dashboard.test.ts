@@ -159,6 +159,7 @@ describe('the dashboard in Chromium', () => {
     const shown = page.getByRole('dialog', { name: 'Webhook registered' }).getByLabel('Signing secret');
     const secret = await shown.inputValue();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]{44}$/);
+    await page.screenshot({ path: path.join(IMAGES, 'dashboard-register.png') });
     await page.getByRole('button', { name: 'Done' }).click();
     await see(row(page, 'Call analytics')).toContainText('conversation_ended');
     await see(row(page, 'Call analytics')).toContainText('Healthy');
