@@ -83,8 +83,8 @@ export function DeliveriesTable({
               </td>
             )}
             <td>{row.attemptCount}</td>
-            <td>{formatTime(row.createdAt)}</td>
-            <td>{formatTime(row.updatedAt)}</td>
+            <td class="time">{formatTime(row.createdAt)}</td>
+            <td class="time">{formatTime(row.updatedAt)}</td>
           </tr>
         ))}
       </tbody>
