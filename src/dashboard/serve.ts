@@ -30,7 +30,6 @@ const CONTENT_TYPES: Record<string, string> = {
 export function useDashboard(options: { directory?: string; frameAncestors: string[] }): Plugin {
   const directory = options.directory ?? DASHBOARD_BUILD;
   const headers = securityHeaders(options.frameAncestors);
-  let index: Promise<string> | undefined;
 
   return {
     onRequest({ url, request, endResponse, fetchAPI }) {
@@ -58,15 +57,11 @@ export function useDashboard(options: { directory?: string; frameAncestors: stri
         );
       }
 
-      index ??= readFile(path.join(directory, 'index.html'), 'utf8');
-      return index.then(
+      // Read each time (half a kilobyte): a rebuild while the server runs names new assets.
+      return readFile(path.join(directory, 'index.html'), 'utf8').then(
         (html) =>
           answer(request.method === 'HEAD' ? null : html, 200, { 'content-type': HTML, 'cache-control': 'no-cache' }),
-        () => {
-          // Built later (a development server started before `npm run build`): look again next time.
-          index = undefined;
-          return answer('The dashboard is not built: run `npm run build`, then reload.', 503, TEXT);
-        },
+        () => answer('The dashboard is not built: run `npm run build`, then reload.', 503, TEXT),
       );
     },
   };

@@ -1,3 +1,4 @@
+import type { CombinedError } from '@urql/core';
 import { useMutation, useQuery } from '@urql/preact';
 import { useState } from 'preact/hooks';
 import { describeError } from '../client.js';
@@ -39,7 +40,7 @@ export function WebhookScreen({ id }: { id: string }) {
   const live = useLiveDeliveries(webhook?.deliveries.edges.map((e) => e.node) ?? [], { webhookId: id }, true);
 
   /** Runs an action and says how it went in the page's status line. */
-  async function act(run: () => Promise<{ error?: import('@urql/core').CombinedError }>, done: string) {
+  async function act(run: () => Promise<{ error?: CombinedError }>, done: string) {
     setMessage(null);
     setFailure(null);
     const result = await run();
