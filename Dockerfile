@@ -8,6 +8,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The dashboard's sources: `npm run build` bundles them into dist/dashboard/ (vite).
+COPY web ./web
 RUN npm run build
 
 FROM node:20-bookworm-slim AS runtime

@@ -8,6 +8,7 @@ import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useKeyConcurrency } from './auth/use-key-concurrency.js';
 import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
+import { useDashboard } from './dashboard/serve.js';
 import { createListener, type Listener } from './db/listener.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
@@ -51,6 +52,8 @@ export type AppOptions = {
    * the key cache, stream revocation and the live feed; by default one of the app's own.
    */
   listener?: Listener;
+  /** The built dashboard (index.html, assets/); by default the package's dist/dashboard. */
+  dashboardDirectory?: string;
 };
 
 /** Builds the HTTP handler; listening is the caller's business (main.ts, or `yoga.fetch` in tests). */
@@ -64,6 +67,7 @@ export function createApp({
   metrics = createMetrics(),
   listener,
   apiKeys,
+  dashboardDirectory,
 }: AppOptions) {
   const ownListener = listener ? undefined : createListener(sql, { log });
   const listening = listener ?? (ownListener as Listener);
@@ -132,6 +136,8 @@ export function createApp({
       ...(tracing ? [tracing.plugin] : []),
       useRequestLog(log),
       useMetrics(metrics),
+      // The dashboard page at /dashboard: static files, answered before anything GraphQL.
+      useDashboard({ directory: dashboardDirectory, frameAncestors: config.dashboardFrameAncestors }),
       useBodyLimit(MAX_BODY_BYTES),
       // The dashboard's sign-in and sign-out (POST, GET, DELETE /dashboard/session).
       useSessionEndpoints({ sql, config, secretKey, keys: apiKeys, sessions, log }),

@@ -78,6 +78,24 @@ const oldEncryptionKeys = z.string().transform((value, ctx) => {
   return keys as Buffer[];
 });
 
+/**
+ * Who may show the dashboard in a frame (CSP frame-ancestors): origins such as
+ * https://app.example.com or https://*.example.com, separated by spaces or commas.
+ */
+const frameAncestors = z.string().transform((value, ctx) => {
+  const origins = value.split(/[\s,]+/).filter((part) => part !== '');
+  for (const origin of origins) {
+    if (!/^https?:\/\/(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/i.test(origin)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${origin}" is not an origin like https://app.example.com (no path); separate origins with spaces or commas`,
+      });
+      return z.NEVER;
+    }
+  }
+  return origins;
+});
+
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).optional(),
@@ -157,6 +175,8 @@ const schema = z.object({
   OPERATIONS_WAITING_PER_KEY: z.coerce.number().int().min(0).max(100_000).default(256),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
+  // Unset: nobody may frame the dashboard.
+  DASHBOARD_FRAME_ANCESTORS: frameAncestors.optional(),
   // Tracing is on when this is set; the SDK reads the other OTEL_* variables itself.
   OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
   // Where traces go instead, when set; on its own it turns nothing on.
@@ -299,6 +319,8 @@ export function loadConfig(
     dashboardSessionsPerWorkspace: e.DASHBOARD_SESSIONS_PER_WORKSPACE,
     /** PUBLIC_URL's origin, for portal session URLs; undefined: the request's. */
     publicOrigin: e.PUBLIC_URL ? new URL(e.PUBLIC_URL).origin : undefined,
+    /** Origins allowed to show /dashboard in a frame (DASHBOARD_FRAME_ANCESTORS); empty: none. */
+    dashboardFrameAncestors: e.DASHBOARD_FRAME_ANCESTORS ?? [],
     /** OpenTelemetry traces: where they go and how (undefined: tracing off, the SDK is never loaded). */
     tracing:
       e.OTEL_EXPORTER_OTLP_ENDPOINT && !e.OTEL_SDK_DISABLED

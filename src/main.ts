@@ -120,6 +120,7 @@ async function main() {
     log.info({ port, role: config.role }, `health, readiness and metrics at http://localhost:${port}/`);
   } else {
     log.info({ port, role: config.role }, `GraphQL API and GraphiQL at http://localhost:${port}/graphql`);
+    log.info({ port }, `Dashboard at http://localhost:${port}/dashboard`);
   }
   if (devKey) {
     const where = `${config.dataDir}/dev-api-key`;

@@ -165,6 +165,20 @@ describe('name resolution settings', () => {
     expect(loadConfig({ DELIVERY_TIMEOUT_MS: '60000' }).dns.timeoutMs).toBe(5_000);
   });
 
+  it('lets nobody frame the dashboard unless DASHBOARD_FRAME_ANCESTORS lists origins (spaces or commas)', () => {
+    expect(loadConfig({}).dashboardFrameAncestors).toEqual([]);
+    expect(
+      loadConfig({
+        DASHBOARD_FRAME_ANCESTORS: ' https://app.example.com, https://*.example.org:8443  http://localhost:3000',
+      }).dashboardFrameAncestors,
+    ).toEqual(['https://app.example.com', 'https://*.example.org:8443', 'http://localhost:3000']);
+    for (const bad of ['app.example.com', 'https://app.example.com/embed', "'self'; script-src *", '*']) {
+      expect(() => loadConfig({ DASHBOARD_FRAME_ANCESTORS: bad })).toThrow(
+        /^Invalid configuration: DASHBOARD_FRAME_ANCESTORS ".+" is not an origin/,
+      );
+    }
+  });
+
   it('reads DNS_SERVERS, DNS_TIMEOUT_MS and DNS_LOOKUPS_PER_WORKSPACE', () => {
     const config = loadConfig({
       DNS_SERVERS: '10.0.0.2, 127.0.0.1:5353,[2001:db8::53]:53,2001:db8::54',

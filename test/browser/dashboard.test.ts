@@ -1,0 +1,373 @@
+import fs from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../support/app.js';
+import { ensureDashboardBuilt } from '../support/dashboard-build.js';
+import { PUBLISH, REGISTER } from '../support/operations.js';
+import { ROOT } from '../support/processes.js';
+import { createReceiver } from '../support/receiver.js';
+
+/**
+ * The dashboard as a person uses it: Debian's Chromium, headless, driven by
+ * playwright-core, against the real server (built page, GraphQL, SSE) and real receivers
+ * on 127.0.0.1. Elements are found by their accessible names (CONTRACT.md section 8).
+ */
+const IMAGES = path.join(ROOT, 'docs/images');
+const AXE_SOURCE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+// Statistics and backlogs come with Query.deliveryStats and Webhook.backlog; before the
+// server has them, the page says so instead (web/src/overview/stats.ts).
+const SCHEMA = await fs.readFile(path.join(ROOT, 'schema.graphql'), 'utf8');
+const HAS_STATS = SCHEMA.includes('deliveryStats(');
+const HAS_BACKLOG = /^\s+backlog: WebhookBacklog!/m.test(SCHEMA);
+
+let browser: Browser;
+let app: TestApp;
+let dashboard: string;
+let apiKey: string;
+/** The failing receiver answers 500 until a test lets it succeed. */
+let failingReceiverOk = false;
+
+beforeAll(async () => {
+  const [build] = await Promise.all([
+    ensureDashboardBuilt(),
+    chromium
+      .launch({
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+      })
+      .then((launched) => {
+        browser = launched;
+      }),
+  ]);
+  // One retry 200 ms after a failure: a failing delivery is FAILED within a second.
+  app = await createTestApp({ DELIVERY_RETRY_SCHEDULE: '200ms' }, { dashboardDirectory: build });
+  app.startWorker();
+  dashboard = (await app.listen()).replace(/\/graphql$/, '/dashboard');
+  ({ apiKey } = await app.newWorkspace('Acme voice'));
+  await fs.mkdir(IMAGES, { recursive: true });
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+/** A fresh tab; fails the test on any CSP violation or uncaught error in the page. */
+async function openDashboard(): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/.test(message.text())) problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(dashboard);
+  return { page, problems };
+}
+
+async function signIn(page: Page, key = apiKey) {
+  await page.getByLabel('API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await see(page.getByRole('navigation', { name: 'Dashboard' })).toBeVisible();
+}
+
+/** axe-core in the page: no serious or critical violation. */
+async function expectAccessible(page: Page, screen: string) {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
+    return (result.violations as { id: string; impact: string; nodes: { target: string[] }[] }[])
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  expect(violations, screen).toEqual([]);
+}
+
+/** What a person sees, polled until it holds (playwright-core has no assertions of its own). */
+function see(locator: Locator) {
+  const wait = { timeout: 10_000, interval: 100 };
+  return {
+    toBeVisible: (options: { timeout?: number } = {}) =>
+      locator.first().waitFor({ state: 'visible', timeout: options.timeout ?? wait.timeout }),
+    toContainText: (text: string, options: { timeout?: number } = {}) =>
+      expect.poll(async () => (await locator.allTextContents()).join(' | '), { ...wait, ...options }).toContain(text),
+    toBeFocused: () =>
+      expect.poll(() => locator.evaluate((el) => el === document.activeElement).catch(() => false), wait).toBe(true),
+    toHaveCount: (count: number) => expect.poll(() => locator.count(), wait).toBe(count),
+    toHaveValue: (pattern: RegExp) => expect.poll(() => locator.inputValue(), wait).toMatch(pattern),
+  };
+}
+
+function row(page: Page | Locator, text: string | RegExp): Locator {
+  return page.getByRole('row').filter({ hasText: text });
+}
+
+describe('the dashboard in Chromium', () => {
+  it('refuses a wrong key with an alert, then signs in with a key and shows every screen without accessibility violations', async () => {
+    const { page, problems } = await openDashboard();
+    await expectAccessible(page, 'sign-in');
+    await page.getByLabel('API key').fill(`chk_${'x'.repeat(40)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await see(page.getByRole('alert')).toContainText('not accepted');
+    await see(page.getByRole('navigation', { name: 'Dashboard' })).toHaveCount(0);
+
+    await signIn(page);
+    const nav = page.getByRole('navigation', { name: 'Dashboard' });
+    for (const name of ['Overview', 'Webhooks', 'Deliveries', 'Event types', 'API keys']) {
+      await see(nav.getByRole('link', { name, exact: true })).toBeVisible();
+    }
+    await see(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeFocused();
+    for (const name of ['Last hour', 'Last 24 hours', 'Last 7 days']) {
+      await see(page.getByRole('radio', { name })).toBeVisible();
+    }
+    if (HAS_STATS) {
+      await see(page.getByRole('figure', { name: 'Success rate' })).toBeVisible();
+      await see(page.getByRole('img', { name: 'Deliveries over time' })).toBeVisible();
+      await see(page.getByRole('img', { name: 'Latency' })).toBeVisible();
+    } else {
+      await see(page.getByText('Delivery statistics are not available')).toBeVisible();
+    }
+    await expectAccessible(page, 'overview');
+
+    await nav.getByRole('link', { name: 'Event types' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'Event types' })).toBeFocused();
+    const ended = page.getByRole('region', { name: 'conversation_ended' });
+    await see(ended).toContainText('"type": "conversation_ended"');
+    await see(page.getByRole('heading', { name: 'webhook.test' })).toBeVisible();
+    await expectAccessible(page, 'event types');
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('registers a webhook (secret shown once), sends a test event, and shows deliveries live; a failing one is retried', async () => {
+    const { page, problems } = await openDashboard();
+    await signIn(page);
+    const receiver = await createReceiver();
+    await page.getByRole('navigation').getByRole('link', { name: 'Webhooks' }).click();
+    await see(page.getByText('No webhooks yet')).toBeVisible();
+    await expectAccessible(page, 'webhooks, empty');
+
+    await page.getByRole('button', { name: 'Register webhook' }).click();
+    const form = page.getByRole('dialog', { name: 'Register webhook' });
+    await form.getByLabel('Name').fill('Call analytics');
+    await form.getByLabel('Agent ID').fill('agent-support');
+    await form.getByLabel('URL').fill(receiver.url);
+    for (const wire of ['conversation_started', 'conversation_ended', 'conversation_analysed', 'delivery.failed']) {
+      await see(form.getByRole('checkbox', { name: wire, exact: true })).toBeVisible();
+    }
+    await form.getByRole('checkbox', { name: 'conversation_ended', exact: true }).check();
+    await expectAccessible(page, 'register webhook');
+    await form.getByRole('button', { name: 'Register' }).click();
+    const shown = page.getByRole('dialog', { name: 'Webhook registered' }).getByLabel('Signing secret');
+    const secret = await shown.inputValue();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]{44}$/);
+    await page.screenshot({ path: path.join(IMAGES, 'dashboard-register.png') });
+    await page.getByRole('button', { name: 'Done' }).click();
+    await see(row(page, 'Call analytics')).toContainText('conversation_ended');
+    await see(row(page, 'Call analytics')).toContainText('Healthy');
+    await page.screenshot({ path: path.join(IMAGES, 'dashboard-webhooks.png') });
+
+    // The webhook's page: the secret is not there (shown once), the actions are.
+    await row(page, 'Call analytics').getByRole('link', { name: 'Call analytics' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'Call analytics' })).toBeFocused();
+    expect(await page.content()).not.toContain(secret);
+    await see(page.getByRole('term').filter({ hasText: 'Backlog' })).toHaveCount(HAS_BACKLOG ? 1 : 0);
+    for (const name of ['Send test event', 'Pause', 'Rotate secret', 'Edit', 'Delete', 'Recover failed deliveries']) {
+      await see(page.getByRole('button', { name, exact: true })).toBeVisible();
+    }
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await see(row(page, 'webhook.test')).toContainText('Succeeded', { timeout: 15_000 });
+    expect(receiver.received.at(-1)?.body).toContain('"type":"webhook.test"');
+    await expectAccessible(page, 'webhook page');
+
+    // Deliveries: a delivery published elsewhere appears, and turns Succeeded, without a reload.
+    await page.getByRole('navigation').getByRole('link', { name: 'Deliveries' }).click();
+    await see(row(page, 'webhook.test')).toContainText('Succeeded');
+    await page.evaluate(() => {
+      (window as unknown as { notReloaded: boolean }).notReloaded = true;
+    });
+    const published = await app.graphql(PUBLISH, {
+      apiKey,
+      variables: { input: { agentId: 'agent-support', type: 'CONVERSATION_ENDED', data: { conversationId: 'c-1' } } },
+    });
+    expect(published.errors).toBeUndefined();
+    await see(row(page, 'conversation_ended')).toContainText('Succeeded', { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+
+    // A receiver answering 500: the delivery fails (live), its attempts say why, Retry succeeds.
+    const failing = await createReceiver(() => ({ status: failingReceiverOk ? 200 : 500 }));
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: {
+        input: { name: 'Flaky CRM', agentId: 'agent-crm', url: failing.url, events: ['CONVERSATION_STARTED'] },
+      },
+    });
+    expect(registered.errors).toBeUndefined();
+    await app.graphql(PUBLISH, {
+      apiKey,
+      variables: { input: { agentId: 'agent-crm', type: 'CONVERSATION_STARTED', data: { conversationId: 'c-2' } } },
+    });
+    const failedRow = row(page, 'Flaky CRM');
+    await see(failedRow).toContainText('Failed', { timeout: 15_000 });
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await page.screenshot({ path: path.join(IMAGES, 'dashboard-deliveries.png') });
+    await page.getByLabel('Status').selectOption({ label: 'Failed' });
+    await see(page.getByRole('row')).toHaveCount(2);
+    await see(failedRow).toBeVisible();
+    await expectAccessible(page, 'deliveries');
+
+    await failedRow.getByRole('link', { name: /^dlv_/ }).click();
+    const attempts = page.getByRole('table', { name: /attempts/ });
+    await see(attempts.getByRole('row')).toHaveCount(3);
+    await see(attempts).toContainText('500');
+    await see(attempts).toContainText('HTTP 500');
+    await expectAccessible(page, 'delivery');
+    failingReceiverOk = true;
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await see(page.getByRole('definition').filter({ hasText: 'Succeeded' })).toBeVisible({ timeout: 15_000 });
+    await see(attempts.getByRole('row')).toHaveCount(4);
+    await page.screenshot({ path: path.join(IMAGES, 'dashboard-delivery.png') });
+    expect(problems).toEqual([]);
+  }, 90_000);
+
+  it("runs a webhook's actions from its page: pause and resume, rotate the secret, edit, recover, delete after a confirmation", async () => {
+    const { page, problems } = await openDashboard();
+    await signIn(page);
+    const receiver = await createReceiver();
+    const registered = await app.graphql(REGISTER, {
+      apiKey,
+      variables: {
+        input: { name: 'Ops hook', agentId: 'agent-ops', url: receiver.url, events: ['CONVERSATION_ENDED'] },
+      },
+    });
+    const id = registered.data?.registerWebhook.id as string;
+    const read = async () =>
+      (await app.graphql(`query($id: ID!) { webhook(id: $id) { name active } }`, { apiKey, variables: { id } })).data
+        ?.webhook;
+    await page.goto(`${dashboard}/webhooks/${id}`);
+    // A reload forgets a key held in memory: sign in again, and land on the same page.
+    await signIn(page);
+    await see(page.getByRole('heading', { level: 1, name: 'Ops hook' })).toBeVisible();
+
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await see(page.getByRole('button', { name: 'Resume', exact: true })).toBeVisible();
+    expect(await read()).toMatchObject({ active: false });
+    await page.getByRole('button', { name: 'Resume', exact: true }).click();
+    await see(page.getByRole('button', { name: 'Pause', exact: true })).toBeVisible();
+    expect(await read()).toMatchObject({ active: true });
+
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await see(page.getByLabel('New signing secret')).toHaveValue(/^whsec_/);
+    const rotated = await page.getByLabel('New signing secret').inputValue();
+    expect(rotated).not.toBe(registered.data?.registerWebhook.secret);
+
+    await page.getByRole('button', { name: 'Edit', exact: true }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit webhook' });
+    await see(edit.getByRole('checkbox', { name: 'conversation_ended', exact: true })).toBeVisible();
+    expect(await edit.getByRole('checkbox', { name: 'conversation_ended', exact: true }).isChecked()).toBe(true);
+    await edit.getByLabel('Name').fill('Ops hook, renamed');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'Ops hook, renamed' })).toBeVisible();
+    expect(await read()).toMatchObject({ name: 'Ops hook, renamed' });
+
+    await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
+    await see(page.getByRole('status').filter({ hasText: 'Recovered' })).toContainText('Recovered 0 failed deliveries');
+
+    await page.getByRole('button', { name: 'Delete', exact: true }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete Ops hook, renamed?' });
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'Webhooks' })).toBeFocused();
+    await see(row(page, 'Ops hook')).toHaveCount(0);
+    expect(await read()).toBeNull();
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('creates an API key, shown once, that works, and revokes it after a confirmation', async () => {
+    const { page, problems } = await openDashboard();
+    await signIn(page);
+    await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
+    await see(page.getByRole('heading', { level: 1, name: 'API keys' })).toBeFocused();
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    const created = await page.getByLabel('New API key').inputValue();
+    expect(created).toMatch(/^chk_[0-9A-Za-z]{40}$/);
+    expect((await app.graphql('{ workspace { name } }', { apiKey: created })).data?.workspace.name).toBe('Acme voice');
+    await expectAccessible(page, 'API keys');
+    await page.screenshot({ path: path.join(IMAGES, 'dashboard-api-keys.png') });
+
+    // A second tab signed in with the new key: revoking it signs that tab out at its next request.
+    const { page: other } = await openDashboard();
+    await signIn(other, created);
+
+    const keyRow = row(page, created.slice(0, 10));
+    await keyRow.getByRole('button', { name: 'Revoke' }).click();
+    const confirm = page.getByRole('dialog', { name: /^Revoke/ });
+    await see(confirm.getByRole('button', { name: 'Cancel' })).toBeFocused();
+    await confirm.getByRole('button', { name: 'Revoke' }).click();
+    await see(keyRow).toContainText('Revoked');
+    await see(keyRow.getByRole('button', { name: 'Revoke' })).toHaveCount(0);
+    await expect
+      .poll(async () => (await app.graphql('{ workspace { name } }', { apiKey: created })).status, { timeout: 5_000 })
+      .toBe(401);
+    await other.getByRole('navigation').getByRole('link', { name: 'Webhooks' }).click();
+    await see(other.getByRole('alert')).toContainText('You were signed out');
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await see(page.getByLabel('API key')).toBeFocused();
+    await see(page.getByRole('navigation', { name: 'Dashboard' })).toHaveCount(0);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('registers a webhook with the keyboard alone, with focus visible and moved to each new page', async () => {
+    const { page, problems } = await openDashboard();
+    const receiver = await createReceiver();
+    // Sign-in puts focus in the key field.
+    await see(page.getByLabel('API key')).toBeFocused();
+    await page.keyboard.type(apiKey);
+    await page.keyboard.press('Enter');
+    await see(page.getByRole('heading', { level: 1, name: 'Overview' })).toBeFocused();
+
+    /** Tabs forward until the focused element has this accessible name. */
+    async function tabTo(name: string) {
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        const focused = await page.evaluate(() => {
+          const el = document.activeElement as HTMLElement | null;
+          const label = el?.closest('label')?.textContent ?? '';
+          return (el?.getAttribute('aria-label') ?? (el?.textContent || label) ?? '').trim();
+        });
+        if (focused === name) return;
+      }
+      throw new Error(`Tab never reached ${name}`);
+    }
+
+    await tabTo('Webhooks');
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
+    expect(outline).not.toBe('none');
+    await page.keyboard.press('Enter');
+    await see(page.getByRole('heading', { level: 1, name: 'Webhooks' })).toBeFocused();
+    await tabTo('Register webhook');
+    await page.keyboard.press('Enter');
+    await see(page.getByRole('dialog', { name: 'Register webhook' }).getByLabel('Name')).toBeFocused();
+    await page.keyboard.type('Keyboard hook');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type('agent-keys');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(receiver.url);
+    await tabTo('conversation_analysed');
+    await page.keyboard.press('Space');
+    await tabTo('Register');
+    await page.keyboard.press('Enter');
+    const secret = page.getByLabel('Signing secret');
+    await see(secret).toHaveValue(/^whsec_/);
+    await tabTo('Done');
+    await page.keyboard.press('Enter');
+    await see(page.getByRole('dialog')).toHaveCount(0);
+    await see(row(page, 'Keyboard hook')).toContainText('conversation_analysed');
+    // Escape closes a dialog and gives focus back to the button that opened it.
+    await page.getByRole('button', { name: 'Register webhook' }).focus();
+    await page.keyboard.press('Enter');
+    await see(page.getByRole('dialog', { name: 'Register webhook' })).toBeVisible();
+    await page.keyboard.press('Escape');
+    await see(page.getByRole('dialog')).toHaveCount(0);
+    await see(page.getByRole('button', { name: 'Register webhook' })).toBeFocused();
+    expect(problems).toEqual([]);
+  }, 60_000);
+});
