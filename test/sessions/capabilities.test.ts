@@ -105,7 +105,10 @@ async function fingerprint(workspaceId: string): Promise<string> {
 async function fixture(apiKey: string): Promise<Fixture> {
   const webhook = await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'agent_a' }) } });
   const webhookId = webhook.data?.registerWebhook.id as string;
-  const event = await app.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('agent_a') } });
+  const event = await app.graphql(PUBLISH, {
+    apiKey,
+    variables: { input: { ...conversationEnded('agent_a'), conversationId: 'conv_1' } },
+  });
   const eventId = event.data?.publishEvent.id as string;
   const [delivery] = await app.sql<{ id: string }[]>`
     update deliveries set status = 'failed', next_attempt_at = null
