@@ -4,6 +4,35 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** How a condition compares the value at its path with its own. Types are strict: "90" is not 90, and a missing path fails every operator, NE included. */
+export type ConditionOperator =
+  /** Equal: the same JSON type and value (null matches a JSON null). */
+  | 'EQ'
+  /** The path is present (with any value, null included). Takes no value. */
+  | 'EXISTS'
+  /** Greater than: both numbers, or both strings (compared by Unicode code point). */
+  | 'GT'
+  /** Greater than or equal; as GT. */
+  | 'GTE'
+  /** Equal (as EQ) to one of the values of a list of 1 to 50 scalars. */
+  | 'IN'
+  /** Less than; as GT. */
+  | 'LT'
+  /** Less than or equal; as GT. */
+  | 'LTE'
+  /** Present and not equal: of another type, or another value. */
+  | 'NE';
+
+/** A condition on an event's data. The webhook gets an event only when all its conditions hold; evaluated once, when the event is published. */
+export type DataConditionInput = {
+  /** How to compare. */
+  operator: ConditionOperator;
+  /** A dotted path into data ("analysis.sentiment"): 1 to 16 object keys of letters, digits, _ and -, at most 256 characters. Arrays are not indexed. */
+  path: string;
+  /** EQ, NE: a string, number, boolean or null. GT, GTE, LT, LTE: a number or a string. IN: a list of 1 to 50 of those scalars. EXISTS: left out. Strings at most 1000 characters. */
+  value?: unknown;
+};
+
 /** Whether a webhook receives the events of one conversation in order. */
 export type DeliveryOrdering =
   /** The deliveries of one conversation (events published with the same conversationId) go strictly in publish order: the next is not attempted until the one before it has SUCCEEDED or FAILED for good. A conversation that keeps failing holds back only itself; events without a conversationId are unordered. */
@@ -26,8 +55,12 @@ export type RegisterWebhookInput = {
   active?: boolean | null | undefined;
   /** The agent to receive events for, 1 to 64 characters. */
   agentId: string;
+  /** Conditions on the event's data, at most 10; all must hold for an event to be delivered here. Left out: none. */
+  conditions?: Array<DataConditionInput> | null | undefined;
   /** Event types to deliver; at least one. Repeats are ignored. */
   events: Array<WebhookEvent>;
+  /** Dotted paths into data (same form as a condition's path), at most 20, removed from what this webhook receives and is signed. Left out: none. */
+  excludedFields?: Array<string> | null | undefined;
   /** Request headers to send with every delivery (e.g. Authorization for a receiver behind a gateway): at most 20, names unique regardless of case, 8192 characters of names and values in all. Stored encrypted. */
   headers?: Array<WebhookHeaderInput> | null | undefined;
   /** Human-readable name, 1 to 128 characters. */
@@ -44,8 +77,12 @@ export type RegisterWebhookInput = {
 export type UpdateWebhookInput = {
   /** false pauses deliveries; true resumes them, clears disabledReason and gives the endpoint a fresh start (health HEALTHY). */
   active?: boolean | null | undefined;
+  /** New conditions, replacing the whole set (same rules as at registration); [] removes them all. */
+  conditions?: Array<DataConditionInput> | null | undefined;
   /** New set of event types, replacing the old one; at least one. */
   events?: Array<WebhookEvent> | null | undefined;
+  /** New excluded fields, replacing the whole set (same rules as at registration); [] removes them all. */
+  excludedFields?: Array<string> | null | undefined;
   /** New request headers, replacing the whole set (same rules as at registration); [] removes them all. */
   headers?: Array<WebhookHeaderInput> | null | undefined;
   /** New name, 1 to 128 characters. */
