@@ -17,7 +17,10 @@ export const Workspace = graphql(`
 export const WebhookList = graphql(`
   query WebhookList($first: Int!, $after: String) {
     webhooks(first: $first, after: $after) {
-      totalCount
+      boundedCount {
+        count
+        exact
+      }
       pageInfo {
         hasNextPage
         endCursor
@@ -100,6 +103,10 @@ export const DeliveryList = graphql(`
     $until: DateTime
   ) {
     deliveries(first: $first, after: $after, status: $status, webhookId: $webhookId, since: $since, until: $until) {
+      boundedCount {
+        count
+        exact
+      }
       pageInfo {
         hasNextPage
         endCursor

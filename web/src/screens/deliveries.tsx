@@ -1,6 +1,6 @@
 import { useQuery } from '@urql/preact';
 import { useMemo } from 'preact/hooks';
-import { STATUS_WORDS } from '../format.js';
+import { formatCount, STATUS_WORDS } from '../format.js';
 import type { DeliveryStatus } from '../gql/graphql.js';
 import { DeliveryList, WebhookChoices } from '../operations.js';
 import { navigate } from '../router.js';
@@ -99,7 +99,12 @@ export function DeliveriesScreen({ query }: { query: URLSearchParams }) {
           send a test event from a webhook's page.
         </Empty>
       )}
-      {page && live.rows.length > 0 && <DeliveriesTable rows={live.rows} caption="Deliveries, newest first" />}
+      {page && live.rows.length > 0 && (
+        <DeliveriesTable
+          rows={live.rows}
+          caption={`Deliveries, newest first (${formatCount(page.boundedCount)} match${page.boundedCount.exact && page.boundedCount.count === 1 ? 'es' : ''})`}
+        />
+      )}
       <div class="actions">
         {after && (
           <button type="button" onClick={() => setFilter('after', '')}>
