@@ -101,6 +101,12 @@ function see(locator: Locator) {
   };
 }
 
+/** A picture for docs/images, without the focus ring a new page puts on its heading. */
+async function screenshot(page: Page, file: string) {
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.screenshot({ path: path.join(IMAGES, file) });
+}
+
 function row(page: Page | Locator, text: string | RegExp): Locator {
   return page.getByRole('row').filter({ hasText: text });
 }
@@ -159,11 +165,11 @@ describe('the dashboard in Chromium', () => {
     const shown = page.getByRole('dialog', { name: 'Webhook registered' }).getByLabel('Signing secret');
     const secret = await shown.inputValue();
     expect(secret).toMatch(/^whsec_[A-Za-z0-9+/=]{44}$/);
-    await page.screenshot({ path: path.join(IMAGES, 'dashboard-register.png') });
+    await screenshot(page, 'dashboard-register.png');
     await page.getByRole('button', { name: 'Done' }).click();
     await see(row(page, 'Call analytics')).toContainText('conversation_ended');
     await see(row(page, 'Call analytics')).toContainText('Healthy');
-    await page.screenshot({ path: path.join(IMAGES, 'dashboard-webhooks.png') });
+    await screenshot(page, 'dashboard-webhooks.png');
 
     // The webhook's page: the secret is not there (shown once), the actions are.
     await row(page, 'Call analytics').getByRole('link', { name: 'Call analytics' }).click();
@@ -209,7 +215,7 @@ describe('the dashboard in Chromium', () => {
     const failedRow = row(page, 'Flaky CRM');
     await see(failedRow).toContainText('Failed', { timeout: 15_000 });
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
-    await page.screenshot({ path: path.join(IMAGES, 'dashboard-deliveries.png') });
+    await screenshot(page, 'dashboard-deliveries.png');
     await page.getByLabel('Status').selectOption({ label: 'Failed' });
     await see(page.getByRole('row')).toHaveCount(2);
     await see(failedRow).toBeVisible();
@@ -225,7 +231,7 @@ describe('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Retry' }).click();
     await see(page.getByRole('definition').filter({ hasText: 'Succeeded' })).toBeVisible({ timeout: 15_000 });
     await see(attempts.getByRole('row')).toHaveCount(4);
-    await page.screenshot({ path: path.join(IMAGES, 'dashboard-delivery.png') });
+    await screenshot(page, 'dashboard-delivery.png');
 
     // The Overview counts those attempts from the rollups: 3 succeeded (test event,
     // conversation_ended, the retry) and 2 failed (the 500s).
@@ -243,7 +249,7 @@ describe('the dashboard in Chromium', () => {
     }
     expect(await page.locator('polyline.line-p50').getAttribute('points')).toMatch(/\d/);
     await expectAccessible(page, 'overview with data');
-    await page.screenshot({ path: path.join(IMAGES, 'dashboard-overview.png') });
+    await screenshot(page, 'dashboard-overview.png');
     expect(problems).toEqual([]);
   }, 90_000);
 
@@ -254,7 +260,17 @@ describe('the dashboard in Chromium', () => {
     const registered = await app.graphql(REGISTER, {
       apiKey,
       variables: {
-        input: { name: 'Ops hook', agentId: 'agent-ops', url: receiver.url, events: ['CONVERSATION_ENDED'] },
+        input: {
+          name: 'Ops hook',
+          agentId: 'agent-ops',
+          url: receiver.url,
+          events: ['CONVERSATION_ENDED'],
+          conditions: [
+            { path: 'analysis.sentiment', operator: 'EQ', value: 'negative' },
+            { path: 'durationSeconds', operator: 'GTE', value: 30 },
+          ],
+          excludedFields: ['caller.phoneNumber'],
+        },
       },
     });
     const id = registered.data?.registerWebhook.id as string;
@@ -265,6 +281,13 @@ describe('the dashboard in Chromium', () => {
     await page.goto(`${dashboard}/webhooks/${id}`);
     await see(page.getByRole('heading', { level: 1, name: 'Ops hook' })).toBeVisible();
     await see(page.getByLabel('API key')).toHaveCount(0);
+    // Its conditions and excluded fields, as registered.
+    const conditions = page.getByRole('definition').filter({ hasText: 'analysis.sentiment' });
+    await see(conditions).toContainText('analysis.sentiment = "negative"');
+    await see(conditions).toContainText('durationSeconds ≥ 30');
+    await see(page.getByRole('definition').filter({ hasText: 'caller.phoneNumber' })).toBeVisible();
+    await expectAccessible(page, 'webhook page with conditions');
+    await screenshot(page, 'dashboard-webhook.png');
 
     await page.getByRole('button', { name: 'Pause', exact: true }).click();
     await see(page.getByRole('button', { name: 'Resume', exact: true })).toBeVisible();
@@ -309,7 +332,7 @@ describe('the dashboard in Chromium', () => {
     expect(created).toMatch(/^chk_[0-9A-Za-z]{40}$/);
     expect((await app.graphql('{ workspace { name } }', { apiKey: created })).data?.workspace.name).toBe('Acme voice');
     await expectAccessible(page, 'API keys');
-    await page.screenshot({ path: path.join(IMAGES, 'dashboard-api-keys.png') });
+    await screenshot(page, 'dashboard-api-keys.png');
 
     // A second tab signed in with the new key: revoking it signs that tab out at its next request.
     const { page: other } = await openDashboard();

@@ -1,4 +1,4 @@
-import type { DeliveryStatus, WebhookEvent, WebhookHealthState } from './gql/graphql.js';
+import type { ConditionOperator, DeliveryStatus, WebhookEvent, WebhookHealthState } from './gql/graphql.js';
 
 export const STATUS_WORDS: Record<DeliveryStatus, string> = {
   SUCCEEDED: 'Succeeded',
@@ -28,4 +28,29 @@ export function formatTime(iso: string | null | undefined): string {
 /** A bounded count as people read it: "10,000+" when the list is longer than was counted. */
 export function formatCount({ count, exact }: { count: number; exact: boolean }): string {
   return `${count.toLocaleString('en')}${exact ? '' : '+'}`;
+}
+
+const OPERATOR_SIGNS: Record<ConditionOperator, string> = {
+  EQ: '=',
+  NE: '≠',
+  GT: '>',
+  GTE: '≥',
+  LT: '<',
+  LTE: '≤',
+  IN: 'in',
+  EXISTS: 'exists',
+};
+
+/** A webhook's condition as a person reads it: `analysis.sentiment = "negative"`. */
+export function describeCondition({
+  path,
+  operator,
+  value,
+}: {
+  path: string;
+  operator: ConditionOperator;
+  value?: unknown;
+}) {
+  if (operator === 'EXISTS') return `${path} exists`;
+  return `${path} ${OPERATOR_SIGNS[operator]} ${JSON.stringify(value)}`;
 }

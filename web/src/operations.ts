@@ -56,6 +56,12 @@ export const WebhookDetail = graphql(`
       disabledReason
       createdAt
       updatedAt
+      conditions {
+        path
+        operator
+        value
+      }
+      excludedFields
       health {
         state
         reason
