@@ -1,7 +1,9 @@
 import fs from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { type Browser, chromium, type Frame, type FrameLocator, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { ensureDashboardBuilt } from '../support/dashboard-build.js';
@@ -17,10 +19,26 @@ import { createReceiver } from '../support/receiver.js';
 const IMAGES = path.join(ROOT, 'docs/images');
 const AXE_SOURCE = await fs.readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+];
+
 let browser: Browser;
 let app: TestApp;
 let dashboard: string;
 let apiKey: string;
+/** The portal tests' server (DASHBOARD_FRAME_ANCESTORS = parentOrigin) and the page that frames it. */
+let portal: TestApp;
+let portalApi: string;
+let portalKey: string;
+let parent: Server;
+let parentOrigin: string;
+/** What the platform's page frames: set by each test. */
+let framed = '';
 /** The failing receiver answers 500 until a test lets it succeed. */
 let failingReceiverOk = false;
 
@@ -30,7 +48,7 @@ beforeAll(async () => {
     chromium
       .launch({
         executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+        args: CHROMIUM_ARGS,
       })
       .then((launched) => {
         browser = launched;
@@ -42,9 +60,24 @@ beforeAll(async () => {
   dashboard = (await app.listen()).replace(/\/graphql$/, '/dashboard');
   ({ apiKey } = await app.newWorkspace('Acme voice'));
   await fs.mkdir(IMAGES, { recursive: true });
+
+  // A platform's own page, on another site, and a server that lets it frame the dashboard.
+  parent = createServer((_request, response) => {
+    response.setHeader('content-type', 'text/html; charset=utf-8');
+    const src = framed.replaceAll('&', '&amp;').replaceAll('"', '&quot;');
+    response.end(
+      `<!doctype html><html lang="en"><title>Platform</title><h1>Your calls</h1><iframe src="${src}" title="Webhooks" width="1200" height="700"></iframe></html>`,
+    );
+  });
+  await new Promise<void>((resolve) => parent.listen(0, 'localhost', resolve));
+  parentOrigin = `http://localhost:${(parent.address() as AddressInfo).port}`;
+  portal = await createTestApp({ DASHBOARD_FRAME_ANCESTORS: parentOrigin }, { dashboardDirectory: build });
+  portalApi = await portal.listen();
+  ({ apiKey: portalKey } = await portal.newWorkspace('Platform customer'));
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
+  parent?.close();
 });
 
 /** A fresh tab; fails the test on any CSP violation or uncaught error in the page. */
@@ -75,7 +108,7 @@ function readableStorage(page: Page): Promise<string> {
 }
 
 /** axe-core in the page: no serious or critical violation. */
-async function expectAccessible(page: Page, screen: string) {
+async function expectAccessible(page: Page | Frame, screen: string) {
   await page.evaluate(AXE_SOURCE);
   const violations = await page.evaluate(async () => {
     const result = await (window as any).axe.run(document, { resultTypes: ['violations'] });
@@ -107,7 +140,7 @@ async function screenshot(page: Page, file: string) {
   await page.screenshot({ path: path.join(IMAGES, file) });
 }
 
-function row(page: Page | Locator, text: string | RegExp): Locator {
+function row(page: Page | Locator | FrameLocator, text: string | RegExp): Locator {
   return page.getByRole('row').filter({ hasText: text });
 }
 
@@ -431,4 +464,154 @@ describe('the dashboard in Chromium', () => {
     await see(page.getByRole('button', { name: 'Register webhook' })).toBeFocused();
     expect(problems).toEqual([]);
   }, 60_000);
+});
+
+/**
+ * A platform's page on another site (http://localhost:…) showing a portal session of the
+ * dashboard (http://127.0.0.1:…) in an iframe, in a Chromium that blocks third-party cookies.
+ */
+describe('a portal session in a cross-site iframe', () => {
+  let blocking: Browser;
+
+  beforeAll(async () => {
+    blocking = await chromium.launch({
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: [...CHROMIUM_ARGS, '--test-third-party-cookie-phaseout'],
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await blocking?.close();
+  });
+
+  /** The platform's server makes a portal session with its API key, over HTTP as it would. */
+  async function portalSession(input: Record<string, unknown>): Promise<string> {
+    const response = await fetch(portalApi, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': portalKey },
+      body: JSON.stringify({
+        query: 'mutation($input: CreatePortalSessionInput!) { createPortalSession(input: $input) { url } }',
+        variables: { input },
+      }),
+    });
+    const body = (await response.json()) as { data?: { createPortalSession: { url: string } } };
+    const url = body.data?.createPortalSession.url;
+    if (!url) throw new Error(JSON.stringify(body));
+    return url;
+  }
+
+  async function registerFor(agentId: string, name: string): Promise<string> {
+    const registered = await portal.graphql(REGISTER, {
+      apiKey: portalKey,
+      variables: { input: { name, agentId, url: 'http://127.0.0.1:9/hooks', events: ['CONVERSATION_ENDED'] } },
+    });
+    return registered.data?.registerWebhook.id as string;
+  }
+
+  it("shows only its agent's webhooks, no manage buttons with VIEW alone, and the API refuses that session's writes", async () => {
+    const mine = await registerFor('agent-portal', 'Portal hook');
+    await registerFor('agent-other', 'Other agent hook');
+    const url = await portalSession({ agentIds: ['agent-portal'], capabilities: ['VIEW'] });
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/dashboard\/portal#token=/);
+    framed = url;
+
+    const page = await blocking.newPage({ viewport: { width: 1280, height: 820 } });
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    const redeemed = page.waitForResponse(
+      (response) => response.url().endsWith('/dashboard/session') && response.request().method() === 'POST',
+    );
+    await page.goto(parentOrigin);
+    const { sessionToken } = (await (await redeemed).json()) as { sessionToken: string };
+    const frame = page.frameLocator('iframe[title="Webhooks"]');
+    const nav = frame.getByRole('navigation', { name: 'Dashboard' });
+    await see(nav).toBeVisible();
+
+    // Signed in from the fragment, which is gone from the frame's address; no cookie there.
+    const inner = page.frames().find((f) => f !== page.mainFrame()) as Frame;
+    expect(inner.url()).not.toContain('token');
+    expect(inner.url()).toMatch(/\/dashboard$/);
+    const cookies = await inner.evaluate(() => {
+      // biome-ignore lint/suspicious/noDocumentCookie: a probe of what a third-party frame may store
+      document.cookie = 'probe=1; SameSite=None; Secure';
+      return document.cookie;
+    });
+    expect(cookies, 'third-party cookies are blocked in this frame').toBe('');
+
+    await see(nav.getByRole('link', { name: 'Webhooks' })).toBeVisible();
+    await see(nav.getByRole('link', { name: 'API keys' })).toHaveCount(0);
+    await nav.getByRole('link', { name: 'Webhooks' }).click();
+    await see(row(frame, 'Portal hook')).toContainText('agent-portal');
+    await see(row(frame, 'Other agent hook')).toHaveCount(0);
+    await see(frame.getByRole('button', { name: 'Register webhook' })).toHaveCount(0);
+    await expectAccessible(inner, 'portal webhooks');
+    await screenshot(page, 'dashboard-portal.png');
+
+    await row(frame, 'Portal hook').getByRole('link', { name: 'Portal hook' }).click();
+    await see(frame.getByRole('heading', { level: 1, name: 'Portal hook' })).toBeVisible();
+    await see(frame.getByRole('definition').filter({ hasText: 'None waiting' })).toBeVisible();
+    for (const name of ['Send test event', 'Pause', 'Rotate secret', 'Edit', 'Delete', 'Recover failed deliveries']) {
+      await see(frame.getByRole('button', { name, exact: true })).toHaveCount(0);
+    }
+
+    // The same session's token, used directly: reads stay in scope, writes are FORBIDDEN.
+    const asPortal = async (query: string, variables: Record<string, unknown>) => {
+      const response = await fetch(portalApi, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${sessionToken}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      return { status: response.status, ...((await response.json()) as { data?: any; errors?: any[] }) };
+    };
+    const list = await asPortal('{ webhooks(first: 10) { edges { node { name } } } }', {});
+    expect(list.data?.webhooks.edges.map((e: { node: { name: string } }) => e.node.name)).toEqual(['Portal hook']);
+    const write = await asPortal('mutation($id: ID!) { updateWebhook(id: $id, input: { name: "Hijacked" }) { id } }', {
+      id: mine,
+    });
+    expect(write.status).toBe(403);
+    expect(write.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const after = await portal.graphql('query($id: ID!) { webhook(id: $id) { name } }', {
+      apiKey: portalKey,
+      variables: { id: mine },
+    });
+    expect(after.data?.webhook.name).toBe('Portal hook');
+
+    // The URL worked once.
+    const again = await fetch(new URL('/dashboard/session', portalApi), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ portalToken: new URL(url).hash.replace('#token=', '') }),
+    });
+    expect(again.status).toBe(401);
+    expect(problems).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('shows the buttons a session may use: MANAGE_WEBHOOKS and RETRY', async () => {
+    framed = await portalSession({ agentIds: ['agent-portal'], capabilities: ['MANAGE_WEBHOOKS', 'RETRY'] });
+    const page = await blocking.newPage({ viewport: { width: 1280, height: 820 } });
+    await page.goto(parentOrigin);
+    const frame = page.frameLocator('iframe[title="Webhooks"]');
+    await frame.getByRole('navigation', { name: 'Dashboard' }).getByRole('link', { name: 'Webhooks' }).click();
+    await see(frame.getByRole('button', { name: 'Register webhook' })).toBeVisible();
+    await row(frame, 'Portal hook').getByRole('link', { name: 'Portal hook' }).click();
+    for (const name of ['Send test event', 'Pause', 'Edit', 'Recover failed deliveries']) {
+      await see(frame.getByRole('button', { name, exact: true })).toBeVisible();
+    }
+    await page.close();
+  }, 60_000);
+
+  it('is refused in a frame by a server without DASHBOARD_FRAME_ANCESTORS', async () => {
+    framed = dashboard;
+    const page = await blocking.newPage();
+    const refusals: string[] = [];
+    page.on('console', (message) => {
+      if (/frame-ancestors/.test(message.text())) refusals.push(message.text());
+    });
+    await page.goto(parentOrigin);
+    await expect.poll(() => refusals.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(refusals[0]).toContain("frame-ancestors 'none'");
+    const frame = page.frameLocator('iframe[title="Webhooks"]');
+    await see(frame.getByLabel('API key')).toHaveCount(0);
+    await page.close();
+  }, 30_000);
 });
