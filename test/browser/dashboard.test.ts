@@ -247,6 +247,8 @@ describe('the dashboard in Chromium', () => {
     });
     const failedRow = row(page, 'Flaky CRM');
     await see(failedRow).toContainText('Failed', { timeout: 15_000 });
+    // The count read at load (boundedCount) plus the two that came live.
+    await see(page.getByRole('table', { name: '3 deliveries, newest first' })).toBeVisible();
     expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
     await screenshot(page, 'dashboard-deliveries.png');
     await page.getByLabel('Status').selectOption({ label: 'Failed' });

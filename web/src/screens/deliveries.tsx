@@ -15,6 +15,11 @@ const PERIODS: Record<string, { label: string; ms: number }> = {
 };
 const STATUSES = Object.keys(STATUS_WORDS) as DeliveryStatus[];
 
+/** "3 deliveries, newest first"; "10,000+ …" when there are more than were counted. */
+function describeTotal(total: { count: number; exact: boolean }): string {
+  return `${formatCount(total)} ${total.count === 1 && total.exact ? 'delivery' : 'deliveries'}, newest first`;
+}
+
 /** Filters live in the address (?status=FAILED&webhook=wh_…&period=24h&after=…): links and reloads keep them. */
 export function DeliveriesScreen({ query }: { query: URLSearchParams }) {
   const status = STATUSES.find((s) => s === query.get('status'));
@@ -102,7 +107,7 @@ export function DeliveriesScreen({ query }: { query: URLSearchParams }) {
       {page && live.rows.length > 0 && (
         <DeliveriesTable
           rows={live.rows}
-          caption={`Deliveries, newest first (${formatCount(page.boundedCount)} match${page.boundedCount.exact && page.boundedCount.count === 1 ? 'es' : ''})`}
+          caption={describeTotal({ ...page.boundedCount, count: page.boundedCount.count + live.added })}
         />
       )}
       <div class="actions">

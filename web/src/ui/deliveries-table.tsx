@@ -41,7 +41,8 @@ export function useLiveDeliveries(rows: DeliveryRowFragment[], filter: DeliveryF
   const merged = [...state.added.filter((row) => !rows.some((r) => r.id === row.id)), ...rows].map(
     (row) => state.updated.get(row.id) ?? row,
   );
-  return { rows: merged, liveError: error };
+  // New deliveries that arrived live, for a count read when the page loaded.
+  return { rows: merged, added: merged.length - rows.length, liveError: error };
 }
 
 export function DeliveriesTable({
