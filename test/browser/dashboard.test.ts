@@ -31,7 +31,7 @@ let browser: Browser;
 let app: TestApp;
 let dashboard: string;
 let apiKey: string;
-/** The portal tests' server (DASHBOARD_FRAME_ANCESTORS = parentOrigin) and the page that frames it. */
+/** A second server (DASHBOARD_FRAME_ANCESTORS = parentOrigin), for portal sessions and a busy workspace, and the page that frames it. */
 let portal: TestApp;
 let portalApi: string;
 let portalKey: string;
@@ -409,6 +409,33 @@ describe('the dashboard in Chromium', () => {
     await page.reload();
     await see(page.getByLabel('API key')).toBeVisible();
     expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('counts a long list as "10,000+" (boundedCount), without waiting for an exact count', async () => {
+    const busy = await portal.newWorkspace('Busy workspace');
+    const receiver = await createReceiver();
+    const registered = await portal.graphql(REGISTER, {
+      apiKey: busy.apiKey,
+      variables: {
+        input: { name: 'Busy hook', agentId: 'agent-busy', url: receiver.url, events: ['CONVERSATION_ENDED'] },
+      },
+    });
+    // One real event (for an agent without webhooks), then 10,001 deliveries of it, set-based.
+    const published = await portal.graphql(PUBLISH, {
+      apiKey: busy.apiKey,
+      variables: { input: { agentId: 'agent-quiet', type: 'CONVERSATION_ENDED', data: { conversationId: 'c-busy' } } },
+    });
+    const eventId = published.data?.publishEvent.id as string;
+    await portal.sql`
+      insert into deliveries (id, workspace_id, event_id, webhook_id, status, attempt_count, created_at, updated_at)
+      select 'dlv_busy' || lpad(n::text, 8, '0'), ${busy.workspaceId}, ${eventId}, ${registered.data?.registerWebhook.id},
+        'succeeded', 1, now() - n * interval '1 second', now()
+      from generate_series(1, 10001) n`;
+    const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
+    await page.goto(portalApi.replace(/\/graphql$/, '/dashboard/deliveries'));
+    await signIn(page, busy.apiKey);
+    await see(page.getByRole('table', { name: '10,000+ deliveries, newest first' })).toBeVisible();
+    await page.close();
   }, 60_000);
 
   it('registers a webhook with the keyboard alone, with focus visible and moved to each new page', async () => {
