@@ -46,7 +46,10 @@ export async function statsScenario(bench: Bench) {
     }
   }
   // The page itself, in Chromium: the same two workspaces, taking turns again.
-  const dashboards = await openDashboards(api.url, sizes.map((size) => size.headers['x-api-key'] as string));
+  const dashboards = await openDashboards(
+    api.url,
+    sizes.map((size) => size.headers['x-api-key'] as string),
+  );
   const loads: number[][] = [[], []];
   for (let i = 0; i < Math.max(5, REPEATS); i++) {
     for (const index of [0, 1]) loads[index]?.push(await dashboards.loadToFirstRow(index));
@@ -92,7 +95,8 @@ export async function statsScenario(bench: Bench) {
   record(
     {
       scenario: 'stats',
-      measured: '/dashboard load to first table in Chromium (signed in, Deliveries), median ms, 1M deliveries (1k baseline)',
+      measured:
+        '/dashboard load to first table in Chromium (signed in, Deliveries), median ms, 1M deliveries (1k baseline)',
       figure: large.load,
       baseline: small.load,
       target: '≤ 1000 ms at 1M',
