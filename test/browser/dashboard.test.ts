@@ -310,8 +310,12 @@ describe('the dashboard in Chromium', () => {
     });
     const id = registered.data?.registerWebhook.id as string;
     const read = async () =>
-      (await app.graphql(`query($id: ID!) { webhook(id: $id) { name active } }`, { apiKey, variables: { id } })).data
-        ?.webhook;
+      (
+        await app.graphql(`query($id: ID!) { webhook(id: $id) { name active excludedFields } }`, {
+          apiKey,
+          variables: { id },
+        })
+      ).data?.webhook;
     // A reload keeps the server-side session (GET /dashboard/session): no second sign-in.
     await page.goto(`${dashboard}/webhooks/${id}`);
     await see(page.getByRole('heading', { level: 1, name: 'Ops hook' })).toBeVisible();
@@ -340,10 +344,16 @@ describe('the dashboard in Chromium', () => {
     const edit = page.getByRole('dialog', { name: 'Edit webhook' });
     await see(edit.getByRole('checkbox', { name: 'conversation_ended', exact: true })).toBeVisible();
     expect(await edit.getByRole('checkbox', { name: 'conversation_ended', exact: true }).isChecked()).toBe(true);
+    await see(edit.getByLabel('Excluded fields')).toHaveValue(/^caller\.phoneNumber$/);
     await edit.getByLabel('Name').fill('Ops hook, renamed');
+    await edit.getByLabel('Excluded fields').fill('caller.phoneNumber, transcript');
     await edit.getByRole('button', { name: 'Save' }).click();
     await see(page.getByRole('heading', { level: 1, name: 'Ops hook, renamed' })).toBeVisible();
-    expect(await read()).toMatchObject({ name: 'Ops hook, renamed' });
+    await see(page.getByRole('definition').filter({ hasText: 'transcript' })).toBeVisible();
+    expect(await read()).toMatchObject({
+      name: 'Ops hook, renamed',
+      excludedFields: ['caller.phoneNumber', 'transcript'],
+    });
 
     await page.getByRole('button', { name: 'Recover failed deliveries' }).click();
     await see(page.getByRole('status').filter({ hasText: 'Recovered' })).toContainText('Recovered 0 failed deliveries');

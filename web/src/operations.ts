@@ -208,6 +208,7 @@ export const UpdateWebhook = graphql(`
       name
       url
       events
+      excludedFields
       active
       disabledReason
       health {

@@ -25,7 +25,7 @@ type Documents = {
     "\n  query EventTypes {\n    eventTypes {\n      name\n      enumValue\n      description\n      example\n    }\n  }\n": typeof types.EventTypesDocument,
     "\n  query ApiKeys {\n    apiKeys {\n      id\n      prefix\n      createdAt\n      lastUsedAt\n      revokedAt\n    }\n  }\n": typeof types.ApiKeysDocument,
     "\n  mutation RegisterWebhook($input: RegisterWebhookInput!) {\n    registerWebhook(input: $input) {\n      id\n      name\n      secret\n    }\n  }\n": typeof types.RegisterWebhookDocument,
-    "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n": typeof types.UpdateWebhookDocument,
+    "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      excludedFields\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n": typeof types.UpdateWebhookDocument,
     "\n  mutation DeleteWebhook($id: ID!) {\n    deleteWebhook(id: $id)\n  }\n": typeof types.DeleteWebhookDocument,
     "\n  mutation RotateWebhookSecret($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      id\n      secret\n    }\n  }\n": typeof types.RotateWebhookSecretDocument,
     "\n  mutation SendTestEvent($webhookId: ID!) {\n    sendTestEvent(webhookId: $webhookId) {\n      ...DeliveryRow\n    }\n  }\n": typeof types.SendTestEventDocument,
@@ -48,7 +48,7 @@ const documents: Documents = {
     "\n  query EventTypes {\n    eventTypes {\n      name\n      enumValue\n      description\n      example\n    }\n  }\n": types.EventTypesDocument,
     "\n  query ApiKeys {\n    apiKeys {\n      id\n      prefix\n      createdAt\n      lastUsedAt\n      revokedAt\n    }\n  }\n": types.ApiKeysDocument,
     "\n  mutation RegisterWebhook($input: RegisterWebhookInput!) {\n    registerWebhook(input: $input) {\n      id\n      name\n      secret\n    }\n  }\n": types.RegisterWebhookDocument,
-    "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n": types.UpdateWebhookDocument,
+    "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      excludedFields\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n": types.UpdateWebhookDocument,
     "\n  mutation DeleteWebhook($id: ID!) {\n    deleteWebhook(id: $id)\n  }\n": types.DeleteWebhookDocument,
     "\n  mutation RotateWebhookSecret($id: ID!) {\n    rotateWebhookSecret(id: $id) {\n      id\n      secret\n    }\n  }\n": types.RotateWebhookSecretDocument,
     "\n  mutation SendTestEvent($webhookId: ID!) {\n    sendTestEvent(webhookId: $webhookId) {\n      ...DeliveryRow\n    }\n  }\n": types.SendTestEventDocument,
@@ -121,7 +121,7 @@ export function graphql(source: "\n  mutation RegisterWebhook($input: RegisterWe
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n"];
+export function graphql(source: "\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      excludedFields\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateWebhook($id: ID!, $input: UpdateWebhookInput!) {\n    updateWebhook(id: $id, input: $input) {\n      id\n      name\n      url\n      events\n      excludedFields\n      active\n      disabledReason\n      health {\n        state\n        reason\n      }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

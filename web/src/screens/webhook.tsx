@@ -235,14 +235,20 @@ export function WebhookScreen({ id }: { id: string }) {
 
       <Dialog title="Edit webhook" open={dialog === 'edit'} onClose={() => setDialog(null)}>
         <WebhookForm
-          initial={{ name: webhook.name, agentId: webhook.agentId, url: webhook.url, events: webhook.events }}
+          initial={{
+            name: webhook.name,
+            agentId: webhook.agentId,
+            url: webhook.url,
+            events: webhook.events,
+            excludedFields: webhook.excludedFields,
+          }}
           withAgent={false}
           submitLabel="Save"
           busy={editing.fetching}
           error={dialogError}
           onCancel={() => setDialog(null)}
-          onSubmit={async ({ name, url, events }) => {
-            const result = await edit({ id, input: { name, url, events } });
+          onSubmit={async ({ name, url, events, excludedFields }) => {
+            const result = await edit({ id, input: { name, url, events, excludedFields } });
             if (result.error) setDialogError(describeError(result.error));
             else {
               setDialogError(null);

@@ -132,7 +132,7 @@ function RegisterDialog({ open, onClose }: { open: boolean; onClose: () => void 
         </>
       ) : (
         <WebhookForm
-          initial={{ name: '', agentId: '', url: '', events: [] }}
+          initial={{ name: '', agentId: '', url: '', events: [], excludedFields: [] }}
           withAgent
           submitLabel="Register"
           busy={fetching}
