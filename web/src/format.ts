@@ -54,3 +54,16 @@ export function describeCondition({
   if (operator === 'EXISTS') return `${path} exists`;
   return `${path} ${OPERATOR_SIGNS[operator]} ${JSON.stringify(value)}`;
 }
+
+const shortDateTime = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+  second: '2-digit',
+});
+
+/** For table cells: without the year, so a row of times fits beside the rest. */
+export function formatShortTime(iso: string): string {
+  return shortDateTime.format(new Date(iso));
+}
