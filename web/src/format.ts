@@ -1,4 +1,4 @@
-import type { DeliveryStatus, WebhookEvent, WebhookHealthState } from './gql/graphql.js';
+import type { ConditionOperator, DeliveryStatus, WebhookEvent, WebhookHealthState } from './gql/graphql.js';
 
 export const STATUS_WORDS: Record<DeliveryStatus, string> = {
   SUCCEEDED: 'Succeeded',
@@ -23,4 +23,47 @@ const dateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeS
 
 export function formatTime(iso: string | null | undefined): string {
   return iso ? dateTime.format(new Date(iso)) : '—';
+}
+
+/** A bounded count as people read it: "10,000+" when the list is longer than was counted. */
+export function formatCount({ count, exact }: { count: number; exact: boolean }): string {
+  return `${count.toLocaleString('en')}${exact ? '' : '+'}`;
+}
+
+const OPERATOR_SIGNS: Record<ConditionOperator, string> = {
+  EQ: '=',
+  NE: '≠',
+  GT: '>',
+  GTE: '≥',
+  LT: '<',
+  LTE: '≤',
+  IN: 'in',
+  EXISTS: 'exists',
+};
+
+/** A webhook's condition as a person reads it: `analysis.sentiment = "negative"`. */
+export function describeCondition({
+  path,
+  operator,
+  value,
+}: {
+  path: string;
+  operator: ConditionOperator;
+  value?: unknown;
+}) {
+  if (operator === 'EXISTS') return `${path} exists`;
+  return `${path} ${OPERATOR_SIGNS[operator]} ${JSON.stringify(value)}`;
+}
+
+const shortDateTime = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: 'numeric',
+  minute: '2-digit',
+  second: '2-digit',
+});
+
+/** For table cells: without the year, so a row of times fits beside the rest. */
+export function formatShortTime(iso: string): string {
+  return shortDateTime.format(new Date(iso));
 }

@@ -17,7 +17,10 @@ export const Workspace = graphql(`
 export const WebhookList = graphql(`
   query WebhookList($first: Int!, $after: String) {
     webhooks(first: $first, after: $after) {
-      totalCount
+      boundedCount {
+        count
+        exact
+      }
       pageInfo {
         hasNextPage
         endCursor
@@ -53,6 +56,12 @@ export const WebhookDetail = graphql(`
       disabledReason
       createdAt
       updatedAt
+      conditions {
+        path
+        operator
+        value
+      }
+      excludedFields
       health {
         state
         reason
@@ -100,6 +109,10 @@ export const DeliveryList = graphql(`
     $until: DateTime
   ) {
     deliveries(first: $first, after: $after, status: $status, webhookId: $webhookId, since: $since, until: $until) {
+      boundedCount {
+        count
+        exact
+      }
       pageInfo {
         hasNextPage
         endCursor
@@ -195,6 +208,7 @@ export const UpdateWebhook = graphql(`
       name
       url
       events
+      excludedFields
       active
       disabledReason
       health {

@@ -1,6 +1,6 @@
 import { useQuery } from '@urql/preact';
 import { useMemo } from 'preact/hooks';
-import { STATUS_WORDS } from '../format.js';
+import { formatCount, STATUS_WORDS } from '../format.js';
 import type { DeliveryStatus } from '../gql/graphql.js';
 import { DeliveryList, WebhookChoices } from '../operations.js';
 import { navigate } from '../router.js';
@@ -14,6 +14,11 @@ const PERIODS: Record<string, { label: string; ms: number }> = {
   '7d': { label: 'Last 7 days', ms: 7 * 86_400_000 },
 };
 const STATUSES = Object.keys(STATUS_WORDS) as DeliveryStatus[];
+
+/** "3 deliveries, newest first"; "10,000+ …" when there are more than were counted. */
+function describeTotal(total: { count: number; exact: boolean }): string {
+  return `${formatCount(total)} ${total.count === 1 && total.exact ? 'delivery' : 'deliveries'}, newest first`;
+}
 
 /** Filters live in the address (?status=FAILED&webhook=wh_…&period=24h&after=…): links and reloads keep them. */
 export function DeliveriesScreen({ query }: { query: URLSearchParams }) {
@@ -99,7 +104,12 @@ export function DeliveriesScreen({ query }: { query: URLSearchParams }) {
           send a test event from a webhook's page.
         </Empty>
       )}
-      {page && live.rows.length > 0 && <DeliveriesTable rows={live.rows} caption="Deliveries, newest first" />}
+      {page && live.rows.length > 0 && (
+        <DeliveriesTable
+          rows={live.rows}
+          caption={describeTotal({ ...page.boundedCount, count: page.boundedCount.count + live.added })}
+        />
+      )}
       <div class="actions">
         {after && (
           <button type="button" onClick={() => setFilter('after', '')}>

@@ -1,8 +1,9 @@
 import { useQuery } from '@urql/preact';
 import { useMemo, useState } from 'preact/hooks';
-import { HEALTH_WORDS } from '../format.js';
+import { formatCount, HEALTH_WORDS } from '../format.js';
+import type { StatsInterval } from '../gql/graphql.js';
 import { WebhookList } from '../operations.js';
-import { DeliveryStats, type StatsInterval, statsUnavailable } from '../overview/stats.js';
+import { DeliveryStats } from '../overview/stats.js';
 import { DeliveriesChart, LatencyChart } from '../ui/charts.js';
 import { ErrorState, Loading } from '../ui/states.js';
 
@@ -37,14 +38,6 @@ function Statistics({ ms, interval }: { ms: number; interval: StatsInterval }) {
   // Rounded to the minute, so re-renders ask for the same period (and hit urql's cache).
   const since = useMemo(() => new Date(Math.floor((Date.now() - ms) / 60_000) * 60_000).toISOString(), [ms]);
   const [{ data, error, fetching }, refetch] = useQuery({ query: DeliveryStats, variables: { since, interval } });
-  if (error && statsUnavailable(error.graphQLErrors[0]?.message)) {
-    return (
-      <p class="notice" role="status">
-        Delivery statistics are not available from this server version (it has no deliveryStats). The webhooks' health
-        below is.
-      </p>
-    );
-  }
   if (error) return <ErrorState error={error} onRetry={() => refetch({ requestPolicy: 'network-only' })} />;
   if (!data && fetching) return <Loading what="statistics" />;
   const stats = data?.deliveryStats;
@@ -60,11 +53,11 @@ function Statistics({ ms, interval }: { ms: number; interval: StatsInterval }) {
         </figure>
         <figure>
           <figcaption>Attempts</figcaption>
-          <p class="figure">{stats.attempts}</p>
+          <p class="figure">{stats.attempts.toLocaleString('en')}</p>
         </figure>
         <figure>
           <figcaption>Failed attempts</figcaption>
-          <p class="figure">{stats.failed}</p>
+          <p class="figure">{stats.failed.toLocaleString('en')}</p>
         </figure>
         <figure>
           <figcaption>Latency p50 / p95</figcaption>
@@ -126,8 +119,8 @@ function WebhookHealth() {
             <span class="health health-paused">Paused</span> {paused}
           </li>
           <li class="muted">
-            of {data.webhooks.totalCount} in all
-            {webhooks.length < data.webhooks.totalCount ? ' (first 100 counted)' : ''}
+            of {formatCount(data.webhooks.boundedCount)} in all
+            {webhooks.length < data.webhooks.boundedCount.count ? ` (first ${webhooks.length} counted)` : ''}
           </li>
         </ul>
       )}

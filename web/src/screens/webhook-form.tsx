@@ -3,11 +3,18 @@ import { useState } from 'preact/hooks';
 import type { WebhookEvent } from '../gql/graphql.js';
 import { EventTypes } from '../operations.js';
 
-export type WebhookFields = { name: string; agentId: string; url: string; events: WebhookEvent[] };
+export type WebhookFields = {
+  name: string;
+  agentId: string;
+  url: string;
+  events: WebhookEvent[];
+  excludedFields: string[];
+};
 
 /**
  * The fields of a webhook: "Name", "Agent ID" (at registration only), "URL", and one
- * checkbox per event type, labelled with its wire name (`conversation_ended`).
+ * checkbox per event type, labelled with its wire name (`conversation_ended`), and the
+ * "Excluded fields" (dotted paths into data, separated by commas; the API checks them).
  */
 export function WebhookForm(props: {
   initial: WebhookFields;
@@ -30,6 +37,9 @@ export function WebhookForm(props: {
       agentId: String(form.get('agentId') ?? ''),
       url: String(form.get('url') ?? ''),
       events,
+      excludedFields: String(form.get('excludedFields') ?? '')
+        .split(/[\s,]+/)
+        .filter(Boolean),
     });
   }
 
@@ -70,6 +80,18 @@ export function WebhookForm(props: {
           );
         })}
       </fieldset>
+      <label>
+        Excluded fields
+        <input
+          name="excludedFields"
+          aria-describedby="excluded-help"
+          placeholder="caller.phoneNumber, transcript"
+          defaultValue={props.initial.excludedFields.join(', ')}
+        />
+      </label>
+      <p id="excluded-help" class="muted">
+        Left out of what this webhook receives (dotted paths into the event's data, separated by commas).
+      </p>
       {props.error && <p role="alert">{props.error}</p>}
       <div class="actions">
         <button type="submit" disabled={props.busy}>

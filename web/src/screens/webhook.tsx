@@ -2,7 +2,7 @@ import type { CombinedError } from '@urql/core';
 import { useMutation, useQuery } from '@urql/preact';
 import { useState } from 'preact/hooks';
 import { describeError } from '../client.js';
-import { formatTime, HEALTH_WORDS, wireName } from '../format.js';
+import { describeCondition, formatTime, HEALTH_WORDS, wireName } from '../format.js';
 import {
   DeleteWebhook,
   RecoverDeliveries,
@@ -92,6 +92,34 @@ export function WebhookScreen({ id }: { id: string }) {
         <dd class="url">{webhook.url}</dd>
         <dt>Events</dt>
         <dd>{webhook.events.map(wireName).join(', ')}</dd>
+        <dt>Conditions</dt>
+        <dd>
+          {webhook.conditions.length === 0 ? (
+            'None: every event of these types'
+          ) : (
+            <ul class="plain">
+              {webhook.conditions.map((condition) => (
+                <li key={condition.path + condition.operator}>
+                  <code>{describeCondition(condition)}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+        <dt>Excluded fields</dt>
+        <dd>
+          {webhook.excludedFields.length === 0 ? (
+            'None: receivers get all of the data'
+          ) : (
+            <ul class="plain">
+              {webhook.excludedFields.map((field) => (
+                <li key={field}>
+                  <code>{field}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
         <dt>Status</dt>
         <dd>{webhook.active ? 'Active' : webhook.disabledReason ? `Disabled: ${webhook.disabledReason}` : 'Paused'}</dd>
         <dt>Health</dt>
@@ -207,14 +235,20 @@ export function WebhookScreen({ id }: { id: string }) {
 
       <Dialog title="Edit webhook" open={dialog === 'edit'} onClose={() => setDialog(null)}>
         <WebhookForm
-          initial={{ name: webhook.name, agentId: webhook.agentId, url: webhook.url, events: webhook.events }}
+          initial={{
+            name: webhook.name,
+            agentId: webhook.agentId,
+            url: webhook.url,
+            events: webhook.events,
+            excludedFields: webhook.excludedFields,
+          }}
           withAgent={false}
           submitLabel="Save"
           busy={editing.fetching}
           error={dialogError}
           onCancel={() => setDialog(null)}
-          onSubmit={async ({ name, url, events }) => {
-            const result = await edit({ id, input: { name, url, events } });
+          onSubmit={async ({ name, url, events, excludedFields }) => {
+            const result = await edit({ id, input: { name, url, events, excludedFields } });
             if (result.error) setDialogError(describeError(result.error));
             else {
               setDialogError(null);

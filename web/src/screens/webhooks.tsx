@@ -1,7 +1,7 @@
 import { useMutation, useQuery } from '@urql/preact';
 import { useMemo, useState } from 'preact/hooks';
 import { describeError } from '../client.js';
-import { HEALTH_WORDS, wireName } from '../format.js';
+import { formatCount, HEALTH_WORDS, wireName } from '../format.js';
 import { RegisterWebhook, WebhookList } from '../operations.js';
 import { can } from '../session.js';
 import { describeBacklog, useBacklogs } from '../ui/backlog.js';
@@ -45,7 +45,7 @@ export function WebhooksScreen() {
       {connection && connection.edges.length > 0 && (
         <table>
           <caption>
-            {connection.totalCount} webhook{connection.totalCount === 1 ? '' : 's'}
+            {formatCount(connection.boundedCount)} webhook{connection.boundedCount.count === 1 ? '' : 's'}
           </caption>
           <thead>
             <tr>
@@ -132,7 +132,7 @@ function RegisterDialog({ open, onClose }: { open: boolean; onClose: () => void 
         </>
       ) : (
         <WebhookForm
-          initial={{ name: '', agentId: '', url: '', events: [] }}
+          initial={{ name: '', agentId: '', url: '', events: [], excludedFields: [] }}
           withAgent
           submitLabel="Register"
           busy={fetching}

@@ -36,21 +36,28 @@ export function DeliveriesChart({ buckets, label }: { buckets: DeliveryStatsBuck
 export function LatencyChart({ buckets, label }: { buckets: DeliveryStatsBucket[]; label: string }) {
   const max = Math.max(1, ...buckets.map((b) => b.p95Ms ?? b.p50Ms ?? 0));
   const step = plotWidth / Math.max(1, buckets.length - 1);
-  const line = (pick: (b: DeliveryStatsBucket) => number | null) =>
-    buckets
-      .map((bucket, i) => {
-        const value = pick(bucket);
-        if (value === null) return null;
-        return `${PAD.left + i * step},${PAD.top + plotHeight - (value / max) * plotHeight}`;
-      })
-      .filter((point) => point !== null)
-      .join(' ');
+  const points = (pick: (b: DeliveryStatsBucket) => number | null) =>
+    buckets.flatMap((bucket, i) => {
+      const value = pick(bucket);
+      if (value === null) return [];
+      return [{ key: bucket.start, x: PAD.left + i * step, y: PAD.top + plotHeight - (value / max) * plotHeight }];
+    });
+  const p50 = points((b) => b.p50Ms);
+  const p95 = points((b) => b.p95Ms);
+  const line = (list: { x: number; y: number }[]) => list.map(({ x, y }) => `${x},${y}`).join(' ');
   return (
     <svg class="chart" viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={label}>
       <title>{label}</title>
       <Axis max={max} unit=" ms" />
-      <polyline class="line-p95" points={line((b) => b.p95Ms)} />
-      <polyline class="line-p50" points={line((b) => b.p50Ms)} />
+      <polyline class="line-p95" points={line(p95)} />
+      <polyline class="line-p50" points={line(p50)} />
+      {/* A dot per bucket: a period with one busy minute still shows its latency. */}
+      {p95.map(({ key, x, y }) => (
+        <circle key={`p95-${key}`} class="dot-p95" cx={x} cy={y} r={3} />
+      ))}
+      {p50.map(({ key, x, y }) => (
+        <circle key={`p50-${key}`} class="dot-p50" cx={x} cy={y} r={3} />
+      ))}
       <TimeLabels buckets={buckets} />
     </svg>
   );

@@ -1,6 +1,6 @@
 import { useSubscription } from '@urql/preact';
 import { useRef, useState } from 'preact/hooks';
-import { formatTime, STATUS_WORDS } from '../format.js';
+import { formatShortTime, formatTime, STATUS_WORDS } from '../format.js';
 import type { DeliveryRowFragment, DeliveryStatus } from '../gql/graphql.js';
 import { DeliveryUpdates } from '../operations.js';
 
@@ -41,7 +41,8 @@ export function useLiveDeliveries(rows: DeliveryRowFragment[], filter: DeliveryF
   const merged = [...state.added.filter((row) => !rows.some((r) => r.id === row.id)), ...rows].map(
     (row) => state.updated.get(row.id) ?? row,
   );
-  return { rows: merged, liveError: error };
+  // New deliveries that arrived live, for a count read when the page loaded.
+  return { rows: merged, added: merged.length - rows.length, liveError: error };
 }
 
 export function DeliveriesTable({
@@ -83,8 +84,16 @@ export function DeliveriesTable({
               </td>
             )}
             <td>{row.attemptCount}</td>
-            <td class="time">{formatTime(row.createdAt)}</td>
-            <td class="time">{formatTime(row.updatedAt)}</td>
+            <td class="time">
+              <time dateTime={row.createdAt} title={formatTime(row.createdAt)}>
+                {formatShortTime(row.createdAt)}
+              </time>
+            </td>
+            <td class="time">
+              <time dateTime={row.updatedAt} title={formatTime(row.updatedAt)}>
+                {formatShortTime(row.updatedAt)}
+              </time>
+            </td>
           </tr>
         ))}
       </tbody>
