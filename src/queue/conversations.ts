@@ -12,21 +12,11 @@ import type { Sql } from '../db/sql.js';
 export async function releaseChainHeads(sql: Sql, deliveryIds: string[]): Promise<number> {
   if (deliveryIds.length === 0) return 0;
   const released = await sql`/* deliveries.release-chain-heads */
-    with chains as (
-      select distinct webhook_id, conversation_id from deliveries
-      where id = any(${deliveryIds}::text[]) and conversation_id is not null
-    )
-    update deliveries n
-    set waiting = false, next_attempt_at = now(), held = not w.active, updated_at = now()
-    from chains c
-    cross join lateral (
-      select x.id from deliveries x
-      where x.webhook_id = c.webhook_id and x.conversation_id = c.conversation_id
-        and x.status = 'pending' and x.conversation_id is not null
-      order by x.conversation_position
-      limit 1
-    ) first_pending, webhooks w
-    where n.id = first_pending.id and n.waiting and w.id = n.webhook_id
+    ${releaseFirstWaiting(
+      sql,
+      sql`(select distinct webhook_id, conversation_id from deliveries
+        where id = any(${deliveryIds}::text[]) and conversation_id is not null)`,
+    )}
     returning n.id`;
   // Waking the workers is the caller's, after its commit (see announceDue).
   return released.count;
@@ -42,10 +32,19 @@ export async function releaseChains(
 ): Promise<{ workspaceId: string; webhookId: string; deliveryId: string }[]> {
   if (chains.length === 0) return [];
   return sql<{ workspaceId: string; webhookId: string; deliveryId: string }[]>`/* deliveries.release-chains */
+    ${releaseFirstWaiting(
+      sql,
+      sql`unnest(${chains.map((c) => c.webhookId)}::text[], ${chains.map((c) => c.conversationId)}::text[])`,
+    )}
+    returning n.workspace_id, n.webhook_id, n.id as delivery_id`;
+}
+
+/** Releases the first pending delivery of each chain in `chains` (rows of webhook_id, conversation_id) when it waits. */
+function releaseFirstWaiting(sql: Sql, chains: ReturnType<Sql>) {
+  return sql`
     update deliveries n
     set waiting = false, next_attempt_at = now(), held = not w.active, updated_at = now()
-    from unnest(${chains.map((c) => c.webhookId)}::text[], ${chains.map((c) => c.conversationId)}::text[])
-      as c(webhook_id, conversation_id)
+    from ${chains} as c(webhook_id, conversation_id)
     cross join lateral (
       select x.id from deliveries x
       where x.webhook_id = c.webhook_id and x.conversation_id = c.conversation_id
@@ -53,6 +52,5 @@ export async function releaseChains(
       order by x.conversation_position
       limit 1
     ) first_pending, webhooks w
-    where n.id = first_pending.id and n.waiting and w.id = n.webhook_id
-    returning n.workspace_id, n.webhook_id, n.id as delivery_id`;
+    where n.id = first_pending.id and n.waiting and w.id = n.webhook_id`;
 }
