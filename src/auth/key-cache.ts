@@ -2,6 +2,7 @@ import { API_KEY_REVOKED } from '../db/channels.js';
 import { createListener, type Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
+import { createLookupLane } from '../lib/lookup-lane.js';
 import {
   type AuthenticatedKey,
   apiKeyDigestHex,
@@ -48,9 +49,6 @@ export const API_KEY_CACHE_DEFAULTS = {
   maxUncheckedLookups: 1,
   maxUncheckedWaiting: 16,
 } satisfies ApiKeyCacheOptions;
-
-/** Too many lookups of uncached keys at once: the caller answers 503 and a retry. */
-export class LookupsBusy extends Error {}
 
 type Entry = AuthenticatedKey & { at: number };
 
@@ -236,24 +234,3 @@ export function createApiKeyCache(sql: Pool, options: ApiKeyCacheOptions = {}) {
 }
 
 export type ApiKeyCache = ReturnType<typeof createApiKeyCache>;
-
-/**
- * Runs lookups `max` at a time with at most `maxWaiting` queued; past that, LookupsBusy.
- * A finished lookup hands its slot straight to the next in line.
- */
-export function createLookupLane(max: number, maxWaiting: number) {
-  let running = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(run: () => Promise<T>): Promise<T> => {
-    if (running < max) running++;
-    else if (waiting.length >= maxWaiting) throw new LookupsBusy('too many API key lookups at once');
-    else await new Promise<void>((resolve) => waiting.push(resolve));
-    try {
-      return await run();
-    } finally {
-      const next = waiting.shift();
-      if (next) next();
-      else running--;
-    }
-  };
-}

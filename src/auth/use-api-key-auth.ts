@@ -1,8 +1,9 @@
 import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from '../graphql/builder.js';
+import { LookupsBusy } from '../lib/lookup-lane.js';
 import { type Caller, type CallerResolver, createCallerResolver } from '../sessions/caller.js';
-import { type ApiKeyCache, LookupsBusy } from './key-cache.js';
+import type { ApiKeyCache } from './key-cache.js';
 
 /**
  * Resolves the caller before any resolver runs: `X-API-Key` (from the in-process cache:

@@ -1,8 +1,8 @@
-import { createLookupLane } from '../auth/key-cache.js';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Listener } from '../db/listener.js';
 import type { Pool } from '../db/sql.js';
 import type { Logger } from '../lib/logger.js';
+import { createLookupLane } from '../lib/lookup-lane.js';
 import {
   endSession,
   findLiveSession,
