@@ -1,5 +1,6 @@
+import { publishTestEvent } from '../events/publish.js';
+import { findEvents } from '../events/reads.js';
 import { EventRef } from '../events/schema.js';
-import { findEvents, publishTestEvent } from '../events/store.js';
 import { builder, type Context } from '../graphql/builder.js';
 import {
   connectionCost,

@@ -18,16 +18,8 @@ import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js'
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
 import { EVENT_TYPE_INFO, type EventTypeInfo } from './catalogue.js';
-import {
-  countSearchedEvents,
-  type EventRecord,
-  findEvent,
-  findPayloads,
-  IdempotencyConflict,
-  publishEvent,
-  publishEvents,
-  searchEvents,
-} from './store.js';
+import { IdempotencyConflict, publishEvent, publishEvents } from './publish.js';
+import { countSearchedEvents, type EventRecord, findEvent, findPayloads, searchEvents } from './reads.js';
 
 export const MAX_DATA_BYTES = 256 * 1024;
 /** Deeper JSON is refused: no receiver needs it, and walking it recursively would overflow the stack. */
