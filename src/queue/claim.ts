@@ -90,6 +90,7 @@ export const queueHeads = (sql: Sql) => sql`
  * A claim pushes `next_attempt_at` forward by the lease; a worker that dies leaves its
  * claims to come due again. SKIP LOCKED lets workers claim at once without waiting on
  * each other, and the due check is re-evaluated on the row as locked.
+ * What is claimed ahead starts later, within the same shares: worker/prefetch-buffer.ts.
  */
 export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const busy = [...options.inFlight];
