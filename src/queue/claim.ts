@@ -27,7 +27,7 @@ export type ClaimedDelivery = {
   traceparent: string | null;
   /** The webhook's custom request headers, sealed; null: none. */
   headersEncrypted: Buffer | null;
-  /** Dotted paths removed from the payload's data before it is signed (delivery/excluded-fields.ts). */
+  /** Dotted paths removed from the payload's data before it is signed (worker/excluded-fields.ts). */
   excludedFields: string[];
   /** How many of the webhook's deliveries this worker may have in flight at once (its part of the workspace's share). */
   share: number;
