@@ -10,8 +10,12 @@ function recordingTracing() {
       spans.push(span);
       return {
         traceparent: `tp-${spans.length}`,
-        end: (facts: PublishedFacts) => void (span.ended = facts),
-        fail: (error: unknown) => void (span.failed = error),
+        end(facts: PublishedFacts) {
+          span.ended = facts;
+        },
+        fail(error: unknown) {
+          span.failed = error;
+        },
       };
     },
   } as unknown as Tracing;
