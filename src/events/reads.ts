@@ -1,7 +1,7 @@
+import { type AgentScope, agentFilter } from '../db/agent-filter.js';
 import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
-import { type AgentScope, agentFilter } from '../sessions/access.js';
 
 export type EventRecord = {
   id: string;
