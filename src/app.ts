@@ -4,7 +4,6 @@ import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
 import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
-import { useApiKeyAuth } from './auth/use-api-key-auth.js';
 import { useKeyConcurrency } from './auth/use-key-concurrency.js';
 import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
@@ -33,6 +32,7 @@ import { createLiveStreams } from './live/streams.js';
 import { schema } from './schema.js';
 import { type CallerResolver, createCallerResolver, sessionCredentials } from './sessions/caller.js';
 import { createSessionCache } from './sessions/session-cache.js';
+import { useCallerAuth } from './sessions/use-caller-auth.js';
 import { useSessionEndpoints } from './sessions/use-session-endpoints.js';
 import type { Tracing } from './telemetry/tracing.js';
 
@@ -186,7 +186,7 @@ export function createApp({
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
-      useApiKeyAuth(apiKeys, resolveCaller, async () => {
+      useCallerAuth(apiKeys, resolveCaller, async () => {
         await apiKeys.close();
         await sessions.close();
       }),
