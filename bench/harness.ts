@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import type { Pool } from '../src/db/sql.js';
-import { publishEvent, publishEvents } from '../src/events/store.js';
+import { publishEvent, publishEvents } from '../src/events/publish.js';
 import { insertWebhook } from '../src/webhooks/store.js';
 import { processCpuMs, procStat, startServer } from './processes.js';
 

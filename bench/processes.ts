@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { ROOT, signalGroup, startProcess, whenReady } from '../test/support/processes.js';
+import { ROOT, signalGroup, startProcess, whenReady } from '../scripts/processes.js';
 
 export type Child = {
   url: string;

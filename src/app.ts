@@ -3,8 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
-import { type ApiKeyCache, createApiKeyCache, LookupsBusy } from './auth/key-cache.js';
-import { useApiKeyAuth } from './auth/use-api-key-auth.js';
+import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
 import { useKeyConcurrency } from './auth/use-key-concurrency.js';
 import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
 import type { Config } from './config.js';
@@ -26,12 +25,14 @@ import { usePersistedQueries } from './graphql/use-persisted-queries.js';
 import { useReadinessCheck } from './graphql/use-readiness-check.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
+import { LookupsBusy } from './lib/lookup-lane.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createDeliveryFeed } from './live/delivery-feed.js';
 import { createLiveStreams } from './live/streams.js';
 import { schema } from './schema.js';
 import { type CallerResolver, createCallerResolver, sessionCredentials } from './sessions/caller.js';
 import { createSessionCache } from './sessions/session-cache.js';
+import { useCallerAuth } from './sessions/use-caller-auth.js';
 import { useSessionEndpoints } from './sessions/use-session-endpoints.js';
 import type { Tracing } from './telemetry/tracing.js';
 
@@ -185,7 +186,7 @@ export function createApp({
         // The schema is public (introspection is open), so "did you mean" hints give nothing away.
         blockFieldSuggestion: { enabled: false },
       }),
-      useApiKeyAuth(apiKeys, resolveCaller, async () => {
+      useCallerAuth(apiKeys, resolveCaller, async () => {
         await apiKeys.close();
         await sessions.close();
       }),

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createPool } from '../../src/db/sql.js';
-import { eventPayload } from '../../src/events/store.js';
+import { eventPayload } from '../../src/events/payload.js';
 import { createSender } from '../../src/worker/sender.js';
 import { webhookHeaders } from '../../src/worker/signing.js';
 

@@ -1,4 +1,4 @@
-import { publishEvent } from '../../src/events/store.js';
+import { publishEvent } from '../../src/events/publish.js';
 import type { DataCondition } from '../../src/webhooks/conditions.js';
 import { insertWebhook } from '../../src/webhooks/store.js';
 import { createWorkspace } from '../../src/workspaces/store.js';

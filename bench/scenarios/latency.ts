@@ -1,4 +1,4 @@
-import { publishEvent } from '../../src/events/store.js';
+import { publishEvent } from '../../src/events/publish.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, latencyReceiver, percentile, record, server, webhook } from '../harness.js';
 import { startBaseline } from '../processes.js';

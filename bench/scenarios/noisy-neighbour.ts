@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { publishEvent } from '../../src/events/store.js';
+import { publishEvent } from '../../src/events/publish.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, latencyReceiver, listen, percentile, record, server, settle, webhook } from '../harness.js';
 

@@ -1,4 +1,4 @@
-import { publishEvents } from '../../src/events/store.js';
+import { publishEvents } from '../../src/events/publish.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
 import { type Bench, countingReceiver, median, REPEATS, record, server, settle, webhook } from '../harness.js';
 

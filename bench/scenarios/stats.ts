@@ -12,7 +12,7 @@ type Figures = { stats: number; lastHour: number; page: number; load: number };
  * The dashboard's reads at 1M deliveries (one attempt each, over the last day) vs 1k:
  * deliveryStats for the day in hours, and the first page of deliveries with its boundedCount.
  * Rows are seeded set-based; the rollups are what the outcome batches would have written for
- * those attempts (the same buckets as src/stats/histogram.ts, computed in SQL).
+ * those attempts (the same buckets as src/lib/histogram.ts, computed in SQL).
  */
 export async function statsScenario(bench: Bench) {
   const api = await server(bench, 'api');

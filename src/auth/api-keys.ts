@@ -19,7 +19,7 @@ export type ApiKeySummary = {
   prefix: string;
   createdAt: Date;
   revokedAt: Date | null;
-  /** Written in batches (key-cache.ts): may trail the last request by up to a minute. */
+  /** Written in batches (key-usage.ts): may trail the last request by up to a minute. */
   lastUsedAt: Date | null;
 };
 

@@ -1,5 +1,6 @@
+import { publishTestEvent } from '../events/publish.js';
+import { findEvents } from '../events/reads.js';
 import { EventRef } from '../events/schema.js';
-import { findEvents, publishTestEvent } from '../events/store.js';
 import { builder, type Context } from '../graphql/builder.js';
 import {
   connectionCost,
@@ -25,6 +26,7 @@ import { isId } from '../lib/ids.js';
 import { FellBehind } from '../live/delivery-feed.js';
 import { KeyRevoked, stoppable } from '../live/streams.js';
 import { recoverFailedDeliveries } from '../queue/recover.js';
+import { withPublishSpans } from '../telemetry/tracing.js';
 import { WebhookRef } from '../webhooks/schema.js';
 import { findWebhook, findWebhooks } from '../webhooks/store.js';
 import * as store from './store.js';
@@ -282,16 +284,16 @@ builder.mutationFields((t) => ({
     args: { webhookId: t.arg.id({ required: true, description: 'The webhook to test.' }) },
     resolve: async (_root, { webhookId }, ctx) => {
       const webhook = await mustFindOwn('webhook', webhookId, (id) => findWebhook(ctx.sql, ctx.workspaceId, id));
-      const span = ctx.tracing?.startPublish({ type: 'webhook.test', workspaceId: ctx.workspaceId });
-      try {
-        const deliveryId = await publishTestEvent(ctx.sql, webhook, span?.traceparent);
-        const delivery = (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
-        span?.end({ eventId: delivery.eventId, webhooks: 1, replayed: false });
-        return delivery;
-      } catch (error) {
-        span?.fail(error);
-        throw error;
-      }
+      return withPublishSpans(
+        ctx.tracing,
+        ctx.workspaceId,
+        ['webhook.test'],
+        async ([traceparent]) => {
+          const deliveryId = await publishTestEvent(ctx.sql, webhook, traceparent);
+          return (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
+        },
+        (delivery) => [{ eventId: delivery.eventId, webhooks: 1, replayed: false }],
+      );
     },
   }),
   recoverDeliveries: t.int({

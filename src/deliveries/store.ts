@@ -1,9 +1,9 @@
+import { type AgentScope, deliveryAgentFilter } from '../db/agent-filter.js';
 import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Sql } from '../db/sql.js';
 import { announceDue, probeNow } from '../queue/enqueue.js';
 import { type Attempt, DELIVERY_STATUSES, type DeliveryStatus } from '../queue/record.js';
-import { type AgentScope, deliveryAgentFilter } from '../sessions/access.js';
 
 export type { Attempt, DeliveryStatus };
 

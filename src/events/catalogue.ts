@@ -1,6 +1,6 @@
 import { EVENT_CATALOGUE } from '../webhooks/event-types.js';
 import { deliveryFailed, webhookDisabled } from './notices.js';
-import { eventPayload, TEST_EVENT_DATA } from './store.js';
+import { eventPayload, TEST_EVENT_DATA } from './payload.js';
 
 /** One entry of the event catalogue (`Query.eventTypes`, and the README's table). */
 export type EventTypeInfo = {

@@ -17,12 +17,12 @@ const TRIES = 3;
  * Deletes a workspace's events (one conversation's, or one), their deliveries and those
  * deliveries' attempts, in one transaction. After the commit no worker can claim any of
  * them, and workers drop what they claimed of them and have not sent (the EVENTS_ERASED
- * notice, delivery/worker.ts); a request already under way may finish, and its outcome
+ * notice, worker/worker.ts); a request already under way may finish, and its outcome
  * then finds nothing to record (queue/record.ts writes only where the delivery still
  * exists). Nothing found is nothing erased: a second call returns zeros.
  *
  * Locks are taken in one order, events then deliveries, each sorted by id, before
- * anything is deleted. Retention (delivery/retention.ts) takes events with SKIP LOCKED and
+ * anything is deleted. Retention (worker/retention.ts) takes events with SKIP LOCKED and
  * then only its own events' deliveries; claims take deliveries with SKIP LOCKED; so
  * neither can wait on an erasure that waits on it. Writers that lock deliveries in another
  * order (an outcome batch releasing a conversation's next delivery, a paused backlog being

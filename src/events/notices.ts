@@ -3,7 +3,7 @@ import { newId } from '../lib/ids.js';
 import { enqueueNoticeDeliveries } from '../queue/enqueue.js';
 import type { OnEnded } from '../queue/record.js';
 import { NOTICE_TYPES, type NoticeType } from '../webhooks/event-types.js';
-import { eventPayload } from './store.js';
+import { eventPayload } from './payload.js';
 
 /**
  * Operational notices: events the service emits about a workspace's own webhooks, in the

@@ -14,20 +14,13 @@ import { badUserInput, findOwn } from '../graphql/errors.js';
 import { CHARGES_PUBLISH_LIMIT } from '../graphql/mutation-rate.js';
 import { NodeRef } from '../graphql/node.js';
 import { CHARGES_OWN_BYTES } from '../graphql/response-bytes.js';
+import { type PublishedFacts, withPublishSpans } from '../telemetry/tracing.js';
 import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
 import { EVENT_TYPE_INFO, type EventTypeInfo } from './catalogue.js';
-import {
-  countSearchedEvents,
-  type EventRecord,
-  findEvent,
-  findPayloads,
-  IdempotencyConflict,
-  publishEvent,
-  publishEvents,
-  searchEvents,
-} from './store.js';
+import { IdempotencyConflict, type Published, publishEvent, publishEvents } from './publish.js';
+import { countSearchedEvents, type EventRecord, findEvent, findPayloads, searchEvents } from './reads.js';
 
 export const MAX_DATA_BYTES = 256 * 1024;
 /** Deeper JSON is refused: no receiver needs it, and walking it recursively would overflow the stack. */
@@ -226,6 +219,13 @@ function idempotencyConflict(error: unknown, path: (string | number)[]): unknown
 
 export const MAX_EVENTS_PER_BATCH = 100;
 
+/** What a publish span records of a published event. */
+const publishedFacts = ({ event, webhooks, created }: Published): PublishedFacts => ({
+  eventId: event.id,
+  webhooks,
+  replayed: !created,
+});
+
 builder.mutationFields((t) => ({
   publishEvent: t.field({
     type: EventRef,
@@ -235,17 +235,17 @@ builder.mutationFields((t) => ({
     extensions: CHARGES_PUBLISH_LIMIT,
     resolve: async (_root, { input }, ctx) => {
       ctx.mutationRate.publish(ctx.apiKeyId, 1);
-      const span = ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId });
       try {
-        const { event, created, webhooks } = await publishEvent(ctx.sql, {
-          ...newEvent(ctx, input),
-          traceparent: span?.traceparent,
-        });
+        const { event, webhooks } = await withPublishSpans(
+          ctx.tracing,
+          ctx.workspaceId,
+          [input.type],
+          ([traceparent]) => publishEvent(ctx.sql, { ...newEvent(ctx, input), traceparent }),
+          (published) => [publishedFacts(published)],
+        );
         ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
-        span?.end({ eventId: event.id, webhooks, replayed: !created });
         return event;
       } catch (error) {
-        span?.fail(error);
         throw idempotencyConflict(error, ['input']);
       }
     },
@@ -266,22 +266,21 @@ builder.mutationFields((t) => ({
         throw badUserInput([{ path: ['inputs'], message: `must hold 1 to ${MAX_EVENTS_PER_BATCH} events` }]);
       }
       ctx.mutationRate.publish(ctx.apiKeyId, inputs.length);
-      // A publish span per event, as for publishEvent, so each attempt links to its own.
-      const spans = inputs.map((input) =>
-        ctx.tracing?.startPublish({ type: input.type, workspaceId: ctx.workspaceId }),
-      );
       try {
-        const published = await publishEvents(
-          ctx.sql,
-          inputs.map((input, i) => ({ ...newEvent(ctx, input), traceparent: spans[i]?.traceparent })),
+        const published = await withPublishSpans(
+          ctx.tracing,
+          ctx.workspaceId,
+          inputs.map((input) => input.type),
+          (traceparents) =>
+            publishEvents(
+              ctx.sql,
+              inputs.map((input, i) => ({ ...newEvent(ctx, input), traceparent: traceparents[i] })),
+            ),
+          (published) => published.map(publishedFacts),
         );
-        for (const [i, { event, created, webhooks }] of published.entries()) {
-          ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
-          spans[i]?.end({ eventId: event.id, webhooks, replayed: !created });
-        }
+        for (const { webhooks } of published) ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
         return published.map(({ event }) => event);
       } catch (error) {
-        for (const span of spans) span?.fail(error);
         throw idempotencyConflict(error, ['inputs', error instanceof IdempotencyConflict ? error.index : 0]);
       }
     },

@@ -41,7 +41,17 @@ export function createLru<K, V>({ maxEntries, maxWeight = Number.POSITIVE_INFINI
         remove(oldest);
       }
     },
+    /** The value without counting as a use. */
+    peek: (key: K): V | undefined => entries.get(key),
+    /** Whether the key is held, without counting as a use. */
+    has: (key: K) => entries.has(key),
     delete: remove,
+    clear() {
+      entries.clear();
+      weight = 0;
+    },
+    /** Least recently used first; reading through it counts as no use. */
+    entries: () => entries.entries(),
     get size() {
       return entries.size;
     },

@@ -2,7 +2,7 @@ import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import { z } from 'zod';
 import { findDeliveries } from '../deliveries/store.js';
-import { findEvents } from '../events/store.js';
+import { findEvents } from '../events/reads.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { NodeRef, type NodeShape } from '../graphql/node.js';
 import { type IdKind, isId } from '../lib/ids.js';

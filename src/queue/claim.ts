@@ -27,7 +27,7 @@ export type ClaimedDelivery = {
   traceparent: string | null;
   /** The webhook's custom request headers, sealed; null: none. */
   headersEncrypted: Buffer | null;
-  /** Dotted paths removed from the payload's data before it is signed (delivery/excluded-fields.ts). */
+  /** Dotted paths removed from the payload's data before it is signed (worker/excluded-fields.ts). */
   excludedFields: string[];
   /** How many of the webhook's deliveries this worker may have in flight at once (its part of the workspace's share). */
   share: number;
@@ -90,6 +90,7 @@ export const queueHeads = (sql: Sql) => sql`
  * A claim pushes `next_attempt_at` forward by the lease; a worker that dies leaves its
  * claims to come due again. SKIP LOCKED lets workers claim at once without waiting on
  * each other, and the due check is re-evaluated on the row as locked.
+ * What is claimed ahead starts later, within the same shares: worker/prefetch-buffer.ts.
  */
 export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const busy = [...options.inFlight];

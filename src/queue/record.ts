@@ -1,7 +1,7 @@
 import type { Pool, Sql } from '../db/sql.js';
-import { addToRollups } from '../stats/store.js';
 import { releaseChainHeads } from './conversations.js';
 import { announceChanges, announceDue } from './enqueue.js';
+import { addToRollups } from './rollups.js';
 
 /** Where a delivery stands (migrations/0001 checks the same names in the database). */
 export const DELIVERY_STATUSES = ['pending', 'succeeded', 'failed'] as const;

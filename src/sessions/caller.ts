@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AuthenticatedKey } from '../auth/api-keys.js';
 import type { ApiKeyCache } from '../auth/key-cache.js';
+import { type Access, ALL_CAPABILITIES, keyAccess } from '../graphql/access.js';
 import { unauthenticated } from '../graphql/errors.js';
-import { type Access, ALL_CAPABILITIES, keyAccess } from './access.js';
 import type { SessionCache } from './session-cache.js';
 import type { SessionRecord } from './store.js';
 

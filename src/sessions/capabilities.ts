@@ -1,8 +1,8 @@
 import { defaultFieldResolver, type GraphQLFieldMap, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
 import type { Pool } from '../db/sql.js';
+import type { Access, Capability } from '../graphql/access.js';
 import { forbidden, notFound } from '../graphql/errors.js';
 import { isId } from '../lib/ids.js';
-import type { Access, Capability } from './access.js';
 
 /** What a root field needs: a capability, or an API key itself (or the key's own sign-in). */
 type Needs = Capability | 'API_KEY';

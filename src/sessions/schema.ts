@@ -1,9 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
+import { CAPABILITIES, type Capability } from '../graphql/access.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { badUserInput } from '../graphql/errors.js';
 import { webhookRules } from '../webhooks/rules.js';
-import { CAPABILITIES, type Capability } from './access.js';
 import { createSession, SessionLimitReached, type SessionRecord } from './store.js';
 
 export const PORTAL_TTL = { min: 300, max: 604_800, default: 3_600 } as const;

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { API_KEY_REVOKED } from '../db/channels.js';
 import type { Pool, Sql } from '../db/sql.js';
+import type { Capability } from '../graphql/access.js';
 import { base62Time, ID_TIME_CHARS, randomBase62 } from '../lib/ids.js';
-import type { Capability } from './access.js';
 
 /** A session token (cookie or bearer) and a portal session's one-time token: told apart by their prefix. */
 export const SESSION_TOKEN_PREFIX = 'chs_';

@@ -1,10 +1,11 @@
 import type { Plugin } from 'graphql-yoga';
 import { z } from 'zod';
-import { type ApiKeyCache, createLookupLane, LookupsBusy } from '../auth/key-cache.js';
+import type { ApiKeyCache } from '../auth/key-cache.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
+import { CAPABILITIES } from '../graphql/access.js';
 import type { Logger } from '../lib/logger.js';
-import { CAPABILITIES } from './access.js';
+import { createLookupLane, LookupsBusy } from '../lib/lookup-lane.js';
 import { csrfHolds, csrfTokenFor, SESSION_COOKIE, sessionAccess, sessionCredentials } from './caller.js';
 import type { SessionCache } from './session-cache.js';
 import {

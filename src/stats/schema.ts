@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { builder } from '../graphql/builder.js';
 import { badUserInput, zodIssues } from '../graphql/errors.js';
+import { addHistogram, emptyHistogram, percentile } from '../lib/histogram.js';
 import { isId } from '../lib/ids.js';
 import { WebhookRef } from '../webhooks/schema.js';
-import { addHistogram, emptyHistogram, percentile } from './histogram.js';
 import * as store from './store.js';
 
 /** The most buckets one deliveryStats answer holds: a day of minutes, 60 days of hours. */

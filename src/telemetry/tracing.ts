@@ -46,3 +46,30 @@ export type AttemptSpan = {
 
 /** What an attempt span records of the attempt's result (the sender's AttemptResult has it). */
 export type AttemptRecord = { ok: boolean; statusCode: number | null; durationMs: number; error: string | null };
+
+/** What a publish span records of its event once published. */
+export type PublishedFacts = Parameters<PublishSpan['end']>[0];
+
+/**
+ * Runs a publish inside a span per event (so each delivery attempt links to its own
+ * event's span): `run` gets each span's traceparent, in the order of `types`, to store with
+ * its event, and `facts` says what each span records of the result. A failure marks
+ * every span failed and is thrown on. Without tracing, `run` gets no traceparents.
+ */
+export async function withPublishSpans<T>(
+  tracing: Tracing | undefined,
+  workspaceId: string,
+  types: readonly string[],
+  run: (traceparents: (string | undefined)[]) => Promise<T>,
+  facts: (result: T) => PublishedFacts[],
+): Promise<T> {
+  const spans = types.map((type) => tracing?.startPublish({ type, workspaceId }));
+  try {
+    const result = await run(spans.map((span) => span?.traceparent));
+    for (const [i, published] of facts(result).entries()) spans[i]?.end(published);
+    return result;
+  } catch (error) {
+    for (const span of spans) span?.fail(error);
+    throw error;
+  }
+}

@@ -1,9 +1,9 @@
+import { type AgentScope, agentFilter } from '../db/agent-filter.js';
 import { DELIVERIES_DUE } from '../db/channels.js';
 import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
-import { type AgentScope, agentFilter } from '../sessions/access.js';
 import { compileConditions, type DataCondition } from './conditions.js';
 import type { WebhookEventType } from './event-types.js';
 import { encryptSecret, generateSigningSecret, sealHeaders, type WebhookHeader } from './secrets.js';

@@ -17,6 +17,8 @@ type SlotCounts = {
  * A delivery starts only within the limits a claim would have given it: its webhook below
  * the share the claim computed, its workspace below its share of the worker. Of those that
  * may start, the one whose workspace, then webhook, has the fewest in flight goes first.
+ * The same policy as the claim's (queue/claim.ts), applied again at start time: a lease
+ * holds up to two shares, and which of them may run now is known only when a slot frees.
  */
 export function createPrefetchBuffer() {
   const byWebhook = new Map<string, Queue>();

@@ -8,9 +8,10 @@ import {
   MAX_ACTIVE_API_KEYS,
   revokeApiKey,
 } from '../../src/auth/api-keys.js';
-import { createApiKeyCache, LookupsBusy } from '../../src/auth/key-cache.js';
+import { createApiKeyCache } from '../../src/auth/key-cache.js';
 import { createPool } from '../../src/db/sql.js';
 import { randomBase62 } from '../../src/lib/ids.js';
+import { LookupsBusy } from '../../src/lib/lookup-lane.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { eventually, sleep } from '../support/receiver.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { createPool } from '../../src/db/sql.js';
-import { publishEvent } from '../../src/events/store.js';
+import { publishEvent } from '../../src/events/publish.js';
 import { createTestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { REGISTER, validWebhook } from '../support/operations.js';

@@ -35,4 +35,22 @@ describe('the LRU map', () => {
     lru.set('c', ''); // weighs nothing: b stays
     expect([lru.get('a'), lru.get('b'), lru.size]).toEqual([undefined, 'bbbb', 2]);
   });
+
+  it('peek, has and entries read without counting as a use; clear empties it', () => {
+    const lru = createLru<string, number>({ maxEntries: 2 });
+    lru.set('a', 1);
+    lru.set('b', 2);
+    expect([lru.peek('a'), lru.has('a'), [...lru.entries()]]).toEqual([
+      1,
+      true,
+      [
+        ['a', 1],
+        ['b', 2],
+      ],
+    ]);
+    lru.set('c', 3); // a was only peeked at: it is still the least recently used
+    expect([lru.has('a'), lru.peek('b'), lru.peek('c')]).toEqual([false, 2, 3]);
+    lru.clear();
+    expect([lru.size, lru.has('b')]).toEqual([0, false]);
+  });
 });

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { countDeliveriesOf, countSearchedDeliveries } from '../../src/deliveries/store.js';
-import { countSearchedEvents } from '../../src/events/store.js';
+import { countSearchedEvents } from '../../src/events/reads.js';
 import { BOUNDED_COUNT_LIMIT, resolvePage } from '../../src/graphql/connection.js';
 import { createReadBudget } from '../../src/graphql/read-budget.js';
 import { countWebhooks } from '../../src/webhooks/store.js';

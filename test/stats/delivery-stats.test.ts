@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { durationBucket, percentile } from '../../src/stats/histogram.js';
+import { durationBucket, percentile } from '../../src/lib/histogram.js';
 import { pruneRollups, readDeliveryStats } from '../../src/stats/store.js';
 import { startRetention } from '../../src/worker/retention.js';
 import { createTestApp, type TestApp } from '../support/app.js';

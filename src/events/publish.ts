@@ -1,28 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DeliveryChange } from '../db/channels.js';
-import { countRows } from '../db/count.js';
-import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { announceDue, enqueueDeliveries, enqueueManualDelivery, type FanOutEvent } from '../queue/enqueue.js';
-import { type AgentScope, agentFilter } from '../sessions/access.js';
+import { eventPayload, jsonbCanHold, payloadWithData, TEST_EVENT_DATA } from './payload.js';
+import { type EventRecord, eventColumns } from './reads.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
-
-export type EventRecord = {
-  id: string;
-  workspaceId: string;
-  agentId: string;
-  conversationId: string | null;
-  type: string;
-  /**
-   * The exact JSON body deliveries send: up to 256 KiB, so reads leave it out (see
-   * findPayloads) and only the event just written or matched by its idempotency key has it.
-   */
-  payload?: string;
-  createdAt: Date;
-  pageMicros: string;
-};
 
 export type NewEvent = {
   workspaceId: string;
@@ -42,41 +26,6 @@ export class IdempotencyConflict extends Error {
   constructor(readonly index = 0) {
     super('idempotency key reused for a different event');
   }
-}
-
-const columns = (sql: Sql) => sql`
-  id, workspace_id, agent_id, conversation_id, type, created_at,
-  ${pageMicros(sql)}`;
-
-type PayloadHead = {
-  id: string;
-  type: string;
-  createdAt: Date;
-  workspaceId: string;
-  agentId: string;
-  conversationId?: string | null;
-};
-
-/** The body receivers get, in a fixed key order; built once so every retry signs the same bytes. */
-export function eventPayload(event: PayloadHead, data: unknown) {
-  return payloadWithData(event, JSON.stringify(data));
-}
-
-/**
- * eventPayload, from data already serialised: the same bytes as JSON.stringify of the
- * whole object (data is its last key), without serialising the data twice.
- */
-function payloadWithData(event: PayloadHead, dataJson: string) {
-  const head = JSON.stringify({
-    id: event.id,
-    type: event.type,
-    timestamp: event.createdAt.toISOString(),
-    workspaceId: event.workspaceId,
-    agentId: event.agentId,
-    // Only when published with one: payloads without it stay as they always were.
-    ...(event.conversationId ? { conversationId: event.conversationId } : {}),
-  });
-  return `${head.slice(0, -1)},"data":${dataJson}}`;
 }
 
 export type Published = {
@@ -214,14 +163,6 @@ function newRow(input: NewEvent): NewRow {
 }
 
 /**
- * Whether JSON text (as JSON.stringify writes it) parses as jsonb: PostgreSQL refuses the
- * escapes of NUL and of unpaired surrogates (an odd run of backslashes before them: an
- * even one is an escaped backslash followed by plain text).
- */
-const JSONB_REFUSES = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
-export const jsonbCanHold = (json: string) => !JSONB_REFUSES.test(json);
-
-/**
  * The events the batch's idempotency keys were used for in the last 24 hours, locked
  * until the commit. A key older than that is freed here: it names a new event again.
  */
@@ -233,7 +174,7 @@ async function findByIdempotencyKeys(
   if (keyed.length === 0) return [];
   const found = await tx<(EventRecord & { payload: string; idempotencyKey: string; fresh: boolean })[]>`
     /* events.idempotent-find */
-    select ${columns(tx)}, payload, idempotency_key,
+    select ${eventColumns(tx)}, payload, idempotency_key,
       created_at > now() - make_interval(hours => ${IDEMPOTENCY_WINDOW_HOURS}) as fresh
     from events
     where (workspace_id, idempotency_key) in (
@@ -262,16 +203,11 @@ async function insertEvents(tx: Sql, rows: NewRow[]): Promise<EventRecord[]> {
       ${column('conversationId')}::text[], ${column('type')}::text[], ${column('payload')}::text[],
       ${column('idempotencyKey')}::text[], ${rows.map((row) => row.createdAt.toISOString())}::timestamptz[],
       ${column('traceparent')}::text[])
-    returning ${columns(tx)}`;
+    returning ${eventColumns(tx)}`;
   // The payloads are ours already: not sent back over the wire.
   const payloads = new Map(rows.map((row) => [row.id, row.payload]));
   return inserted.map((event) => ({ ...event, payload: payloads.get(event.id) }));
 }
-
-/** The data of every `webhook.test` event. */
-export const TEST_EVENT_DATA = {
-  message: 'This is a test event. If you can read it, your endpoint receives and can verify deliveries.',
-};
 
 /** A test event for one webhook, sent even when it is not subscribed to anything like it, or paused. */
 export async function publishTestEvent(
@@ -292,89 +228,4 @@ export async function publishTestEvent(
       values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt}, ${traceparent ?? null})`;
     return enqueueManualDelivery(tx, { id, workspaceId: webhook.workspaceId }, webhook.id);
   });
-}
-
-export async function findEvent(
-  sql: Sql,
-  workspaceId: string,
-  id: string,
-  agents?: AgentScope,
-): Promise<EventRecord | null> {
-  const [row] = await sql<EventRecord[]>`/* events.find */
-    select ${columns(sql)} from events where workspace_id = ${workspaceId} and id = ${id} ${agentFilter(sql, agents)}`;
-  return row ?? null;
-}
-
-/** Several events of one workspace by id, in one statement; missing ones are left out. */
-export async function findEvents(
-  sql: Sql,
-  workspaceId: string,
-  ids: readonly string[],
-  agents?: AgentScope,
-): Promise<EventRecord[]> {
-  return sql<EventRecord[]>`/* events.find-many */
-    select ${columns(sql)} from events
-    where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[]) ${agentFilter(sql, agents)}`;
-}
-
-/** The payloads of several events of one workspace, by id, in one statement. */
-export async function findPayloads(
-  sql: Sql,
-  workspaceId: string,
-  ids: readonly string[],
-): Promise<Map<string, string>> {
-  const rows = await sql<{ id: string; payload: string }[]>`/* events.payloads */
-    select id, payload from events where workspace_id = ${workspaceId} and id = any(${ids as string[]}::text[])`;
-  return new Map(rows.map((row) => [row.id, row.payload]));
-}
-
-/** What Query.events filters on; every part is optional. */
-export type EventSearch = {
-  agentId?: string | null;
-  /** Wire name: conversation_started, …. */
-  type?: string | null;
-  since?: Date | null;
-  until?: Date | null;
-  /** The caller's agents (a portal session's); null or absent: every agent. */
-  agentIds?: AgentScope;
-};
-
-function searchSql(sql: Sql, workspaceId: string, search: EventSearch) {
-  return sql`workspace_id = ${workspaceId}
-    ${search.agentId != null ? sql`and agent_id = ${search.agentId}` : sql``}
-    ${search.type != null ? sql`and type = ${search.type}` : sql``}
-    ${search.since ? sql`and created_at >= ${search.since}` : sql``}
-    ${search.until ? sql`and created_at < ${search.until}` : sql``}
-    ${agentFilter(sql, search.agentIds)}`;
-}
-
-/**
- * A page of a workspace's events: up to `limit` rows of the window, in its reading order,
- * walking events_workspace_page, events_agent_page (an agent's, its type checked inside
- * the index) or events_type_page in order, so the first page costs the same at any size.
- */
-export async function searchEvents(
-  sql: Sql,
-  workspaceId: string,
-  search: EventSearch,
-  window: PageWindow,
-  limit: number,
-): Promise<EventRecord[]> {
-  return sql<EventRecord[]>`/* events.search */
-    select ${columns(sql)} from events
-    where ${searchSql(sql, workspaceId, search)} ${windowFilter(sql, window)}
-    order by ${windowOrder(sql, window)}
-    limit ${limit}`;
-}
-
-/** How many events match; with `atMost`, counted no further than that. */
-export async function countSearchedEvents(
-  sql: Sql,
-  workspaceId: string,
-  search: EventSearch,
-  atMost?: number,
-): Promise<number> {
-  const [row] = await sql<{ count: number }[]>`/* events.search-count */
-    ${countRows(sql, sql`events where ${searchSql(sql, workspaceId, search)}`, atMost)}`;
-  return row?.count ?? 0;
 }

@@ -1,4 +1,5 @@
-import type { Sql } from '../db/sql.js';
+// Who is calling and what they may do: part of every request's context (builder.ts), so it
+// lives beside the builder, below the domains that check it.
 
 /** What a portal session may do besides reading (CONTRACT.md section 8); VIEW is always held. */
 export const CAPABILITIES = ['VIEW', 'MANAGE_WEBHOOKS', 'RETRY', 'MANAGE_API_KEYS'] as const;
@@ -25,20 +26,4 @@ export const ALL_CAPABILITIES: ReadonlySet<Capability> = new Set(CAPABILITIES);
 /** An API key's own access: everything, every agent. */
 export function keyAccess(keyId: string): Access {
   return { kind: 'key', agentIds: null, capabilities: ALL_CAPABILITIES, keyId };
-}
-
-/** Which agents' rows a read may return; null: every agent (no filter at all). */
-export type AgentScope = readonly string[] | null | undefined;
-
-/** `and agent_id = any(…)` for rows that carry their agent (webhooks, events); nothing when unscoped. */
-export function agentFilter(sql: Sql, agents: AgentScope, column = 'agent_id') {
-  return agents ? sql`and ${sql(column)} = any(${agents as string[]}::text[])` : sql``;
-}
-
-/** The same for deliveries, which belong to the agent of the webhook they go to. */
-export function deliveryAgentFilter(sql: Sql, workspaceId: string, agents: AgentScope) {
-  return agents
-    ? sql`and webhook_id in (
-        select id from webhooks where workspace_id = ${workspaceId} and agent_id = any(${agents as string[]}::text[]))`
-    : sql``;
 }

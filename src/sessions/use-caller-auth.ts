@@ -1,16 +1,17 @@
 import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { ApiKeyCache } from '../auth/key-cache.js';
 import type { Context } from '../graphql/builder.js';
-import { type Caller, type CallerResolver, createCallerResolver } from '../sessions/caller.js';
-import { type ApiKeyCache, LookupsBusy } from './key-cache.js';
+import { LookupsBusy } from '../lib/lookup-lane.js';
+import { type Caller, type CallerResolver, createCallerResolver } from './caller.js';
 
 /**
  * Resolves the caller before any resolver runs: `X-API-Key` (from the in-process cache:
- * key-cache.ts), or a dashboard session (sessions/caller.ts), and refuses the operation
+ * auth/key-cache.ts), or a dashboard session (caller.ts), and refuses the operation
  * with HTTP 401 when that fails. Introspection alone passes without a key: the schema is
  * public, so GraphiQL and codegen work before a key is at hand.
  */
-export function useApiKeyAuth(
+export function useCallerAuth(
   keys: ApiKeyCache,
   resolveCaller: CallerResolver = createCallerResolver(keys, undefined, Buffer.alloc(0)),
   onDispose: () => Promise<void> = () => keys.close(),
