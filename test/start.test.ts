@@ -37,7 +37,7 @@ describe('npm start on a fresh checkout', () => {
     return { ...server, port, apiKey };
   };
 
-  it('serves GraphQL and GraphiQL on loopback, prints a working dev key, refuses a second server on its data, keeps data across restarts, stops cleanly, and mints no key in production', async () => {
+  it('serves GraphQL, GraphiQL and the dashboard on loopback, prints a working dev key, refuses a second server on its data, keeps data across restarts, stops cleanly, and mints no key in production', async () => {
     dataDir = await tempDataDir('convo-hooks-start-');
     const first = await start();
     const { port, apiKey } = first;
@@ -57,6 +57,13 @@ describe('npm start on a fresh checkout', () => {
     const page = await graphiql.text();
     expect(page).toContain('GraphiQL');
     expect(page).toContain(apiKey);
+
+    // `npm start` built the dashboard too, and serves it with the key nowhere in it.
+    const dashboard = await fetch(`http://127.0.0.1:${port}/dashboard`);
+    expect(dashboard.status).toBe(200);
+    const shell = await dashboard.text();
+    expect(shell).toMatch(/<script type="module"[^>]* src="\/dashboard\/assets\/[^"]+\.js"/);
+    expect(shell).not.toContain(apiKey);
 
     // A development server listens on loopback only.
     const external = externalAddress();
