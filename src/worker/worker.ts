@@ -273,8 +273,24 @@ export function startDeliveryWorker(options: WorkerOptions) {
   // Wake-ups come with every publish: at most one look every 200 ms (a cheap one, on a partial index).
   let syncingBacklogs = false;
   let backlogsLookedAt = 0;
+  // A look asked for while one runs, or within the 200 ms, is made when it may be: dropping
+  // it would leave a resume heard just then to the next poll.
+  let lookAgain = false;
+  let lookLater: NodeJS.Timeout | undefined;
   const syncBacklogs = () => {
-    if (syncingBacklogs || stopping || performance.now() - backlogsLookedAt < 200) return;
+    if (stopping) return;
+    if (syncingBacklogs) {
+      lookAgain = true;
+      return;
+    }
+    const wait = 200 - (performance.now() - backlogsLookedAt);
+    if (wait > 0) {
+      lookLater ??= setTimeout(() => {
+        lookLater = undefined;
+        syncBacklogs();
+      }, wait).unref();
+      return;
+    }
     syncingBacklogs = true;
     backlogsLookedAt = performance.now();
     void syncSwitchedBacklogs(sql)
@@ -284,6 +300,10 @@ export function startDeliveryWorker(options: WorkerOptions) {
       )
       .finally(() => {
         syncingBacklogs = false;
+        if (lookAgain) {
+          lookAgain = false;
+          syncBacklogs();
+        }
       });
   };
   const poll = setInterval(() => {
@@ -338,6 +358,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
     clearInterval(poll);
     clearInterval(syncHeld);
     clearInterval(sweep);
+    clearTimeout(lookLater);
     await (await listening).unsubscribe();
     await (await listeningForErasures).unsubscribe();
     await ownListener?.close();
