@@ -27,11 +27,15 @@ export type Page<T extends Pageable> = {
   boundedCount: () => Promise<BoundedCount>;
 };
 
-/** A count that stops at BOUNDED_COUNT_LIMIT: exact below it, "10,000+" at it. */
+/** A count that stops at BOUNDED_COUNT_LIMIT: exact below it, "1,000+" at it. */
 export type BoundedCount = { count: number; exact: boolean };
 
-/** Where `boundedCount` stops counting: a page never waits for a count of more rows than this. */
-export const BOUNDED_COUNT_LIMIT = 10_000;
+/**
+ * Where `boundedCount` stops counting: a page never waits for a count of more rows than
+ * this. 1,000 keeps a count near the cost of the page beside it (about 0.3 ms of index
+ * reads); past it, "1,000+" tells a person all a larger exact figure would.
+ */
+export const BOUNDED_COUNT_LIMIT = 1_000;
 
 /**
  * Counts, exactly (no `atMost`) or no further than `atMost` rows: what a store's count

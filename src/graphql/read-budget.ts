@@ -7,7 +7,7 @@ export type ReadLimits = {
   bytes: number;
   /**
    * Counts one request may make: exact ones (`totalCount`) read every row they count,
-   * bounded ones (`boundedCount`) up to 10,001 index entries each.
+   * bounded ones (`boundedCount`) up to 1,001 index entries each.
    */
   counts: number;
 };

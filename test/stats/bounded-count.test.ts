@@ -7,16 +7,16 @@ import { countWebhooks } from '../../src/webhooks/store.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { REGISTER, validWebhook } from '../support/operations.js';
 
-/** boundedCount: beside totalCount on every connection, exact up to 10,000 and capped above. */
+/** boundedCount: beside totalCount on every connection, exact up to 1,000 and capped above. */
 let app: TestApp;
 beforeAll(async () => {
   app = await createTestApp();
 });
 
-const OVER = 10_050;
+const OVER = 1_050;
 
 /**
- * A workspace with webhooks "big" (10,050 failed deliveries of one event) and "small" (7), and
+ * A workspace with webhooks "big" (1,050 failed deliveries of one event) and "small" (7), and
  * one more event without deliveries: rows inserted set-based, as the delivery engine would leave them.
  */
 async function workspaceWithDeliveries() {
@@ -47,7 +47,7 @@ beforeAll(async () => {
 });
 
 describe('boundedCount', () => {
-  it('is exact under 10,000 and stops at 10,000 above, while totalCount stays exact', async () => {
+  it('is exact up to 1,000 and stops at 1,000 above, while totalCount stays exact', async () => {
     const { apiKey, big, small } = fixture;
     // Three counts: as many as one request may make.
     const res = await app.graphql(
@@ -59,8 +59,8 @@ describe('boundedCount', () => {
     );
     expect(res.errors).toBeUndefined();
     expect(res.data).toEqual({
-      all: { totalCount: OVER + 7, boundedCount: { count: 10_000, exact: false } },
-      big: { boundedCount: { count: 10_000, exact: false } },
+      all: { totalCount: OVER + 7, boundedCount: { count: 1_000, exact: false } },
+      big: { boundedCount: { count: 1_000, exact: false } },
     });
     const under = await app.graphql(
       `query ($id: ID!) { deliveries(webhookId: $id, first: 1) { totalCount boundedCount { count exact } } }`,
@@ -88,20 +88,20 @@ describe('boundedCount', () => {
         e.node.deliveries.boundedCount,
       ]),
     );
-    expect(nested.get(big.id)).toEqual({ count: 10_000, exact: false });
+    expect(nested.get(big.id)).toEqual({ count: 1_000, exact: false });
     expect(nested.get(small.id)).toEqual({ count: 7, exact: true });
   });
 
-  it('counts exactly at the boundary: 10,000 rows are exact', async () => {
+  it('counts exactly at the boundary: 1,000 rows are exact', async () => {
     const { apiKey, big } = fixture;
-    // Leave exactly 10,000 of the big webhook's deliveries FAILED.
+    // Leave exactly 1,000 of the big webhook's deliveries FAILED.
     await app.sql`update deliveries set status = 'succeeded' where id in (
-      select id from deliveries where webhook_id = ${big.id} order by id limit ${OVER - 10_000})`;
+      select id from deliveries where webhook_id = ${big.id} order by id limit ${OVER - 1_000})`;
     const res = await app.graphql(
       `query ($id: ID!) { deliveries(webhookId: $id, status: FAILED, first: 1) { boundedCount { count exact } } }`,
       { apiKey, variables: { id: big.id } },
     );
-    expect(res.data?.deliveries.boundedCount).toEqual({ count: 10_000, exact: true });
+    expect(res.data?.deliveries.boundedCount).toEqual({ count: 1_000, exact: true });
   });
 
   it('is one of the three counts a request may make, as totalCount is', async () => {

@@ -25,7 +25,7 @@ export function formatTime(iso: string | null | undefined): string {
   return iso ? dateTime.format(new Date(iso)) : '—';
 }
 
-/** A bounded count as people read it: "10,000+" when the list is longer than was counted. */
+/** A bounded count as people read it: "1,000+" when the list is longer than was counted. */
 export function formatCount({ count, exact }: { count: number; exact: boolean }): string {
   return `${count.toLocaleString('en')}${exact ? '' : '+'}`;
 }

@@ -15,7 +15,7 @@ const PERIODS: Record<string, { label: string; ms: number }> = {
 };
 const STATUSES = Object.keys(STATUS_WORDS) as DeliveryStatus[];
 
-/** "3 deliveries, newest first"; "10,000+ …" when there are more than were counted. */
+/** "3 deliveries, newest first"; "1,000+ …" when there are more than were counted. */
 function describeTotal(total: { count: number; exact: boolean }): string {
   return `${formatCount(total)} ${total.count === 1 && total.exact ? 'delivery' : 'deliveries'}, newest first`;
 }
