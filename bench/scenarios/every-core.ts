@@ -1,0 +1,104 @@
+import { availableParallelism } from 'node:os';
+import { createApiKey } from '../../src/auth/api-keys.js';
+import { createWorkspace } from '../../src/workspaces/store.js';
+import { type Bench, cannon, countingReceiver, median, REPEATS, record, settle, webhook } from '../harness.js';
+import { startServer } from '../processes.js';
+
+type Run = { register: number; publish: number; registerP99: number };
+
+/**
+ * `npm start` as production runs it (ROLE=all: the API and the delivery worker) with the
+ * API in one process against the API on every core (API_PROCESSES = the CPUs), in the
+ * same run: registerWebhook and publishEvent req/s at 32 connections. Each published event
+ * goes to one webhook whose receiver answers at once, so the delivery worker (in the
+ * primary) works alongside, as it would. The two set-ups take turns, each started afresh,
+ * and the backlog is delivered before the next turn starts.
+ */
+export async function everyCoreScenario(bench: Bench) {
+  const cores = availableParallelism();
+  const workspace = await createWorkspace(bench.sql, 'bench-every-core');
+  const { apiKey } = await createApiKey(bench.sql, workspace.id);
+  const receiver = await countingReceiver();
+  await webhook(bench, workspace.id, 'cores-publish', receiver.url);
+  const headers = { 'content-type': 'application/json', 'x-api-key': apiKey };
+  const register = JSON.stringify({
+    query: 'mutation R($input: RegisterWebhookInput!) { registerWebhook(input: $input) { id secret } }',
+    variables: {
+      input: {
+        name: 'bench',
+        agentId: 'cores-register',
+        url: 'https://example.com/hooks',
+        events: ['CONVERSATION_ENDED'],
+      },
+    },
+  });
+  const publish = JSON.stringify({
+    query: 'mutation P($input: PublishEventInput!) { publishEvent(input: $input) { id } }',
+    variables: {
+      input: { agentId: 'cores-publish', type: 'CONVERSATION_ENDED', data: { transcript: 'x'.repeat(500) } },
+    },
+  });
+
+  const runs: Record<'one' | 'every', Run[]> = { one: [], every: [] };
+  for (let i = 0; i < REPEATS; i++) {
+    // Alternating which goes first, so neither always meets a freshly vacuumed table.
+    const order = i % 2 === 0 ? (['one', 'every'] as const) : (['every', 'one'] as const);
+    for (const setup of order) {
+      await settle(bench);
+      const server = await startServer({
+        ...bench.serverEnv,
+        ROLE: 'all',
+        API_PROCESSES: setup === 'one' ? '1' : String(cores),
+      });
+      const url = `${server.url}/graphql`;
+      await cannon(url, headers, register, 1); // warm-up (JIT, pools, caches)
+      await cannon(url, headers, publish, 1);
+      const registered = await cannon(url, headers, register, 4);
+      const published = await cannon(url, headers, publish, 4);
+      await deliveredAll(bench, workspace.id);
+      await server.stop();
+      runs[setup].push({ register: registered.rps, publish: published.rps, registerP99: registered.p99 });
+    }
+  }
+  await receiver.close();
+  await bench.sql`update webhooks set active = false where workspace_id = ${workspace.id}`;
+
+  const figure = (setup: 'one' | 'every', key: keyof Run) => Math.round(median(runs[setup].map((run) => run[key])));
+  process.stdout.write(
+    `    register req/s: one ${runs.one.map((r) => Math.round(r.register)).join(', ')}; every core (${cores}) ${runs.every.map((r) => Math.round(r.register)).join(', ')}\n` +
+      `    publish req/s: one ${runs.one.map((r) => Math.round(r.publish)).join(', ')}; every core (${cores}) ${runs.every.map((r) => Math.round(r.publish)).join(', ')}\n` +
+      `    register p99: one ${figure('one', 'registerP99')} ms, every core ${figure('every', 'registerP99')} ms\n`,
+  );
+  record(
+    {
+      scenario: 'every-core',
+      measured: `registerWebhook req/s (32 connections), API on ${cores} processes vs 1, worker alongside`,
+      figure: figure('every', 'register'),
+      baseline: figure('one', 'register'),
+      target: '≥ 1.2× one process',
+    },
+    (ratio) => ratio >= 1.2,
+  );
+  record(
+    {
+      scenario: 'every-core',
+      measured: `publishEvent req/s (32 connections, 1 webhook each, delivered), API on ${cores} processes vs 1`,
+      figure: figure('every', 'publish'),
+      baseline: figure('one', 'publish'),
+      target: '≥ 1.2× one process',
+    },
+    (ratio) => ratio >= 1.2,
+  );
+}
+
+/** Waits (up to a minute) until the workspace has no delivery pending, so the next turn starts without a backlog. */
+async function deliveredAll(bench: Bench, workspaceId: string) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const [row] = await bench.sql<{ pending: number }[]>`
+      select count(*)::int as pending from deliveries where workspace_id = ${workspaceId} and status = 'pending'`;
+    if ((row?.pending ?? 0) === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error('every-core: the backlog was not delivered within a minute');
+}
