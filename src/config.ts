@@ -361,6 +361,8 @@ export function perApiProcess(config: Config, processes: number): Config {
   const share = (limit: { perSecond: number; burst: number }, smallestBurst: number) => ({
     perSecond: limit.perSecond / processes,
     burst: Math.max(smallestBurst, Math.ceil(limit.burst / processes)),
+    // Refusals quote the documented figure, not this process's share of it.
+    perSecondPerMachine: limit.perSecond,
   });
   return {
     ...config,

@@ -227,6 +227,26 @@ describe('API_PROCESSES=2: the API on every core, the worker once', () => {
     expect(new Set(after.map((a) => servedBy(a.localPort)))).toEqual(new Set(childrenOf(primary)));
   });
 
+  it('per-key rates hold per machine: two processes together let a key through at the documented 50/s, bursts of 100', async () => {
+    const { apiKey } = await app.newWorkspace();
+    // Each refused or NOT_FOUND alike: a mutation is charged as its root field starts.
+    const mutation = JSON.stringify({ query: 'mutation { deleteWebhook(id: "wh_0000000000000000") }' });
+    const startedAt = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 160 }, () => post(port, '/graphql', mutation, { 'x-api-key': apiKey })),
+    );
+    const seconds = (performance.now() - startedAt) / 1000;
+    const charged = answers.filter((a) => a.status === 200).length;
+    const refused = answers.filter((a) => a.status === 429);
+    expect(charged + refused.length).toBe(160);
+    // The burst, plus what the sustained rate refilled meanwhile; one process's own budget would let all through.
+    expect(charged).toBeGreaterThanOrEqual(100);
+    expect(charged).toBeLessThanOrEqual(100 + Math.ceil(50 * seconds) + 2);
+    expect(JSON.parse(refused[0]?.body ?? '{}').errors[0].message).toMatch(
+      /at most 50 mutations per second per API key/,
+    );
+  });
+
   it('a crashed API process is logged and replaced; the port keeps answering meanwhile', async () => {
     const { apiKey } = await app.newWorkspace();
     const [victim, survivor] = childrenOf(primary) as [number, number];
