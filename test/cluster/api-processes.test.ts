@@ -1,9 +1,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../../src/auth/api-keys.js';
+import { stopEmbeddedPostgres } from '../../src/db/embedded.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { whenReady } from '../support/processes.js';
+import { startProcess, tempDataDir, whenReady } from '../support/processes.js';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
 
 const SERVING = /GraphQL API and GraphiQL at http:\/\/localhost:(\d+)\//;
@@ -280,4 +282,83 @@ describe('API_PROCESSES=2: the API on every core, the worker once', () => {
     await eventually(async () => processes.every((pid) => !alive(pid)), 5_000);
     expect(server.output()).toMatch(/"msg":"stopped"/);
   }, 30_000);
+});
+
+describe('API_PROCESSES=2 on the embedded database', () => {
+  let dataDir = '';
+  afterAll(async () => {
+    if (!dataDir) return;
+    await stopEmbeddedPostgres(dataDir);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('the primary starts PostgreSQL once; both API processes reach it by URL, open the sealed secrets and pre-fill the dev key', async () => {
+    dataDir = await tempDataDir('convo-hooks-cores-');
+    const server = startProcess(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts'],
+      {
+        DATA_DIR: dataDir,
+        API_PROCESSES: '2',
+        PORT: '0',
+        DATABASE_URL: '',
+        SECRET_ENCRYPTION_KEY: '',
+        LOG_LEVEL: 'debug',
+        NODE_ENV: 'development',
+        HOST: '',
+      },
+      SERVING,
+    );
+    try {
+      const port = Number((await server.started)[1]);
+      const apiKey = fs.readFileSync(path.join(dataDir, 'dev-api-key'), 'utf8').trim();
+      // The one cluster, started by the primary.
+      expect(server.output().match(/embedded PostgreSQL [^"]* listening/g)).toHaveLength(1);
+      const register = JSON.stringify({
+        query: 'mutation($input: RegisterWebhookInput!) { registerWebhook(input: $input) { secret } }',
+        variables: {
+          input: { name: 'a', agentId: 'a', url: 'https://example.com/hooks', events: ['CONVERSATION_ENDED'] },
+        },
+      });
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () => post(port, '/graphql', register, { 'x-api-key': apiKey })),
+      );
+      expect(answers.map((a) => JSON.parse(a.body).data?.registerWebhook.secret)).toEqual(
+        Array(4).fill(expect.stringMatching(/^whsec_/)),
+      );
+      await sleep(100);
+      const served = new Set(
+        answers.map((a) =>
+          Number(
+            server
+              .output()
+              .match(new RegExp(`"pid":(\\d+)[^\\n]*"remotePort":${a.localPort},[^\\n]*"connection accepted"`))?.[1],
+          ),
+        ),
+      );
+      expect(served.size).toBe(2);
+      const pages = await Promise.all(
+        [0, 1].map(
+          () =>
+            new Promise<string>((resolve, reject) =>
+              http
+                .get(
+                  { host: '127.0.0.1', port, path: '/graphql', agent: false, headers: { accept: 'text/html' } },
+                  (res) => {
+                    let text = '';
+                    res.on('data', (chunk) => (text += chunk));
+                    res.on('end', () => resolve(text));
+                  },
+                )
+                .on('error', reject),
+            ),
+        ),
+      );
+      for (const page of pages) expect(page).toContain(apiKey);
+    } finally {
+      server.signal('SIGTERM');
+      expect(await server.exited).toBe(0);
+    }
+    expect(fs.existsSync(path.join(dataDir, 'pg', 'postmaster.pid'))).toBe(false);
+  }, 90_000);
 });
