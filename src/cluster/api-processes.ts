@@ -40,7 +40,8 @@ export async function startApiProcesses(options: {
   let stopping = false;
   let starting = true;
   let port = 0;
-  const exited = new Map<Worker, Promise<void>>();
+  // The API processes alive now, each with the promise of its exit.
+  const running = new Map<Worker, Promise<void>>();
 
   cluster.on('message', (worker, message: { type?: unknown }) => {
     if (message?.type === HELLO) worker.send({ type: START, ...start });
@@ -48,11 +49,11 @@ export async function startApiProcesses(options: {
 
   const fork = () => {
     const worker = cluster.fork();
-    exited.set(
+    running.set(
       worker,
       new Promise((resolve) =>
         worker.once('exit', (code, signal) => {
-          exited.delete(worker);
+          running.delete(worker);
           resolve();
           if (stopping || starting) return;
           log.error({ apiProcess: worker.process.pid, code, signal }, 'an API process exited; starting another');
@@ -82,7 +83,7 @@ export async function startApiProcesses(options: {
   } catch (error) {
     stopping = true;
     for (const worker of first) worker.process.kill('SIGKILL');
-    await Promise.all(exited.values());
+    await Promise.all(running.values());
     throw error;
   }
   starting = false;
@@ -90,22 +91,20 @@ export async function startApiProcesses(options: {
 
   return {
     port,
-    /** The pids of the API processes now. */
-    pids: () => [...exited.keys()].map((worker) => worker.process.pid),
     /**
      * Passes the signal on to every API process (each drains as a single process does: /ready
      * 503, requests in flight finished within the grace) and resolves once all have exited.
      */
     async stop(signal: NodeJS.Signals) {
       stopping = true;
-      for (const worker of exited.keys()) worker.process.kill(signal);
+      for (const worker of running.keys()) worker.process.kill(signal);
       const backstop = setTimeout(() => {
-        for (const worker of exited.keys()) {
+        for (const worker of running.keys()) {
           log.warn({ apiProcess: worker.process.pid }, 'an API process outlived the grace period: killing it');
           worker.process.kill('SIGKILL');
         }
       }, options.graceMs + 5_000);
-      await Promise.all(exited.values());
+      await Promise.all(running.values());
       clearTimeout(backstop);
     },
   };
