@@ -1,10 +1,27 @@
 import { availableParallelism } from 'node:os';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import { createWorkspace } from '../../src/workspaces/store.js';
-import { type Bench, cannon, countingReceiver, median, REPEATS, record, settle, webhook } from '../harness.js';
+import {
+  type Bench,
+  cannon,
+  countingReceiver,
+  databaseCpuMs,
+  median,
+  REPEATS,
+  record,
+  settle,
+  webhook,
+} from '../harness.js';
 import { type Child, startServer } from '../processes.js';
 
-type Run = { register: number; publish: number; registerP99: number };
+type Run = {
+  register: number;
+  publish: number;
+  registerP99: number;
+  /** CPU per registerWebhook, µs: the server's processes together, and PostgreSQL's. */
+  serverCpuUs: number;
+  databaseCpuUs: number;
+};
 
 /**
  * `npm start` as production runs it (ROLE=all: the API and the delivery worker) with the
@@ -63,9 +80,18 @@ export async function everyCoreScenario(bench: Bench) {
     // A different one goes first each round.
     const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)];
     for (const setup of order) {
+      const [serverBefore, databaseBefore] = [await servers[setup].treeCpuMs(), await databaseCpuMs(bench.sql)];
       const registered = await cannon(urlOf(setup), headers, register, 3);
+      const [serverAfter, databaseAfter] = [await servers[setup].treeCpuMs(), await databaseCpuMs(bench.sql)];
+      const perRequest = (ms: number) => (ms * 1000) / Math.max(1, registered.requests);
       const published = await cannon(urlOf(setup), headers, publish, 3);
-      runs[setup].push({ register: registered.rps, publish: published.rps, registerP99: registered.p99 });
+      runs[setup].push({
+        register: registered.rps,
+        publish: published.rps,
+        registerP99: registered.p99,
+        serverCpuUs: perRequest(serverAfter - serverBefore),
+        databaseCpuUs: perRequest(databaseAfter - databaseBefore),
+      });
     }
     // Any of the three workers delivers; the next round starts without a backlog.
     await deliveredAll(bench, workspace.id);
@@ -77,7 +103,7 @@ export async function everyCoreScenario(bench: Bench) {
 
   const figure = (setup: Setup, key: keyof Run) => Math.round(median(runs[setup].map((run) => run[key])));
   const list = (setup: Setup, key: keyof Run) => runs[setup].map((run) => Math.round(run[key])).join(', ');
-  for (const key of ['register', 'publish', 'registerP99'] as const) {
+  for (const key of ['register', 'publish', 'registerP99', 'serverCpuUs', 'databaseCpuUs'] as const) {
     process.stdout.write(
       `    ${key}: one ${list('one', key)}; every core (${cores}) ${list('every', key)}; kernel-balanced ${list('kernel', key)}\n`,
     );
