@@ -14,6 +14,8 @@ export type Child = {
   rssMb(): Promise<number>;
   /** CPU time the process has used so far (user + system), in ms. */
   cpuMs(): Promise<number>;
+  /** The same, with the processes it has forked and that still run (API_PROCESSES' API processes). */
+  treeCpuMs(): Promise<number>;
   stop(): Promise<void>;
 };
 
@@ -72,6 +74,12 @@ function wrap(proc: ReturnType<typeof startProcess>, url: string, isServer: bool
     peakRssMb,
     rssMb: () => statusMb(pid, 'VmRSS'),
     cpuMs: () => processCpuMs(pid),
+    async treeCpuMs() {
+      const children = await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+      const pids = [pid, ...children.split(' ').filter(Boolean).map(Number)];
+      const each = await Promise.all(pids.map((one) => processCpuMs(one)));
+      return each.reduce((sum, ms) => sum + ms, 0);
+    },
     async stop() {
       const peak = isServer ? await peakRssMb() : 0;
       scenarioPeakRssMb[currentScenario] = Math.max(scenarioPeakRssMb[currentScenario] ?? 0, peak);

@@ -18,6 +18,7 @@ import { enterScenario, scenarioPeakRssMb, serverPeakRssMb } from './processes.j
 import { conditionsScenario } from './scenarios/conditions.js';
 import { deliveryScenario } from './scenarios/delivery.js';
 import { drainScenario } from './scenarios/drain.js';
+import { everyCoreScenario } from './scenarios/every-core.js';
 import { fanOutScenario } from './scenarios/fan-out.js';
 import { ingestLimitsScenario } from './scenarios/ingest-limits.js';
 import { isolationScenario } from './scenarios/isolation.js';
@@ -144,6 +145,7 @@ const scenarios = {
   'rate-limit': rateLimitScenario,
   ordering: orderingScenario,
   publish: publishBatchScenario,
+  'every-core': everyCoreScenario,
   'ingest-limits': ingestLimitsScenario,
   'fan-out': fanOutScenario,
   conditions: conditionsScenario,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { parseDuration } from './lib/duration.js';
 
@@ -106,6 +107,19 @@ const schema = z.object({
   SECRET_ENCRYPTION_OLD_KEYS: oldEncryptionKeys.optional(),
   DATA_DIR: z.string().min(1).default('.data'),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  // Processes serving the API on one port (node:cluster); `auto` is one per CPU.
+  API_PROCESSES: z
+    .string()
+    .default('1')
+    .transform((value, ctx) => {
+      if (value === 'auto') return availableParallelism();
+      const count = Number(value);
+      if (!/^\d+$/.test(value) || count < 1 || count > 256) {
+        ctx.addIssue({ code: 'custom', message: 'must be a whole number from 1 to 256, or auto (one per CPU)' });
+        return z.NEVER;
+      }
+      return count;
+    }),
   NODE_ENV: z.string().default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DELIVERY_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
@@ -258,6 +272,8 @@ export function loadConfig(
     secretEncryptionOldKeys: e.SECRET_ENCRYPTION_OLD_KEYS ?? [],
     dataDir: e.DATA_DIR,
     role: e.ROLE,
+    /** API_PROCESSES: how many processes serve the API (node:cluster); a worker-only process serves none. */
+    apiProcesses: e.ROLE === 'worker' ? 1 : e.API_PROCESSES,
     production: e.NODE_ENV === 'production',
     logLevel: e.LOG_LEVEL,
     deliveryTimeoutMs: e.DELIVERY_TIMEOUT_MS,
@@ -330,6 +346,30 @@ export function loadConfig(
             protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
           } satisfies TracingConfig)
         : undefined,
+  };
+}
+
+/**
+ * The share of one of `processes` API processes (API_PROCESSES) of each per-key rate, so
+ * that a key gets the documented rate per machine, not per process: the port hands
+ * connections to the processes in turn, so a key's requests spread over them. Bursts are
+ * shared too, but never below what one operation needs (a full publishEvents batch, one
+ * response).
+ */
+export function perApiProcess(config: Config, processes: number): Config {
+  if (processes <= 1) return config;
+  const share = (limit: { perSecond: number; burst: number }, smallestBurst: number) => ({
+    perSecond: limit.perSecond / processes,
+    burst: Math.max(smallestBurst, Math.ceil(limit.burst / processes)),
+    // Refusals quote the documented figure, not this process's share of it.
+    perSecondPerMachine: limit.perSecond,
+  });
+  return {
+    ...config,
+    rateLimit: share(config.rateLimit, 1),
+    publishRateLimit: share(config.publishRateLimit, 100),
+    fanOutRateLimit: share(config.fanOutRateLimit, 100),
+    readRateLimitBytesPerSecond: config.readRateLimitBytesPerSecond / processes,
   };
 }
 

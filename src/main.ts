@@ -1,16 +1,20 @@
-import type { RequestListener, Server } from 'node:http';
-import { ConfigError, loadConfig } from './config.js';
+import cluster from 'node:cluster';
+import type { RequestListener } from 'node:http';
+import { runApiProcess } from './cluster/api-process.js';
+import { ApiProcessesFailed, startApiProcesses } from './cluster/api-processes.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
 import { guardPostgresCloseRace } from './db/close-race-guard.js';
-import { onDirectSession, openDatabase } from './db/connect.js';
+import { type Database, onDirectSession, openDatabase } from './db/connect.js';
 import { DataDirBusy, lockDataDir } from './db/data-dir-lock.js';
 import { registerListenerMetrics } from './db/listener.js';
 import { MigrationError, migrate, verifyMigrations } from './db/migrate.js';
 import { checkDatabaseSessions, DatabaseSetupError } from './db/session-check.js';
-import { createDrainableServer } from './lib/http-drain.js';
-import { createLogger } from './lib/logger.js';
-import { createMetrics } from './lib/metrics.js';
+import { listenDrainable, StartError } from './http-server.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { createMetrics, type Metrics } from './lib/metrics.js';
 import { opsHandler } from './ops-server.js';
 import { startTracing } from './telemetry/start.js';
+import type { Tracing } from './telemetry/tracing.js';
 import { checkEncryptionKeys } from './webhooks/encryption-keys.js';
 import { openingKeys } from './webhooks/secrets.js';
 import { startClusterGauges } from './worker/backlog-gauges.js';
@@ -76,50 +80,28 @@ async function main() {
     config.role === 'api'
       ? undefined
       : startClusterGauges(metrics.registry, db.sql, { intervalMs: config.clusterMetricsIntervalMs, log });
-  let handler: RequestListener;
-  let yoga: { dispose(): Promise<void> | void } | undefined;
-  let devKey: Awaited<ReturnType<typeof ensureDevWorkspace>> | undefined;
-  if (config.role === 'worker') {
-    handler = opsHandler(db.sql, metrics);
-  } else {
-    // A development convenience only: a production server never mints a key by itself.
-    devKey = db.embedded && !config.production ? await ensureDevWorkspace(db.sql, config.dataDir) : undefined;
-    // Imported here so a worker-only process does not load the GraphQL stack at all.
-    const { createApp } = await import('./app.js');
-    const app = createApp({
-      sql: db.sql,
-      config,
-      secretKey: db.secretKey,
-      log,
-      metrics,
-      devApiKey: devKey?.apiKey,
-      tracing,
-      listener: db.listener,
-    });
-    yoga = app;
-    handler = app;
-  }
-  const http = createDrainableServer(HTTP_LIMITS, handler, log);
-  const server: Server = http.server;
-  // Keep-alive sockets outlive requests; a graceful stop closes the idle ones itself.
-  server.keepAliveTimeout = 65_000;
-  // Past this many open connections new ones are closed at once; per-client limits belong
-  // to the load balancer in front.
-  server.maxConnections = config.maxConnections;
-  try {
-    await listen(server, config.port, config.host);
-  } catch (error) {
-    await db.close();
-    await lock?.release();
-    throw error;
-  }
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
+  // A development convenience only: a production server never mints a key by itself.
+  const devKey =
+    config.role !== 'worker' && db.embedded && !config.production
+      ? await ensureDevWorkspace(db.sql, config.dataDir)
+      : undefined;
+  const api = await serveApi(config, db, { metrics, log, tracing, devApiKey: devKey?.apiKey }).catch(
+    async (error: unknown) => {
+      await clusterGauges?.stop();
+      await db.close();
+      await lock?.release();
+      throw error;
+    },
+  );
+  const port = api.port;
   await lock?.recordPort(port);
   if (config.role === 'worker') {
     log.info({ port, role: config.role }, `health, readiness and metrics at http://localhost:${port}/`);
   } else {
-    log.info({ port, role: config.role }, `GraphQL API and GraphiQL at http://localhost:${port}/graphql`);
+    log.info(
+      { port, role: config.role, apiProcesses: config.apiProcesses },
+      `GraphQL API and GraphiQL at http://localhost:${port}/graphql`,
+    );
     log.info({ port }, `Dashboard at http://localhost:${port}/dashboard`);
   }
   if (devKey) {
@@ -134,7 +116,8 @@ async function main() {
   let stopRetention: (() => Promise<void>) | undefined;
   if (config.role !== 'api') {
     // Beside the API, delivery has connections of its own: no query can starve it.
-    const workerSql = config.role === 'all' ? db.openPool('convo-hooks worker') : db.sql;
+    // (With API_PROCESSES > 1 the API runs in processes of its own, and the pool is the worker's.)
+    const workerSql = config.role === 'all' && config.apiProcesses === 1 ? db.openPool('convo-hooks worker') : db.sql;
     worker = startDeliveryWorker({
       sql: workerSql,
       listener: db.listener,
@@ -152,22 +135,14 @@ async function main() {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    // A process that serves the API keeps accepting for a moment while /ready says 503, so
-    // the load balancer stops sending here before connections are refused. A worker-only
-    // process has no traffic to move, and Ctrl-C (SIGINT) is a person, not a deploy.
-    const delayMs = config.role === 'worker' || signal === 'SIGINT' ? 0 : config.shutdownDelayMs;
-    log.info({ signal, delayMs, graceMs: config.shutdownGraceMs }, 'stopping');
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'stopping');
     // The HTTP drain and the worker's in-flight deliveries share the grace period.
     const [, released] = await Promise.all([
-      http.drain({ delayMs, graceMs: config.shutdownGraceMs }).then(() => log.info('HTTP server closed')),
+      api.stop(signal).then(() => log.info('HTTP server closed')),
       worker?.stop(),
     ]);
     await stopRetention?.();
     await clusterGauges?.stop();
-    // Writes the API keys' pending lastUsedAt and stops listening.
-    await Promise.resolve(yoga?.dispose()).catch((error: unknown) =>
-      log.warn({ err: error }, 'closing the API failed'),
-    );
     // The last attempts' spans have ended: send what the batch processor still holds.
     await tracing?.shutdown();
     await db.close();
@@ -179,34 +154,71 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 }
 
-/**
- * How long a client may take to send a request: headers within 5 s, the whole request
- * (bodies are at most 2 MiB) within 15 s, checked every second (Node's default checks
- * every 30 s, so connections trickling a byte at a time stay open that long). Responses,
- * and subscription streams, are not bounded by these.
- */
-const HTTP_LIMITS = { headersTimeout: 5_000, requestTimeout: 15_000, connectionsCheckingInterval: 1_000 };
+type ServeOptions = { metrics: Metrics; log: Logger; tracing: Tracing | undefined; devApiKey: string | undefined };
 
-/** Listens, turning a port in use into a one-line error instead of a stack. */
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new StartError(`Port ${port} on ${host} is already in use: stop what holds it, or set PORT`)
-          : error,
-      ),
-    );
-    server.listen(port, host, resolve);
-  });
+/**
+ * The port: in this process (the API, or a worker-only process's /health, /ready and
+ * /metrics), or from API_PROCESSES processes of their own that share it (node:cluster).
+ * `stop` drains it as CONTRACT §9 says and resolves once nothing is served.
+ */
+async function serveApi(config: Config, db: Database, { metrics, log, tracing, devApiKey }: ServeOptions) {
+  if (config.apiProcesses > 1) {
+    const processes = await startApiProcesses({
+      count: config.apiProcesses,
+      start: {
+        databaseUrl: db.embedded ? db.directUrl : undefined,
+        secretKey: db.embedded ? db.secretKey.toString('hex') : undefined,
+        devApiKey,
+      },
+      registry: metrics.registry,
+      log,
+      graceMs: config.shutdownGraceMs,
+    });
+    return { port: processes.port, stop: (signal: string) => processes.stop(signal as NodeJS.Signals) };
+  }
+  let handler: RequestListener;
+  let yoga: { dispose(): Promise<void> | void } | undefined;
+  if (config.role === 'worker') {
+    handler = opsHandler(db.sql, metrics);
+  } else {
+    // Imported here so a worker-only process does not load the GraphQL stack at all.
+    const { createApp } = await import('./app.js');
+    const app = createApp({
+      sql: db.sql,
+      config,
+      secretKey: db.secretKey,
+      log,
+      metrics,
+      devApiKey,
+      tracing,
+      listener: db.listener,
+    });
+    yoga = app;
+    handler = app;
+  }
+  const http = await listenDrainable(handler, config, log);
+  return {
+    port: http.port,
+    async stop(signal: string) {
+      // A process that serves the API keeps accepting for a moment while /ready says 503, so
+      // the load balancer stops sending here before connections are refused. A worker-only
+      // process has no traffic to move, and Ctrl-C (SIGINT) is a person, not a deploy.
+      const delayMs = config.role === 'worker' || signal === 'SIGINT' ? 0 : config.shutdownDelayMs;
+      await http.drain({ delayMs, graceMs: config.shutdownGraceMs });
+      // Writes the API keys' pending lastUsedAt and stops listening.
+      await Promise.resolve(yoga?.dispose()).catch((error: unknown) =>
+        log.warn({ err: error }, 'closing the API failed'),
+      );
+    },
+  };
 }
 
-class StartError extends Error {}
-
-main().catch((error: unknown) => {
+// With API_PROCESSES > 1 this file is also each API process's entry (a node:cluster worker).
+(cluster.isWorker ? runApiProcess() : main()).catch((error: unknown) => {
   if (
     error instanceof ConfigError ||
     error instanceof StartError ||
+    error instanceof ApiProcessesFailed ||
     error instanceof DataDirBusy ||
     error instanceof MigrationError ||
     error instanceof DatabaseSetupError

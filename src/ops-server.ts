@@ -17,7 +17,7 @@ export function opsHandler(sql: Pool, metrics: Metrics) {
         const ready = await isFullyMigrated(sql);
         res.writeHead(ready ? 200 : 503).end();
       } else if (path === '/metrics') {
-        const body = await metrics.registry.metrics();
+        const body = await metrics.scrape();
         res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
       } else {
         res.writeHead(404).end();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, perApiProcess } from '../src/config.js';
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
@@ -111,6 +111,33 @@ describe('configuration', () => {
     }
     expect(message).toContain(variable);
     expect(message).not.toContain('\n');
+  });
+
+  it('serves the API from one process unless API_PROCESSES says how many (auto: one per CPU); a worker-only process serves none', () => {
+    expect(loadConfig({}).apiProcesses).toBe(1);
+    expect(loadConfig({ API_PROCESSES: '3' }).apiProcesses).toBe(3);
+    expect(loadConfig({ API_PROCESSES: 'auto' }).apiProcesses).toBe(os.availableParallelism());
+    expect(loadConfig({ API_PROCESSES: '4', ROLE: 'worker' }).apiProcesses).toBe(1);
+    for (const bad of ['0', '-1', '1.5', 'two', '257', 'AUTO']) {
+      expect(() => loadConfig({ API_PROCESSES: bad })).toThrow(
+        /^Invalid configuration: API_PROCESSES must be a whole number from 1 to 256, or auto \(one per CPU\)$/,
+      );
+    }
+  });
+
+  it('shares each per-key rate among the API processes, so a key gets the documented rate per machine', () => {
+    const config = loadConfig({
+      RATE_LIMIT_PER_SECOND: '50',
+      RATE_LIMIT_BURST: '100',
+      PUBLISH_RATE_LIMIT_BURST: '150',
+    });
+    expect(perApiProcess(config, 1)).toBe(config);
+    const share = perApiProcess(config, 2);
+    expect(share.rateLimit).toEqual({ perSecond: 25, burst: 50, perSecondPerMachine: 50 });
+    // Never below one full publishEvents batch.
+    expect(share.publishRateLimit).toEqual({ perSecond: 500, burst: 100, perSecondPerMachine: 1_000 });
+    expect(share.fanOutRateLimit).toEqual({ perSecond: 5_000, burst: 10_000, perSecondPerMachine: 10_000 });
+    expect(share.readRateLimitBytesPerSecond).toBe(4 * 1_048_576);
   });
 
   it('applies migrations at start unless MIGRATIONS=verify', () => {

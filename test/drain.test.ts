@@ -10,13 +10,20 @@ const DELAY_MS = 1_000;
 
 type Outcome = { at: number; localPort: number | undefined; result: string };
 
-describe('SIGTERM on an API process', () => {
+// API_PROCESSES=2: the primary passes SIGTERM on, and each API process drains as one would alone.
+describe.each(['1', '2'])('SIGTERM on an API process (API_PROCESSES=%s)', (apiProcesses) => {
   it('drains: /ready turns 503 at once, no request that reached the process fails, in-flight requests finish, exit 0', async () => {
     const app = await createTestApp();
     const { apiKey } = await app.newWorkspace();
     const server = app.spawnServer(
       // debug: the server logs the client port of every connection it accepts (see below).
-      { ROLE: 'api', SHUTDOWN_GRACE_MS: '5000', SHUTDOWN_DELAY_MS: String(DELAY_MS), LOG_LEVEL: 'debug' },
+      {
+        ROLE: 'api',
+        API_PROCESSES: apiProcesses,
+        SHUTDOWN_GRACE_MS: '5000',
+        SHUTDOWN_DELAY_MS: String(DELAY_MS),
+        LOG_LEVEL: 'debug',
+      },
       SERVING,
     );
     const port = Number((await server.started)[1]);

@@ -11,6 +11,8 @@ export type RateLimitOptions = {
   perSecond: number;
   /** How many may come at once before the sustained rate applies. */
   burst: number;
+  /** The rate the machine allows when `perSecond` is one API process's share of it (config.ts perApiProcess): what refusals quote. */
+  perSecondPerMachine?: number;
 };
 
 export type ReadRateLimitOptions = {
@@ -87,7 +89,7 @@ export function createMutationRate(
       const retryAfter = mutationBuckets.take(keyId, 1);
       if (retryAfter > 0) {
         throw rateLimited(
-          `Rate limit exceeded: at most ${mutations.perSecond} mutations per second per API key`,
+          `Rate limit exceeded: at most ${mutations.perSecondPerMachine ?? mutations.perSecond} mutations per second per API key`,
           retryAfter,
         );
       }
@@ -100,7 +102,7 @@ export function createMutationRate(
       const owed = fanOut.perSecond > 0 ? fanOutBuckets.take(keyId, 0) : 0;
       if (owed > 0) {
         throw rateLimited(
-          `Rate limit exceeded: publishing may create at most ${fanOut.perSecond} deliveries per second per API key`,
+          `Rate limit exceeded: publishing may create at most ${fanOut.perSecondPerMachine ?? fanOut.perSecond} deliveries per second per API key`,
           owed,
         );
       }
@@ -108,7 +110,7 @@ export function createMutationRate(
       const retryAfter = publishBuckets.take(keyId, Math.min(events, publish.burst));
       if (retryAfter > 0) {
         throw rateLimited(
-          `Rate limit exceeded: at most ${publish.perSecond} events published per second per API key`,
+          `Rate limit exceeded: at most ${publish.perSecondPerMachine ?? publish.perSecond} events published per second per API key`,
           retryAfter,
         );
       }

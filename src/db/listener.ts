@@ -194,6 +194,8 @@ export function registerListenerMetrics(registry: Registry, listener: Listener) 
   new Gauge({
     name: 'database_listener_connected',
     help: "1 while this process's LISTEN session (DATABASE_DIRECT_URL) hears every channel it needs, else 0: revocations, live updates and worker wake-ups are missed meanwhile.",
+    // Across the API processes of one machine: 0 when any of them is deaf.
+    aggregator: 'min',
     registers: [registry],
     collect() {
       this.set(listener.health().connected ? 1 : 0);

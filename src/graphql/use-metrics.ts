@@ -13,8 +13,8 @@ export function useMetrics(metrics: Metrics): Plugin {
     onRequest({ url, endResponse }) {
       // Not async: every other request passes straight through, without a promise.
       if (url.pathname !== '/metrics') return;
-      return metrics.registry
-        .metrics()
+      return metrics
+        .scrape()
         .then((text) => endResponse(new Response(text, { headers: { 'content-type': metrics.registry.contentType } })));
     },
     onExecute({ args }) {

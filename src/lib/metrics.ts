@@ -7,7 +7,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
  * session's, db/listener.ts). Every one here is this process's own: `sum` across instances
  * is right for all of them.
  */
-export function createMetrics() {
+export function createMetrics(options: { scrape?: () => Promise<string> } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   // Gauges named like counters, which `promtool check metrics` rejects; the same figures are
@@ -85,10 +85,17 @@ export function createMetrics() {
     name: 'convo_hooks_build_info',
     help: 'Always 1; the labels say which version of convo-hooks runs, on which Node.js.',
     labelNames: ['version', 'node'] as const,
+    // Across the API processes of one machine (cluster/metrics.ts): one series, not their sum.
+    aggregator: 'first',
     registers: [registry],
   }).set({ version: packageVersion(), node: process.versions.node }, 1);
   return {
     registry,
+    /**
+     * The text a scrape of /metrics answers: this registry's, or with several API processes
+     * on one port every process's, aggregated (cluster/metrics.ts).
+     */
+    scrape: options.scrape ?? (() => registry.metrics()),
     deliveriesFailed,
     operations,
     operationsRunning,
