@@ -1,4 +1,3 @@
-import type postgres from 'postgres';
 import type { Sql } from '../db/sql.js';
 
 /** As stored in webhooks.retired_secrets (jsonb): the sealed secret in base64, and when it stops signing. */
@@ -56,43 +55,22 @@ export type ClaimOptions = {
 };
 
 /**
- * Each webhook's oldest claimable delivery, for `with recursive … ${queueHeads(sql)}`:
- * `spaces`, every workspace with something claimable, then `heads` (workspace_id,
- * webhook_id, next_attempt_at), each of their webhooks' first. Both are skip scans of
- * deliveries_due (workspace_id, webhook_id, next_attempt_at): one index descent per
- * workspace and one per queue, however long the queues. `skip` names workspaces to leave
- * out (the claim passes those whose share this worker has filled): their queues cost one
- * descent in all, so a tenant with a thousand queues due and no room slows no one's claim.
+ * Each webhook's oldest claimable delivery (webhook_id, next_attempt_at): a skip scan of
+ * deliveries_due, one index descent per webhook with something pending, however long its
+ * queue. For `with recursive heads as (…)`.
  */
-export const queueHeads = (sql: Sql, skip: postgres.Fragment = sql`false`) => sql`
-    spaces as (
-      (select d.workspace_id from deliveries d
+export const queueHeads = (sql: Sql) => sql`
+      (select d.webhook_id, d.next_attempt_at from deliveries d
        where d.status = 'pending' and not d.held and not d.waiting
-       order by d.workspace_id limit 1)
+       order by d.webhook_id, d.next_attempt_at limit 1)
       union all
-      select n.workspace_id
-      from spaces s cross join lateral (
-        select d.workspace_id from deliveries d
-        where d.status = 'pending' and not d.held and not d.waiting and d.workspace_id > s.workspace_id
-        order by d.workspace_id limit 1
-      ) n
-    ), heads as (
-      select f.workspace_id, f.webhook_id, f.next_attempt_at
-      from spaces s cross join lateral (
-        select d.workspace_id, d.webhook_id, d.next_attempt_at from deliveries d
-        where d.status = 'pending' and not d.held and not d.waiting and d.workspace_id = s.workspace_id
-        order by d.webhook_id, d.next_attempt_at limit 1
-      ) f
-      where not (${skip})
-      union all
-      select n.workspace_id, n.webhook_id, n.next_attempt_at
+      select n.webhook_id, n.next_attempt_at
       from heads h cross join lateral (
-        select d.workspace_id, d.webhook_id, d.next_attempt_at from deliveries d
-        where d.status = 'pending' and not d.held and not d.waiting
-          and d.workspace_id = h.workspace_id and d.webhook_id > h.webhook_id
+        select d.webhook_id, d.next_attempt_at from deliveries d
+        where d.status = 'pending' and not d.held and not d.waiting and d.webhook_id > h.webhook_id
         order by d.webhook_id, d.next_attempt_at limit 1
       ) n
-    )`;
+    `;
 
 /**
  * Claims due deliveries fairly: each webhook is a queue, and the free slots are dealt out
@@ -117,17 +95,12 @@ export const queueHeads = (sql: Sql, skip: postgres.Fragment = sql`false`) => sq
 export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const busy = [...options.inFlight];
   return sql<ClaimedDelivery[]>`/* deliveries.claim */
-    with recursive busy as (
+    with recursive heads as (${queueHeads(sql)}    ), busy as (
       select * from unnest(${busy.map(([id]) => id)}::text[], ${busy.map(([, b]) => b.workspaceId)}::text[],
         ${busy.map(([, b]) => b.count)}::int[], ${sql.array(busy.map(([, b]) => b.ahead ?? false))}::bool[],
         ${busy.map(([, b]) => b.aside ?? 0)}::int[])
         as b(webhook_id, workspace_id, in_flight, ahead, aside)
-    ), full_spaces as (
-      -- Workspaces whose share this worker holds (as workspace_room below reckons it): none
-      -- of their queues can be served, so none is read.
-      select workspace_id from busy group by workspace_id
-      having sum(in_flight - aside) >= ${options.perWorkspace} * (case when bool_or(ahead) then 2 else 1 end)
-    ), ${queueHeads(sql, sql`s.workspace_id in (select workspace_id from full_spaces)`)}, due as (
+    ), due as (
       select w.id, w.workspace_id, h.next_attempt_at as head_due, w.rate_limit_per_second, w.rate_next_at,
         w.circuit_opened_at, w.next_probe_at, w.probe_delivery_id
       from heads h join webhooks w on w.id = h.webhook_id
@@ -209,8 +182,7 @@ export async function claimDueDeliveries(sql: Sql, options: ClaimOptions): Promi
         cross join lateral (
           select d.id, d.webhook_id, d.next_attempt_at, row_number() over (order by d.next_attempt_at) as position
           from deliveries d
-          where d.workspace_id = r.workspace_id and d.webhook_id = r.webhook_id
-            and d.status = 'pending' and not d.held and not d.waiting and d.next_attempt_at <= now()
+          where d.webhook_id = r.webhook_id and d.status = 'pending' and not d.held and not d.waiting and d.next_attempt_at <= now()
           order by d.next_attempt_at
           -- No more than a fair share of the batch: with many queues ready, one each.
           limit least(r.allowance, ceil(${options.limit}::numeric / r.ready_count))

@@ -98,7 +98,8 @@ export function startClusterGauges(registry: Registry, sql: Pool, options: { int
 
 async function readClusterFigures(sql: Pool): Promise<ClusterFigures> {
   const [row] = await sql<ClusterFigures[]>`/* metrics.cluster */
-    with recursive ${queueHeads(sql)}, backlog as (
+    with recursive heads as (${queueHeads(sql)}
+    ), backlog as (
       select count(*)::int as pending,
         count(*) filter (where not held and not waiting and next_attempt_at <= now())::int as due,
         count(*) filter (where not held and not waiting and next_attempt_at > now())::int as scheduled

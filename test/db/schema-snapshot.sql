@@ -178,7 +178,7 @@ CREATE UNIQUE INDEX dashboard_sessions_portal_token_hash_key ON public.dashboard
 CREATE UNIQUE INDEX dashboard_sessions_token_hash_key ON public.dashboard_sessions USING btree (token_hash);
 CREATE INDEX dashboard_sessions_workspace ON public.dashboard_sessions USING btree (workspace_id, expires_at) WHERE (ended_at IS NULL);
 CREATE INDEX deliveries_conversation ON public.deliveries USING btree (webhook_id, conversation_id, conversation_position) WHERE ((status = 'pending'::text) AND (conversation_id IS NOT NULL));
-CREATE INDEX deliveries_due ON public.deliveries USING btree (workspace_id, webhook_id, next_attempt_at) WHERE ((status = 'pending'::text) AND (NOT held) AND (NOT waiting));
+CREATE INDEX deliveries_due ON public.deliveries USING btree (webhook_id, next_attempt_at) WHERE ((status = 'pending'::text) AND (NOT held) AND (NOT waiting));
 CREATE INDEX deliveries_event_page ON public.deliveries USING btree (event_id, created_at DESC, id DESC);
 CREATE UNIQUE INDEX deliveries_pkey ON public.deliveries USING btree (id);
 CREATE INDEX deliveries_webhook_failed_page ON public.deliveries USING btree (webhook_id, created_at DESC, id DESC) WHERE (status = 'failed'::text);
