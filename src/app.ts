@@ -33,6 +33,7 @@ import { schema } from './schema.js';
 import { type CallerResolver, createCallerResolver, sessionCredentials } from './sessions/caller.js';
 import { createSessionCache } from './sessions/session-cache.js';
 import { useCallerAuth } from './sessions/use-caller-auth.js';
+import { useRequestRate } from './sessions/use-request-rate.js';
 import { useSessionEndpoints } from './sessions/use-session-endpoints.js';
 import type { Tracing } from './telemetry/tracing.js';
 
@@ -139,6 +140,12 @@ export function createApp({
       useMetrics(metrics),
       // The dashboard page at /dashboard: static files, answered before anything GraphQL.
       useDashboard({ directory: dashboardDirectory, frameAncestors: config.dashboardFrameAncestors }),
+      // Counted at the door, before the body is read: a client resending refusals in a loop
+      // gets a cheap 429 rather than a parse, a validation and a refusal each time.
+      useRequestRate(
+        { perKey: config.requestRateLimit, perAddress: config.addressRateLimit, endpoint: '/graphql' },
+        apiKeys,
+      ),
       useBodyLimit(MAX_BODY_BYTES),
       // The dashboard's sign-in and sign-out (POST, GET, DELETE /dashboard/session).
       useSessionEndpoints({ sql, config, secretKey, keys: apiKeys, sessions, log }),

@@ -168,6 +168,13 @@ const schema = z.object({
   // What publishing makes the workers do: deliveries created, per key (an event to 20 webhooks is 20).
   FANOUT_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(10_000),
   FANOUT_RATE_LIMIT_BURST: z.coerce.number().int().min(100).default(20_000),
+  // Requests to /graphql per live key, counted before the body is read: far above a dashboard's
+  // or a busy integration's rate (which batches), low enough that a key resending refusals in a loop gets cheap 429s.
+  REQUEST_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(2_000),
+  REQUEST_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(4_000),
+  // The same per client address, for callers no key vouches for (no key, a made-up or dead one).
+  ADDRESS_RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(20),
+  ADDRESS_RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(40),
   MAX_QUERY_COST: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   READ_RATE_LIMIT_BYTES_PER_SECOND: z.coerce
     .number()
@@ -314,6 +321,10 @@ export function loadConfig(
     publishRateLimit: { perSecond: e.PUBLISH_RATE_LIMIT_PER_SECOND, burst: e.PUBLISH_RATE_LIMIT_BURST },
     /** Deliveries publishing may create per key; a key past it is refused its next publish. */
     fanOutRateLimit: { perSecond: e.FANOUT_RATE_LIMIT_PER_SECOND, burst: e.FANOUT_RATE_LIMIT_BURST },
+    /** Requests per live key, counted before the body is read (0: off). */
+    requestRateLimit: { perSecond: e.REQUEST_RATE_LIMIT_PER_SECOND, burst: e.REQUEST_RATE_LIMIT_BURST },
+    /** Requests per client address from callers without a key vouched for (0: off). */
+    addressRateLimit: { perSecond: e.ADDRESS_RATE_LIMIT_PER_SECOND, burst: e.ADDRESS_RATE_LIMIT_BURST },
     /** Bytes of event data one API key may read per second (0: unlimited). */
     readRateLimitBytesPerSecond: e.READ_RATE_LIMIT_BYTES_PER_SECOND,
     /** The most rows one operation may be expected to read (its cost), and may read. */

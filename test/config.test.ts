@@ -226,7 +226,26 @@ describe('name resolution settings', () => {
     ).toMatchObject({ dashboardSessionsPerWorkspace: 5, publicOrigin: 'https://hooks.example.com' });
   });
 
+  it('counts requests at the door: 2,000/s (bursts of 4,000) per live key, 20/s (bursts of 40) per address without one; 0 turns each off', () => {
+    expect(loadConfig({})).toMatchObject({
+      requestRateLimit: { perSecond: 2000, burst: 4000 },
+      addressRateLimit: { perSecond: 20, burst: 40 },
+    });
+    expect(
+      loadConfig({
+        REQUEST_RATE_LIMIT_PER_SECOND: '0',
+        REQUEST_RATE_LIMIT_BURST: '5',
+        ADDRESS_RATE_LIMIT_PER_SECOND: '2.5',
+        ADDRESS_RATE_LIMIT_BURST: '3',
+      }),
+    ).toMatchObject({ requestRateLimit: { perSecond: 0, burst: 5 }, addressRateLimit: { perSecond: 2.5, burst: 3 } });
+  });
+
   it.each([
+    [{ REQUEST_RATE_LIMIT_PER_SECOND: '-1' }, 'REQUEST_RATE_LIMIT_PER_SECOND'],
+    [{ REQUEST_RATE_LIMIT_BURST: '0' }, 'REQUEST_RATE_LIMIT_BURST'],
+    [{ ADDRESS_RATE_LIMIT_PER_SECOND: 'lots' }, 'ADDRESS_RATE_LIMIT_PER_SECOND'],
+    [{ ADDRESS_RATE_LIMIT_BURST: '1.5' }, 'ADDRESS_RATE_LIMIT_BURST'],
     [{ DNS_SERVERS: 'ns1.example.com' }, 'DNS_SERVERS'],
     [{ DASHBOARD_SESSIONS_PER_WORKSPACE: '0' }, 'DASHBOARD_SESSIONS_PER_WORKSPACE'],
     [{ PUBLIC_URL: 'hooks.example.com' }, 'PUBLIC_URL'],

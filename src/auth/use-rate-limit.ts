@@ -30,7 +30,7 @@ const MAX_TRACKED_KEYS = 10_000;
  * balancer a key gets up to N times the rate. A bucket may go into debt (a read is
  * charged after it ran); a key in debt is refused until it has paid it off.
  */
-function createBuckets(rate: number, burst: number, now: () => number) {
+export function createBuckets(rate: number, burst: number, now: () => number) {
   const buckets = createLru<string, { tokens: number; at: number }>({ maxEntries: MAX_TRACKED_KEYS });
   const current = (keyId: string) => {
     const t = now();
@@ -54,10 +54,20 @@ function createBuckets(rate: number, burst: number, now: () => number) {
     charge(keyId: string, amount: number) {
       current(keyId).tokens -= amount;
     },
+    /**
+     * Takes `amount` whether the bucket holds it or not (into a debt of at most `burst`), so a
+     * caller that keeps knocking while refused stays refused; 0 when it may pass, else the
+     * seconds until it may.
+     */
+    knock(keyId: string, amount = 1): number {
+      const bucket = current(keyId);
+      bucket.tokens = Math.max(bucket.tokens - amount, -burst);
+      return bucket.tokens >= 0 ? 0 : Math.max(1, Math.ceil(-bucket.tokens / rate));
+    },
   };
 }
 
-function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
+export function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } } },
   });

@@ -24,7 +24,7 @@ import { NodeRef } from '../graphql/node.js';
 import { startSubscriptionEvent } from '../graphql/request-state.js';
 import { isId } from '../lib/ids.js';
 import { FellBehind } from '../live/delivery-feed.js';
-import { KeyRevoked, stoppable } from '../live/streams.js';
+import { KeyRevoked, type LiveStream, stoppable } from '../live/streams.js';
 import { recoverFailedDeliveries } from '../queue/recover.js';
 import { withPublishSpans } from '../telemetry/tracing.js';
 import { WebhookRef } from '../webhooks/schema.js';
@@ -239,15 +239,30 @@ builder.subscriptionField('deliveryUpdates', (t) =>
     subscribe: (_root, { webhookId }, ctx) => {
       // Refused here, before the stream starts, so the client gets an answer, not an empty stream.
       if (!ctx.liveStreams.hasRoom(ctx.apiKeyId)) throw tooManySubscriptions(ctx.config.subscriptionsPerKey);
-      return stoppable((stopped) => deliveryUpdates(ctx, webhookId ?? null, stopped));
+      // The slot is taken now, not when the stream is first read: subscriptions that arrive
+      // together would otherwise all find room before any of them had opened.
+      const opening = ctx.liveStreams.open(ctx.apiKeyId, ctx.access.expiresAt);
+      // Freed however it ends, also if it is stopped or its client leaves before the first read.
+      const release = () =>
+        void opening.then(
+          (stream) => stream.close(),
+          () => {},
+        );
+      ctx.request.signal.addEventListener('abort', release, { once: true });
+      return stoppable((stopped) => deliveryUpdates(ctx, webhookId ?? null, stopped, opening), release);
     },
     resolve: (delivery) => delivery,
   }),
 );
 
 /** The current state of each changed delivery, until the client leaves or stops it, or its key is revoked. */
-async function* deliveryUpdates(ctx: Context, webhookId: string | null, stopped: AbortSignal) {
-  const stream = await ctx.liveStreams.open(ctx.apiKeyId, ctx.access.expiresAt);
+async function* deliveryUpdates(
+  ctx: Context,
+  webhookId: string | null,
+  stopped: AbortSignal,
+  opening: Promise<LiveStream>,
+) {
+  const stream = await opening;
   // A generator waiting for the next change cannot be stopped from outside until that
   // change comes, so the feed also watches the request: a client that leaves frees its
   // slot at once, not at the workspace's next delivery.

@@ -88,17 +88,23 @@ export type LiveStreams = ReturnType<typeof createLiveStreams>;
  * DELETE) do exactly that. `return()` aborts the generator's signal first, so it wakes,
  * ends cleanly (frees its slot), and the connection's other operations go on.
  */
-export function stoppable<T>(start: (stopped: AbortSignal) => AsyncGenerator<T>): AsyncGenerator<T> {
+export function stoppable<T>(
+  start: (stopped: AbortSignal) => AsyncGenerator<T>,
+  onStop: () => void = () => {},
+): AsyncGenerator<T> {
   const controller = new AbortController();
   const inner = start(controller.signal);
+  // `onStop` too: a generator stopped before its first read never runs its own `finally`.
   const outer: AsyncGenerator<T> = {
     next: (...args) => inner.next(...args),
     return: (value) => {
       controller.abort();
+      onStop();
       return inner.return(value);
     },
     throw: (error) => {
       controller.abort();
+      onStop();
       return inner.throw(error);
     },
     [Symbol.asyncIterator]: () => outer,

@@ -46,6 +46,30 @@ describe('open subscriptions of an API key', () => {
     }
   });
 
+  it('arriving together, they still get only SUBSCRIPTIONS_PER_KEY slots (each takes its slot as it is accepted, not when first read)', async () => {
+    const { apiKey } = await app.newWorkspace();
+    // In process: all ten are accepted within the same few turns of the event loop, before any stream is read.
+    const clients = Array.from({ length: 10 }, () => new AbortController());
+    const responses = await Promise.all(
+      clients.map((client) =>
+        app.yoga.fetch('http://localhost/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': apiKey },
+          body: JSON.stringify({ query: FEED }),
+          signal: client.signal,
+        }),
+      ),
+    );
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
+    for (const client of clients) client.abort();
+    // Their clients gone, each gives its slot back, though none was ever read.
+    await sleep(200);
+    const again = await subscribe(url, FEED, { apiKey });
+    await sleep(100);
+    expect(again.events).toHaveLength(0);
+    await again.close();
+  });
+
   it('end on every instance within 2 s of the key being revoked, and nothing more is streamed', async () => {
     const { apiKey, keyId, workspaceId } = await app.newWorkspace();
     const api = app.spawnServer({ ROLE: 'api', PORT: '0' }, /GraphQL API and GraphiQL at http:\/\/localhost:(\d+)\//);

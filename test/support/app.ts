@@ -39,6 +39,10 @@ export async function createTestApp(
     ALLOW_PRIVATE_TARGETS: 'true',
     LOG_LEVEL: 'silent',
     RATE_LIMIT_PER_SECOND: '0',
+    // Tests send as fast as they can from one address (the fuzzers thousands of invalid
+    // requests): the door's limits are tested where a test sets them (safety/request-rate).
+    REQUEST_RATE_LIMIT_PER_SECOND: '0',
+    ADDRESS_RATE_LIMIT_PER_SECOND: '0',
     // Paging and fan-out tests register hundreds of webhooks on one agent; tests of the limit set it.
     MAX_WEBHOOKS_PER_AGENT: '0',
     MAX_WEBHOOKS_PER_WORKSPACE: '0',
