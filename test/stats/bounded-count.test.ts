@@ -114,7 +114,7 @@ describe('boundedCount', () => {
     expect(res.errors?.[0]?.message).toMatch(/boundedCount/);
   });
 
-  it('never counts past the limit: the count statements stop at 10,001 rows, not after every match', async () => {
+  it('never counts past the limit: the count statements stop at 1,001 rows, not after every match', async () => {
     const { workspaceId, big, small } = fixture;
     const atMost = BOUNDED_COUNT_LIMIT + 1;
     expect(await countSearchedDeliveries(app.sql, workspaceId, {}, atMost)).toBe(atMost);
