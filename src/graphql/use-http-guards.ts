@@ -1,9 +1,10 @@
 import type { Plugin } from 'graphql-yoga';
 
-function refuse(status: number, code: string, message: string): Response {
+/** A GraphQL error answered before any GraphQL runs: one error with its code, as JSON. */
+export function refuse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify({ errors: [{ message, extensions: { code } }] }), {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8' },
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
 }
 

@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { hasValidChecksum } from '../auth/api-keys.js';
 import type { ApiKeyCache } from '../auth/key-cache.js';
 import { createBuckets } from '../auth/use-rate-limit.js';
+import { refuse } from '../graphql/use-http-guards.js';
 import { sessionCredentials } from './caller.js';
 
 export type RequestRateOptions = {
@@ -36,22 +37,29 @@ export function useRequestRate(options: RequestRateOptions, apiKeys: ApiKeyCache
   const byAddress = createBuckets(options.perAddress.perSecond, options.perAddress.burst, now);
 
   /** Seconds to wait, or 0 when the request may pass. */
-  const knock = (request: Request, address: string | undefined): { retryAfter: number; per: string } => {
+  const knock = (
+    request: Request,
+    address: string | undefined,
+  ): { retryAfter: number; limit?: number; per?: string } => {
     const apiKey = request.headers.get('x-api-key')?.trim();
     if (apiKey) {
       const known = apiKeys.cached(apiKey);
       if (known) {
-        if (options.perKey.perSecond <= 0) return { retryAfter: 0, per: '' };
+        if (options.perKey.perSecond <= 0) return { retryAfter: 0 };
         keyOf.set(request, known.keyId);
-        return { retryAfter: byKey.knock(known.keyId), per: 'per API key' };
+        return { retryAfter: byKey.knock(known.keyId), limit: options.perKey.perSecond, per: 'per API key' };
       }
-      if (known === undefined && hasValidChecksum(apiKey)) return { retryAfter: 0, per: '' };
+      if (known === undefined && hasValidChecksum(apiKey)) return { retryAfter: 0 };
     } else if (sessionCredentials(request)) {
-      return { retryAfter: 0, per: '' };
+      return { retryAfter: 0 };
     }
     // Without a socket (an in-process `yoga.fetch`) there is no address to count against.
-    if (options.perAddress.perSecond <= 0 || !address) return { retryAfter: 0, per: '' };
-    return { retryAfter: byAddress.knock(address), per: 'per client address without a valid API key' };
+    if (options.perAddress.perSecond <= 0 || !address) return { retryAfter: 0 };
+    return {
+      retryAfter: byAddress.knock(address),
+      limit: options.perAddress.perSecond,
+      per: 'per client address without a valid API key',
+    };
   };
 
   // The live key each request was counted against, to charge its refusals when they are known.
@@ -62,26 +70,17 @@ export function useRequestRate(options: RequestRateOptions, apiKeys: ApiKeyCache
       if (url.pathname !== options.endpoint) return;
       // Node's request, when served over a socket (main.ts); yoga.fetch in-process has none.
       const address = (serverContext as { req?: IncomingMessage } | undefined)?.req?.socket.remoteAddress;
-      const { retryAfter, per } = knock(request, address);
+      const { retryAfter, limit, per } = knock(request, address);
       if (retryAfter === 0) return;
-      const limit = per === 'per API key' ? options.perKey.perSecond : options.perAddress.perSecond;
       // Answered after a pause: a client that resends the moment it is refused (ignoring
       // Retry-After) then sends one request a second per connection, not one per round trip.
       return pause(REFUSAL_DELAY_MS).then(() =>
         endResponse(
-          new Response(
-            JSON.stringify({
-              errors: [
-                {
-                  message: `Rate limit exceeded: at most ${limit} requests per second ${per}; retry after ${retryAfter} s`,
-                  extensions: { code: 'RATE_LIMITED' },
-                },
-              ],
-            }),
-            {
-              status: 429,
-              headers: { 'content-type': 'application/json; charset=utf-8', 'retry-after': String(retryAfter) },
-            },
+          refuse(
+            429,
+            'RATE_LIMITED',
+            `Rate limit exceeded: at most ${limit} requests per second ${per}; retry after ${retryAfter} s`,
+            { 'retry-after': String(retryAfter) },
           ),
         ),
       );
