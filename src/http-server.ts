@@ -33,6 +33,8 @@ export async function listenDrainable(handler: RequestListener, config: Config, 
   return { ...http, port };
 }
 
+const LISTEN_BACKLOG = 4_096;
+
 /** Listens, turning a port in use into a one-line error instead of a stack. */
 function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -43,6 +45,9 @@ function listen(server: Server, port: number, host: string): Promise<void> {
           : error,
       ),
     );
-    server.listen(port, host, resolve);
+    // A burst of new connections waits in the kernel until the event loop accepts it; at
+    // Node's default backlog (511) the rest are dropped and their clients resend a second
+    // or three later. The kernel caps this at net.core.somaxconn.
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, resolve);
   });
 }
