@@ -33,7 +33,7 @@ import { schema } from './schema.js';
 import { type CallerResolver, createCallerResolver, sessionCredentials } from './sessions/caller.js';
 import { createSessionCache } from './sessions/session-cache.js';
 import { useCallerAuth } from './sessions/use-caller-auth.js';
-import { useRequestRate } from './sessions/use-request-rate.js';
+import { createRequestDoor } from './sessions/use-request-rate.js';
 import { useSessionEndpoints } from './sessions/use-session-endpoints.js';
 import type { Tracing } from './telemetry/tracing.js';
 
@@ -83,7 +83,13 @@ export function createApp({
     bytesPerSecond: config.readRateLimitBytesPerSecond,
     burstBytes: config.maxResponseBytes,
   });
-  return createYoga<{ req?: IncomingMessage }, RequestContext>({
+  // Counted at the door, before a Request is even built: a client resending refusals in a
+  // loop, or a flood of made-up keys, gets a cheap 429 rather than a trip through GraphQL.
+  const door = createRequestDoor(
+    { perKey: config.requestRateLimit, perAddress: config.addressRateLimit, endpoint: '/graphql' },
+    apiKeys,
+  );
+  const yoga = createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -140,12 +146,8 @@ export function createApp({
       useMetrics(metrics),
       // The dashboard page at /dashboard: static files, answered before anything GraphQL.
       useDashboard({ directory: dashboardDirectory, frameAncestors: config.dashboardFrameAncestors }),
-      // Counted at the door, before the body is read: a client resending refusals in a loop
-      // gets a cheap 429 rather than a parse, a validation and a refusal each time.
-      useRequestRate(
-        { perKey: config.requestRateLimit, perAddress: config.addressRateLimit, endpoint: '/graphql' },
-        apiKeys,
-      ),
+      // The door (in front, in `listener`) charges a key's refusals once they are known.
+      door.plugin,
       useBodyLimit(MAX_BODY_BYTES),
       // The dashboard's sign-in and sign-out (POST, GET, DELETE /dashboard/session).
       useSessionEndpoints({ sql, config, secretKey, keys: apiKeys, sessions, log }),
@@ -209,6 +211,9 @@ export function createApp({
       { onDispose: () => ownListener?.close() },
     ],
   });
+  // `yoga` answers Fetch requests (`yoga.fetch`, in-process); `listener` is what a Node
+  // server serves: the same, behind the door.
+  return Object.assign(yoga, { listener: door.guard(yoga) });
 }
 
 /**

@@ -194,7 +194,7 @@ async function serveApi(config: Config, db: Database, { metrics, log, tracing, d
       listener: db.listener,
     });
     yoga = app;
-    handler = app;
+    handler = app.listener;
   }
   const http = await listenDrainable(handler, config, log);
   return {

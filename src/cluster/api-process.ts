@@ -47,7 +47,7 @@ export async function runApiProcess() {
     tracing,
     listener: db.listener,
   });
-  const http = await listenDrainable(app, config, log).catch(async (error: unknown) => {
+  const http = await listenDrainable(app.listener, config, log).catch(async (error: unknown) => {
     await db.close();
     throw error;
   });

@@ -17,14 +17,14 @@ export type SessionCredentials =
   | { token: string; via: 'bearer' }
   | { token: string; via: 'cookie'; csrf: string | null };
 
-export function sessionCredentials(request: Request): SessionCredentials | null {
+export function sessionCredentials(request: { headers: Pick<Headers, 'get'> }): SessionCredentials | null {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
   if (bearer?.[1]) return { token: bearer[1], via: 'bearer' };
   const token = cookie(request, SESSION_COOKIE);
   return token ? { token, via: 'cookie', csrf: request.headers.get('x-csrf-token') } : null;
 }
 
-function cookie(request: Request, name: string): string | null {
+function cookie(request: { headers: Pick<Headers, 'get'> }, name: string): string | null {
   for (const part of (request.headers.get('cookie') ?? '').split(';')) {
     const at = part.indexOf('=');
     if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim() || null;

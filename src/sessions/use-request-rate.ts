@@ -1,9 +1,8 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, RequestListener } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { hasValidChecksum } from '../auth/api-keys.js';
 import type { ApiKeyCache } from '../auth/key-cache.js';
 import { createBuckets } from '../auth/use-rate-limit.js';
-import { refuse } from '../graphql/use-http-guards.js';
 import { sessionCredentials } from './caller.js';
 
 export type RequestRateOptions = {
@@ -20,40 +19,44 @@ export type RequestRateOptions = {
 };
 
 /**
- * Every request to the GraphQL endpoint is counted at the door, before its body is read or
- * parsed: against its API key when memory knows the key live (auth/key-cache.ts answers
- * without a lookup), else against the address it came from. A refused request is counted
- * too (the bucket goes into debt, at most one burst deep), so a client that ignores
- * Retry-After and resends the moment it is refused keeps getting this cheap 429 instead
- * of making the server parse, validate and refuse each request again.
+ * Every request to the GraphQL endpoint is counted at the door, in Node's request
+ * listener, before a Request is built or its body read: against its API key when memory
+ * knows the key live (auth/key-cache.ts answers without a lookup), else against the
+ * address it came from. A refusal is answered there, with a few bytes written straight to
+ * the socket: a flood of made-up keys costs an HTTP parse each, not a trip through the
+ * GraphQL server. A refused request is counted too (the bucket goes into debt, at most
+ * one burst deep), so a client that ignores Retry-After and resends the moment it is
+ * refused keeps getting this cheap 429 instead of making the server parse, validate and
+ * refuse each request again.
  *
  * Not counted here: a key with a valid checksum not yet looked up (a fresh real key must
  * get through a flood of made-up ones: the checked lookup lane bounds those), and
  * dashboard sessions (they resolve later, and a session's page sends a handful).
+ * In-process calls (`yoga.fetch`, in tests) have no socket and pass the door uncounted.
  */
-export function useRequestRate(options: RequestRateOptions, apiKeys: ApiKeyCache): Plugin {
+export function createRequestDoor(options: RequestRateOptions, apiKeys: ApiKeyCache) {
   const now = () => performance.now();
   const byKey = createBuckets(options.perKey.perSecond, options.perKey.burst, now);
   const byAddress = createBuckets(options.perAddress.perSecond, options.perAddress.burst, now);
+  // The live key each request was counted against, to charge its refusals when they are known.
+  const keyOf = new WeakMap<IncomingMessage, string>();
+  const keyOfRequest = new WeakMap<Request, string>();
 
   /** Seconds to wait, or 0 when the request may pass. */
-  const knock = (
-    request: Request,
-    address: string | undefined,
-  ): { retryAfter: number; limit?: number; per?: string } => {
-    const apiKey = request.headers.get('x-api-key')?.trim();
+  const knock = (req: IncomingMessage): { retryAfter: number; limit?: number; per?: string } => {
+    const apiKey = header(req, 'x-api-key')?.trim();
     if (apiKey) {
       const known = apiKeys.cached(apiKey);
       if (known) {
         if (options.perKey.perSecond <= 0) return { retryAfter: 0 };
-        keyOf.set(request, known.keyId);
+        keyOf.set(req, known.keyId);
         return { retryAfter: byKey.knock(known.keyId), limit: options.perKey.perSecond, per: 'per API key' };
       }
       if (known === undefined && hasValidChecksum(apiKey)) return { retryAfter: 0 };
-    } else if (sessionCredentials(request)) {
+    } else if (sessionCredentials({ headers: { get: (name) => header(req, name) } })) {
       return { retryAfter: 0 };
     }
-    // Without a socket (an in-process `yoga.fetch`) there is no address to count against.
+    const address = req.socket.remoteAddress;
     if (options.perAddress.perSecond <= 0 || !address) return { retryAfter: 0 };
     return {
       retryAfter: byAddress.knock(address),
@@ -62,37 +65,65 @@ export function useRequestRate(options: RequestRateOptions, apiKeys: ApiKeyCache
     };
   };
 
-  // The live key each request was counted against, to charge its refusals when they are known.
-  const keyOf = new WeakMap<Request, string>();
-
   return {
-    onRequest({ request, url, serverContext, endResponse }) {
-      if (url.pathname !== options.endpoint) return;
-      // Node's request, when served over a socket (main.ts); yoga.fetch in-process has none.
-      const address = (serverContext as { req?: IncomingMessage } | undefined)?.req?.socket.remoteAddress;
-      const { retryAfter, limit, per } = knock(request, address);
-      if (retryAfter === 0) return;
-      // Answered after a pause: a client that resends the moment it is refused (ignoring
-      // Retry-After) then sends one request a second per connection, not one per round trip.
-      return pause(REFUSAL_DELAY_MS).then(() =>
-        endResponse(
-          refuse(
-            429,
-            'RATE_LIMITED',
-            `Rate limit exceeded: at most ${limit} requests per second ${per}; retry after ${retryAfter} s`,
-            { 'retry-after': String(retryAfter) },
-          ),
-        ),
-      );
+    /** `handler` behind the door: what it refuses never reaches it. */
+    guard(handler: RequestListener): RequestListener {
+      return (req, res) => {
+        if (pathOf(req.url) !== options.endpoint) return handler(req, res);
+        const { retryAfter, limit, per } = knock(req);
+        if (retryAfter === 0) return handler(req, res);
+        const body = JSON.stringify({
+          errors: [
+            {
+              message: `Rate limit exceeded: at most ${limit} requests per second ${per}; retry after ${retryAfter} s`,
+              extensions: { code: 'RATE_LIMITED' },
+            },
+          ],
+        });
+        // Answered after a pause: a client that resends the moment it is refused (ignoring
+        // Retry-After) then sends one request a second per connection, not one per round
+        // trip. Node discards the unread body once the answer is written.
+        setTimeout(() => {
+          if (res.destroyed || res.headersSent) return;
+          res.writeHead(429, {
+            'content-type': 'application/json; charset=utf-8',
+            'content-length': Buffer.byteLength(body),
+            'retry-after': String(retryAfter),
+            // Readable by a browser client on any origin, as the API's own answers are.
+            'access-control-allow-origin': '*',
+            'access-control-expose-headers': 'retry-after',
+          });
+          res.end(body);
+        }, REFUSAL_DELAY_MS);
+      };
     },
-    // A request refused after all (errors and no data: invalid, too costly, over a budget)
-    // costs the key REFUSAL_WEIGHT requests: only a key refused over and over reaches its limit.
-    onResultProcess({ request, result }) {
-      const keyId = keyOf.get(request);
-      if (keyId && !Array.isArray(result) && isRefusal(result)) byKey.knock(keyId, REFUSAL_WEIGHT - 1);
-    },
+    /**
+     * A request refused after all (errors and no data: invalid, too costly, over a budget)
+     * costs the key REFUSAL_WEIGHT requests: only a key refused over and over reaches its limit.
+     */
+    plugin: {
+      onRequest({ request, serverContext }) {
+        const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
+        const keyId = req && keyOf.get(req);
+        if (keyId) keyOfRequest.set(request, keyId);
+      },
+      onResultProcess({ request, result }) {
+        const keyId = keyOfRequest.get(request);
+        if (keyId && !Array.isArray(result) && isRefusal(result)) byKey.knock(keyId, REFUSAL_WEIGHT - 1);
+      },
+    } satisfies Plugin,
   };
 }
+
+const header = (req: IncomingMessage, name: string): string | null => {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : (value ?? null);
+};
+
+const pathOf = (url = '/') => {
+  const query = url.indexOf('?');
+  return query === -1 ? url : url.slice(0, query);
+};
 
 function isRefusal(result: unknown): boolean {
   if (!result || typeof result !== 'object' || !('errors' in result)) return false;
@@ -100,10 +131,12 @@ function isRefusal(result: unknown): boolean {
   return (errors?.length ?? 0) > 0 && data == null;
 }
 
-/** What a refused request costs, in requests, against its key's REQUEST_RATE_LIMIT. */
-export const REFUSAL_WEIGHT = 10;
+/**
+ * What a refused request costs, in requests, against its key's REQUEST_RATE_LIMIT: a
+ * refusal (parsed, validated, refused) costs the server about as much as fifty answers
+ * from memory, so a key resending them in a loop reaches its limit fifty times sooner.
+ */
+export const REFUSAL_WEIGHT = 50;
 
 /** How long a refusal at the door is held before it is answered. */
 export const REFUSAL_DELAY_MS = 1_000;
-
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -65,11 +65,11 @@ describe('requests counted at the door', () => {
     expect((await post(apiKey)).status).toBe(429);
   });
 
-  it('a request answered with errors and no data costs the key 10: a key refused over and over reaches its limit long before one served', async () => {
-    const { app, post } = await listening({ REQUEST_RATE_LIMIT_PER_SECOND: '0.1', REQUEST_RATE_LIMIT_BURST: '20' });
+  it('a request answered with errors and no data costs the key 50: a key refused over and over reaches its limit long before one served', async () => {
+    const { app, post } = await listening({ REQUEST_RATE_LIMIT_PER_SECOND: '0.1', REQUEST_RATE_LIMIT_BURST: '100' });
     const { apiKey } = await app.newWorkspace();
     await warmUp(post, apiKey);
-    // 19 left: two documents that do not validate cost 20; served, they would have cost 2.
+    // 99 left: two documents that do not validate cost 100; served, they would have cost 2.
     const invalid = JSON.stringify({ query: '{ noSuchField }' });
     for (const answer of await Promise.all([post(apiKey, invalid), post(apiKey, invalid)])) {
       expect((await answer.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');

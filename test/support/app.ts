@@ -87,7 +87,7 @@ export async function createTestApp(
 
   /** Serves the app on a real port of 127.0.0.1, as `npm start` does; closed when the file ends. */
   async function listen(): Promise<string> {
-    const server = createServer(yoga);
+    const server = createServer(yoga.listener);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     cleanup(() => {
       server.closeAllConnections();
