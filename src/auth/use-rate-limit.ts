@@ -170,6 +170,12 @@ export function createReadRate(options: ReadRateLimitOptions, now = () => perfor
 export type ReadRate = ReturnType<typeof createReadRate>;
 
 /**
+ * What one subscription message costs a key's read rate at least: at the default 8 MiB/s
+ * a key's streams together are sent at most 512 messages a second (bursts of 1,024).
+ */
+export const MESSAGE_MIN_BYTES = 16 * 1024;
+
+/**
  * Queries answer 429 RATE_LIMITED while their key is in debt; each query's response and
  * each subscription message is charged what it carried once it is produced.
  */
@@ -179,7 +185,7 @@ export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
     if (context.apiKeyId) rate.charge(context.apiKeyId, context.budget.bytesRead);
   };
   return {
-    onExecute({ args }) {
+    onExecute({ args, executeFn, setExecuteFn }) {
       const context = args.contextValue;
       const keyId = context.apiKeyId;
       // Mutations answer what they wrote, bounded by the request's size and their own limits.
@@ -189,12 +195,29 @@ export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
         const perSecond = `${Math.round(rate.options.bytesPerSecond / 1024 / 1024)} MiB`;
         throw rateLimited(`Rate limit exceeded: at most ${perSecond} of responses per second per API key`, retryAfter);
       }
-      return { onExecuteDone: () => charge(context) };
+      // Charged however execution ends: a query stopped for its size still made what it made.
+      setExecuteFn(async (executeArgs) => {
+        try {
+          return await executeFn(executeArgs);
+        } finally {
+          charge(context);
+        }
+      });
     },
-    // Each message of a stream is its own answer, with its own budget (request-state.ts).
+    // Each message of a stream is its own answer, with its own budget (request-state.ts),
+    // and costs at least MESSAGE_MIN_BYTES: a change of a few hundred bytes is still a read,
+    // an execution and a write, and a key's twenty streams of a fan-out are twenty of each.
     onSubscribe({ args }) {
       const context = args.contextValue;
-      return { onSubscribeResult: () => ({ onNext: () => charge(context) }) };
+      return {
+        onSubscribeResult: () => ({
+          onNext: () => {
+            if (context.apiKeyId) {
+              rate.charge(context.apiKeyId, Math.max(context.budget.bytesRead, MESSAGE_MIN_BYTES));
+            }
+          },
+        }),
+      };
     },
   };
 }

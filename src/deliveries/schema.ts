@@ -275,10 +275,16 @@ async function* deliveryUpdates(
       // One query per page of changes.
       // A portal session hears only of its agents' deliveries.
       for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids, ctx.access.agentIds)) {
+        // Each message waits for the rate, not only each page: twenty streams of one key
+        // would otherwise send twenty pages before the first debt was known.
+        await pace(until);
+        if (until.aborted) break;
         // Each change is its own answer: nothing cached or spent for the previous one counts.
         startSubscriptionEvent(ctx);
         yield delivery;
       }
+      // A page is sent without a pause; between pages other requests get the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
     }
   } catch (error) {
     if (stopped.aborted) return;

@@ -18,15 +18,23 @@ export type ReadLimits = {
  * whatever the estimate said. Rows are counted where they are read; bytes where the
  * response is produced (graphql/response-bytes.ts charges every leaf as it resolves), so
  * an id asked for a hundred times is charged a hundred times. Once spent, every later
- * read fails too, so execution winds down at once, and the response carries one
- * RESPONSE_TOO_LARGE error instead of a partial result.
+ * read fails too, and a query's execution is stopped (`stopWith`), so not one more field
+ * resolves (no decryption, no copy, no error per remaining field); the response carries
+ * one RESPONSE_TOO_LARGE error instead of a partial result.
  */
 export function createReadBudget(limits: ReadLimits) {
   let rows = 0;
   let bytes = 0;
   let counts = 0;
-  let exceeded = false;
+  // One error for the whole request, thrown again by every read still in flight: building
+  // (and locating) an error per remaining field is work of its own, hundreds of times over.
+  let refusal: GraphQLError | undefined;
+  let stop: ((reason: GraphQLError) => void) | undefined;
   return {
+    /** Called with the refusal once the budget is spent: a query's execution aborts there. */
+    stopWith(abort: (reason: GraphQLError) => void) {
+      stop = abort;
+    },
     /** Takes one count (exact or bounded) before it runs; throws past the request's share. */
     count() {
       counts += 1;
@@ -34,10 +42,14 @@ export function createReadBudget(limits: ReadLimits) {
     },
     /** Counts a read; throws once the request has read more than it may. */
     spend(rowCount: number, byteCount = 0) {
+      if (refusal) throw refusal;
       rows += rowCount;
       bytes += byteCount;
-      if (rows > limits.rows || bytes > limits.bytes) exceeded = true;
-      if (exceeded) throw responseTooLarge(limits);
+      if (rows > limits.rows || bytes > limits.bytes) {
+        refusal = responseTooLarge(limits);
+        stop?.(refusal);
+        throw refusal;
+      }
     },
     /** Bytes of response produced so far (charged to the key's read rate afterwards). */
     get bytesRead() {
@@ -58,6 +70,8 @@ function tooManyCounts(max: number): GraphQLError {
 function responseTooLarge(limits: ReadLimits): GraphQLError {
   return new GraphQLError(
     `This operation reads more than one request may (${limits.rows} rows, ${Math.round(limits.bytes / 1024 / 1024)} MiB of response): ask for smaller pages or fewer fields`,
-    { extensions: { code: 'RESPONSE_TOO_LARGE', http: { status: 400 } } },
+    // A path (the operation's root) marks it located: graphql-js rethrows it as it is
+    // instead of wrapping it anew at every field (use-operation-limits.ts answers it alone).
+    { path: [], extensions: { code: 'RESPONSE_TOO_LARGE', http: { status: 400 } } },
   );
 }

@@ -1,5 +1,6 @@
 import { GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { Context } from './builder.js';
 
 /** Codes of the limits below: the whole operation is refused, never answered in part. */
 const REFUSALS = new Set(['OPERATION_TOO_COMPLEX', 'RESPONSE_TOO_LARGE']);
@@ -26,6 +27,8 @@ export function useOperationLimits(options: { timeoutMs: number }): Plugin {
         setExecuteFn(async (executeArgs) => {
           const deadline = new AbortController();
           const timer = setTimeout(() => deadline.abort(requestTimeout(options.timeoutMs)), options.timeoutMs);
+          // A query that has read all it may stops there, not after resolving every field left.
+          (executeArgs.contextValue as Partial<Context>).budget?.stopWith((refusal) => deadline.abort(refusal));
           try {
             // @graphql-tools/executor (Yoga's) stops at an aborted signal.
             return await executeFn({ ...executeArgs, signal: deadline.signal } as typeof executeArgs);

@@ -19,6 +19,8 @@ import type { Webhook, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
 import { targetUrlProblem } from './targets.js';
 
+const openedHeaders = new WeakMap<Webhook, WebhookHeader[]>();
+
 export const WebhookEvent = builder.enumType('WebhookEvent', {
   description: 'A conversation event a webhook can subscribe to.',
   values: eventEnumValues(),
@@ -168,12 +170,20 @@ WebhookRef.implement({
         'Request headers sent with every delivery, in the order given. Values are shown in clear to the workspace that set them; they are stored encrypted and never logged.',
       // At most 20 leaves, read with the webhook's own row: no rows to count.
       complexity: 0,
-      resolve: (webhook, _args, ctx) =>
-        openHeaders(
-          openingKeys(ctx.secretKey, ctx.config.secretEncryptionOldKeys),
-          webhook.headersEncrypted,
-          webhook.id,
-        ),
+      resolve: (webhook, _args, ctx) => {
+        // Opened once per row read: a webhook asked for a hundred times (`nodes` with a
+        // repeated id) is charged a hundred copies of bytes, but decrypted once.
+        let headers = openedHeaders.get(webhook);
+        if (!headers) {
+          headers = openHeaders(
+            openingKeys(ctx.secretKey, ctx.config.secretEncryptionOldKeys),
+            webhook.headersEncrypted,
+            webhook.id,
+          );
+          openedHeaders.set(webhook, headers);
+        }
+        return headers;
+      },
     }),
     conditions: t.field({
       type: [DataConditionRef],

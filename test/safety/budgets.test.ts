@@ -37,6 +37,15 @@ describe('response bytes are counted per copy, not per row read', () => {
     expect(res.data ?? null).toBeNull();
     expect(res.errors).toHaveLength(1);
     expect(res.errors?.[0]?.extensions?.code).toBe('RESPONSE_TOO_LARGE');
+
+    // Execution stopped where the budget ran out: the key is charged the 16 MiB the server
+    // produced, not the 225 MB the query asked for (which would be 27 s of debt at 8 MiB/s).
+    const next = await app.yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ query: `{ nodes(ids: ["${id}"]) { id } }` }),
+    });
+    expect(Number(next.headers.get('retry-after') ?? 0)).toBeLessThanOrEqual(1);
   });
 
   it("a webhook's url and headers asked for 100 times under 20 aliases count as the 21 MB they would be", async () => {
@@ -86,6 +95,37 @@ describe('live feeds are bounded and charged', () => {
       expect(tightFeed.events.every((e) => e.data?.deliveryUpdates.event.data.blob.length === 200 * 1024)).toBe(true);
     } finally {
       await tightFeed.close();
+    }
+  });
+
+  it('each message costs at least 16 KiB of the read rate: small changes cannot be streamed without limit', async () => {
+    // 50 messages a second at 16 KiB each, after a burst of 64 (1 MiB).
+    const metered = await createTestApp({
+      READ_RATE_LIMIT_BYTES_PER_SECOND: String(50 * 16 * 1024),
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+    });
+    const url = await metered.listen();
+    const { apiKey } = await metered.newWorkspace();
+    await metered.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'small' }) } });
+    const feed = await subscribe(url, 'subscription { deliveryUpdates { id status } }', { apiKey });
+    try {
+      const started = performance.now();
+      const inputs = Array.from({ length: 100 }, () => conversationEnded('small'));
+      for (let i = 0; i < 3; i++) {
+        const published = await metered.graphql(
+          'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
+          { apiKey, variables: { inputs } },
+        );
+        expect(published.errors).toBeUndefined();
+      }
+      await feed.until((events) => events.length >= 300, 20_000);
+      // 300 messages of about 100 bytes: 30 KB had they been charged what they carried, all
+      // within the burst. At 16 KiB each, in pages of 100: the second page waits 0.75 s for
+      // the rate, the third 2 s more.
+      expect(performance.now() - started).toBeGreaterThan(2_000);
+      expect(feed.events.every((e) => e.data?.deliveryUpdates.status === 'PENDING')).toBe(true);
+    } finally {
+      await feed.close();
     }
   });
 
