@@ -48,12 +48,21 @@ const post = (key: string | undefined, body: unknown, signal?: AbortSignal) =>
   });
 
 let attackEnd = Number.POSITIVE_INFINITY;
+// HOSTILE_ONLY=a,b: only the attacks whose names contain a or b (to find which one costs what).
+const only = process.env.HOSTILE_ONLY?.split(',');
+const on = (name: string) => !only || only.some((o) => name.includes(o));
 const loop = (kind: string, make: (i: number) => { key?: string; body: unknown }) => async () => {
+  if (!on(kind)) return;
   for (let i = 0; Date.now() < attackEnd; i++) {
     const { key, body } = make(i);
     try {
+      const sentAt = performance.now();
       const res = await post(key, body, AbortSignal.timeout(30_000));
-      await res.arrayBuffer();
+      const text = Buffer.from(await res.arrayBuffer())
+        .toString()
+        .slice(0, 120);
+      if (process.env.HOSTILE_TRACE && !outcomes.get(kind)?.has(res.status))
+        process.stderr.write(`FIRST ${kind} ${res.status} ${Math.round(performance.now() - sentAt)}ms ${text}\n`);
       note(kind, res.status);
     } catch {
       note(kind, 0);
@@ -117,7 +126,7 @@ const attacks = [
 // 30 subscriptions on one key (20 allowed), opened first: they hold the key's stream slots
 // before the rest starts, as they did when the test process opened them within milliseconds.
 const streams = await Promise.all(
-  Array.from({ length: 30 }, () =>
+  Array.from({ length: on('streams') ? 30 : 0 }, () =>
     subscribe(url, 'subscription { deliveryUpdates { id event { data } } }', { apiKey: attacker }),
   ),
 );
@@ -129,7 +138,7 @@ for (const until = Date.now() + 5_000; Date.now() < until; await sleep(20)) {
 attackEnd = Date.now() + attackMs;
 // publishEvents(100) to the 20 webhooks of one agent every 5 s: 2,000 deliveries each.
 const fanOut = (async () => {
-  while (Date.now() < attackEnd) {
+  while (on('fanout') && Date.now() < attackEnd) {
     const res = await post(attacker, {
       query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
       variables: { inputs: fanOutBatch },
@@ -142,7 +151,7 @@ const fanOut = (async () => {
 // 300 made-up keys at once, over and over; a key made during the flood must still work.
 const freshKeyStatuses: number[] = [];
 const madeUp = (async () => {
-  while (Date.now() < attackEnd) {
+  while (on('madeup') && Date.now() < attackEnd) {
     const flood = Array.from({ length: 300 }, () =>
       post(`chk_${randomBase62(40)}`, { query: '{ workspace { id } }' }).then(
         async (res) => {
@@ -162,6 +171,7 @@ const madeUp = (async () => {
 })();
 // graphql-sse: a stream reserved and opened, never read, with 20 heavy queries posted into it.
 const unread = (async () => {
+  if (!on('unread')) return;
   const token = await (await fetch(url, { method: 'PUT', headers: { 'x-api-key': attacker } })).text();
   const headers = { 'x-api-key': attacker, 'x-graphql-event-stream-token': token };
   const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
@@ -177,7 +187,7 @@ const unread = (async () => {
   await stream.body?.cancel().catch(() => {});
 })();
 // 200 connections trickling their headers.
-const trickling = Array.from({ length: 200 }, () => {
+const trickling = Array.from({ length: on('trickl') ? 200 : 0 }, () => {
   const socket = net.connect(Number(new URL(base).port), '127.0.0.1');
   socket.on('error', () => {});
   socket.on('connect', () => socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\n'));

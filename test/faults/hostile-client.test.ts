@@ -13,7 +13,9 @@ const ATTACK_SECONDS = Number(process.env.HOSTILE_SECONDS ?? 20);
 const VICTIM_SCRIPT = `
 const end = Date.now() + Number(process.env.MS);
 const latencies = [];
+const slow = [];
 const failures = [];
+const t0 = Date.now();
 await Promise.all([0, 1, 2, 3].map(async () => {
   while (Date.now() < end) {
     const started = performance.now();
@@ -24,11 +26,12 @@ await Promise.all([0, 1, 2, 3].map(async () => {
     });
     const body = await res.json();
     latencies.push(performance.now() - started);
+    if (performance.now() - started > 40) slow.push([Date.now() - t0, Math.round(performance.now() - started)]);
     if (res.status !== 200 || body.errors) failures.push(res.status + ' ' + JSON.stringify(body));
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }));
-process.stdout.write(JSON.stringify({ latencies, failures }));
+process.stdout.write(JSON.stringify({ latencies, failures, slow }));
 `;
 
 const percentile = (values: number[], p: number) => {
@@ -49,7 +52,7 @@ describe('drill: hostile client', () => {
     // (Without a cap V8 lets garbage from big reads pile up well past the live heap.)
     const profileDir = process.env.HOSTILE_CPU_PROF;
     const server = drill.startServer(
-      { NODE_OPTIONS: '--max-old-space-size=256' },
+      { NODE_OPTIONS: '--max-old-space-size=256', ...(process.env.HOSTILE_TRACE ? { LOG_LEVEL: 'info' } : {}) },
       profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );
     const base = await server.ready;
@@ -103,7 +106,7 @@ describe('drill: hostile client', () => {
         MS: String(ms),
       });
       expect(run.code, run.stderr).toBe(0);
-      return JSON.parse(run.stdout) as { latencies: number[]; failures: string[] };
+      return JSON.parse(run.stdout) as { latencies: number[]; failures: string[]; slow: number[][] };
     };
 
     // The 400 deliveries of 256 KiB go out first: the attack is measured on its own.
@@ -181,6 +184,20 @@ describe('drill: hostile client', () => {
       serverLiveHeapMaxMb: Math.round(heapUsedMax),
     };
     report('hostile client', figures);
+    // HOSTILE_TRACE=1: where the victim's time went. Its slow requests ([ms into the attack,
+    // ms taken]), the server's slow answers other than door refusals (LOG_LEVEL=info), and
+    // the attacker's first answer of each kind and status. HOSTILE_ONLY=a,b runs only the
+    // attacks whose names contain a or b (streams, fanout, madeup, unread, trickl, or a loop's).
+    if (process.env.HOSTILE_TRACE) {
+      const slowAnswers = server
+        .output()
+        .split('\n')
+        .filter((line) => /"ms":\d{3,}/.test(line) && !/"status":429/.test(line));
+      console.log(
+        ['victim slow:', JSON.stringify(during.slow), 'server slow:', ...slowAnswers.slice(0, 40)].join('\n'),
+        ['attacker:', ...(attack.output().match(/^FIRST .*/gm) ?? [])].join('\n'),
+      );
+    }
     // HOSTILE_CPU_PROF=dir: the server's CPU profile, written as it stops (the attack is its last 20 s or so).
     if (profileDir) {
       const metricsText = await (await fetch(`${base}/metrics`)).text();
