@@ -13,7 +13,7 @@ import {
   normaliseCondition,
 } from './conditions.js';
 import { eventEnumValues } from './event-types.js';
-import { webhookRules } from './rules.js';
+import { MAX_HEADERS, webhookRules } from './rules.js';
 import { openHeaders, openingKeys, sealHeaders, type WebhookHeader } from './secrets.js';
 import type { Webhook, WebhookWithSecret } from './store.js';
 import * as store from './store.js';
@@ -168,8 +168,10 @@ WebhookRef.implement({
       type: [WebhookHeaderRef],
       description:
         'Request headers sent with every delivery, in the order given. Values are shown in clear to the workspace that set them; they are stored encrypted and never logged.',
-      // At most 20 leaves, read with the webhook's own row: no rows to count.
-      complexity: 0,
+      // Read with the webhook's row, but made like any objects: up to MAX_HEADERS of them, each
+      // costing 1 (a webhook's headers asked for 2,000 times would otherwise cost nothing
+      // and make 40,000 objects before the response budget noticed).
+      complexity: { field: MAX_HEADERS, multiplier: 1 },
       resolve: (webhook, _args, ctx) => {
         // Opened once per row read: a webhook asked for a hundred times (`nodes` with a
         // repeated id) is charged a hundred copies of bytes, but decrypted once.

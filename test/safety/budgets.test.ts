@@ -48,23 +48,40 @@ describe('response bytes are counted per copy, not per row read', () => {
     expect(Number(next.headers.get('retry-after') ?? 0)).toBeLessThanOrEqual(1);
   });
 
-  it("a webhook's url and headers asked for 100 times under 20 aliases count as the 21 MB they would be", async () => {
+  it("a webhook's url and headers asked for 100 times under 20 aliases: refused for the 40,000 header objects it would make, before making any", async () => {
     const { apiKey } = await app.newWorkspace();
     const headers = Array.from({ length: 20 }, (_, i) => ({ name: `X-Pad-${i}`, value: 'v'.repeat(400) }));
     const url = `https://receiver.example.com/${'p'.repeat(2000)}`;
     const registered = await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url, headers }) } });
     expect(registered.errors).toBeUndefined();
-    const id = registered.data?.registerWebhook.id as string;
-    const variables = { ids: Array(100).fill(id) };
-    const query = `query($ids: [ID!]!) { ${aliases(20, 'nodes(ids: $ids) { ... on Webhook { url headers { name value } } }')} }`;
-    // Five aliases (about 5 MB) fit the default 16 MiB.
-    const five = `query($ids: [ID!]!) { ${aliases(5, 'nodes(ids: $ids) { ... on Webhook { url headers { name value } } }')} }`;
-    expect((await app.graphql(five, { apiKey, variables })).status).toBe(200);
-    const res = await app.graphql(query, { apiKey, variables });
-    expect(res.status).toBe(400);
+    const variables = { ids: Array(100).fill(registered.data?.registerWebhook.id) };
+    const selection = 'nodes(ids: $ids) { ... on Webhook { url headers { name value } } }';
+    // Each copy costs its 20 headers: four aliases (about 8,000) fit MAX_QUERY_COST, twenty (40,000) do not.
+    const four = await app.graphql(`query($ids: [ID!]!) { ${aliases(4, selection)} }`, { apiKey, variables });
+    expect(four.status).toBe(200);
+    const twenty = await app.graphql(`query($ids: [ID!]!) { ${aliases(20, selection)} }`, { apiKey, variables });
+    expect(twenty.status).toBe(400);
+    expect(twenty.errors?.[0]?.extensions?.code).toBe('OPERATION_TOO_COMPLEX');
+    expect(twenty.errors?.[0]?.extensions?.cost).toBeGreaterThanOrEqual(40_000);
+  });
+
+  it('a 2 KB url asked for 900 times counts as the 1.8 MB it would be, not as the one row it was read from', async () => {
+    const small = await createTestApp({
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+      READ_RATE_LIMIT_BYTES_PER_SECOND: String(100 * 1024),
+    });
+    const { apiKey } = await small.newWorkspace();
+    const url = `https://receiver.example.com/${'p'.repeat(2000)}`;
+    const registered = await small.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url }) } });
+    expect(registered.errors).toBeUndefined();
+    const variables = { ids: Array(100).fill(registered.data?.registerWebhook.id) };
+    // Cost 900: cheap to ask for, 1.8 MB to answer against a 1 MiB budget.
+    const query = `query($ids: [ID!]!) { ${aliases(9, 'nodes(ids: $ids) { ... on Webhook { url } }')} }`;
+    const res = await small.graphql(query, { apiKey, variables });
     expect(res.errors?.[0]?.extensions?.code).toBe('RESPONSE_TOO_LARGE');
+    expect(res.status).toBe(400);
     // What it made the server produce before it was stopped is charged to the key's read rate.
-    const next = await app.graphql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { apiKey, variables });
+    const next = await small.graphql(`query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { apiKey, variables });
     expect(next.status).toBe(429);
   });
 });
