@@ -47,6 +47,20 @@ const post = (key: string | undefined, body: unknown, signal?: AbortSignal) =>
     signal,
   });
 
+// Answers that said INTERNAL (a failure of ours, whatever the status): there must be none.
+const internal: string[] = [];
+/** Reads an answer through, notes its status, and keeps it if it said INTERNAL. */
+const settle = async (kind: string, res: Response, sentAt?: number) => {
+  const text = Buffer.from(await res.arrayBuffer()).toString();
+  if (text.includes('"code":"INTERNAL"')) internal.push(`${kind}: ${text.slice(0, 300)}`);
+  if (process.env.HOSTILE_TRACE && sentAt !== undefined && !outcomes.get(kind)?.has(res.status)) {
+    process.stderr.write(
+      `FIRST ${kind} ${res.status} ${Math.round(performance.now() - sentAt)}ms ${text.slice(0, 120)}\n`,
+    );
+  }
+  note(kind, res.status);
+};
+
 let attackEnd = Number.POSITIVE_INFINITY;
 // HOSTILE_ONLY=a,b: only the attacks whose names contain a or b (to find which one costs what).
 const only = process.env.HOSTILE_ONLY?.split(',');
@@ -57,13 +71,7 @@ const loop = (kind: string, make: (i: number) => { key?: string; body: unknown }
     const { key, body } = make(i);
     try {
       const sentAt = performance.now();
-      const res = await post(key, body, AbortSignal.timeout(30_000));
-      const text = Buffer.from(await res.arrayBuffer())
-        .toString()
-        .slice(0, 120);
-      if (process.env.HOSTILE_TRACE && !outcomes.get(kind)?.has(res.status))
-        process.stderr.write(`FIRST ${kind} ${res.status} ${Math.round(performance.now() - sentAt)}ms ${text}\n`);
-      note(kind, res.status);
+      await settle(kind, await post(key, body, AbortSignal.timeout(30_000)), sentAt);
     } catch {
       note(kind, 0);
     }
@@ -143,8 +151,7 @@ const fanOut = (async () => {
       query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
       variables: { inputs: fanOutBatch },
     });
-    await res.arrayBuffer();
-    note('publishEvents(100) to 20 webhooks every 5 s', res.status);
+    await settle('publishEvents(100) to 20 webhooks every 5 s', res);
     await sleep(5_000);
   }
 })();
@@ -154,10 +161,7 @@ const madeUp = (async () => {
   while (on('madeup') && Date.now() < attackEnd) {
     const flood = Array.from({ length: 300 }, () =>
       post(`chk_${randomBase62(40)}`, { query: '{ workspace { id } }' }).then(
-        async (res) => {
-          await res.arrayBuffer();
-          note('300 made-up keys at once', res.status);
-        },
+        (res) => settle('300 made-up keys at once', res),
         () => note('300 made-up keys at once', 0),
       ),
     );
@@ -181,8 +185,7 @@ const unread = (async () => {
       headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify({ query: heavyPage, extensions: { operationId: `heavy${i}` } }),
     });
-    await res.arrayBuffer();
-    note('graphql-sse stream never read, 20 heavy queries', res.status);
+    await settle('graphql-sse stream never read, 20 heavy queries', res);
   }
   await stream.body?.cancel().catch(() => {});
 })();
@@ -208,5 +211,6 @@ const result = {
   outcomes: Object.fromEntries([...outcomes].map(([kind, byStatus]) => [kind, Object.fromEntries(byStatus)])),
   freshKeyStatuses,
   refusedStreams,
+  internal,
 };
 process.stdout.write(`result: ${JSON.stringify(result)}\n`);

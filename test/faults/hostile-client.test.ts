@@ -157,6 +157,7 @@ describe('drill: hostile client', () => {
       outcomes: Record<string, Record<string, number>>;
       freshKeyStatuses: number[];
       refusedStreams: number;
+      internal: string[];
     };
     const outcomes = new Map(
       Object.entries(attackResult.outcomes).map(([kind, byStatus]) => [
@@ -212,6 +213,8 @@ describe('drill: hostile client', () => {
       await server.exited;
     }
 
+    // Nothing answered INTERNAL, whatever its status: every refusal names what the caller did.
+    expect(attackResult.internal).toEqual([]);
     expect(before.failures).toEqual([]);
     expect(during.failures).toEqual([]);
     // Nothing the attacker sent crashed the server or got a 5xx: each was answered, refused
