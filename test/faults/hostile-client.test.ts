@@ -51,6 +51,9 @@ describe('drill: hostile client', () => {
     // Started as the README says to run it in production: with a heap sized to its memory.
     // (Without a cap V8 lets garbage from big reads pile up well past the live heap.)
     const profileDir = process.env.HOSTILE_CPU_PROF;
+    // HOSTILE_SPLIT=1: the API (ROLE=api) and the worker (ROLE=worker) as two processes, as
+    // docs/operations.md suggests, to compare with one ROLE=all process.
+    const split = Boolean(process.env.HOSTILE_SPLIT);
     const server = drill.startServer(
       {
         NODE_OPTIONS: '--max-old-space-size=256',
@@ -58,9 +61,14 @@ describe('drill: hostile client', () => {
         RATE_LIMIT_PER_SECOND: '50',
         PUBLISH_RATE_LIMIT_PER_SECOND: '1000',
         ...(process.env.HOSTILE_TRACE ? { LOG_LEVEL: 'info' } : {}),
+        ...(split ? { ROLE: 'api' } : {}),
       },
       profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );
+    const workerServer = split
+      ? drill.startServer({ NODE_OPTIONS: '--max-old-space-size=256', ROLE: 'worker' })
+      : undefined;
+    await workerServer?.ready;
     const base = await server.ready;
     const url = `${base}/graphql`;
 
@@ -172,6 +180,7 @@ describe('drill: hostile client', () => {
     expect(health.status).toBe(200);
     await sampler;
     const rssPeak = await peakRss(server.child.pid as number);
+    const workerRssPeak = workerServer ? await peakRss(workerServer.child.pid as number) : undefined;
     const figures = {
       victimBefore: {
         requests: before.latencies.length,
@@ -188,6 +197,7 @@ describe('drill: hostile client', () => {
       freshKeysDuringFlood: freshKeyStatuses,
       serverPeakRssMbBeforeAttack: Math.round(rssBefore),
       serverPeakRssMb: Math.round(rssPeak),
+      ...(workerRssPeak === undefined ? {} : { workerPeakRssMb: Math.round(workerRssPeak) }),
       serverLiveHeapMaxMb: Math.round(heapUsedMax),
     };
     report('hostile client', figures);
@@ -247,6 +257,7 @@ describe('drill: hostile client', () => {
     expect(outcomes.get('nested ids only, 20 aliases')?.get(200)).toBeUndefined();
     expect(attackResult.refusedStreams).toBe(10);
     expect(rssPeak).toBeLessThanOrEqual(300);
+    expect(workerRssPeak ?? 0).toBeLessThanOrEqual(300);
     if (!profileDir) {
       const metricsText = await (await fetch(`${base}/metrics`)).text();
       expect(metricsText).not.toMatch(/Q\d+/);
