@@ -38,6 +38,27 @@ describe('migrations', () => {
     }
   });
 
+  it("0026 puts back the claim's index on a database that applied the withdrawn 0025, and changes nothing on any other", async () => {
+    const { sql } = await createTestDatabase();
+    const repair = await fs.readFile(path.join(MIGRATIONS_DIR, '0026_due_queues_by_webhook_again.sql'), 'utf8');
+    const indexDef = async () =>
+      (await sql<{ indexdef: string }[]>`select indexdef from pg_indexes where indexname = 'deliveries_due'`)[0]
+        ?.indexdef;
+    const intended = await indexDef();
+    expect(intended).toContain('(webhook_id, next_attempt_at)');
+    const oid = async () => (await sql<{ oid: number }[]>`select 'deliveries_due'::regclass::oid as oid`)[0]?.oid;
+    const before = await oid();
+    await sql.unsafe(repair);
+    expect(await oid()).toBe(before);
+
+    // What the withdrawn 0025 left behind.
+    await sql.unsafe(`drop index deliveries_due;
+      create index deliveries_due on deliveries (workspace_id, webhook_id, next_attempt_at)
+        where status = 'pending' and not held and not waiting;`);
+    await sql.unsafe(repair);
+    expect(await indexDef()).toBe(intended);
+  });
+
   it('apply each file once when several processes start together', async () => {
     // A migration that fails if it runs twice: the second create table would error.
     const { sql, dir } = await scratch({
