@@ -86,8 +86,14 @@ export function createApp({
   // Counted at the door, before a Request is even built: a client resending refusals in a
   // loop, or a flood of made-up keys, gets a cheap 429 rather than a trip through GraphQL.
   const door = createRequestDoor(
-    { perKey: config.requestRateLimit, perAddress: config.addressRateLimit, endpoint: '/graphql' },
+    {
+      perKey: config.requestRateLimit,
+      perAddress: config.addressRateLimit,
+      turns: config.requestTurns,
+      endpoint: '/graphql',
+    },
     apiKeys,
+    metrics.requestsWaitingTurn,
   );
   const yoga = createYoga<{ req?: IncomingMessage }, RequestContext>({
     schema,

@@ -194,6 +194,8 @@ const schema = z.object({
   // Each key's share of a process: operations running at once (unset: half the pool, at least 2), and waiting.
   OPERATIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000).optional(),
   OPERATIONS_WAITING_PER_KEY: z.coerce.number().int().min(0).max(100_000).default(256),
+  // Each key's turns at the event loop while other keys are served too (0: not counted at the door).
+  REQUESTS_AT_ONCE_PER_KEY: z.coerce.number().int().min(0).max(10_000).default(1),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
   // Unset: nobody may frame the dashboard.
@@ -260,6 +262,7 @@ export function loadConfig(
       'Invalid configuration: DATABASE_DIRECT_URL is set but DATABASE_URL is not (the direct URL goes beside the pooled one)',
     );
   }
+  const operationsPerKey = e.OPERATIONS_PER_KEY ?? Math.max(2, Math.floor(e.DATABASE_POOL_SIZE / 2));
   return {
     port: e.PORT,
     // A development server stays on the developer's machine unless HOST says otherwise.
@@ -336,7 +339,16 @@ export function loadConfig(
     subscriptionsPerKey: e.SUBSCRIPTIONS_PER_KEY,
     /** OPERATIONS_PER_KEY and OPERATIONS_WAITING_PER_KEY: each key's share of this process. */
     operationsPerKey: {
-      running: e.OPERATIONS_PER_KEY ?? Math.max(2, Math.floor(e.DATABASE_POOL_SIZE / 2)),
+      running: operationsPerKey,
+      waiting: e.OPERATIONS_WAITING_PER_KEY,
+    },
+    /**
+     * A live key's requests answered at once, at the door: REQUESTS_AT_ONCE_PER_KEY while other
+     * keys are served, OPERATIONS_PER_KEY while it is alone; OPERATIONS_WAITING_PER_KEY more wait.
+     */
+    requestTurns: {
+      shared: e.REQUESTS_AT_ONCE_PER_KEY,
+      alone: operationsPerKey,
       waiting: e.OPERATIONS_WAITING_PER_KEY,
     },
     /** MAX_WEBHOOKS_PER_WORKSPACE and MAX_WEBHOOKS_PER_AGENT; 0: no limit. */

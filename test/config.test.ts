@@ -241,7 +241,16 @@ describe('name resolution settings', () => {
     ).toMatchObject({ requestRateLimit: { perSecond: 0, burst: 5 }, addressRateLimit: { perSecond: 2.5, burst: 3 } });
   });
 
+  it("takes each key's turns at the door: 1 at once while other keys are served, OPERATIONS_PER_KEY alone; 0 turns it off", () => {
+    expect(loadConfig({})).toMatchObject({ requestTurns: { shared: 1, alone: 5, waiting: 256 } });
+    expect(
+      loadConfig({ REQUESTS_AT_ONCE_PER_KEY: '0', OPERATIONS_PER_KEY: '8', OPERATIONS_WAITING_PER_KEY: '10' }),
+    ).toMatchObject({ requestTurns: { shared: 0, alone: 8, waiting: 10 }, operationsPerKey: { running: 8 } });
+  });
+
   it.each([
+    [{ REQUESTS_AT_ONCE_PER_KEY: '-1' }, 'REQUESTS_AT_ONCE_PER_KEY'],
+    [{ REQUESTS_AT_ONCE_PER_KEY: '1.5' }, 'REQUESTS_AT_ONCE_PER_KEY'],
     [{ REQUEST_RATE_LIMIT_PER_SECOND: '-1' }, 'REQUEST_RATE_LIMIT_PER_SECOND'],
     [{ REQUEST_RATE_LIMIT_BURST: '0' }, 'REQUEST_RATE_LIMIT_BURST'],
     [{ ADDRESS_RATE_LIMIT_PER_SECOND: 'lots' }, 'ADDRESS_RATE_LIMIT_PER_SECOND'],

@@ -58,6 +58,13 @@ const payloadLoader = createContextCache(
     }),
 );
 
+/**
+ * Each event's data parsed once per loaded record: an id asked for again (the loader hands
+ * back the same record) costs its bytes every time, as it is sent every time, but not
+ * another parse of up to 256 KiB. Held only as long as the record is.
+ */
+const parsedData = new WeakMap<EventRecord, unknown>();
+
 EventRef.implement({
   interfaces: [NodeRef],
   description:
@@ -86,7 +93,8 @@ EventRef.implement({
       resolve: async (event, _args, ctx) => {
         const payload = event.payload ?? (await payloadLoader(ctx).load(event.id));
         ctx.budget.spend(0, payload.length);
-        return (JSON.parse(payload) as { data: unknown }).data;
+        if (!parsedData.has(event)) parsedData.set(event, (JSON.parse(payload) as { data: unknown }).data);
+        return parsedData.get(event);
       },
     }),
     createdAt: t.expose('createdAt', {

@@ -35,6 +35,11 @@ export function createMetrics(options: { scrape?: () => Promise<string> } = {}) 
     help: "Queries and mutations waiting for their API key's share of this process (OPERATIONS_PER_KEY) before they may use the database pool.",
     registers: [registry],
   });
+  const requestsWaitingTurn = new Gauge({
+    name: 'graphql_requests_waiting_turn',
+    help: "Requests of API keys waiting at the door for their key's turn (REQUESTS_AT_ONCE_PER_KEY), unread.",
+    registers: [registry],
+  });
   const attempts = new Counter({
     name: 'webhook_delivery_attempts_total',
     help: 'Delivery attempts made by this process, by outcome (success, http_3xx, http_4xx, http_5xx, timeout, network, refused, internal).',
@@ -100,6 +105,7 @@ export function createMetrics(options: { scrape?: () => Promise<string> } = {}) 
     operations,
     operationsRunning,
     operationsWaiting,
+    requestsWaitingTurn,
     attempts,
     latency,
     deliveriesInFlight,

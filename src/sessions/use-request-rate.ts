@@ -1,7 +1,8 @@
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { hasValidChecksum } from '../auth/api-keys.js';
 import type { ApiKeyCache } from '../auth/key-cache.js';
+import { createKeyTurns, type KeyTurnsOptions } from '../auth/key-turns.js';
 import { createBuckets } from '../auth/use-rate-limit.js';
 import { sessionCredentials } from './caller.js';
 
@@ -14,6 +15,8 @@ export type RequestRateOptions = {
    * checksum. 0 turns it off.
    */
   perAddress: { perSecond: number; burst: number };
+  /** Each live key's requests answered at once, and waiting their turn (auth/key-turns.ts). */
+  turns?: KeyTurnsOptions;
   /** The GraphQL endpoint's path: other paths (the dashboard, /health, /metrics) are not counted. */
   endpoint: string;
 };
@@ -34,13 +37,18 @@ export type RequestRateOptions = {
  * dashboard sessions (they resolve later, and a session's page sends a handful).
  * In-process calls (`yoga.fetch`, in tests) have no socket and pass the door uncounted.
  */
-export function createRequestDoor(options: RequestRateOptions, apiKeys: ApiKeyCache) {
+export function createRequestDoor(
+  options: RequestRateOptions,
+  apiKeys: ApiKeyCache,
+  waitingGauge?: { inc(): void; dec(): void },
+) {
   const now = () => performance.now();
   const byKey = createBuckets(options.perKey.perSecond, options.perKey.burst, now);
   const byAddress = createBuckets(options.perAddress.perSecond, options.perAddress.burst, now);
   // The live key each request was counted against, to charge its refusals when they are known.
   const keyOf = new WeakMap<IncomingMessage, string>();
   const keyOfRequest = new WeakMap<Request, string>();
+  const turns = createKeyTurns(options.turns ?? { shared: 0, alone: 0, waiting: 0 }, waitingGauge);
 
   /** Seconds to wait, or 0 when the request may pass. */
   const knock = (req: IncomingMessage): { retryAfter: number; limit?: number; per?: string } => {
@@ -48,8 +56,8 @@ export function createRequestDoor(options: RequestRateOptions, apiKeys: ApiKeyCa
     if (apiKey) {
       const known = apiKeys.cached(apiKey);
       if (known) {
-        if (options.perKey.perSecond <= 0) return { retryAfter: 0 };
         keyOf.set(req, known.keyId);
+        if (options.perKey.perSecond <= 0) return { retryAfter: 0 };
         return { retryAfter: byKey.knock(known.keyId), limit: options.perKey.perSecond, per: 'per API key' };
       }
       if (known === undefined && hasValidChecksum(apiKey)) return { retryAfter: 0 };
@@ -71,30 +79,21 @@ export function createRequestDoor(options: RequestRateOptions, apiKeys: ApiKeyCa
       return (req, res) => {
         if (pathOf(req.url) !== options.endpoint) return handler(req, res);
         const { retryAfter, limit, per } = knock(req);
-        if (retryAfter === 0) return handler(req, res);
-        const body = JSON.stringify({
-          errors: [
-            {
-              message: `Rate limit exceeded: at most ${limit} requests per second ${per}; retry after ${retryAfter} s`,
-              extensions: { code: 'RATE_LIMITED' },
-            },
-          ],
-        });
-        // Answered after a pause: a client that resends the moment it is refused (ignoring
-        // Retry-After) then sends one request a second per connection, not one per round
-        // trip. Node discards the unread body once the answer is written.
-        setTimeout(() => {
-          if (res.destroyed || res.headersSent) return;
-          res.writeHead(429, {
-            'content-type': 'application/json; charset=utf-8',
-            'content-length': Buffer.byteLength(body),
-            'retry-after': String(retryAfter),
-            // Readable by a browser client on any origin, as the API's own answers are.
-            'access-control-allow-origin': '*',
-            'access-control-expose-headers': 'retry-after',
-          });
-          res.end(body);
-        }, REFUSAL_DELAY_MS);
+        if (retryAfter > 0) {
+          return refuse(
+            res,
+            retryAfter,
+            `Rate limit exceeded: at most ${limit} requests per second ${per}; retry after ${retryAfter} s`,
+          );
+        }
+        const keyId = keyOf.get(req);
+        if (!keyId) return handler(req, res);
+        if (turns.admit(keyId, res, () => handler(req, res))) return;
+        refuse(
+          res,
+          1,
+          `Too many requests at once for this API key (${options.turns?.waiting} waiting for their turn): send fewer at a time`,
+        );
       };
     },
     /**
@@ -109,10 +108,32 @@ export function createRequestDoor(options: RequestRateOptions, apiKeys: ApiKeyCa
       },
       onResultProcess({ request, result }) {
         const keyId = keyOfRequest.get(request);
-        if (keyId && !Array.isArray(result) && isRefusal(result)) byKey.knock(keyId, REFUSAL_WEIGHT - 1);
+        if (keyId && options.perKey.perSecond > 0 && !Array.isArray(result) && isRefusal(result))
+          byKey.knock(keyId, REFUSAL_WEIGHT - 1);
       },
     } satisfies Plugin,
   };
+}
+
+/**
+ * A 429 written straight to the socket, after a pause: a client that resends the moment it
+ * is refused (ignoring Retry-After) then sends one request a second per connection, not one
+ * per round trip. Node discards the unread body once the answer is written.
+ */
+function refuse(res: ServerResponse, retryAfter: number, message: string) {
+  const body = JSON.stringify({ errors: [{ message, extensions: { code: 'RATE_LIMITED' } }] });
+  setTimeout(() => {
+    if (res.destroyed || res.headersSent) return;
+    res.writeHead(429, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+      'retry-after': String(retryAfter),
+      // Readable by a browser client on any origin, as the API's own answers are.
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': 'retry-after',
+    });
+    res.end(body);
+  }, REFUSAL_DELAY_MS);
 }
 
 const header = (req: IncomingMessage, name: string): string | null => {

@@ -1,0 +1,127 @@
+import type { ServerResponse } from 'node:http';
+
+export type KeyTurnsOptions = {
+  /** A key's requests answered at once while other keys are served too; 0 turns the door's turns off. */
+  shared: number;
+  /** A key's requests answered at once while it is the only key this process serves. */
+  alone: number;
+  /** Requests of one key that may wait their turn; past that they are refused. */
+  waiting: number;
+};
+
+/** Another key seen this recently makes the process shared. */
+const SHARED_FOR_MS = 1_000;
+
+/**
+ * Each key's turns at this process's event loop, taken at the door. Node runs whatever is
+ * ready first come, first served: a key with twelve requests in flight gets twelve turns for
+ * each one of a key with one, and a burst of its requests is a queue everyone else waits
+ * behind. So while other keys are being served, each key's requests are answered `shared`
+ * at a time, from arrival (before the body is read) until their answer's headers are
+ * written; the rest wait in the key's own line, unread, and no other key waits in it. A key
+ * alone on the process may have `alone` at once: fairness costs nothing when nobody is
+ * there to share with.
+ */
+export function createKeyTurns(
+  options: KeyTurnsOptions,
+  waitingGauge?: { inc(): void; dec(): void },
+  now = () => performance.now(),
+) {
+  const keys = new Map<string, { running: number; queue: (() => void)[] }>();
+  // The two keys seen last, and when: the latest key other than any given one is one of them.
+  let last = { keyId: '', at: Number.NEGATIVE_INFINITY };
+  let before = { keyId: '', at: Number.NEGATIVE_INFINITY };
+  const seen = (keyId: string) => {
+    const at = now();
+    if (last.keyId !== keyId) before = last;
+    last = { keyId, at };
+  };
+  const othersRecently = (keyId: string) => {
+    const other = last.keyId !== keyId ? last : before;
+    return now() - other.at < SHARED_FOR_MS;
+  };
+  const turnsOf = (keyId: string) => (othersRecently(keyId) ? options.shared : Math.max(options.shared, options.alone));
+
+  /** Starts what waits in the key's line while it has turns free. */
+  const pump = (keyId: string) => {
+    const key = keys.get(keyId);
+    if (!key) return;
+    while (key.queue.length > 0 && key.running < turnsOf(keyId)) {
+      key.running++;
+      waitingGauge?.dec();
+      (key.queue.shift() as () => void)();
+    }
+    if (key.running === 0 && key.queue.length === 0) keys.delete(keyId);
+  };
+
+  /** Held from its start until the answer's headers are written or the connection closes. */
+  const hold = (keyId: string, res: ServerResponse) => {
+    const writeHead = res.writeHead;
+    let held = true;
+    const done = () => {
+      if (!held) return;
+      held = false;
+      res.writeHead = writeHead;
+      const key = keys.get(keyId);
+      if (key) key.running--;
+      pump(keyId);
+    };
+    // An answer's headers go out once it is decided (a JSON body follows at once; a stream
+    // starts): its work is done, and an open stream does not keep a turn.
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      done();
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as ServerResponse['writeHead'];
+    res.once('close', done);
+  };
+
+  return {
+    /**
+     * Runs `start` in the key's turn: now, or once earlier requests of the key are answered;
+     * false (and `start` never runs) when its line is full.
+     */
+    admit(keyId: string, res: ServerResponse, start: () => void): boolean {
+      if (options.shared <= 0) {
+        start();
+        return true;
+      }
+      seen(keyId);
+      let key = keys.get(keyId);
+      if (!key) {
+        key = { running: 0, queue: [] };
+        keys.set(keyId, key);
+      }
+      if (key.queue.length >= options.waiting && key.running >= turnsOf(keyId)) return false;
+      const line = key.queue;
+      const turn = () => {
+        res.off('close', leave);
+        hold(keyId, res);
+        start();
+      };
+      // A caller that gives up while it waits leaves the line: nothing of it runs.
+      const leave = () => {
+        const at = line.indexOf(turn);
+        if (at !== -1) {
+          line.splice(at, 1);
+          waitingGauge?.dec();
+        }
+        pump(keyId);
+      };
+      res.once('close', leave);
+      line.push(turn);
+      waitingGauge?.inc();
+      pump(keyId);
+      return true;
+    },
+    /** Requests answered and waiting now, over every key (for the metrics). */
+    counts() {
+      let running = 0;
+      let waiting = 0;
+      for (const key of keys.values()) {
+        running += key.running;
+        waiting += key.queue.length;
+      }
+      return { running, waiting };
+    },
+  };
+}

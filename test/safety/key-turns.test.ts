@@ -1,0 +1,168 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createKeyTurns, type KeyTurnsOptions } from '../../src/auth/key-turns.js';
+import { createTestApp } from '../support/app.js';
+import { eventually, sleep } from '../support/receiver.js';
+
+/**
+ * A real HTTP server behind the door's turns, whose handler answers only when the test says:
+ * what has started (and in which order) is what the turns let through.
+ */
+async function turnsServer(options: KeyTurnsOptions) {
+  const turns = createKeyTurns(options);
+  const started: string[] = [];
+  const answer = new Map<string, (how: 'json' | 'stream') => void>();
+  const server = http.createServer((req, res) => {
+    const name = req.url?.slice(1) ?? '';
+    const keyId = name.split('-')[0] ?? '';
+    const admitted = turns.admit(keyId, res, () => {
+      started.push(name);
+      answer.set(name, (how) => {
+        if (how === 'json') return res.end(JSON.stringify({ name }));
+        // A stream: headers now, the body much later.
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(': open\n\n');
+      });
+    });
+    if (!admitted) res.writeHead(429).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  servers.push(server);
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const send = (name: string, signal?: AbortSignal) => fetch(`${base}/${name}`, { signal }).then((r) => r.status);
+  const finish = (name: string, how: 'json' | 'stream' = 'json') => answer.get(name)?.(how);
+  return { turns, started, send, finish };
+}
+
+const servers: http.Server[] = [];
+afterEach(() => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    server.close();
+  }
+});
+
+describe("each key's turns at the door", () => {
+  it('a key alone has `alone` at once; once another key is served, `shared` at once, and the other never waits in its line', async () => {
+    const { started, send, finish, turns } = await turnsServer({ shared: 1, alone: 3, waiting: 100 });
+    const first = ['a-1', 'a-2', 'a-3', 'a-4', 'a-5'].map((name) => send(name));
+    await eventually(async () => started.length === 3);
+    await sleep(50);
+    expect(started).toEqual(['a-1', 'a-2', 'a-3']);
+    expect(turns.counts()).toEqual({ running: 3, waiting: 2 });
+
+    // Another key arrives: it is answered at once, past a's line.
+    const b = send('b-1');
+    await eventually(async () => started.includes('b-1'));
+    finish('b-1');
+    expect(await b).toBe(200);
+
+    // a is shared now: its three running finish, and its waiting ones start one at a time.
+    for (const name of ['a-1', 'a-2', 'a-3']) finish(name);
+    await eventually(async () => started.includes('a-4'));
+    await sleep(50);
+    expect(started).not.toContain('a-5');
+    finish('a-4');
+    await eventually(async () => started.includes('a-5'));
+    finish('a-5');
+    expect(await Promise.all(first)).toEqual([200, 200, 200, 200, 200]);
+    expect(turns.counts()).toEqual({ running: 0, waiting: 0 });
+  });
+
+  it('past `waiting` in line a request is refused and never starts; an answer that opens a stream frees its turn', async () => {
+    const { started, send, finish } = await turnsServer({ shared: 1, alone: 1, waiting: 2 });
+    const stream = send('a-stream');
+    await eventually(async () => started.length === 1);
+    const queued = [send('a-2'), send('a-3')];
+    await sleep(50);
+    expect(await send('a-4')).toBe(429);
+    expect(started).toEqual(['a-stream']);
+    // Its headers are written and the stream stays open: the next in line starts.
+    finish('a-stream', 'stream');
+    expect(await stream).toBe(200);
+    await eventually(async () => started.includes('a-2'));
+    finish('a-2');
+    await eventually(async () => started.includes('a-3'));
+    finish('a-3');
+    expect(await Promise.all(queued)).toEqual([200, 200]);
+  });
+
+  it('a caller that gives up while it waits loses its place: the turn passes on, nothing of it runs', async () => {
+    const { started, send, finish, turns } = await turnsServer({ shared: 1, alone: 1, waiting: 10 });
+    const running = send('a-1');
+    await eventually(async () => started.length === 1);
+    const giveUp = new AbortController();
+    const abandoned = send('a-2', giveUp.signal).catch(() => 'aborted');
+    const next = send('a-3');
+    await sleep(50);
+    giveUp.abort();
+    expect(await abandoned).toBe('aborted');
+    // Once the server sees the connection close, one waits where two did.
+    await eventually(async () => turns.counts().waiting === 1);
+    finish('a-1');
+    await eventually(async () => started.includes('a-3'));
+    finish('a-3');
+    expect(await running).toBe(200);
+    expect(await next).toBe(200);
+    expect(started).toEqual(['a-1', 'a-3']);
+    await eventually(async () => turns.counts().running === 0 && turns.counts().waiting === 0);
+  });
+
+  it('0 shared turns take no turns at all: every request starts at once', async () => {
+    const { started, send, finish } = await turnsServer({ shared: 0, alone: 1, waiting: 0 });
+    const all = ['a-1', 'a-2', 'a-3'].map((name) => send(name));
+    await eventually(async () => started.length === 3);
+    for (const name of ['a-1', 'a-2', 'a-3']) finish(name);
+    expect(await Promise.all(all)).toEqual([200, 200, 200]);
+  });
+
+  it('in the server: a key flooding while another is served waits in its own line, past it 429 RATE_LIMITED; the other key is answered', async () => {
+    const app = await createTestApp({ REQUESTS_AT_ONCE_PER_KEY: '1', OPERATIONS_WAITING_PER_KEY: '3' });
+    const url = await app.listen();
+    const post = (apiKey: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        body: JSON.stringify({ query: '{ webhooks(first: 100) { totalCount edges { node { id url } } } }' }),
+      });
+    const busy = await app.newWorkspace();
+    const bystander = await app.newWorkspace();
+    // Each key's first request looks it up; memory knows it live once the revocation listener runs.
+    for (const key of [busy.apiKey, bystander.apiKey]) expect((await post(key)).status).toBe(200);
+    await sleep(1_000);
+    expect((await post(bystander.apiKey)).status).toBe(200);
+
+    const waitingNow = async () => {
+      const text = await (await app.yoga.fetch('http://localhost/metrics')).text();
+      return Number(/^graphql_requests_waiting_turn (\S+)$/m.exec(text)?.[1]);
+    };
+    const flood = Array.from({ length: 20 }, () => post(busy.apiKey));
+    const theirs = await post(bystander.apiKey);
+    expect(theirs.status).toBe(200);
+    // The operator sees the line (graphql_requests_waiting_turn), and it empties.
+    let mostWaiting = await waitingNow();
+    let settled = false;
+    const answered = Promise.all(flood).finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      mostWaiting = Math.max(mostWaiting, await waitingNow());
+      await sleep(1);
+    }
+    const answers = await answered;
+    expect(mostWaiting).toBeGreaterThan(0);
+    expect(mostWaiting).toBeLessThanOrEqual(3);
+    expect(await waitingNow()).toBe(0);
+    const statuses = answers.map((r) => r.status);
+    // One runs and three wait at any moment: most of twenty sent at once are turned away, a few answered.
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(4);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
+    const refused = await answers[statuses.indexOf(429)]?.json();
+    expect(refused.errors[0].extensions.code).toBe('RATE_LIMITED');
+    expect(refused.errors[0].message).toContain('Too many requests at once for this API key');
+    // Nothing is left holding a turn.
+    expect((await post(busy.apiKey)).status).toBe(200);
+  });
+});
