@@ -126,6 +126,8 @@ async function main() {
       log,
       metrics,
       tracing,
+      // In one process with the API, requests come first while the event loop is congested.
+      sharesLoopWithApi: config.role === 'all' && config.apiProcesses === 1,
     });
     stopRetention = startRetention(workerSql, { retentionMs: config.retentionMs, intervalMs: 10 * 60_000, log });
     log.info({ role: config.role }, 'delivery worker started');

@@ -22,7 +22,7 @@ type Holder = { webhookId: string; workspaceId: string };
  * most a quarter of the workspace's share at a time, so a tenant's thousand hung endpoints
  * still hold a bounded part of the worker (with the defaults, 64 + 16 of 256 slots).
  */
-export function createSlots(limits: SlotLimits) {
+export function createSlots(limits: SlotLimits, ceiling: () => number = () => limits.total) {
   const asidePerWorkspace = Math.ceil(limits.perWorkspace / 4);
   const byWebhook: InFlightCounts = new Map();
   const byWorkspace = new Map<string, { counted: number; aside: number }>();
@@ -31,7 +31,8 @@ export function createSlots(limits: SlotLimits) {
     limits,
     inFlight: byWebhook,
     size: () => total,
-    free: () => limits.total - total,
+    /** Slots free now: under `total`, and under `ceiling` while the event loop is congested (loop-pressure.ts). */
+    free: () => Math.max(0, Math.min(limits.total, ceiling()) - total),
     ofWebhook: (webhookId: string) => byWebhook.get(webhookId)?.count ?? 0,
     /** In flight for the workspace and counted against its share (not set aside). */
     ofWorkspace: (workspaceId: string) => byWorkspace.get(workspaceId)?.counted ?? 0,

@@ -13,6 +13,7 @@ import { openingKeys } from '../webhooks/secrets.js';
 import { decideOutcome, prepareAttempt } from './attempt.js';
 import { createCustomHeaders } from './custom-headers.js';
 import { createPayloadShapes } from './excluded-fields.js';
+import { createLoopPressure } from './loop-pressure.js';
 import { createOpenedSecrets } from './opened-secrets.js';
 import { createOutcomeWriter } from './outcome-writer.js';
 import { createPrefetchBuffer } from './prefetch-buffer.js';
@@ -42,7 +43,15 @@ export type WorkerOptions = {
   tracing?: Tracing;
   /** How long a delivery claimed ahead may wait for a slot before it is handed back (default 1 s; at most a quarter of the lease). */
   aheadWaitMs?: number;
+  /**
+   * The process also serves the API (ROLE=all): fewer attempts at once while the event loop
+   * is congested, so requests are not answered behind a fan-out (loop-pressure.ts).
+   */
+  sharesLoopWithApi?: boolean;
 };
+
+/** Attempts at once however congested a loop shared with the API is (sharesLoopWithApi). */
+const LOOP_SHARE_FLOOR = 8;
 
 /** The reason a stop cuts an attempt short with (a timeout aborts the same controller with its own). */
 const STOPPED = new Error('the worker stopped; the claim is handed back');
@@ -57,11 +66,27 @@ const STOPPED = new Error('the worker stopped; the claim is handed back');
  */
 export function startDeliveryWorker(options: WorkerOptions) {
   const { sql, secretKey, config, log, metrics, tracing } = options;
-  const slots = createSlots({
-    total: options.concurrency ?? config.deliveryConcurrency,
-    perWorkspace: options.perWorkspace ?? config.deliveryConcurrencyPerWorkspace,
-    perWebhook: options.perWebhook ?? config.deliveryConcurrencyPerWebhook,
-  });
+  const total = options.concurrency ?? config.deliveryConcurrency;
+  const pressure = options.sharesLoopWithApi
+    ? createLoopPressure({
+        ceiling: total,
+        floor: Math.min(total, LOOP_SHARE_FLOOR),
+        inFlight: () => slots.size(),
+        // What waits ahead starts; more is claimed if the queue has it.
+        onRaise: () => {
+          dispatch();
+          void wake();
+        },
+      })
+    : undefined;
+  const slots = createSlots(
+    {
+      total,
+      perWorkspace: options.perWorkspace ?? config.deliveryConcurrencyPerWorkspace,
+      perWebhook: options.perWebhook ?? config.deliveryConcurrencyPerWebhook,
+    },
+    pressure?.limit,
+  );
   // ±20% around each scheduled delay, so retries of one outage do not all land at once.
   const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: 0.2 };
   // Long enough for the attempt and writing its outcome; a claim older than this is
@@ -355,6 +380,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
 
   async function stopOnce(graceMs: number) {
     stopping = true;
+    pressure?.stop();
     clearInterval(poll);
     clearInterval(syncHeld);
     clearInterval(sweep);

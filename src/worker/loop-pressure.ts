@@ -1,0 +1,49 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+export type LoopPressureOptions = {
+  /** The most attempts at once (DELIVERY_CONCURRENCY). */
+  ceiling: number;
+  /** The fewest, however busy the loop: delivery never stops. */
+  floor: number;
+  /** An event loop whose callbacks wait longer than this (99th percentile) is congested. */
+  congestedMs?: number;
+  /** Attempts in flight now: a congested loop halves these, not a ceiling far above them. */
+  inFlight: () => number;
+  /** How often the delay is read and the limit moved. */
+  intervalMs?: number;
+  /** Called when the limit rises, so waiting attempts may start. */
+  onRaise?: () => void;
+};
+
+/**
+ * How many attempts the worker may have in flight while it shares its event loop with the
+ * API (ROLE=all): every attempt is callbacks on the loop every request waits behind, so a
+ * fan-out of thousands to fast endpoints would answer for the API's latency. While the
+ * loop's delay says callbacks wait, the attempts in flight are halved (down to `floor`); while it does not, it
+ * grows back an eighth at a time up to `ceiling`. Slow endpoints hold slots without
+ * loading the loop, so they keep the full ceiling: only work that congests the loop is cut.
+ */
+export function createLoopPressure(options: LoopPressureOptions) {
+  const congestedMs = options.congestedMs ?? 20;
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let limit = options.ceiling;
+  const timer = setInterval(() => {
+    const waitedMs = delay.percentile(99) / 1e6;
+    delay.reset();
+    if (waitedMs > congestedMs) {
+      limit = Math.max(options.floor, Math.floor(Math.min(limit, options.inFlight()) / 2));
+    } else if (limit < options.ceiling) {
+      limit = Math.min(options.ceiling, limit + Math.max(1, Math.ceil(limit / 8)));
+      options.onRaise?.();
+    }
+  }, options.intervalMs ?? 100);
+  timer.unref();
+  return {
+    limit: () => limit,
+    stop() {
+      clearInterval(timer);
+      delay.disable();
+    },
+  };
+}
