@@ -26,6 +26,7 @@ import { useReadinessCheck } from './graphql/use-readiness-check.js';
 import { useRequestLog } from './graphql/use-request-log.js';
 import type { Logger } from './lib/logger.js';
 import { LookupsBusy } from './lib/lookup-lane.js';
+import { watchLoopCongestion } from './lib/loop-delay.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
 import { createDeliveryFeed } from './live/delivery-feed.js';
 import { createLiveStreams } from './live/streams.js';
@@ -85,11 +86,13 @@ export function createApp({
   });
   // Counted at the door, before a Request is even built: a client resending refusals in a
   // loop, or a flood of made-up keys, gets a cheap 429 rather than a trip through GraphQL.
+  // Turns at the door are shared only while the event loop is congested (auth/key-turns.ts).
+  const loop = watchLoopCongestion();
   const door = createRequestDoor(
     {
       perKey: config.requestRateLimit,
       perAddress: config.addressRateLimit,
-      turns: config.requestTurns,
+      turns: { ...config.requestTurns, congested: loop.congested },
       endpoint: '/graphql',
     },
     apiKeys,
@@ -215,6 +218,7 @@ export function createApp({
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
       // After the key cache's own dispose (it unsubscribes first).
       { onDispose: () => ownListener?.close() },
+      { onDispose: () => loop.stop() },
     ],
   });
   // `yoga` answers Fetch requests (`yoga.fetch`, in-process); `listener` is what a Node

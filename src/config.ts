@@ -194,7 +194,7 @@ const schema = z.object({
   // Each key's share of a process: operations running at once (unset: half the pool, at least 2), and waiting.
   OPERATIONS_PER_KEY: z.coerce.number().int().min(1).max(10_000).optional(),
   OPERATIONS_WAITING_PER_KEY: z.coerce.number().int().min(0).max(100_000).default(256),
-  // Each key's turns at the event loop while other keys are served too (0: not counted at the door).
+  // Each key's turns at a congested event loop while other keys are served too (0: not counted at the door).
   REQUESTS_AT_ONCE_PER_KEY: z.coerce.number().int().min(0).max(10_000).default(1),
   SUBSCRIPTIONS_PER_KEY: z.coerce.number().int().min(1).max(100_000).default(20),
   MAX_CONNECTIONS: z.coerce.number().int().min(10).max(1_000_000).default(2_000),
@@ -343,8 +343,9 @@ export function loadConfig(
       waiting: e.OPERATIONS_WAITING_PER_KEY,
     },
     /**
-     * A live key's requests answered at once, at the door: REQUESTS_AT_ONCE_PER_KEY while other
-     * keys are served, OPERATIONS_PER_KEY while it is alone; OPERATIONS_WAITING_PER_KEY more wait.
+     * A live key's requests answered at once, at the door: REQUESTS_AT_ONCE_PER_KEY while the
+     * event loop is congested and other keys are served, else OPERATIONS_PER_KEY;
+     * OPERATIONS_WAITING_PER_KEY more wait.
      */
     requestTurns: {
       shared: e.REQUESTS_AT_ONCE_PER_KEY,

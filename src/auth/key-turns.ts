@@ -7,6 +7,8 @@ export type KeyTurnsOptions = {
   alone: number;
   /** Requests of one key that may wait their turn; past that they are refused. */
   waiting: number;
+  /** Whether the event loop is congested now (lib/loop-delay.ts); turns are shared only while it is. Default: always. */
+  congested?: () => boolean;
 };
 
 /** Another key seen this recently makes the process shared. */
@@ -16,11 +18,12 @@ const SHARED_FOR_MS = 1_000;
  * Each key's turns at this process's event loop, taken at the door. Node runs whatever is
  * ready first come, first served: a key with twelve requests in flight gets twelve turns for
  * each one of a key with one, and a burst of its requests is a queue everyone else waits
- * behind. So while other keys are being served, each key's requests are answered `shared`
- * at a time, from arrival (before the body is read) until their answer's headers are
- * written; the rest wait in the key's own line, unread, and no other key waits in it. A key
- * alone on the process may have `alone` at once: fairness costs nothing when nobody is
- * there to share with.
+ * behind. So while the loop is congested and other keys are being served, each key's
+ * requests are answered `shared` at a time, from arrival (before the body is read) until
+ * their answer's headers are written; the rest wait in the key's own line, unread, and no
+ * other key waits in it. Otherwise a key may have `alone` at once: while the loop has room,
+ * or nobody else is there, sharing would only make a client's parallel requests wait for
+ * each other.
  */
 export function createKeyTurns(
   options: KeyTurnsOptions,
@@ -40,7 +43,9 @@ export function createKeyTurns(
     const other = last.keyId !== keyId ? last : before;
     return now() - other.at < SHARED_FOR_MS;
   };
-  const turnsOf = (keyId: string) => (othersRecently(keyId) ? options.shared : Math.max(options.shared, options.alone));
+  const congested = options.congested ?? (() => true);
+  const turnsOf = (keyId: string) =>
+    othersRecently(keyId) && congested() ? options.shared : Math.max(options.shared, options.alone);
 
   /** Starts what waits in the key's line while it has turns free. */
   const pump = (keyId: string) => {

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { CONGESTED_MS, sampleLoopDelay } from '../lib/loop-delay.js';
 
 export type LoopPressureOptions = {
   /** The most attempts at once (DELIVERY_CONCURRENCY). */
@@ -24,26 +24,15 @@ export type LoopPressureOptions = {
  * loading the loop, so they keep the full ceiling: only work that congests the loop is cut.
  */
 export function createLoopPressure(options: LoopPressureOptions) {
-  const congestedMs = options.congestedMs ?? 20;
-  const delay = monitorEventLoopDelay({ resolution: 10 });
-  delay.enable();
+  const congestedMs = options.congestedMs ?? CONGESTED_MS;
   let limit = options.ceiling;
-  const timer = setInterval(() => {
-    const waitedMs = delay.percentile(99) / 1e6;
-    delay.reset();
+  const stop = sampleLoopDelay(options.intervalMs ?? 100, (waitedMs) => {
     if (waitedMs > congestedMs) {
       limit = Math.max(options.floor, Math.floor(Math.min(limit, options.inFlight()) / 2));
     } else if (limit < options.ceiling) {
       limit = Math.min(options.ceiling, limit + Math.max(1, Math.ceil(limit / 8)));
       options.onRaise?.();
     }
-  }, options.intervalMs ?? 100);
-  timer.unref();
-  return {
-    limit: () => limit,
-    stop() {
-      clearInterval(timer);
-      delay.disable();
-    },
-  };
+  });
+  return { limit: () => limit, stop };
 }

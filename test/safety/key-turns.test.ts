@@ -70,6 +70,34 @@ describe("each key's turns at the door", () => {
     expect(turns.counts()).toEqual({ running: 0, waiting: 0 });
   });
 
+  it('while the event loop has room, turns are not shared: a key keeps `alone` at once beside another key, and shares once it is congested', async () => {
+    let congested = false;
+    const { started, send, finish } = await turnsServer({
+      shared: 1,
+      alone: 3,
+      waiting: 100,
+      congested: () => congested,
+    });
+    const b = send('b-1');
+    await eventually(async () => started.includes('b-1'));
+    // Another key was just served, but the loop has room: three of a's start at once.
+    const first = ['a-1', 'a-2', 'a-3', 'a-4'].map((name) => send(name));
+    await eventually(async () => started.length === 4);
+    await sleep(50);
+    expect(started).toEqual(['b-1', 'a-1', 'a-2', 'a-3']);
+    // Congested now: a's turns are shared, so its fourth waits until all three have finished.
+    congested = true;
+    finish('a-1');
+    finish('a-2');
+    await sleep(50);
+    expect(started).not.toContain('a-4');
+    finish('a-3');
+    await eventually(async () => started.includes('a-4'));
+    finish('a-4');
+    finish('b-1');
+    expect(await Promise.all([b, ...first])).toEqual([200, 200, 200, 200, 200]);
+  });
+
   it('past `waiting` in line a request is refused and never starts; an answer that opens a stream frees its turn', async () => {
     const { started, send, finish } = await turnsServer({ shared: 1, alone: 1, waiting: 2 });
     const stream = send('a-stream');
@@ -117,7 +145,7 @@ describe("each key's turns at the door", () => {
     expect(await Promise.all(all)).toEqual([200, 200, 200]);
   });
 
-  it('in the server: a key flooding while another is served waits in its own line, past it 429 RATE_LIMITED; the other key is answered', async () => {
+  it('in the server, its loop congested: a key flooding while another is served waits in its own line, past it 429 RATE_LIMITED; the other key is answered', async () => {
     const app = await createTestApp({ REQUESTS_AT_ONCE_PER_KEY: '1', OPERATIONS_WAITING_PER_KEY: '3' });
     const url = await app.listen();
     const post = (apiKey: string) =>
@@ -137,6 +165,19 @@ describe("each key's turns at the door", () => {
       const text = await (await app.yoga.fetch('http://localhost/metrics')).text();
       return Number(/^graphql_requests_waiting_turn (\S+)$/m.exec(text)?.[1]);
     };
+    // This process's event loop (the server's) kept congested, as a flood on a busy server
+    // keeps it: turns are shared only then.
+    let congesting = true;
+    const congestion = (async () => {
+      while (congesting) {
+        const pieceEnds = performance.now() + 30;
+        while (performance.now() < pieceEnds) {
+          // busy: every callback waits
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    await sleep(300);
     const flood = Array.from({ length: 20 }, () => post(busy.apiKey));
     const theirs = await post(bystander.apiKey);
     expect(theirs.status).toBe(200);
@@ -151,6 +192,8 @@ describe("each key's turns at the door", () => {
       await sleep(1);
     }
     const answers = await answered;
+    congesting = false;
+    await congestion;
     expect(mostWaiting).toBeGreaterThan(0);
     expect(mostWaiting).toBeLessThanOrEqual(3);
     expect(await waitingNow()).toBe(0);
