@@ -13,6 +13,8 @@ export type LoopPressureOptions = {
   intervalMs?: number;
   /** Called when the limit rises, so waiting attempts may start. */
   onRaise?: () => void;
+  /** Where the readings come from (tests hand their own); by default this process's event loop. */
+  sample?: typeof sampleLoopDelay;
 };
 
 /**
@@ -26,7 +28,8 @@ export type LoopPressureOptions = {
 export function createLoopPressure(options: LoopPressureOptions) {
   const congestedMs = options.congestedMs ?? CONGESTED_MS;
   let limit = options.ceiling;
-  const stop = sampleLoopDelay(options.intervalMs ?? 100, (waitedMs) => {
+  const sample = options.sample ?? sampleLoopDelay;
+  const stop = sample(options.intervalMs ?? 100, (waitedMs) => {
     if (waitedMs > congestedMs) {
       limit = Math.max(options.floor, Math.floor(Math.min(limit, options.inFlight()) / 2));
     } else if (limit < options.ceiling) {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLoopPressure } from '../../src/worker/loop-pressure.js';
-import { eventually, sleep } from '../support/receiver.js';
+import { eventually } from '../support/receiver.js';
 
 /** Keeps this process's event loop busy in 40 ms pieces (each callback waits behind one), for `ms`. */
 async function congest(ms: number) {
@@ -20,28 +20,42 @@ afterEach(() => {
 });
 
 describe("the worker's attempts at once, beside the API", () => {
-  it('halves the attempts in flight while the event loop is congested, never below the floor; grows back once it is not', async () => {
+  it('halves the attempts in flight at each congested reading, never below the floor; grows back an eighth at a time once the loop has room', () => {
+    let reading: (waitedMs: number) => void = () => {};
     let raised = 0;
     const pressure = createLoopPressure({
       ceiling: 256,
       floor: 8,
       inFlight: () => 64,
-      intervalMs: 50,
       onRaise: () => raised++,
+      sample: (_intervalMs, onSample) => {
+        reading = onSample;
+        return () => {};
+      },
     });
-    stops.push(pressure.stop);
-    // An idle loop: the whole ceiling (slow endpoints hold slots without loading the loop).
-    await sleep(200);
-    await eventually(async () => pressure.limit() === 256, 5_000, 20);
-
-    // Congested: half of the 64 in flight at once (not of the ceiling), then halves again, down to the floor.
-    await congest(1_000);
-    expect(pressure.limit()).toBe(8);
+    const after = (...waits: number[]) => {
+      for (const waitedMs of waits) reading(waitedMs);
+      return pressure.limit();
+    };
+    // Room to spare: the whole ceiling.
+    expect(after(2, 19)).toBe(256);
+    // Congested: half of the 64 in flight (not of the ceiling), then half again, down to the floor.
+    expect(after(21)).toBe(32);
+    expect(after(50)).toBe(16);
+    expect(after(50, 50, 50)).toBe(8);
     expect(raised).toBe(0);
+    // Room again: an eighth at a time (at least one), each rise said, up to the ceiling.
+    expect(after(5)).toBe(9);
+    expect(after(5)).toBe(11);
+    expect(raised).toBe(2);
+    expect(after(...Array(60).fill(5))).toBe(256);
+  });
 
-    // Idle again: it grows back an eighth at a time, and says so each time, up to the ceiling.
-    await eventually(async () => pressure.limit() > 8, 2_000, 20);
-    expect(raised).toBeGreaterThan(0);
-    await eventually(async () => pressure.limit() === 256, 10_000, 50);
+  it("reads this process's event loop: a loop kept busy cuts the attempts well below those in flight, and they come back once it is idle", async () => {
+    const pressure = createLoopPressure({ ceiling: 256, floor: 8, inFlight: () => 64, intervalMs: 50 });
+    stops.push(pressure.stop);
+    await congest(1_000);
+    expect(pressure.limit()).toBeLessThanOrEqual(16);
+    await eventually(async () => pressure.limit() === 256, 15_000, 50);
   });
 });
