@@ -33,22 +33,22 @@ describe("the worker's attempts at once, beside the API", () => {
         return () => {};
       },
     });
-    const after = (...waits: number[]) => {
+    const limitAfter = (...waits: number[]) => {
       for (const waitedMs of waits) reading(waitedMs);
       return pressure.limit();
     };
     // Room to spare: the whole ceiling.
-    expect(after(2, 19)).toBe(256);
+    expect(limitAfter(2, 19)).toBe(256);
     // Congested: half of the 64 in flight (not of the ceiling), then half again, down to the floor.
-    expect(after(21)).toBe(32);
-    expect(after(50)).toBe(16);
-    expect(after(50, 50, 50)).toBe(8);
+    expect(limitAfter(21)).toBe(32);
+    expect(limitAfter(50)).toBe(16);
+    expect(limitAfter(50, 50, 50)).toBe(8);
     expect(raised).toBe(0);
     // Room again: an eighth at a time (at least one), each rise said, up to the ceiling.
-    expect(after(5)).toBe(9);
-    expect(after(5)).toBe(11);
+    expect(limitAfter(5)).toBe(9);
+    expect(limitAfter(5)).toBe(11);
     expect(raised).toBe(2);
-    expect(after(...Array(60).fill(5))).toBe(256);
+    expect(limitAfter(...Array(60).fill(5))).toBe(256);
   });
 
   it("reads this process's event loop: a loop kept busy cuts the attempts well below those in flight, and they come back once it is idle", async () => {
