@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 
 export type KeyTurnsOptions = {
-  /** A key's requests answered at once while other keys are served too; 0 turns the door's turns off. */
+  /** A key's requests answered at once while the loop is congested and other keys are served too; 0 turns the door's turns off. */
   shared: number;
-  /** A key's requests answered at once while it is the only key this process serves. */
+  /** A key's requests answered at once otherwise (the loop has room, or the key is alone). */
   alone: number;
   /** Requests of one key that may wait their turn; past that they are refused. */
   waiting: number;
@@ -118,7 +118,7 @@ export function createKeyTurns(
       pump(keyId);
       return true;
     },
-    /** Requests answered and waiting now, over every key (for the metrics). */
+    /** Requests answered and waiting now, over every key. */
     counts() {
       let running = 0;
       let waiting = 0;

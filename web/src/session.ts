@@ -162,14 +162,20 @@ async function wrongKey(response: Response, message?: string): Promise<SignInErr
   return new SignInError(message ?? `The server answered ${response.status}; try again in a moment.`);
 }
 
-/** Ends the session on the server (when there is one there) and forgets it here. */
+/**
+ * Ends the session on the server (when there is one there), then forgets it here: once the
+ * screen says signed out, the cookie no longer works. `keepalive` lets the request finish
+ * should the page close meanwhile.
+ */
 export async function signOut(): Promise<void> {
   const kind = current?.kind;
   const headers = authHeaders();
-  establish(null, null);
   if (kind === 'cookie' || kind === 'portal') {
-    await fetch(ENDPOINT, { method: 'DELETE', headers, credentials: 'same-origin' }).catch(() => undefined);
+    await fetch(ENDPOINT, { method: 'DELETE', headers, credentials: 'same-origin', keepalive: true }).catch(
+      () => undefined,
+    );
   }
+  establish(null, null);
 }
 
 /** The server no longer accepts the credential (revoked key, expired session). */
