@@ -16,7 +16,7 @@ import { serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
-import { useBodyLimit } from './graphql/use-http-guards.js';
+import { useBodyLimit, useExactEndpoint } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
 import { useMetrics } from './graphql/use-metrics.js';
 import { useMultipartSubscriptions } from './graphql/use-multipart-subscriptions.js';
@@ -216,6 +216,8 @@ export function createApp({
       useInputErrors(),
       useOperationLimits({ timeoutMs: config.requestTimeoutMs }),
       useReadinessCheck({ endpoint: '/ready', check: () => isFullyMigrated(sql) }),
+      // Last of those that answer requests: GraphQL is served at /graphql and nowhere else.
+      useExactEndpoint('/graphql'),
       // After the key cache's own dispose (it unsubscribes first).
       { onDispose: () => ownListener?.close() },
       { onDispose: () => loop.stop() },

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
 import type { Metrics } from './lib/metrics.js';
+import { requestPath } from './lib/request-path.js';
 
 /**
  * What a worker-only process (ROLE=worker) serves: /health, /ready and /metrics, so it
@@ -9,7 +10,7 @@ import type { Metrics } from './lib/metrics.js';
  */
 export function opsHandler(sql: Pool, metrics: Metrics) {
   return async (req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = requestPath(req.url);
     try {
       if (path === '/health') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"message":"alive"}');

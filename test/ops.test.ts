@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from './support/operations.js';
@@ -9,6 +10,19 @@ beforeAll(async () => {
   app = await createTestApp();
   url = (await app.listen()).replace(/\/graphql$/, '');
 });
+
+/** What the server answers to `request`, sent as it is on a socket of its own. */
+const rawRequest = (port: number, request: string) =>
+  new Promise<string>((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+      if (text.includes('\r\n\r\n')) socket.destroy();
+    });
+    socket.on('close', () => resolve(text));
+    socket.on('error', () => resolve(text));
+  });
 
 const metricValue = (text: string, line: RegExp) =>
   Number(
@@ -79,6 +93,9 @@ describe('a worker-only process (ROLE=worker)', () => {
       expect((await fetch(`${base}/health`)).status).toBe(200);
       expect((await fetch(`${base}/ready`)).status).toBe(200);
       expect((await fetch(`${base}/graphql`)).status).toBe(404);
+      // A target Node accepts but URL parsing refuses: answered, not a crash.
+      expect(await rawRequest(Number(port), 'GET http://[ HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1.1 404/);
+      expect((await fetch(`${base}/health`)).status).toBe(200);
       const text = await eventually(async () => {
         const body = await (await fetch(`${base}/metrics`)).text();
         return metricValue(body, /^webhook_delivery_attempts_total\{outcome="success"\}/) === 3 ? body : undefined;

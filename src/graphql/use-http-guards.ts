@@ -29,3 +29,20 @@ export function useBodyLimit(maxBytes: number): Plugin {
     },
   };
 }
+
+/**
+ * GraphQL is served at exactly `endpoint`. Yoga would also serve it at any URL ending in
+ * it (`/graphql/`, `/x/graphql`, even `/x?y=/graphql`), which the door in front (it counts
+ * requests to the endpoint, sessions/use-request-rate.ts) would let by uncounted. Last among
+ * the plugins: whatever the others serve (/health, /ready, /metrics, /dashboard) is answered
+ * before this.
+ */
+export function useExactEndpoint(endpoint: string): Plugin {
+  return {
+    onRequest({ url, endResponse }) {
+      if (url.pathname !== endpoint) {
+        endResponse(refuse(404, 'NOT_FOUND', `Nothing is served here: the GraphQL endpoint is ${endpoint}`));
+      }
+    },
+  };
+}

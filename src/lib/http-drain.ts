@@ -8,6 +8,7 @@ import {
 } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import type { Logger } from './logger.js';
+import { requestPath } from './request-path.js';
 
 export type DrainOptions = {
   /** Still accepting connections for this long, while /ready says 503. */
@@ -22,6 +23,16 @@ export type DrainOptions = {
  * on the wire (it has not parsed one yet), which resets a request that did reach us.
  */
 const IDLE_BEFORE_CLOSE_MS = 250;
+
+/**
+ * Requests one connection may have waiting for their answers (HTTP/1.1 pipelining: sent
+ * one after another without waiting). Node parses pipelined requests as fast as they come
+ * while earlier answers are pending (a refusal's pause writes nothing, so nothing pushes
+ * back): a client sending 50,000 in one write would have them all parsed and held. No
+ * browser pipelines, and HTTP clients that can send at most a few; past this the connection
+ * is closed.
+ */
+const MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION = 8;
 
 type Connection = { inFlight: number; idleSince: number };
 
@@ -41,6 +52,10 @@ export function createDrainableServer(options: ServerOptions, handler: RequestLi
     const connection = connections.get(req.socket);
     if (connection) {
       connection.inFlight++;
+      if (connection.inFlight > MAX_REQUESTS_IN_FLIGHT_PER_CONNECTION) {
+        req.socket.destroy();
+        return;
+      }
       res.once('close', () => {
         connection.inFlight--;
         connection.idleSince = Date.now();
@@ -48,7 +63,7 @@ export function createDrainableServer(options: ServerOptions, handler: RequestLi
     }
     if (draining) {
       res.setHeader('connection', 'close');
-      if (new URL(req.url ?? '/', 'http://localhost').pathname === '/ready') {
+      if (requestPath(req.url) === '/ready') {
         res.writeHead(503, { 'content-type': 'application/json' }).end('{"message":"stopping"}');
         return;
       }

@@ -4,6 +4,7 @@ import { hasValidChecksum } from '../auth/api-keys.js';
 import type { ApiKeyCache } from '../auth/key-cache.js';
 import { createKeyTurns, type KeyTurnsOptions } from '../auth/key-turns.js';
 import { createBuckets } from '../auth/use-rate-limit.js';
+import { requestPath } from '../lib/request-path.js';
 import { sessionCredentials } from './caller.js';
 
 export type RequestRateOptions = {
@@ -77,7 +78,7 @@ export function createRequestDoor(
     /** `handler` behind the door: what it refuses never reaches it. */
     guard(handler: RequestListener): RequestListener {
       return (req, res) => {
-        if (pathOf(req.url) !== options.endpoint) return handler(req, res);
+        if (requestPath(req.url) !== options.endpoint) return handler(req, res);
         const { retryAfter, limit, per } = knock(req);
         if (retryAfter > 0) {
           return refuse(
@@ -139,11 +140,6 @@ function refuse(res: ServerResponse, retryAfter: number, message: string) {
 const header = (req: IncomingMessage, name: string): string | null => {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(', ') : (value ?? null);
-};
-
-const pathOf = (url = '/') => {
-  const query = url.indexOf('?');
-  return query === -1 ? url : url.slice(0, query);
 };
 
 function isRefusal(result: unknown): boolean {

@@ -72,6 +72,34 @@ describe('malformed requests', () => {
     expect(res.status).toBe(405);
   });
 
+  it('GraphQL is served at /graphql only: /graphql/, /x/graphql and /x?y=/graphql answer 404 and run nothing (the door in front counts /graphql)', async () => {
+    const base = new URL(url).origin;
+    const count = async () =>
+      (await (await post(JSON.stringify({ query: '{ webhooks { totalCount } }' }))).json()).data.webhooks.totalCount;
+    const before = await count();
+    const body = JSON.stringify({ query: REGISTER, variables: { input: validWebhook() } });
+    for (const path of ['/graphql/', '/x/graphql', '/x?y=/graphql', '/graphql/x/graphql']) {
+      const res = await fetch(`${base}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        body,
+      });
+      expect(res.status, path).toBe(404);
+      expect((await res.json()).errors[0].extensions.code, path).toBe('NOT_FOUND');
+    }
+    expect(await count()).toBe(before);
+    // What other paths serve is answered before: the probes and the metrics.
+    for (const path of ['/health', '/ready', '/metrics'])
+      expect((await fetch(`${base}${path}`)).status, path).toBe(200);
+    // And /graphql with a query string is /graphql.
+    const res = await fetch(`${url}?x=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body,
+    });
+    expect((await res.json()).data.registerWebhook.id).toMatch(/^wh_/);
+  });
+
   it('an unsupported method: 405', async () => {
     // (PUT and DELETE are graphql-sse's single-connection reservations.)
     const res = await fetch(url, { method: 'PATCH', headers: { 'x-api-key': apiKey }, body: '{}' });
