@@ -30,7 +30,8 @@ export function createKeyTurns(
   waitingGauge?: { inc(): void; dec(): void },
   now = () => performance.now(),
 ) {
-  const keys = new Map<string, { running: number; queue: (() => void)[] }>();
+  type Waiting = { start: () => void; res: ServerResponse };
+  const keys = new Map<string, { running: number; queue: Waiting[] }>();
   // The two keys seen last, and when: the latest key other than any given one is one of them.
   let last = { keyId: '', at: Number.NEGATIVE_INFINITY };
   let before = { keyId: '', at: Number.NEGATIVE_INFINITY };
@@ -52,11 +53,35 @@ export function createKeyTurns(
     const key = keys.get(keyId);
     if (!key) return;
     while (key.queue.length > 0 && key.running < turnsOf(keyId)) {
-      key.running++;
+      const next = key.queue.shift() as Waiting;
       waitingGauge?.dec();
-      (key.queue.shift() as () => void)();
+      // A pipelined request whose connection has closed never hears 'close' (its answer was
+      // never given the socket): nothing of it runs.
+      if (next.res.req?.socket?.destroyed) continue;
+      key.running++;
+      next.start();
     }
     if (key.running === 0 && key.queue.length === 0) keys.delete(keyId);
+  };
+
+  // A key's turns grow when the loop is relieved or the other keys leave, while its line
+  // waits for one of its running requests to end: every 100 ms, while any line waits, each
+  // is looked at again.
+  let lookAgain: NodeJS.Timeout | undefined;
+  const watchLines = () => {
+    lookAgain ??= setInterval(() => {
+      let waiting = false;
+      for (const [keyId, key] of keys) {
+        if (key.queue.length === 0) continue;
+        pump(keyId);
+        waiting ||= key.queue.length > 0;
+      }
+      if (!waiting) {
+        clearInterval(lookAgain);
+        lookAgain = undefined;
+      }
+    }, 100);
+    lookAgain.unref();
   };
 
   /** Held from its start until the answer's headers are written or the connection closes. */
@@ -98,14 +123,17 @@ export function createKeyTurns(
       }
       if (key.queue.length >= options.waiting && key.running >= turnsOf(keyId)) return false;
       const line = key.queue;
-      const turn = () => {
-        res.off('close', leave);
-        hold(keyId, res);
-        start();
+      const waiting: Waiting = {
+        start: () => {
+          res.off('close', leave);
+          hold(keyId, res);
+          start();
+        },
+        res,
       };
       // A caller that gives up while it waits leaves the line: nothing of it runs.
       const leave = () => {
-        const at = line.indexOf(turn);
+        const at = line.indexOf(waiting);
         if (at !== -1) {
           line.splice(at, 1);
           waitingGauge?.dec();
@@ -113,9 +141,10 @@ export function createKeyTurns(
         pump(keyId);
       };
       res.once('close', leave);
-      line.push(turn);
+      line.push(waiting);
       waitingGauge?.inc();
       pump(keyId);
+      if (line.length > 0) watchLines();
       return true;
     },
     /** Requests answered and waiting now, over every key. */

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKeyTurns, type KeyTurnsOptions } from '../../src/auth/key-turns.js';
 import { createTestApp } from '../support/app.js';
@@ -32,7 +33,7 @@ async function turnsServer(options: KeyTurnsOptions) {
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const send = (name: string, signal?: AbortSignal) => fetch(`${base}/${name}`, { signal }).then((r) => r.status);
   const finish = (name: string, how: 'json' | 'stream' = 'json') => answer.get(name)?.(how);
-  return { turns, started, send, finish };
+  return { turns, started, send, finish, port: (server.address() as AddressInfo).port };
 }
 
 const servers: http.Server[] = [];
@@ -135,6 +136,42 @@ describe("each key's turns at the door", () => {
     expect(await next).toBe(200);
     expect(started).toEqual(['a-1', 'a-3']);
     await eventually(async () => turns.counts().running === 0 && turns.counts().waiting === 0);
+  });
+
+  it('once the loop is relieved, a line waiting behind a running request moves without waiting for it to end', async () => {
+    let congested = true;
+    const { started, send, finish } = await turnsServer({
+      shared: 1,
+      alone: 3,
+      waiting: 10,
+      congested: () => congested,
+    });
+    const b = send('b-1');
+    await eventually(async () => started.includes('b-1'));
+    const a = ['a-1', 'a-2'].map((name) => send(name));
+    await eventually(async () => started.includes('a-1'));
+    await sleep(150);
+    expect(started).not.toContain('a-2');
+    congested = false;
+    // a-1 still runs: a-2 starts because a key has `alone` turns again.
+    await eventually(async () => started.includes('a-2'), 1_000, 10);
+    for (const name of ['a-1', 'a-2', 'b-1']) finish(name);
+    expect(await Promise.all([b, ...a])).toEqual([200, 200, 200]);
+  });
+
+  it('pipelined requests whose connection closed while they waited never start', async () => {
+    const { started, finish, turns, port } = await turnsServer({ shared: 1, alone: 1, waiting: 10 });
+    const socket = net.connect(port, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.on('connect', () =>
+      socket.write(['a-1', 'a-2', 'a-3', 'a-4'].map((name) => `GET /${name} HTTP/1.1\r\nHost: x\r\n\r\n`).join('')),
+    );
+    await eventually(async () => started.includes('a-1') && turns.counts().waiting === 3);
+    socket.destroy();
+    await sleep(100);
+    finish('a-1');
+    await eventually(async () => turns.counts().running === 0 && turns.counts().waiting === 0);
+    expect(started).toEqual(['a-1']);
   });
 
   it('0 shared turns take no turns at all: every request starts at once', async () => {
