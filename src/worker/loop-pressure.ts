@@ -21,9 +21,10 @@ export type LoopPressureOptions = {
  * How many attempts the worker may have in flight while it shares its event loop with the
  * API (ROLE=all): every attempt is callbacks on the loop every request waits behind, so a
  * fan-out of thousands to fast endpoints would answer for the API's latency. While the
- * loop's delay says callbacks wait, the attempts in flight are halved (down to `floor`); while it does not, it
- * grows back an eighth at a time up to `ceiling`. Slow endpoints hold slots without
- * loading the loop, so they keep the full ceiling: only work that congests the loop is cut.
+ * loop's delay says callbacks wait, whatever makes them, the attempts in flight are halved
+ * (down to `floor`); while it does not, the limit grows back an eighth at a time up to
+ * `ceiling`. Slow endpoints hold slots without loading the loop: while it has room they
+ * keep the full ceiling.
  */
 export function createLoopPressure(options: LoopPressureOptions) {
   const congestedMs = options.congestedMs ?? CONGESTED_MS;
@@ -31,7 +32,10 @@ export function createLoopPressure(options: LoopPressureOptions) {
   const sample = options.sample ?? sampleLoopDelay;
   const stop = sample(options.intervalMs ?? 100, (waitedMs) => {
     if (waitedMs > congestedMs) {
-      limit = Math.max(options.floor, Math.floor(Math.min(limit, options.inFlight()) / 2));
+      // With nothing in flight there is nothing of ours to cut: the limit stays, and attempts
+      // that start while the loop is still congested are halved at the next reading.
+      const inFlight = options.inFlight();
+      if (inFlight > 0) limit = Math.max(options.floor, Math.floor(Math.min(limit, inFlight) / 2));
     } else if (limit < options.ceiling) {
       limit = Math.min(options.ceiling, limit + Math.max(1, Math.ceil(limit / 8)));
       options.onRaise?.();

@@ -70,6 +70,15 @@ export function createScheduler({ slots, prefetched, aheadWaitMs, leaseMs, now =
   return {
     inFlight: inFlight as ReadonlyMap<string, InFlight>,
 
+    /** Attempts sent at least SET_ASIDE_AFTER_MS ago and still waiting on their endpoints. */
+    waitingLong(at: number): number {
+      let waiting = 0;
+      for (const entry of inFlight.values()) {
+        if (entry.sentAt !== undefined && at - entry.sentAt >= SET_ASIDE_AFTER_MS) waiting++;
+      }
+      return waiting;
+    },
+
     /**
      * What the next claim asks for: `limit` rows, the free slots plus room ahead for the
      * webhooks flowing (a second share each, no more in all than the slots), with what is

@@ -71,7 +71,10 @@ export function startDeliveryWorker(options: WorkerOptions) {
     ? createLoopPressure({
         ceiling: total,
         floor: Math.min(total, LOOP_SHARE_FLOOR),
-        inFlight: () => slots.size(),
+        // Attempts waiting long on their endpoints hold slots without loading the loop: only
+        // the others are halved, and counted against the limit (below). Else one tenant's hung
+        // endpoints plus anyone's congestion would stop every tenant's deliveries.
+        inFlight: () => slots.size() - scheduler.waitingLong(Date.now()),
         // What waits ahead starts; more is claimed if the queue has it.
         onRaise: () => {
           dispatch();
@@ -85,7 +88,7 @@ export function startDeliveryWorker(options: WorkerOptions) {
       perWorkspace: options.perWorkspace ?? config.deliveryConcurrencyPerWorkspace,
       perWebhook: options.perWebhook ?? config.deliveryConcurrencyPerWebhook,
     },
-    pressure?.limit,
+    pressure && (() => pressure.limit() + scheduler.waitingLong(Date.now())),
   );
   // ±20% around each scheduled delay, so retries of one outage do not all land at once.
   const policy: RetryPolicy = { schedule: config.retrySchedule, jitter: 0.2 };

@@ -146,3 +146,56 @@ describe('open circuits', () => {
     expect(down.received).toHaveLength(0);
   });
 });
+
+describe('a worker sharing its event loop with the API (ROLE=all), the loop congested', () => {
+  it("another workspace's hung endpoints, which hold slots without loading the loop, do not stop this one's deliveries", async () => {
+    const app = await createTestApp({ DELIVERY_TIMEOUT_MS: '10000' });
+    const noisy = await app.newWorkspace();
+    const quiet = await app.newWorkspace();
+    const blackHoles = await Promise.all(Array.from({ length: 20 }, () => createReceiver(() => ({ hang: true }))));
+    for (const [i, hole] of blackHoles.entries()) {
+      await app.graphql(REGISTER, {
+        apiKey: noisy.apiKey,
+        variables: { input: validWebhook({ url: hole.url, agentId: `hung-${i}` }) },
+      });
+      await app.graphql(PUBLISH, { apiKey: noisy.apiKey, variables: { input: conversationEnded(`hung-${i}`) } });
+    }
+    const healthy = await createReceiver();
+    await app.graphql(REGISTER, {
+      apiKey: quiet.apiKey,
+      variables: { input: validWebhook({ url: healthy.url, agentId: 'ok' }) },
+    });
+    app.startWorker({ concurrency: 64, sharesLoopWithApi: true });
+    // All twenty hang, and have waited over a second.
+    await eventually(async () => blackHoles.every((hole) => hole.received.length === 1), 5_000);
+    await sleep(1_200);
+
+    // This process's loop (the worker's) busy in 40 ms pieces, as a flood on a busy server keeps it.
+    let congesting = true;
+    const congestion = (async () => {
+      while (congesting) {
+        const pieceEnds = performance.now() + 40;
+        while (performance.now() < pieceEnds) {
+          // busy: every callback waits
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    try {
+      await sleep(400);
+      const started = Date.now();
+      for (let i = 0; i < 5; i++)
+        await app.graphql(PUBLISH, { apiKey: quiet.apiKey, variables: { input: conversationEnded('ok') } });
+      await healthy.waitFor(5, 6_000);
+      // Long before the hung attempts time out (10 s): nothing waited for them.
+      expect(Date.now() - started).toBeLessThan(6_000);
+    } finally {
+      congesting = false;
+      await congestion;
+    }
+    const [recorded] = await app.sql`
+      select count(*)::int as n from delivery_attempts a join deliveries d on d.id = a.delivery_id
+      where d.workspace_id = ${noisy.workspaceId}`;
+    expect(recorded?.n ?? 0).toBe(0);
+  }, 30_000);
+});

@@ -20,13 +20,14 @@ afterEach(() => {
 });
 
 describe("the worker's attempts at once, beside the API", () => {
-  it('halves the attempts in flight at each congested reading, never below the floor; grows back an eighth at a time once the loop has room', () => {
+  it('halves the attempts in flight at each congested reading (none in flight: nothing to halve), never below the floor; grows back an eighth at a time once the loop has room', () => {
     let reading: (waitedMs: number) => void = () => {};
     let raised = 0;
+    let inFlight = 64;
     const pressure = createLoopPressure({
       ceiling: 256,
       floor: 8,
-      inFlight: () => 64,
+      inFlight: () => inFlight,
       onRaise: () => raised++,
       sample: (_intervalMs, onSample) => {
         reading = onSample;
@@ -37,10 +38,14 @@ describe("the worker's attempts at once, beside the API", () => {
       for (const waitedMs of waits) reading(waitedMs);
       return pressure.limit();
     };
-    // Room to spare: the whole ceiling.
-    expect(limitAfter(2, 19)).toBe(256);
+    // Room to spare (a reading is the wait past a callback's time): the whole ceiling.
+    expect(limitAfter(2, 9)).toBe(256);
+    // Congested, but with nothing in flight nothing of ours is to blame: the limit stays.
+    inFlight = 0;
+    expect(limitAfter(50, 50)).toBe(256);
+    inFlight = 64;
     // Congested: half of the 64 in flight (not of the ceiling), then half again, down to the floor.
-    expect(limitAfter(21)).toBe(32);
+    expect(limitAfter(11)).toBe(32);
     expect(limitAfter(50)).toBe(16);
     expect(limitAfter(50, 50, 50)).toBe(8);
     expect(raised).toBe(0);
