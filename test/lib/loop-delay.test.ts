@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { sampleLoopDelay } from '../../src/lib/loop-delay.js';
+import { congestLoop } from '../support/congestion.js';
 
 describe("the event loop's delay (lib/loop-delay.ts)", () => {
   it("reads the wait past a callback's time: an idle loop reads about 0, not the monitor's own 10 ms; a loop kept busy reads its wait", async () => {
@@ -8,14 +9,9 @@ describe("the event loop's delay (lib/loop-delay.ts)", () => {
     await new Promise((resolve) => setTimeout(resolve, 550));
     const idle = readings.splice(0);
     // Busy in 50 ms pieces: every callback waits behind one.
-    const busyUntil = Date.now() + 400;
-    while (Date.now() < busyUntil) {
-      const pieceEnds = Date.now() + 50;
-      while (Date.now() < pieceEnds) {
-        // busy
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    const congestion = congestLoop(50);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    await congestion.stop();
     await new Promise((resolve) => setTimeout(resolve, 120));
     stop();
     expect(idle.length).toBeGreaterThanOrEqual(3);

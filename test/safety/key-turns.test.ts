@@ -4,6 +4,7 @@ import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createKeyTurns, type KeyTurnsOptions } from '../../src/auth/key-turns.js';
 import { createTestApp } from '../support/app.js';
+import { congestLoop } from '../support/congestion.js';
 import { eventually, sleep } from '../support/receiver.js';
 
 /**
@@ -200,16 +201,7 @@ describe("each key's turns at the door", () => {
 
     // This process's event loop (the server's) kept congested, as a flood on a busy server
     // keeps it: turns are shared only then.
-    let congesting = true;
-    const congestion = (async () => {
-      while (congesting) {
-        const pieceEnds = performance.now() + 50;
-        while (performance.now() < pieceEnds) {
-          // busy: every callback waits
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
+    const congestion = congestLoop(50);
     await sleep(300);
     expect((await post(bystander.apiKey)).status).toBe(200);
 
@@ -245,8 +237,7 @@ describe("each key's turns at the door", () => {
     slow.end(query.slice(10));
     expect(await slowAnswer).toBe(200);
     const answers = await Promise.all(more);
-    congesting = false;
-    await congestion;
+    await congestion.stop();
 
     const statuses = answers.map((r) => r.status);
     // At least the three that waited are answered; those that found the line full were refused.

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
+import { congestLoop } from '../support/congestion.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
 
@@ -171,16 +172,7 @@ describe('a worker sharing its event loop with the API (ROLE=all), the loop cong
     await sleep(1_200);
 
     // This process's loop (the worker's) busy in 40 ms pieces, as a flood on a busy server keeps it.
-    let congesting = true;
-    const congestion = (async () => {
-      while (congesting) {
-        const pieceEnds = performance.now() + 40;
-        while (performance.now() < pieceEnds) {
-          // busy: every callback waits
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-    })();
+    const congestion = congestLoop();
     try {
       await sleep(400);
       const started = Date.now();
@@ -190,8 +182,7 @@ describe('a worker sharing its event loop with the API (ROLE=all), the loop cong
       // Long before the hung attempts time out (10 s): nothing waited for them.
       expect(Date.now() - started).toBeLessThan(6_000);
     } finally {
-      congesting = false;
-      await congestion;
+      await congestion.stop();
     }
     const [recorded] = await app.sql`
       select count(*)::int as n from delivery_attempts a join deliveries d on d.id = a.delivery_id

@@ -1,17 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLoopPressure } from '../../src/worker/loop-pressure.js';
+import { congestLoop } from '../support/congestion.js';
 import { eventually } from '../support/receiver.js';
 
 /** Keeps this process's event loop busy in 40 ms pieces (each callback waits behind one), for `ms`. */
 async function congest(ms: number) {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    const pieceEnds = performance.now() + 40;
-    while (performance.now() < pieceEnds) {
-      // busy: every timer and callback waits
-    }
-    await new Promise((resolve) => setImmediate(resolve));
-  }
+  const congestion = congestLoop();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  await congestion.stop();
 }
 
 const stops: (() => void)[] = [];
