@@ -147,7 +147,8 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
             const answer = clientResult(result as ExecutionResult) as ExecutionResult;
             const stream = streams.get(streamToken(request.raw) ?? '');
             if (stream) {
-              stream.produced += JSON.stringify(answer).length;
+              // In bytes, as the reader's side counts what it took.
+              stream.produced += Buffer.byteLength(JSON.stringify(answer));
               if (stream.produced - stream.taken > options.maxUnreadBytes) stream.end();
             }
             return answer;
@@ -173,8 +174,33 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
           json(404, { errors: [{ message: 'No such event stream', extensions: { code: 'NOT_FOUND' } }] }),
         );
       }
-      if (request.method === 'GET' && request.headers.get('accept') === 'text/event-stream') {
+      const wantsStream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
+      if (request.method === 'GET' && wantsStream) {
         return endResponse(await connect(handler, request, token, key.keyId));
+      }
+      // graphql-sse would open the stream for any method asking for an event stream: only the
+      // GET above opens one, counted among the key's streams and bounded in what it holds unread.
+      if (wantsStream) {
+        return endResponse(
+          json(405, {
+            errors: [{ message: 'Open an event stream with GET', extensions: { code: 'METHOD_NOT_ALLOWED' } }],
+          }),
+        );
+      }
+      // Operations go into a connected stream: one posted before would run with nobody reading
+      // (and keep running should the connection be refused), outside the stream's bounds.
+      if (pending.has(token)) {
+        return endResponse(
+          json(409, {
+            errors: [
+              {
+                message:
+                  'Connect to the event stream (GET, Accept: text/event-stream) before sending operations into it',
+                extensions: { code: 'STREAM_NOT_CONNECTED' },
+              },
+            ],
+          }),
+        );
       }
       return endResponse(await handle(handler, request));
     },

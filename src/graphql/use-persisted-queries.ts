@@ -27,6 +27,8 @@ export function usePersistedQueries(
     async onParams({ params, request, setParams }) {
       const persisted = params.extensions?.persistedQuery as { version?: unknown; sha256Hash?: unknown } | undefined;
       if (persisted?.version !== 1 || typeof persisted.sha256Hash !== 'string') return;
+      // Not a query's text: Yoga's own check of the parameters (after this) answers 400.
+      if (params.query != null && typeof params.query !== 'string') return;
       const keyId = await keyOf(request);
       const entry = keyId ? `${keyId}:${persisted.sha256Hash}` : null;
       if (params.query == null) {

@@ -49,6 +49,12 @@ describe('transports beside plain JSON', () => {
     const right = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') } };
     expect((await (await post({ query, extensions: right })).json()).data.webhooks.totalCount).toBe(0);
     expect((await (await post({ extensions: right })).json()).data.webhooks.totalCount).toBe(0);
+    // A query that is not text, with a hash: the same 400 as without one, never INTERNAL.
+    for (const notText of [1, true, { a: 1 }, ['x']]) {
+      const res = await post({ query: notText, extensions: wrong });
+      expect(res.status, JSON.stringify(notText)).toBe(400);
+      expect(JSON.stringify(await res.json())).not.toContain('INTERNAL');
+    }
   });
 
   it('persisted queries are kept per API key: an anonymous caller keeps nothing, another key cannot probe them', async () => {
@@ -112,6 +118,47 @@ describe('transports beside plain JSON', () => {
     expect(text).toContain('"totalCount"');
     expect(text).not.toContain('anonymous');
     expect(text).not.toContain('"id":"other"');
+    await reader.cancel();
+  });
+
+  it("graphql-sse's stream opens only with GET, counted among the key's streams, and takes operations only once open", async () => {
+    const { apiKey } = await app.newWorkspace();
+    const token = await (await fetch(url, { method: 'PUT', headers: { 'x-api-key': apiKey } })).text();
+    const headers = { 'x-graphql-event-stream-token': token, 'x-api-key': apiKey };
+    const operation = (operationId: string) =>
+      JSON.stringify({ query: '{ webhooks { totalCount } }', extensions: { operationId } });
+    // Another method asking for the stream would open it past the count and the unread bound.
+    for (const method of ['POST', 'PATCH']) {
+      const res = await fetch(url, {
+        method,
+        headers: { ...headers, accept: 'text/event-stream', 'content-type': 'application/json' },
+        body: operation('sneaky'),
+      });
+      expect(res.status, method).toBe(405);
+      expect((await res.json()).errors[0].extensions.code).toBe('METHOD_NOT_ALLOWED');
+    }
+    // An operation before the stream is open would run with nobody reading.
+    const early = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: operation('early'),
+    });
+    expect(early.status).toBe(409);
+    expect((await early.json()).errors[0].extensions.code).toBe('STREAM_NOT_CONNECTED');
+    // Opened with GET, it takes operations.
+    const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(200);
+    const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
+    const posted = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: operation('mine'),
+    });
+    expect(posted.status).toBe(202);
+    let text = '';
+    while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toContain('"totalCount"');
+    expect(text).not.toContain('early');
     await reader.cancel();
   });
 
