@@ -1,4 +1,14 @@
-import { GraphQLError, getOperationAST } from 'graphql';
+import {
+  BREAK,
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLSchema,
+  getNamedType,
+  getOperationAST,
+  TypeInfo,
+  visit,
+  visitWithTypeInfo,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context, RequestContext } from '../graphql/builder.js';
 import { createLru } from '../lib/lru.js';
@@ -176,8 +186,11 @@ export type ReadRate = ReturnType<typeof createReadRate>;
 export const MESSAGE_MIN_BYTES = 16 * 1024;
 
 /**
- * Queries answer 429 RATE_LIMITED while their key is in debt; each query's response and
- * each subscription message is charged what it carried once it is produced.
+ * Queries answer 429 RATE_LIMITED while their key is in debt, and so do mutations that read
+ * more than what they wrote (a page: `updateWebhook { deliveries { ... } }`); a mutation so
+ * refused does nothing. Each of those responses, and each subscription message, is charged
+ * what it carried once it is produced. A mutation answering only what it wrote
+ * (`publishEvent { id data }`) is neither charged nor held back by the key's reads.
  */
 export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
   if (rate.options.bytesPerSecond <= 0) return {};
@@ -188,14 +201,17 @@ export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
     onExecute({ args, executeFn, setExecuteFn }) {
       const context = args.contextValue;
       const keyId = context.apiKeyId;
-      // Mutations answer what they wrote, bounded by the request's size and their own limits.
-      if (!keyId || getOperationAST(args.document, args.operationName)?.operation !== 'query') return;
+      // Subscriptions are charged per message, below. A mutation answering what it wrote is
+      // bounded by the request that sent it (and by the mutation and publish rates).
+      const operation = getOperationAST(args.document, args.operationName)?.operation;
+      if (!keyId || operation === 'subscription') return;
+      if (operation === 'mutation' && !readsPages(args.schema, args.document)) return;
       const retryAfter = rate.owed(keyId);
       if (retryAfter > 0) {
         const perSecond = `${Math.round(rate.options.bytesPerSecond / 1024 / 1024)} MiB`;
         throw rateLimited(`Rate limit exceeded: at most ${perSecond} of responses per second per API key`, retryAfter);
       }
-      // Charged however execution ends: a query stopped for its size still made what it made.
+      // Charged however execution ends: an operation stopped for its size still made what it made.
       setExecuteFn(async (executeArgs) => {
         try {
           return await executeFn(executeArgs);
@@ -220,4 +236,34 @@ export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
       };
     },
   };
+}
+
+const pageReaders = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Whether a document selects a page (a connection) anywhere: a read beyond the records a
+ * mutation wrote (those, event data included, are bounded by the request that sent them).
+ */
+function readsPages(schema: GraphQLSchema, document: DocumentNode): boolean {
+  let reads = pageReaders.get(document);
+  if (reads === undefined) {
+    reads = false;
+    const types = new TypeInfo(schema);
+    visit(
+      document,
+      visitWithTypeInfo(types, {
+        Field() {
+          const field = types.getFieldDef();
+          if (!field) return;
+          const type = getNamedType(field.type).name;
+          if (type.endsWith('Connection')) {
+            reads = true;
+            return BREAK;
+          }
+        },
+      }),
+    );
+    pageReaders.set(document, reads);
+  }
+  return reads;
 }

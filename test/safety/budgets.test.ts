@@ -86,6 +86,43 @@ describe('response bytes are counted per copy, not per row read', () => {
   });
 });
 
+describe("mutations and the key's read rate", () => {
+  it('a mutation that reads pages is charged and, while the key is in debt, refused before it writes; one answering what it wrote is not held back', async () => {
+    const small = await createTestApp({
+      MAX_RESPONSE_BYTES: String(1024 * 1024),
+      READ_RATE_LIMIT_BYTES_PER_SECOND: String(1024),
+    });
+    const { apiKey } = await small.newWorkspace();
+    const registered = await small.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId: 'm' }) } });
+    const id = registered.data?.registerWebhook.id;
+    for (let i = 0; i < 4; i++) {
+      const published = await small.graphql(PUBLISH, {
+        apiKey,
+        variables: { input: conversationEnded('m', { blob: 'b'.repeat(200 * 1024) }) },
+      });
+      expect(published.errors).toBeUndefined();
+    }
+    // An update that answers with its deliveries' event data: 800 KB of reads, charged to the
+    // key. Twice: past the 1 MiB burst.
+    const reading = `mutation($id: ID!, $input: UpdateWebhookInput!) {
+      updateWebhook(id: $id, input: $input) { id name deliveries { edges { node { event { data } } } } } }`;
+    for (let i = 0; i < 2; i++) {
+      const first = await small.graphql(reading, { apiKey, variables: { id, input: { name: 'first' } } });
+      expect(first.errors).toBeUndefined();
+    }
+    // In debt now (1 KiB/s after a 1 MiB burst): a query waits, and so does the same update, which writes nothing.
+    expect((await small.graphql('{ webhooks { totalCount } }', { apiKey })).status).toBe(429);
+    const again = await small.graphql(reading, { apiKey, variables: { id, input: { name: 'second' } } });
+    expect(again.status).toBe(429);
+    expect(again.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    const [row] = await small.sql`select name from webhooks where id = ${id}`;
+    expect(row?.name).toBe('first');
+    // Publishing and answering the new id only: not held back by the key's reads.
+    const published = await small.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('m') } });
+    expect(published.errors).toBeUndefined();
+  });
+});
+
 describe('live feeds are bounded and charged', () => {
   const FEED = 'subscription { deliveryUpdates { id status event { id data } } }';
 
