@@ -6,6 +6,7 @@ import { createKeyTurns, type KeyTurnsOptions } from '../auth/key-turns.js';
 import { createBuckets } from '../auth/use-rate-limit.js';
 import { requestPath } from '../lib/request-path.js';
 import { sessionCredentials } from './caller.js';
+import { isTokenShaped, SESSION_TOKEN_PREFIX } from './store.js';
 
 export type RequestRateOptions = {
   /** Requests per second to the GraphQL endpoint per live API key, and its burst; 0 turns it off. */
@@ -13,7 +14,7 @@ export type RequestRateOptions = {
   /**
    * Requests per second per client address from callers no key vouches for: no key, or a
    * key that is malformed, known not to be live, or not yet looked up and without a valid
-   * checksum. 0 turns it off.
+   * checksum, or session credentials that are not a session token's shape. 0 turns it off.
    */
   perAddress: { perSecond: number; burst: number };
   /** Each live key's requests answered at once, and waiting their turn (auth/key-turns.ts). */
@@ -62,8 +63,11 @@ export function createRequestDoor(
         return { retryAfter: byKey.knock(known.keyId), limit: options.perKey.perSecond, per: 'per API key' };
       }
       if (known === undefined && hasValidChecksum(apiKey)) return { retryAfter: 0 };
-    } else if (sessionCredentials({ headers: { get: (name) => header(req, name) } })) {
-      return { retryAfter: 0 };
+    } else {
+      // A session's token is looked up in its own bounded lane (sessions/session-cache.ts);
+      // anything else in its place is counted with the anonymous.
+      const session = sessionCredentials({ headers: { get: (name) => header(req, name) } });
+      if (session && isTokenShaped(session.token, SESSION_TOKEN_PREFIX)) return { retryAfter: 0 };
     }
     const address = req.socket.remoteAddress;
     if (options.perAddress.perSecond <= 0 || !address) return { retryAfter: 0 };

@@ -17,7 +17,7 @@ async function listening(env: Record<string, string>) {
       headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
       body,
     });
-  return { app, post };
+  return { app, post, url };
 }
 
 /**
@@ -82,7 +82,7 @@ describe('requests counted at the door', () => {
   });
 
   it('callers without a live key are counted per address (ADDRESS_RATE_LIMIT): anonymous, made-up and dead keys alike; a fresh real key is not', async () => {
-    const { app, post } = await listening({ ADDRESS_RATE_LIMIT_PER_SECOND: '0.1', ADDRESS_RATE_LIMIT_BURST: '3' });
+    const { app, post, url } = await listening({ ADDRESS_RATE_LIMIT_PER_SECOND: '0.1', ADDRESS_RATE_LIMIT_BURST: '3' });
     const live = await app.newWorkspace();
     const introspection = JSON.stringify({ query: '{ __typename }' });
     expect((await post(undefined, introspection)).status).toBe(200);
@@ -93,6 +93,16 @@ describe('requests counted at the door', () => {
     expect(refused.status).toBe(429);
     expect((await refused.json()).errors[0].message).toMatch(/per client address without a valid API key/);
     expect((await post(`chk_${randomBase62(40)}`)).status).toBe(429);
+    // Session credentials that are no session token's shape are anonymous too.
+    const junk: Record<string, string>[] = [{ authorization: 'Bearer x' }, { cookie: 'convo_hooks_session=x' }];
+    for (const headers of junk) {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: introspection,
+      });
+      expect(res.status, JSON.stringify(headers)).toBe(429);
+    }
     // Keys with a valid checksum pass to their lookup (its own bounded lane), and live keys to their own count.
     const fresh = (await createApiKey(app.sql, live.workspaceId)).apiKey;
     expect((await post(fresh)).status).toBe(200);
