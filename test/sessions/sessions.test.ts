@@ -56,6 +56,21 @@ describe('a key signs in to the dashboard', () => {
     expect(who.data?.workspace.id).toBe(workspaceId);
   });
 
+  it('sign-ins run a few at a time: a flood of them is answered 503 with Retry-After past the line, never 500, and each 200 is one session', async () => {
+    // Its own app: room for 120 sessions in one workspace.
+    const roomy = await createTestApp({ DASHBOARD_SESSIONS_PER_WORKSPACE: '1000' });
+    const { apiKey, workspaceId } = await roomy.newWorkspace();
+    const answers = await Promise.all(Array.from({ length: 120 }, () => postSession(roomy, { apiKey })));
+    const statuses = answers.map((a) => a.status);
+    expect([...new Set(statuses)].sort()).toEqual([200, 503]);
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+    const busy = answers.find((a) => a.status === 503);
+    expect(busy?.headers.get('retry-after')).toBe('1');
+    const [row] = await roomy.sql<{ n: number }[]>`
+      select count(*)::int as n from dashboard_sessions where workspace_id = ${workspaceId}`;
+    expect(row?.n).toBe(statuses.filter((s) => s === 200).length);
+  });
+
   it('is Secure behind https (X-Forwarded-Proto)', async () => {
     const { apiKey } = await app.newWorkspace();
     const { headers } = await postSession(app, { apiKey }, { 'x-forwarded-proto': 'https' });
