@@ -12,7 +12,7 @@ import { createListener, type Listener } from './db/listener.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
 import type { RequestContext } from './graphql/builder.js';
-import { serviceUnavailable } from './graphql/errors.js';
+import { databaseUnavailable, serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
@@ -248,21 +248,6 @@ const asValidationError = {
 /** Large enough for a 256 KiB publishEvent payload even when every character is escaped. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
 
-// Errors from postgres.js when the database cannot be reached, and PostgreSQL's own
-// "shutting down" / "starting up" codes: the request may succeed if retried shortly.
-const DATABASE_UNAVAILABLE = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  '57P01',
-  '57P02',
-  '57P03',
-]);
-
 // PostgreSQL's query_canceled: the statement ran past statement_timeout (REQUEST_TIMEOUT_MS).
 const STATEMENT_TIMEOUT = '57014';
 
@@ -270,7 +255,7 @@ function maskUnexpected(config: Config) {
   return (error: unknown, message: string, isDev?: boolean): Error => {
     const cause = error instanceof GraphQLError ? error.originalError : error;
     const code = (cause as { code?: unknown } | undefined)?.code;
-    if (typeof code === 'string' && DATABASE_UNAVAILABLE.has(code)) return serviceUnavailable();
+    if (databaseUnavailable(cause)) return serviceUnavailable();
     if (code === STATEMENT_TIMEOUT) return requestTimeout(config.requestTimeoutMs);
     return maskError(error, message, isDev);
   };

@@ -44,6 +44,27 @@ export function fellBehind(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'SUBSCRIPTION_FELL_BEHIND' } });
 }
 
+// Errors from postgres.js when the database cannot be reached, and PostgreSQL's own
+// "shutting down" / "starting up" codes: the request may succeed if retried shortly.
+const DATABASE_UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/** Whether `error` says the database cannot be reached now: the request may succeed if retried shortly. */
+export function databaseUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && DATABASE_UNAVAILABLE.has(code);
+}
+
 export function serviceUnavailable(): GraphQLError {
   return new GraphQLError('The service is temporarily unavailable; try again shortly', {
     extensions: { code: 'SERVICE_UNAVAILABLE', http: { status: 503, headers: { 'Retry-After': '5' } } },

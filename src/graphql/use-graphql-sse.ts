@@ -207,7 +207,16 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
   };
 
   async function handle(handler: (request: Request) => Promise<Response>, request: Request): Promise<Response> {
-    return handler(request).catch((error: unknown) => json(500, { errors: [refused(error).errors?.[0]] }));
+    return handler(request).catch((error: unknown) => {
+      const answer = refused(error).errors?.[0];
+      // The status the error carries (the database away: 503 with Retry-After), as Yoga
+      // answers it on every other path; anything else is ours: 500.
+      const { http: given, ...extensions } = answer?.extensions ?? {};
+      const http = given as { status?: number; headers?: Record<string, string> } | undefined;
+      const response = json(http?.status ?? 500, { errors: [{ message: answer?.message, extensions }] });
+      for (const [name, value] of Object.entries(http?.headers ?? {})) response.headers.set(name, value);
+      return response;
+    });
   }
 
   /**

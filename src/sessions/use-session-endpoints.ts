@@ -4,6 +4,7 @@ import type { ApiKeyCache } from '../auth/key-cache.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import { CAPABILITIES } from '../graphql/access.js';
+import { databaseUnavailable } from '../graphql/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createLookupLane, LookupsBusy } from '../lib/lookup-lane.js';
 import { csrfHolds, csrfTokenFor, SESSION_COOKIE, sessionAccess, sessionCredentials } from './caller.js';
@@ -172,6 +173,11 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
         if (error instanceof LookupsBusy) {
           return endResponse(
             json(503, { error: 'Too many sign-ins at once; try again shortly' }, { 'retry-after': '1' }),
+          );
+        }
+        if (databaseUnavailable(error)) {
+          return endResponse(
+            json(503, { error: 'The service is temporarily unavailable; try again shortly' }, { 'retry-after': '5' }),
           );
         }
         options.log?.error({ err: error }, 'dashboard session request failed');

@@ -29,6 +29,8 @@ describe('when the database is unreachable', () => {
     const yoga = createApp({ sql, config, secretKey, log: createLogger('silent') });
     const workspace = await createWorkspace(db.sql, 'Outage');
     const { apiKey } = await createApiKey(db.sql, workspace.id);
+    // Never used before the outage: its first lookup finds the database away.
+    const unused = (await createApiKey(db.sql, workspace.id)).apiKey;
 
     const register = async () => {
       const response = await yoga.fetch('http://localhost/graphql', {
@@ -50,6 +52,17 @@ describe('when the database is unreachable', () => {
     expect(during.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres|stack|select|insert/i);
     const ready = await yoga.fetch('http://localhost/ready');
     expect(ready.status).toBe(503);
+    // The dashboard's sign-in and graphql-sse's reservation say the same: ours, and to retry.
+    const signIn = await yoga.fetch('http://localhost/dashboard/session', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiKey }),
+    });
+    expect(signIn.status).toBe(503);
+    expect(signIn.headers.get('retry-after')).toBe('5');
+    const reserve = await yoga.fetch('http://localhost/graphql', { method: 'PUT', headers: { 'x-api-key': unused } });
+    expect(reserve.status).toBe(503);
+    expect((await reserve.json()).errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
 
     await proxy.up();
     const after = await register();

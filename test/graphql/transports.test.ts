@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createYoga } from 'graphql-yoga';
 import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createApiKeyCache } from '../../src/auth/key-cache.js';
+import { serviceUnavailable } from '../../src/graphql/errors.js';
 import { useGraphQLSSESingleConnection } from '../../src/graphql/use-graphql-sse.js';
 import { createBoundedStore } from '../../src/graphql/use-persisted-queries.js';
 import { schema } from '../../src/schema.js';
@@ -275,5 +276,30 @@ describe('graphql-sse reservations that nobody connects to', () => {
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toBe('1');
     expect((await response.json()).errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+  });
+
+  it('are refused with 503 and Retry-After, not 500, while the database is away', async () => {
+    const yoga = createYoga({
+      schema,
+      plugins: [
+        useGraphQLSSESingleConnection({
+          endpoint: '/graphql',
+          authenticate: async () => {
+            throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+          },
+          pendingPerKey: 1,
+          reservationTtlMs: 300,
+          // What the app's masking makes of a database that cannot be reached.
+          maskError: () => serviceUnavailable(),
+          openStream: async () => ({ signal: new AbortController().signal, close: () => {} }),
+          maxUnreadBytes: 1024 * 1024,
+        }),
+      ],
+    });
+    const response = await yoga.fetch('http://localhost/graphql', { method: 'PUT', headers: { 'x-api-key': apiKey } });
+    expect(response.status).toBe(503);
+    expect(response.headers.get('retry-after')).toBe('5');
+    const body = await response.json();
+    expect(body.errors[0].extensions).toEqual({ code: 'SERVICE_UNAVAILABLE' });
   });
 });
