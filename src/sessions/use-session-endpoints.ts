@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { z } from 'zod';
 import type { ApiKeyCache } from '../auth/key-cache.js';
+import { createBuckets } from '../auth/use-rate-limit.js';
 import type { Config } from '../config.js';
 import type { Pool } from '../db/sql.js';
 import { CAPABILITIES } from '../graphql/access.js';
@@ -26,6 +27,10 @@ const signIn = z.union([
   z.object({ apiKey: z.string().min(1).max(200) }).strict(),
   z.object({ portalToken: z.string().min(1).max(200) }).strict(),
 ]);
+
+/** A key's sign-ins: a person signs in from a few browsers a day; a loop is refused. */
+const SIGN_INS_PER_MINUTE = 6;
+const SIGN_INS_BURST = 20;
 
 export type SessionEndpointsOptions = {
   sql: Pool;
@@ -54,6 +59,9 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
   // an insert), and 600 at once held another tenant's query for 1.7 s.
   const redemptions = createLookupLane(4, 64);
   const signIns = createLookupLane(2, 32);
+  // And each key's sign-ins are paced: each sign-out is a notice every instance acts on (it
+  // forgets what it remembered), so a loop of them would keep every cache cold.
+  const signInsPerKey = createBuckets(SIGN_INS_PER_MINUTE / 60, SIGN_INS_BURST, () => performance.now());
 
   const describe = (session: SessionRecord) => {
     const access = sessionAccess(session);
@@ -96,6 +104,14 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
 
     const key = await keys.authenticate(parsed.data.apiKey.trim());
     if (!key) return json(401, { error: 'Invalid or revoked API key' });
+    const retryAfter = signInsPerKey.take(key.keyId, 1);
+    if (retryAfter > 0) {
+      return json(
+        429,
+        { error: `At most ${SIGN_INS_PER_MINUTE} sign-ins a minute with one API key`, code: 'RATE_LIMITED' },
+        { 'retry-after': String(retryAfter) },
+      );
+    }
     const created = await signIns(() =>
       createSession(
         sql,
