@@ -1,4 +1,4 @@
-import { GraphQLError } from 'graphql';
+import { type DocumentNode, GraphQLError, Kind, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 
 export type ReadLimits = {
   /** Rows one request may read: its cost limit, which the cost counts in rows. */
@@ -35,10 +35,22 @@ export function createReadBudget(limits: ReadLimits) {
     stopWith(abort: (reason: GraphQLError) => void) {
       stop = abort;
     },
+    /**
+     * Refuses an operation selecting more counts than it may, before anything runs (each
+     * alias of a page would read its page first, and only then meet its count).
+     */
+    checkSelectedCounts(document: DocumentNode, operation: OperationDefinitionNode) {
+      if (countsSelected(document, operation, limits.counts) > limits.counts) throw tooManyCounts(limits.counts);
+    },
     /** Takes one count (exact or bounded) before it runs; throws past the request's share. */
     count() {
+      if (refusal) throw refusal;
       counts += 1;
-      if (counts > limits.counts) throw tooManyCounts(limits.counts);
+      if (counts > limits.counts) {
+        refusal = tooManyCounts(limits.counts);
+        stop?.(refusal);
+        throw refusal;
+      }
     },
     /** Counts a read; throws once the request has read more than it may. */
     spend(rowCount: number, byteCount = 0) {
@@ -63,8 +75,50 @@ export type ReadBudget = ReturnType<typeof createReadBudget>;
 function tooManyCounts(max: number): GraphQLError {
   return new GraphQLError(
     `This operation asks for more than ${max} counts (totalCount or boundedCount): each counts the rows it matches, so ask for at most ${max} per request`,
-    { extensions: { code: 'OPERATION_TOO_COMPLEX', http: { status: 400 } } },
+    // Located at the root, as responseTooLarge: rethrown as it is by every field that meets it.
+    { path: [], extensions: { code: 'OPERATION_TOO_COMPLEX', http: { status: 400 } } },
   );
+}
+
+const COUNT_FIELDS = new Set(['totalCount', 'boundedCount']);
+
+/**
+ * The counts (`totalCount`, `boundedCount`) a document selects, every alias and every use
+ * of a fragment counted, as they would run (the same field under many parents of one page
+ * is one statement, so one count); stops once past `max`. Each fragment is counted once
+ * and its count reused, so fragments spreading each other many times over cost no more.
+ */
+export function countsSelected(document: DocumentNode, operation: OperationDefinitionNode, max: number): number {
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition.selectionSet);
+  }
+  const ofFragment = new Map<string, number>();
+  const countIn = (set: SelectionSetNode): number => {
+    let total = 0;
+    for (const selection of set.selections) {
+      if (total > max) break;
+      if (selection.kind === Kind.FIELD) {
+        if (COUNT_FIELDS.has(selection.name.value)) total += 1;
+        if (selection.selectionSet) total += countIn(selection.selectionSet);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        total += countIn(selection.selectionSet);
+      } else {
+        const name = selection.name.value;
+        let counted = ofFragment.get(name);
+        if (counted === undefined) {
+          // Cycles never get here (validation refuses them); 0 meanwhile, should one.
+          ofFragment.set(name, 0);
+          const fragment = fragments.get(name);
+          counted = fragment ? countIn(fragment) : 0;
+          ofFragment.set(name, counted);
+        }
+        total += counted;
+      }
+    }
+    return total;
+  };
+  return countIn(operation.selectionSet);
 }
 
 function responseTooLarge(limits: ReadLimits): GraphQLError {

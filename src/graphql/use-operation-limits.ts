@@ -1,4 +1,4 @@
-import { GraphQLError, getOperationAST } from 'graphql';
+import { type DocumentNode, GraphQLError, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context } from './builder.js';
 
@@ -13,7 +13,8 @@ export function requestTimeout(timeoutMs: number): GraphQLError {
 }
 
 /**
- * The limits that show during execution. A query runs under a deadline: when it passes,
+ * The limits that show during execution. An operation selecting more counts than one may
+ * (aliases and fragments counted) is refused before it starts. A query runs under a deadline: when it passes,
  * execution stops resolving and the client gets REQUEST_TIMEOUT (its statements are cut
  * off by the same statement_timeout in the database). Mutations are left to finish, so a
  * write is never reported as stopped after it committed. An operation refused for its
@@ -21,9 +22,18 @@ export function requestTimeout(timeoutMs: number): GraphQLError {
  * error and HTTP 400, not with a partial result.
  */
 export function useOperationLimits(options: { timeoutMs: number }): Plugin {
+  // Counts selected past the limit refuse the operation before anything runs.
+  const checkCounts = (args: { document: DocumentNode; operationName?: string | null; contextValue: unknown }) => {
+    const operation = getOperationAST(args.document, args.operationName);
+    if (operation) (args.contextValue as Partial<Context>).budget?.checkSelectedCounts(args.document, operation);
+    return operation;
+  };
   return {
+    onSubscribe({ args }) {
+      checkCounts(args);
+    },
     onExecute({ args, executeFn, setExecuteFn }) {
-      if (getOperationAST(args.document, args.operationName)?.operation === 'query') {
+      if (checkCounts(args)?.operation === 'query') {
         setExecuteFn(async (executeArgs) => {
           const deadline = new AbortController();
           const timer = setTimeout(() => deadline.abort(requestTimeout(options.timeoutMs)), options.timeoutMs);

@@ -1,4 +1,6 @@
+import type { GraphQLError } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createReadBudget } from '../../src/graphql/read-budget.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { subscribe } from '../support/sse.js';
@@ -371,15 +373,59 @@ describe('the publish limit counts what an event fans out to', () => {
 });
 
 describe('exact counts are few per request', () => {
-  it('20 aliased totalCount are refused before they count; 3 are answered', async () => {
+  it('20 aliased totalCount are refused before anything is read (not page by page, error by error); 3 are answered', async () => {
     const { apiKey } = await app.newWorkspace();
-    const twenty = await app.graphql(`{ ${aliases(20, 'deliveries(first: 1) { totalCount }')} }`, { apiKey });
-    expect(twenty.status).toBe(400);
-    expect(twenty.errors?.[0]?.extensions?.code).toBe('OPERATION_TOO_COMPLEX');
-    expect(twenty.errors?.[0]?.message).toContain('at most 3');
+    // The deliveries table locked: an operation that read a page would wait here. Every
+    // alias used to read its page first and then meet its count: 20 reads and 17 errors a
+    // request, which held a server's CPU at 98 % from one client sending them one at a time.
+    const refused = await app.sql.begin(async (tx) => {
+      await tx`lock table deliveries in access exclusive mode`;
+      return app.graphql(`{ ${aliases(20, 'deliveries(first: 1) { totalCount }')} }`, { apiKey });
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.errors).toHaveLength(1);
+    expect(refused.errors?.[0]?.extensions?.code).toBe('OPERATION_TOO_COMPLEX');
+    expect(refused.errors?.[0]?.message).toContain('at most 3');
+    // Fragments count every time they are spread (here 2^3 times), and a fragment spread
+    // many times over is walked once.
+    const spread = Array.from(
+      { length: 3 },
+      (_, i) => `fragment F${i} on Query { __typename ...F${i + 1} ...F${i + 1} }`,
+    );
+    const nested = await app.graphql(
+      `{ ...F0 } ${spread.join(' ')} fragment F3 on Query { deliveries(first: 1) { totalCount } }`,
+      { apiKey },
+    );
+    expect(nested.errors?.[0]?.message, JSON.stringify(nested.errors)).toContain('at most 3');
+    const twice = await app.graphql(
+      `{ a: deliveries(first: 1) { ...C } b: deliveries(first: 1) { ...C } } fragment C on DeliveryConnection { totalCount boundedCount { count } }`,
+      { apiKey },
+    );
+    expect(twice.errors?.[0]?.extensions?.code).toBe('OPERATION_TOO_COMPLEX');
     const three = await app.graphql(`{ ${aliases(3, 'deliveries(first: 1) { totalCount }')} }`, { apiKey });
     expect(three.errors).toBeUndefined();
     expect(three.data?.a2.totalCount).toBe(0);
+  });
+});
+
+describe('counts past the limit at run time (one per parent, where the document shows one)', () => {
+  it('stop the operation with one refusal, thrown again by every count after it', () => {
+    const budget = createReadBudget({ rows: 100, bytes: 1_000_000, counts: 3 });
+    const stopped: unknown[] = [];
+    budget.stopWith((reason) => stopped.push(reason));
+    for (let i = 0; i < 3; i++) budget.count();
+    const refusals = Array.from({ length: 5 }, () => {
+      try {
+        budget.count();
+        return undefined;
+      } catch (error) {
+        return error;
+      }
+    });
+    expect(new Set(refusals).size).toBe(1);
+    expect(stopped).toEqual([refusals[0]]);
+    expect((refusals[0] as GraphQLError).extensions.code).toBe('OPERATION_TOO_COMPLEX');
+    expect(() => budget.spend(1)).toThrow(refusals[0] as GraphQLError);
   });
 });
 
