@@ -5,7 +5,7 @@ import { createWorkspace } from '../../src/workspaces/store.js';
 import { cleanup } from '../support/cleanup.js';
 import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { runCommand, signalGroup, startProcess } from '../support/processes.js';
-import { createReceiver, eventually, sleep } from '../support/receiver.js';
+import { eventually, sleep } from '../support/receiver.js';
 import { drillSetup, metric, report } from './support.js';
 
 const ATTACK_SECONDS = Number(process.env.HOSTILE_SECONDS ?? 20);
@@ -51,7 +51,20 @@ async function peakRss(pid: number): Promise<number> {
 describe('drill: hostile client', () => {
   it(`${ATTACK_SECONDS} s of crash-shaped requests from one tenant while another works: refused or bounded, memory ≤ 300 MB, the other tenant served`, async () => {
     const drill = await drillSetup();
-    const receiver = await createReceiver();
+    // The receivers, like the attacker, are other machines in production: a process of their
+    // own at the lowest priority, whose CPU does not count against the server.
+    const receiverProcess = startProcess(
+      'nice',
+      ['-n', '19', process.execPath, '--import', 'tsx', 'test/faults/drill-receiver.ts'],
+      {},
+      /^listening (\d+)$/m,
+    );
+    cleanup(() => signalGroup(receiverProcess.child, 'SIGKILL'));
+    const receiverBase = `http://127.0.0.1:${(await receiverProcess.started)[1]}`;
+    const receiver = {
+      url: `${receiverBase}/hooks`,
+      count: async () => Number(await (await fetch(`${receiverBase}/count`)).text()),
+    };
     // Started as the README says to run it in production: with a heap sized to its memory.
     // (Without a cap V8 lets garbage from big reads pile up well past the live heap.)
     const profileDir = process.env.HOSTILE_CPU_PROF;
@@ -66,6 +79,13 @@ describe('drill: hostile client', () => {
         PUBLISH_RATE_LIMIT_PER_SECOND: '1000',
         ...(process.env.HOSTILE_TRACE ? { LOG_LEVEL: 'info' } : {}),
         ...(split ? { ROLE: 'api' } : {}),
+        // HOSTILE_SERVER_ENV=NAME=value,…: settings of the server under attack, to try one.
+        ...Object.fromEntries(
+          (process.env.HOSTILE_SERVER_ENV ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map((kv) => kv.split('=')),
+        ),
       },
       profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
     );
@@ -129,21 +149,21 @@ describe('drill: hostile client', () => {
     };
 
     // The 400 deliveries of 256 KiB go out first: the attack is measured on its own.
-    await eventually(async () => receiver.received.length >= 400, 60_000, 200);
+    await eventually(async () => (await receiver.count()) >= 400, 60_000, 200);
     const before = await victimLoad(5_000);
     const rssBefore = await peakRss(server.child.pid as number);
 
     // ---- the attack ----
     // The attacker runs in a process of its own at the lowest priority (hostile-attacker.ts):
     // in production it is on other machines, so its own CPU must not count against the
-    // server, PostgreSQL and the victim, which all run at normal priority.
+    // server, PostgreSQL and the victim, which all run at normal priority (low-priority.ts).
     const attack = startProcess(
       'nice',
       ['-n', '19', process.execPath, '--import', 'tsx', 'test/faults/hostile-attacker.ts'],
       {
         BASE: base,
         ATTACKER_KEY: attacker,
-        BIG_EVENT: bigEvents[0] as string,
+        BIG_EVENTS: bigEvents.join(','),
         PADDED_WEBHOOK: paddedId,
         VICTIM_WORKSPACE: victimWorkspace.id,
         DATABASE_URL: drill.app.db.url,
