@@ -3,6 +3,7 @@ import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { GraphQLError, type ValidationContext } from 'graphql';
 import { createYoga, maskError } from 'graphql-yoga';
+import { createCrowding } from './auth/crowding.js';
 import { type ApiKeyCache, createApiKeyCache } from './auth/key-cache.js';
 import { useKeyConcurrency } from './auth/use-key-concurrency.js';
 import { createMutationRate, createReadRate, useReadRateLimit } from './auth/use-rate-limit.js';
@@ -11,6 +12,7 @@ import { useDashboard } from './dashboard/serve.js';
 import { createListener, type Listener } from './db/listener.js';
 import { isFullyMigrated } from './db/migrate.js';
 import type { Pool } from './db/sql.js';
+import { MAX_EVENTS_PER_BATCH } from './events/schema.js';
 import type { RequestContext } from './graphql/builder.js';
 import { databaseUnavailable, serviceUnavailable } from './graphql/errors.js';
 import { createReadBudget } from './graphql/read-budget.js';
@@ -79,20 +81,27 @@ export function createApp({
   const resolveCaller = createCallerResolver(apiKeys, sessions, secretKey);
   const deliveryFeed = createDeliveryFeed(sql, { listener: listening, log });
   const liveStreams = createLiveStreams(sql, { perKey: config.subscriptionsPerKey, listener: listening });
-  const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit, config.fanOutRateLimit);
-  const readRate = createReadRate({
-    bytesPerSecond: config.readRateLimitBytesPerSecond,
-    burstBytes: config.maxResponseBytes,
+  // Crowded: the event loop congested while other keys are served too. Then each key's
+  // turns at the door are shared (auth/key-turns.ts) and its heavy rates (bytes read,
+  // events published, deliveries fanned out) shrink to a share (auth/use-rate-limit.ts).
+  const loop = watchLoopCongestion();
+  const crowding = createCrowding(loop.congested);
+  const mutationRate = createMutationRate(config.rateLimit, config.publishRateLimit, config.fanOutRateLimit, {
+    when: crowding.crowded,
+    atLeast: MAX_EVENTS_PER_BATCH,
   });
+  const readRate = createReadRate(
+    { bytesPerSecond: config.readRateLimitBytesPerSecond, burstBytes: config.maxResponseBytes },
+    { when: crowding.crowded },
+  );
   // Counted at the door, before a Request is even built: a client resending refusals in a
   // loop, or a flood of made-up keys, gets a cheap 429 rather than a trip through GraphQL.
-  // Turns at the door are shared only while the event loop is congested (auth/key-turns.ts).
-  const loop = watchLoopCongestion();
   const door = createRequestDoor(
     {
       perKey: config.requestRateLimit,
       perAddress: config.addressRateLimit,
-      turns: { ...config.requestTurns, congested: loop.congested },
+      turns: config.requestTurns,
+      crowding,
       endpoint: '/graphql',
     },
     apiKeys,

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Crowding } from './crowding.js';
 
 export type KeyTurnsOptions = {
   /** A key's requests answered at once while the loop is congested and other keys are served too; 0 turns the door's turns off. */
@@ -7,12 +8,9 @@ export type KeyTurnsOptions = {
   alone: number;
   /** Requests of one key that may wait their turn; past that they are refused. */
   waiting: number;
-  /** Whether the event loop is congested now (lib/loop-delay.ts); turns are shared only while it is. Default: always. */
-  congested?: () => boolean;
+  /** Whether the process is crowded for a key (auth/crowding.ts), which the door tells of each request; turns are shared only while it is. */
+  crowding: Crowding;
 };
-
-/** Another key seen this recently makes the process shared. */
-const SHARED_FOR_MS = 1_000;
 
 /**
  * Each key's turns at this process's event loop, taken at the door. Node runs whatever is
@@ -25,28 +23,11 @@ const SHARED_FOR_MS = 1_000;
  * or nobody else is there, sharing would only make a client's parallel requests wait for
  * each other.
  */
-export function createKeyTurns(
-  options: KeyTurnsOptions,
-  waitingGauge?: { inc(): void; dec(): void },
-  now = () => performance.now(),
-) {
+export function createKeyTurns(options: KeyTurnsOptions, waitingGauge?: { inc(): void; dec(): void }) {
   type Waiting = { start: () => void; res: ServerResponse };
   const keys = new Map<string, { running: number; queue: Waiting[] }>();
-  // The two keys seen last, and when: the latest key other than any given one is one of them.
-  let last = { keyId: '', at: Number.NEGATIVE_INFINITY };
-  let before = { keyId: '', at: Number.NEGATIVE_INFINITY };
-  const seen = (keyId: string) => {
-    const at = now();
-    if (last.keyId !== keyId) before = last;
-    last = { keyId, at };
-  };
-  const othersRecently = (keyId: string) => {
-    const other = last.keyId !== keyId ? last : before;
-    return now() - other.at < SHARED_FOR_MS;
-  };
-  const congested = options.congested ?? (() => true);
   const turnsOf = (keyId: string) =>
-    othersRecently(keyId) && congested() ? options.shared : Math.max(options.shared, options.alone);
+    options.crowding.crowded(keyId) ? options.shared : Math.max(options.shared, options.alone);
 
   /** Starts what waits in the key's line while it has turns free. */
   const pump = (keyId: string) => {
@@ -115,7 +96,6 @@ export function createKeyTurns(
         start();
         return true;
       }
-      seen(keyId);
       let key = keys.get(keyId);
       if (!key) {
         key = { running: 0, queue: [] };

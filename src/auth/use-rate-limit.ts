@@ -35,17 +35,33 @@ export type ReadRateLimitOptions = {
 // Keys seen recently; a full map forgets its oldest entries (a forgotten key starts with a full bucket).
 const MAX_TRACKED_KEYS = 10_000;
 
+/** What a key's heavy rates shrink to while the process is crowded (auth/crowding.ts). */
+export const CROWDED_SHARE = 1 / 8;
+
+export type Crowded = {
+  /** Whether the process is crowded for this key now. */
+  when: (keyId: string) => boolean;
+  /** The least a crowded bucket holds: what one operation needs (a full publishEvents batch). */
+  atLeast?: number;
+};
+
 /**
  * Token buckets per API key, in this process's memory: with N instances behind a load
  * balancer a key gets up to N times the rate. A bucket may go into debt (a read is
- * charged after it ran); a key in debt is refused until it has paid it off.
+ * charged after it ran); a key in debt is refused until it has paid it off. With `crowded`,
+ * while the process is crowded for a key (its event loop congested, other keys served too)
+ * the key's bucket refills at CROWDED_SHARE of the rate and holds at most that share of the
+ * burst: the rates are what a key may use of a process that has room, and a loop that is
+ * already late for everyone cannot also give one key all of them.
  */
-export function createBuckets(rate: number, burst: number, now: () => number) {
+export function createBuckets(rate: number, burst: number, now: () => number, crowded?: Crowded) {
   const buckets = createLru<string, { tokens: number; at: number }>({ maxEntries: MAX_TRACKED_KEYS });
-  const current = (keyId: string) => {
+  const shareOf = (keyId: string) => (crowded?.when(keyId) ? CROWDED_SHARE : 1);
+  const current = (keyId: string, share: number) => {
     const t = now();
     const bucket = buckets.get(keyId) ?? { tokens: burst, at: t };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) / 1000) * rate);
+    const capacity = share === 1 ? burst : Math.max(burst * share, crowded?.atLeast ?? 0);
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) / 1000) * rate * share);
     bucket.at = t;
     buckets.set(keyId, bucket);
     return bucket;
@@ -53,16 +69,17 @@ export function createBuckets(rate: number, burst: number, now: () => number) {
   return {
     /** Takes `amount` if the bucket holds it; otherwise the seconds until it will. */
     take(keyId: string, amount: number): number {
-      const bucket = current(keyId);
+      const share = shareOf(keyId);
+      const bucket = current(keyId, share);
       if (bucket.tokens >= amount) {
         bucket.tokens -= amount;
         return 0;
       }
-      return Math.max(1, Math.ceil((amount - bucket.tokens) / rate));
+      return Math.max(1, Math.ceil((amount - bucket.tokens) / (rate * share)));
     },
     /** Charges `amount` whatever the bucket holds. */
     charge(keyId: string, amount: number) {
-      current(keyId).tokens -= amount;
+      current(keyId, shareOf(keyId)).tokens -= amount;
     },
     /**
      * Takes `amount` whether the bucket holds it or not (into a debt of at most `burst`), so a
@@ -70,12 +87,19 @@ export function createBuckets(rate: number, burst: number, now: () => number) {
      * seconds until it may.
      */
     knock(keyId: string, amount = 1): number {
-      const bucket = current(keyId);
+      const share = shareOf(keyId);
+      const bucket = current(keyId, share);
       bucket.tokens = Math.max(bucket.tokens - amount, -burst);
-      return bucket.tokens >= 0 ? 0 : Math.max(1, Math.ceil(-bucket.tokens / rate));
+      return bucket.tokens >= 0 ? 0 : Math.max(1, Math.ceil(-bucket.tokens / (rate * share)));
     },
+    /** Whether the key's rate is its crowded share now (for refusals to say so). */
+    crowded: (keyId: string) => shareOf(keyId) < 1,
   };
 }
+
+/** What a refusal adds while the key's rate is its crowded share. */
+export const crowdedNote = (crowded: boolean) =>
+  crowded ? ` (an eighth of that while this server is congested and serving other API keys too)` : '';
 
 export function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
   return new GraphQLError(message, {
@@ -97,11 +121,14 @@ export function createMutationRate(
   mutations: RateLimitOptions,
   publish: RateLimitOptions,
   fanOut: RateLimitOptions,
+  crowded?: Crowded,
   now = () => performance.now(),
 ) {
   const mutationBuckets = createBuckets(mutations.perSecond, mutations.burst, now);
-  const publishBuckets = createBuckets(publish.perSecond, publish.burst, now);
-  const fanOutBuckets = createBuckets(fanOut.perSecond, fanOut.burst, now);
+  // Publishing is where one key's work multiplies (inserts, deliveries, their attempts):
+  // its rates shrink while the process is crowded (`crowded.atLeast`: one full batch).
+  const publishBuckets = createBuckets(publish.perSecond, publish.burst, now, crowded);
+  const fanOutBuckets = createBuckets(fanOut.perSecond, fanOut.burst, now, crowded);
   return {
     /** Takes one mutation from the key's bucket, or throws RATE_LIMITED. */
     mutation(keyId: string) {
@@ -122,7 +149,7 @@ export function createMutationRate(
       const owed = fanOut.perSecond > 0 ? fanOutBuckets.take(keyId, 0) : 0;
       if (owed > 0) {
         throw rateLimited(
-          `Rate limit exceeded: publishing may create at most ${fanOut.perSecondPerMachine ?? fanOut.perSecond} deliveries per second per API key`,
+          `Rate limit exceeded: publishing may create at most ${fanOut.perSecondPerMachine ?? fanOut.perSecond} deliveries per second per API key${crowdedNote(fanOutBuckets.crowded(keyId))}`,
           owed,
         );
       }
@@ -130,7 +157,7 @@ export function createMutationRate(
       const retryAfter = publishBuckets.take(keyId, Math.min(events, publish.burst));
       if (retryAfter > 0) {
         throw rateLimited(
-          `Rate limit exceeded: at most ${publish.perSecondPerMachine ?? publish.perSecond} events published per second per API key`,
+          `Rate limit exceeded: at most ${publish.perSecondPerMachine ?? publish.perSecond} events published per second per API key${crowdedNote(publishBuckets.crowded(keyId))}`,
           retryAfter,
         );
       }
@@ -150,11 +177,13 @@ export type MutationRate = ReturnType<typeof createMutationRate>;
  * bytes each response and each subscription message carried (graphql/read-budget.ts);
  * a key in debt is refused (queries) or waits (subscriptions) until it has paid it off.
  */
-export function createReadRate(options: ReadRateLimitOptions, now = () => performance.now()) {
+export function createReadRate(options: ReadRateLimitOptions, crowded?: Crowded, now = () => performance.now()) {
   const off = options.bytesPerSecond <= 0;
-  const buckets = createBuckets(options.bytesPerSecond, options.burstBytes, now);
+  const buckets = createBuckets(options.bytesPerSecond, options.burstBytes, now, crowded);
   return {
     options,
+    /** Whether `keyId` reads at its crowded share now. */
+    crowded: (keyId: string) => buckets.crowded(keyId),
     /** 0 when `keyId` may read now; else the seconds until its debt is paid. */
     owed: (keyId: string): number => (off ? 0 : buckets.take(keyId, 0)),
     charge(keyId: string, bytes: number) {
@@ -209,7 +238,10 @@ export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
       const retryAfter = rate.owed(keyId);
       if (retryAfter > 0) {
         const perSecond = `${Math.round(rate.options.bytesPerSecond / 1024 / 1024)} MiB`;
-        throw rateLimited(`Rate limit exceeded: at most ${perSecond} of responses per second per API key`, retryAfter);
+        throw rateLimited(
+          `Rate limit exceeded: at most ${perSecond} of responses per second per API key${crowdedNote(rate.crowded(keyId))}`,
+          retryAfter,
+        );
       }
       // Charged however execution ends: an operation stopped for its size still made what it made.
       setExecuteFn(async (executeArgs) => {

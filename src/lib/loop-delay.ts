@@ -30,11 +30,18 @@ export function sampleLoopDelay(intervalMs: number, onSample: (waitedMs: number)
   };
 }
 
-/** Whether the event loop was congested at the last reading (every 100 ms). */
-export function watchLoopCongestion() {
-  let congested = false;
+/**
+ * How long the loop counts as congested after its last congested reading. A loop kept busy
+ * in pieces reads congested only every other reading or so (a window can fall between two
+ * pieces): without this, whatever is shared while it is congested would be shared half the time.
+ */
+export const CONGESTION_HOLD_MS = 1_000;
+
+/** Whether the event loop was congested at a reading (every 100 ms) in the last CONGESTION_HOLD_MS. */
+export function watchLoopCongestion(now = () => performance.now()) {
+  let lastCongestedAt = Number.NEGATIVE_INFINITY;
   const stop = sampleLoopDelay(100, (waitedMs) => {
-    congested = waitedMs > CONGESTED_MS;
+    if (waitedMs > CONGESTED_MS) lastCongestedAt = now();
   });
-  return { congested: () => congested, stop };
+  return { congested: () => now() - lastCongestedAt < CONGESTION_HOLD_MS, stop };
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import { hasValidChecksum } from '../auth/api-keys.js';
+import { type Crowding, createCrowding } from '../auth/crowding.js';
 import type { ApiKeyCache } from '../auth/key-cache.js';
 import { createKeyTurns, type KeyTurnsOptions } from '../auth/key-turns.js';
 import { createBuckets } from '../auth/use-rate-limit.js';
@@ -18,7 +19,9 @@ export type RequestRateOptions = {
    */
   perAddress: { perSecond: number; burst: number };
   /** Each live key's requests answered at once, and waiting their turn (auth/key-turns.ts). */
-  turns?: KeyTurnsOptions;
+  turns?: Omit<KeyTurnsOptions, 'crowding'>;
+  /** Told of every live key's request; turns are shared while it says crowded. Default: congested always. */
+  crowding?: Crowding;
   /** The GraphQL endpoint's path: other paths (the dashboard, /health, /metrics) are not counted. */
   endpoint: string;
 };
@@ -50,7 +53,8 @@ export function createRequestDoor(
   // The live key each request was counted against, to charge its refusals when they are known.
   const keyOf = new WeakMap<IncomingMessage, string>();
   const keyOfRequest = new WeakMap<Request, string>();
-  const turns = createKeyTurns(options.turns ?? { shared: 0, alone: 0, waiting: 0 }, waitingGauge);
+  const crowding = options.crowding ?? createCrowding();
+  const turns = createKeyTurns({ shared: 0, alone: 0, waiting: 0, ...options.turns, crowding }, waitingGauge);
 
   /** Seconds to wait, or 0 when the request may pass. */
   const knock = (req: IncomingMessage): { retryAfter: number; limit?: number; per?: string } => {
@@ -93,6 +97,7 @@ export function createRequestDoor(
         }
         const keyId = keyOf.get(req);
         if (!keyId) return handler(req, res);
+        crowding.seen(keyId);
         if (turns.admit(keyId, res, () => handler(req, res))) return;
         refuse(
           res,

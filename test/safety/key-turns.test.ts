@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createCrowding } from '../../src/auth/crowding.js';
 import { createKeyTurns, type KeyTurnsOptions } from '../../src/auth/key-turns.js';
 import { createTestApp } from '../support/app.js';
 import { congestLoop } from '../support/congestion.js';
@@ -11,13 +12,18 @@ import { eventually, sleep } from '../support/receiver.js';
  * A real HTTP server behind the door's turns, whose handler answers only when the test says:
  * what has started (and in which order) is what the turns let through.
  */
-async function turnsServer(options: KeyTurnsOptions) {
-  const turns = createKeyTurns(options);
+async function turnsServer({
+  congested,
+  ...options
+}: Omit<KeyTurnsOptions, 'crowding'> & { congested?: () => boolean }) {
+  const crowding = createCrowding(congested);
+  const turns = createKeyTurns({ ...options, crowding });
   const started: string[] = [];
   const answer = new Map<string, (how: 'json' | 'stream') => void>();
   const server = http.createServer((req, res) => {
     const name = req.url?.slice(1) ?? '';
     const keyId = name.split('-')[0] ?? '';
+    crowding.seen(keyId);
     const admitted = turns.admit(keyId, res, () => {
       started.push(name);
       answer.set(name, (how) => {

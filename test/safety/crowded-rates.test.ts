@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { CROWDED_SHARE, createBuckets } from '../../src/auth/use-rate-limit.js';
+import { createTestApp } from '../support/app.js';
+import { congestLoop } from '../support/congestion.js';
+import { conversationEnded } from '../support/operations.js';
+import { sleep } from '../support/receiver.js';
+
+/**
+ * The heavy rates (bytes read, events published, deliveries fanned out) are what a key may
+ * use of a process with room. While the process is crowded for a key (its event loop
+ * congested, other keys served too) they refill at an eighth and hold at most an eighth of
+ * their burst, never less than one operation's worth.
+ */
+describe('heavy rates while the process is crowded', () => {
+  it('refill at an eighth and hold an eighth of the burst (never less than `atLeast`); in full again once it is not', () => {
+    let t = 0;
+    let crowded = false;
+    const buckets = createBuckets(100, 2_000, () => t, { when: () => crowded, atLeast: 100 });
+    expect(CROWDED_SHARE).toBe(1 / 8);
+    expect(buckets.take('k', 1_000)).toBe(0);
+    crowded = true;
+    // 1,000 held, an eighth of the burst kept: 250.
+    expect(buckets.take('k', 250)).toBe(0);
+    // Refilling at 12.5 a second: 100 more take 8 s.
+    expect(buckets.take('k', 100)).toBe(8);
+    t += 4_000;
+    expect(buckets.take('k', 50)).toBe(0);
+    crowded = false;
+    t += 1_000;
+    // The full rate again: 100 a second, up to the full burst.
+    expect(buckets.take('k', 100)).toBe(0);
+    t += 60_000;
+    expect(buckets.take('k', 2_000)).toBe(0);
+    // A small burst is never cut below one operation's worth.
+    const small = createBuckets(100, 400, () => t, { when: () => true, atLeast: 100 });
+    expect(small.take('k', 100)).toBe(0);
+    expect(small.take('k', 1)).toBeGreaterThan(0);
+    // Another key is not touched by this one's share.
+    expect(buckets.crowded('other')).toBe(false);
+  });
+
+  it('in the server, its loop congested while another key is served: a key publishes an eighth of its burst, told why, then all of it again', async () => {
+    // 100 events a second, bursts of 2,000: what refills while the loop is slow stays small.
+    const app = await createTestApp({ PUBLISH_RATE_LIMIT_PER_SECOND: '100', PUBLISH_RATE_LIMIT_BURST: '2000' });
+    const url = await app.listen();
+    const post = (apiKey: string, body: unknown) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+        body: JSON.stringify(body),
+      });
+    const batch = {
+      query: 'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
+      variables: { inputs: Array.from({ length: 100 }, () => conversationEnded('busy')) },
+    };
+    const publish = async (apiKey: string) => {
+      const res = await post(apiKey, batch);
+      return { status: res.status, body: (await res.json()) as { errors?: { message: string }[] } };
+    };
+    const busy = await app.newWorkspace();
+    const bystander = await app.newWorkspace();
+    // Each key's first request looks it up; the door knows it live once the revocation listener runs.
+    for (const key of [busy.apiKey, bystander.apiKey])
+      await (await post(key, { query: '{ workspace { id } }' })).text();
+    await sleep(1_000);
+
+    // The loop has room: five batches pass (500 of a burst of 2,000).
+    for (let i = 0; i < 5; i++) expect((await publish(busy.apiKey)).status).toBe(200);
+
+    const congestion = congestLoop(50);
+    // The bystander keeps being served, so the process is shared.
+    let serving = true;
+    const bystanding = (async () => {
+      while (serving) {
+        await (await post(bystander.apiKey, { query: '{ workspace { id } }' })).text();
+        await sleep(100);
+      }
+    })();
+    await sleep(400);
+    const crowded: number[] = [];
+    let refusal = '';
+    for (let i = 0; i < 10; i++) {
+      const { status, body } = await publish(busy.apiKey);
+      crowded.push(status);
+      if (status === 429) refusal = body.errors?.[0]?.message ?? '';
+    }
+    serving = false;
+    await bystanding;
+    await congestion.stop();
+    // 1,500 held, of which the crowded bucket keeps an eighth of the burst (250), refilling
+    // at 12.5 a second: two or three batches of the ten pass (uncrowded, all ten would:
+    // 1,000 of the 1,500 held).
+    const passed = crowded.filter((status) => status === 200).length;
+    expect(passed, JSON.stringify(crowded)).toBeGreaterThanOrEqual(2);
+    expect(passed, JSON.stringify(crowded)).toBeLessThanOrEqual(3);
+    expect(refusal).toContain('at most 100 events published per second');
+    expect(refusal).toContain('an eighth of that while this server is congested and serving other API keys too');
+
+    // The loop relieved (congestion is held a second past its last reading): the full rate again.
+    await sleep(2_500);
+    expect((await publish(busy.apiKey)).status).toBe(200);
+  });
+});
