@@ -181,7 +181,7 @@ export function createApp({
         authenticateSession: (request) => sessionBucket(resolveCaller, request),
         pendingPerKey: config.subscriptionsPerKey,
         reservationTtlMs: 30_000,
-        openStream: async (keyId) => (liveStreams.hasRoom(keyId) ? liveStreams.open(keyId) : null),
+        openStream: async (ownerId, keyId) => (liveStreams.hasRoom(keyId) ? liveStreams.open(ownerId, keyId) : null),
         maxUnreadBytes: config.maxResponseBytes,
         maskError: maskUnexpected(config),
       }),
@@ -278,10 +278,11 @@ function maskUnexpected(config: Config) {
 async function sessionBucket(
   resolveCaller: CallerResolver,
   request: Request,
-): Promise<{ keyId: string } | null | 'busy' | undefined> {
+): Promise<{ keyId: string; budgetKeyId: string } | null | 'busy' | undefined> {
   if (!sessionCredentials(request)) return undefined;
   try {
-    return { keyId: (await resolveCaller(request)).apiKeyId };
+    const caller = await resolveCaller(request);
+    return { keyId: caller.apiKeyId, budgetKeyId: caller.access.keyId };
   } catch (error) {
     if (error instanceof LookupsBusy) return 'busy';
     if (error instanceof GraphQLError && error.extensions.code === 'UNAUTHENTICATED') return null;

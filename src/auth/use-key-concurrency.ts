@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context, RequestContext } from '../graphql/builder.js';
 
-type MaybeKeyed = RequestContext & Partial<Pick<Context, 'apiKeyId'>>;
+type MaybeKeyed = RequestContext & Partial<Pick<Context, 'access'>>;
 
 export type KeyConcurrencyOptions = {
   /** Operations of one key that run at once in this process; the rest wait their turn. */
@@ -53,7 +53,8 @@ export function useKeyConcurrency(options: KeyConcurrencyOptions, gauges?: Concu
   };
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
-      const keyId = args.contextValue.apiKeyId;
+      // A session's operations share its key's: signing in many does not multiply them.
+      const keyId = args.contextValue.access?.keyId;
       if (!keyId) return;
       setExecuteFn(async (executeArgs) => {
         await acquire(keyId);

@@ -14,7 +14,7 @@ import type { Context, RequestContext } from '../graphql/builder.js';
 import { createLru } from '../lib/lru.js';
 
 /** Introspection runs without a key: these plugins see a key only on other operations. */
-type MaybeKeyed = RequestContext & Partial<Pick<Context, 'apiKeyId'>>;
+type MaybeKeyed = RequestContext & Partial<Pick<Context, 'access'>>;
 
 export type RateLimitOptions = {
   /** Sustained mutations per second per API key; 0 turns the limit off. */
@@ -223,13 +223,14 @@ export const MESSAGE_MIN_BYTES = 16 * 1024;
  */
 export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
   if (rate.options.bytesPerSecond <= 0) return {};
+  // A session reads on its key's rate (access.keyId): signing in many does not multiply it.
   const charge = (context: MaybeKeyed) => {
-    if (context.apiKeyId) rate.charge(context.apiKeyId, context.budget.bytesRead);
+    if (context.access) rate.charge(context.access.keyId, context.budget.bytesRead);
   };
   return {
     onExecute({ args, executeFn, setExecuteFn }) {
       const context = args.contextValue;
-      const keyId = context.apiKeyId;
+      const keyId = context.access?.keyId;
       // Subscriptions are charged per message, below. A mutation answering what it wrote is
       // bounded by the request that sent it (and by the mutation and publish rates).
       const operation = getOperationAST(args.document, args.operationName)?.operation;
@@ -260,8 +261,8 @@ export function useReadRateLimit(rate: ReadRate): Plugin<MaybeKeyed> {
       return {
         onSubscribeResult: () => ({
           onNext: () => {
-            if (context.apiKeyId) {
-              rate.charge(context.apiKeyId, Math.max(context.budget.bytesRead, MESSAGE_MIN_BYTES));
+            if (context.access) {
+              rate.charge(context.access.keyId, Math.max(context.budget.bytesRead, MESSAGE_MIN_BYTES));
             }
           },
         }),

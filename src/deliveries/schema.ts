@@ -238,10 +238,11 @@ builder.subscriptionField('deliveryUpdates', (t) =>
     args: { webhookId: t.arg.id({ description: 'Only deliveries to this webhook.' }) },
     subscribe: (_root, { webhookId }, ctx) => {
       // Refused here, before the stream starts, so the client gets an answer, not an empty stream.
-      if (!ctx.liveStreams.hasRoom(ctx.apiKeyId)) throw tooManySubscriptions(ctx.config.subscriptionsPerKey);
+      // A session's streams count among its key's (access.keyId); each ends with its session.
+      if (!ctx.liveStreams.hasRoom(ctx.access.keyId)) throw tooManySubscriptions(ctx.config.subscriptionsPerKey);
       // The slot is taken now, not when the stream is first read: subscriptions that arrive
       // together would otherwise all find room before any of them had opened.
-      const opening = ctx.liveStreams.open(ctx.apiKeyId, ctx.access.expiresAt);
+      const opening = ctx.liveStreams.open(ctx.apiKeyId, ctx.access.keyId, ctx.access.expiresAt);
       // Freed however it ends, also if it is stopped or its client leaves before the first read.
       const release = () =>
         void opening.then(
@@ -270,7 +271,7 @@ async function* deliveryUpdates(
   try {
     // A key that has been sent its read rate's worth waits; its feed's queue fills meanwhile,
     // and past its bound the feed ends (FellBehind) rather than growing.
-    const pace = (signal: AbortSignal) => ctx.readRate.paid(ctx.apiKeyId, signal);
+    const pace = (signal: AbortSignal) => ctx.readRate.paid(ctx.access.keyId, signal);
     for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until, pace)) {
       // One query per page of changes.
       // A portal session hears only of its agents' deliveries.

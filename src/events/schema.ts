@@ -242,7 +242,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: PublishEventInput, required: true, description: 'The event.' }) },
     extensions: CHARGES_PUBLISH_LIMIT,
     resolve: async (_root, { input }, ctx) => {
-      ctx.mutationRate.publish(ctx.apiKeyId, 1);
+      ctx.mutationRate.publish(ctx.access.keyId, 1);
       try {
         const { event, webhooks } = await withPublishSpans(
           ctx.tracing,
@@ -251,7 +251,7 @@ builder.mutationFields((t) => ({
           ([traceparent]) => publishEvent(ctx.sql, { ...newEvent(ctx, input), traceparent }),
           (published) => [publishedFacts(published)],
         );
-        ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
+        ctx.mutationRate.fannedOut(ctx.access.keyId, webhooks);
         return event;
       } catch (error) {
         throw idempotencyConflict(error, ['input']);
@@ -273,7 +273,7 @@ builder.mutationFields((t) => ({
       if (inputs.length < 1 || inputs.length > MAX_EVENTS_PER_BATCH) {
         throw badUserInput([{ path: ['inputs'], message: `must hold 1 to ${MAX_EVENTS_PER_BATCH} events` }]);
       }
-      ctx.mutationRate.publish(ctx.apiKeyId, inputs.length);
+      ctx.mutationRate.publish(ctx.access.keyId, inputs.length);
       try {
         const published = await withPublishSpans(
           ctx.tracing,
@@ -286,7 +286,7 @@ builder.mutationFields((t) => ({
             ),
           (published) => published.map(publishedFacts),
         );
-        for (const { webhooks } of published) ctx.mutationRate.fannedOut(ctx.apiKeyId, webhooks);
+        for (const { webhooks } of published) ctx.mutationRate.fannedOut(ctx.access.keyId, webhooks);
         return published.map(({ event }) => event);
       } catch (error) {
         throw idempotencyConflict(error, ['inputs', error instanceof IdempotencyConflict ? error.index : 0]);

@@ -66,7 +66,11 @@ export type KnownApiKeys = {
  */
 export type Context = RequestContext & {
   workspaceId: string;
-  /** The caller's own bucket for rates, budgets and streams: the API key's id, or the session's. */
+  /**
+   * Who calls: the API key's id, or the session's (what a revocation or a sign-out ends).
+   * Budgets, rates and streams are the key's: `access.keyId`, which a session shares with
+   * the key that made it.
+   */
   apiKeyId: string;
   /** What the caller may do and see: everything for a key (sessions/access.ts). */
   access: Access;

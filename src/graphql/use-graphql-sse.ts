@@ -7,28 +7,35 @@ import { clientResult } from './use-multipart-subscriptions.js';
 
 const TOKEN_HEADER = 'x-graphql-event-stream-token';
 
+/**
+ * Who reserves and uses a stream: `keyId` owns it (an API key, or a dashboard session), and
+ * `budgetKeyId` (the key that made the session; the key itself if absent) is whose share of
+ * reservations and streams it takes.
+ */
+export type StreamCaller = { keyId: string; budgetKeyId?: string };
+
 export type GraphQLSSEOptions = {
   endpoint: string;
   /**
    * Who holds this API key (the app's key cache): null for no live key, 'busy' when too
    * many unknown keys are being looked up at once to look up one more.
    */
-  authenticate: (apiKey: string) => Promise<{ keyId: string } | null | 'busy'>;
+  authenticate: (apiKey: string) => Promise<StreamCaller | null | 'busy'>;
   /**
    * For a request without X-API-Key: its dashboard session's bucket (sessions/caller.ts),
    * null when its session credentials do not hold, undefined when it carries none.
    */
-  authenticateSession?: (request: Request) => Promise<{ keyId: string } | null | 'busy' | undefined>;
+  authenticateSession?: (request: Request) => Promise<StreamCaller | null | 'busy' | undefined>;
   /** Reservations a key may hold that no event stream has connected to yet. */
   pendingPerKey: number;
   /** A reservation nobody connects to within this time is dropped. */
   reservationTtlMs: number;
   /**
-   * A connected stream counts as one of its key's live streams (the app's LiveStreams):
-   * null when the key has no room for another; the stream's signal aborts when the key
-   * is revoked, and then the stream ends.
+   * A connected stream of `ownerId` counts as one of the API key `keyId`'s live streams (the
+   * app's LiveStreams): null when the key has no room for another; the stream's signal
+   * aborts when its owner is revoked or signed out, and then the stream ends.
    */
-  openStream: (keyId: string) => Promise<{ signal: AbortSignal; close: () => void } | null>;
+  openStream: (ownerId: string, keyId: string) => Promise<{ signal: AbortSignal; close: () => void } | null>;
   /** Bytes of results a stream may hold that its reader has not taken; past that the stream is closed. */
   maxUnreadBytes: number;
   /** How an unexpected error reaches the client (the app's masking). */
@@ -55,6 +62,7 @@ export type GraphQLSSEOptions = {
  */
 export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugin {
   const pending = new Map<string, { keyId: string; timer: NodeJS.Timeout }>();
+  // Reservations per API key, its sessions' counted with its own.
   const pendingOf = (keyId: string) => [...pending.values()].filter((p) => p.keyId === keyId).length;
   // Every token belongs to the key that reserved it, for as long as it lives: only that
   // key may connect to it, post into it or stop its operations.
@@ -64,7 +72,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
   let handler: ((request: Request) => Promise<Response>) | undefined;
 
   /** The request's key (or session), 'busy', or why it has none. */
-  const callerOf = async (request: Request): Promise<{ keyId: string } | 'busy' | { refused: string }> => {
+  const callerOf = async (request: Request): Promise<StreamCaller | 'busy' | { refused: string }> => {
     const apiKey = request.headers.get('x-api-key')?.trim();
     if (apiKey) return (await options.authenticate(apiKey)) ?? { refused: 'Invalid or revoked API key' };
     const session = await options.authenticateSession?.(request);
@@ -104,7 +112,8 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
               );
             }
             if ('refused' in key) return refuse(401, 'UNAUTHENTICATED', key.refused);
-            if (pendingOf(key.keyId) >= options.pendingPerKey) {
+            const budgetKeyId = key.budgetKeyId ?? key.keyId;
+            if (pendingOf(budgetKeyId) >= options.pendingPerKey) {
               return refuse(
                 429,
                 'TOO_MANY_SUBSCRIPTIONS',
@@ -114,7 +123,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
             const token = randomUUID();
             const timer = setTimeout(() => void drop(token), options.reservationTtlMs);
             timer.unref();
-            pending.set(token, { keyId: key.keyId, timer });
+            pending.set(token, { keyId: budgetKeyId, timer });
             owners.set(token, key.keyId);
             return token;
           },
@@ -176,7 +185,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
       }
       const wantsStream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
       if (request.method === 'GET' && wantsStream) {
-        return endResponse(await connect(handler, request, token, key.keyId));
+        return endResponse(await connect(handler, request, token, key));
       }
       // graphql-sse would open the stream for any method asking for an event stream: only the
       // GET above opens one, counted among the key's streams and bounded in what it holds unread.
@@ -228,14 +237,14 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
     handler: (request: Request) => Promise<Response>,
     request: Request,
     token: string,
-    keyId: string,
+    caller: StreamCaller,
   ): Promise<Response> {
     const reservation = pending.get(token);
     if (reservation) {
       clearTimeout(reservation.timer);
       pending.delete(token);
     }
-    const live = await options.openStream(keyId);
+    const live = await options.openStream(caller.keyId, caller.budgetKeyId ?? caller.keyId);
     if (!live) {
       owners.delete(token);
       return json(429, {

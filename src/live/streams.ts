@@ -12,13 +12,16 @@ export type LiveStream = {
 export class KeyRevoked extends Error {}
 
 /**
- * The subscriptions open in this process, by API key: at most `perKey` each, and all of a
- * key's streams end when it is revoked, on whichever instance.
+ * The subscriptions open in this process: at most `perKey` for each API key, its dashboard
+ * sessions' counted with its own, and all of an owner's streams (a key's, or a session's)
+ * end when it is revoked or signed out, on whichever instance.
  * Revocations arrive by NOTIFY on the process's listener; each time it listens (again),
  * the keys of open streams are checked once, since notices sent while it was away are lost.
  */
 export function createLiveStreams(sql: Pool, options: { perKey: number; listener: Listener }) {
   const open = new Map<string, Set<AbortController>>();
+  // Streams per API key, its sessions' included: what `perKey` bounds.
+  const perKey = new Map<string, number>();
   let listening: Promise<unknown> | undefined;
 
   const end = (keyId: string) => {
@@ -45,13 +48,14 @@ export function createLiveStreams(sql: Pool, options: { perKey: number; listener
   };
 
   return {
-    /** Whether `keyId` may open another stream here. */
-    hasRoom: (keyId: string) => (open.get(keyId)?.size ?? 0) < options.perKey,
+    /** Whether the API key `keyId` (its sessions' streams counted with its own) may open another stream here. */
+    hasRoom: (keyId: string) => (perKey.get(keyId) ?? 0) < options.perKey,
     /**
-     * Registers a stream of `keyId`; its signal aborts when the key is revoked, or at
-     * `endsAt` (a dashboard session's expiry).
+     * Registers a stream of `ownerId` (an API key, or a session), counted against the API
+     * key `keyId` (itself, or the key that made the session); its signal aborts when the
+     * owner is revoked or signed out, or at `endsAt` (a dashboard session's expiry).
      */
-    async open(keyId: string, endsAt?: Date): Promise<LiveStream> {
+    async open(ownerId: string, keyId: string, endsAt?: Date): Promise<LiveStream> {
       const controller = new AbortController();
       const expiry = endsAt
         ? setTimeout(
@@ -60,13 +64,20 @@ export function createLiveStreams(sql: Pool, options: { perKey: number; listener
           )
         : undefined;
       expiry?.unref();
-      const streams = open.get(keyId) ?? new Set();
+      const streams = open.get(ownerId) ?? new Set();
       streams.add(controller);
-      open.set(keyId, streams);
+      open.set(ownerId, streams);
+      perKey.set(keyId, (perKey.get(keyId) ?? 0) + 1);
+      let closed = false;
       const close = () => {
+        if (closed) return;
+        closed = true;
         clearTimeout(expiry);
         streams.delete(controller);
-        if (streams.size === 0 && open.get(keyId) === streams) open.delete(keyId);
+        if (streams.size === 0 && open.get(ownerId) === streams) open.delete(ownerId);
+        const left = (perKey.get(keyId) ?? 1) - 1;
+        if (left > 0) perKey.set(keyId, left);
+        else perKey.delete(keyId);
       };
       try {
         await ensureListening();

@@ -388,18 +388,44 @@ describe('a session on every transport, within its own budgets', () => {
     expect((await fetch(url, { method: 'PUT', headers: bearer('chs_made_up') })).status).toBe(401);
   });
 
-  it("a session's mutations are rated in a bucket of its own, not its key's", async () => {
-    const limited = await createTestApp({ RATE_LIMIT_PER_SECOND: '0.01', RATE_LIMIT_BURST: '2' });
+  it("a session's budgets are its key's: however many it signs in, they and the key share its rates and its streams; a sign-out ends only its own", async () => {
+    const limited = await createTestApp({
+      RATE_LIMIT_PER_SECOND: '0.01',
+      RATE_LIMIT_BURST: '2',
+      SUBSCRIPTIONS_PER_KEY: '2',
+    });
+    const limitedUrl = await limited.listen();
     const { apiKey } = await limited.newWorkspace();
-    const signedIn = await signIn(limited, apiKey);
+    const [first, second] = [await signIn(limited, apiKey), await signIn(limited, apiKey)] as const;
     const register = (options: { apiKey?: string; headers?: Record<string, string> }, agentId: string) =>
       limited.graphql(REGISTER, { ...options, variables: { input: validWebhook({ agentId }) } });
-    expect((await register({ headers: cookieHeaders(signedIn) }, 's1')).status).toBe(200);
-    expect((await register({ headers: cookieHeaders(signedIn) }, 's2')).status).toBe(200);
-    const third = await register({ headers: cookieHeaders(signedIn) }, 's3');
-    expect(third.status).toBe(429);
-    expect(third.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
-    // The key's own bucket is untouched.
-    expect((await register({ apiKey }, 'k1')).status).toBe(200);
+    // A burst of two mutations for the key and every session it signed in, not two each.
+    expect((await register({ apiKey }, 'live')).status).toBe(200);
+    expect((await register({ headers: cookieHeaders(first) }, 's1')).status).toBe(200);
+    for (const options of [{ apiKey }, { headers: cookieHeaders(first) }, { headers: cookieHeaders(second) }]) {
+      const refused = await register(options, 'x');
+      expect(refused.status).toBe(429);
+      expect(refused.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    }
+
+    // Two streams for the key and its sessions together.
+    const feed = 'subscription { deliveryUpdates { id } }';
+    const keyStream = await subscribe(limitedUrl, feed, { apiKey });
+    const sessionStream = await subscribe(limitedUrl, feed, { headers: cookieHeaders(first) });
+    const third = await subscribe(limitedUrl, feed, { headers: cookieHeaders(second) });
+    await third.until((events) => events.length > 0);
+    expect(third.events[0]?.errors?.[0]?.extensions?.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+    await third.close();
+    // Signing the first session out ends its stream, not the key's, and frees its slot.
+    const out = await limited.yoga.fetch(SESSION_URL, { method: 'DELETE', headers: cookieHeaders(first) });
+    expect(out.status).toBe(204);
+    await sessionStream.until((events) => events.some((e) => e.errors?.length), 5_000);
+    const again = await subscribe(limitedUrl, feed, { headers: cookieHeaders(second) });
+    await limited.graphql(PUBLISH, { apiKey, variables: { input: conversationEnded('live') } });
+    await eventually(async () => keyStream.events.some((e) => e.data?.deliveryUpdates?.id));
+    await eventually(async () => again.events.some((e) => e.data?.deliveryUpdates?.id));
+    await keyStream.close();
+    await sessionStream.close();
+    await again.close();
   });
 });
