@@ -15,6 +15,7 @@ import type { Pool } from './db/sql.js';
 import { MAX_EVENTS_PER_BATCH } from './events/schema.js';
 import type { RequestContext } from './graphql/builder.js';
 import { databaseUnavailable, serviceUnavailable } from './graphql/errors.js';
+import { useRawJsonAnswers } from './graphql/raw-json.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
@@ -196,6 +197,8 @@ export function createApp({
         return key?.keyId ?? null;
       }),
       useMultipartSubscriptions(),
+      // Answers splice stored JSON (events' data) in as it is, instead of parsing it to send it.
+      useRawJsonAnswers(),
       // A browser can only send a cross-site request without a CORS preflight when it is
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies
       // and X-API-Key both force a preflight, so ordinary clients and GraphiQL pass.

@@ -28,7 +28,18 @@ export function payloadWithData(event: PayloadHead, dataJson: string) {
     // Only when published with one: payloads without it stay as they always were.
     ...(event.conversationId ? { conversationId: event.conversationId } : {}),
   });
-  return `${head.slice(0, -1)},"data":${dataJson}}`;
+  return `${head.slice(0, -1)}${DATA_KEY}${dataJson}}`;
+}
+
+const DATA_KEY = ',"data":';
+
+/**
+ * The data's JSON text inside a payload, without parsing it: data is the last key, and the
+ * keys before it hold only strings, inside which a quote is always escaped, so the first
+ * `,"data":` is the key's.
+ */
+export function payloadData(payload: string): string {
+  return payload.slice(payload.indexOf(DATA_KEY) + DATA_KEY.length, -1);
 }
 
 /**

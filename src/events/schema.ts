@@ -13,12 +13,14 @@ import {
 import { badUserInput, findOwn } from '../graphql/errors.js';
 import { CHARGES_PUBLISH_LIMIT } from '../graphql/mutation-rate.js';
 import { NodeRef } from '../graphql/node.js';
+import { RawJson } from '../graphql/raw-json.js';
 import { CHARGES_OWN_BYTES } from '../graphql/response-bytes.js';
 import { type PublishedFacts, withPublishSpans } from '../telemetry/tracing.js';
 import { NOTICE_TYPES, type WebhookEventType } from '../webhooks/event-types.js';
 import { lineOfText, webhookRules } from '../webhooks/rules.js';
 import { WebhookEvent } from '../webhooks/schema.js';
 import { EVENT_TYPE_INFO, type EventTypeInfo } from './catalogue.js';
+import { payloadData } from './payload.js';
 import { IdempotencyConflict, type Published, publishEvent, publishEvents } from './publish.js';
 import { countSearchedEvents, type EventRecord, findEvent, findPayloads, searchEvents } from './reads.js';
 
@@ -58,13 +60,6 @@ const payloadLoader = createContextCache(
     }),
 );
 
-/**
- * Each event's data parsed once per loaded record: an id asked for again (the loader hands
- * back the same record) costs its bytes every time, as it is sent every time, but not
- * another parse of up to 256 KiB. Held only as long as the record is.
- */
-const parsedData = new WeakMap<EventRecord, unknown>();
-
 EventRef.implement({
   interfaces: [NodeRef],
   description:
@@ -86,15 +81,15 @@ EventRef.implement({
     data: t.field({
       type: 'JSON',
       description: 'The event data as published.',
-      // Up to 256 KiB to parse and send: weighs like a page of small objects.
+      // Up to 256 KiB to read and send: weighs like a page of small objects.
       complexity: 10,
-      // Every copy is parsed and sent, so every copy is charged (an id asked for twice included).
+      // Every copy is sent, so every copy is charged (an id asked for twice included).
       extensions: CHARGES_OWN_BYTES,
       resolve: async (event, _args, ctx) => {
         const payload = event.payload ?? (await payloadLoader(ctx).load(event.id));
         ctx.budget.spend(0, payload.length);
-        if (!parsedData.has(event)) parsedData.set(event, (JSON.parse(payload) as { data: unknown }).data);
-        return parsedData.get(event);
+        // The stored text as it is: a JSON answer sends it without parsing it (raw-json.ts).
+        return new RawJson(payloadData(payload));
       },
     }),
     createdAt: t.expose('createdAt', {
