@@ -9,13 +9,14 @@ import { eventually, sleep } from '../support/receiver.js';
 import { drillSetup, metric, report } from './support.js';
 
 const ATTACK_SECONDS = Number(process.env.HOSTILE_SECONDS ?? 20);
+const WARMUP_SECONDS = Number(process.env.HOSTILE_WARMUP_SECONDS ?? 5);
 
 // A dashboard already open: its first requests in a fresh process (loading the HTTP client,
 // connecting), which took 1.8 s on a machine saturated by the attack's first burst, are
 // made before timing starts (HOSTILE_TRACE prints how long they took).
 const VICTIM_SCRIPT = `
 const body = JSON.stringify({ query: '{ webhooks(first: 10) { totalCount edges { node { id name } } } }' });
-const headers = { 'content-type': 'application/json', 'x-api-key': process.env.API_KEY };
+const headers = { 'content-type': 'application/json', 'x-api-key': process.env.API_KEY, 'x-victim': '1' };
 const warmStarted = performance.now();
 await Promise.all([0, 1, 2, 3].map(async () => (await fetch(process.env.URL, { method: 'POST', headers, body })).text()));
 process.stderr.write('WARMUP ' + Math.round(performance.now() - warmStarted) + ' ms, process up ' + Math.round(performance.now()) + ' ms\\n');
@@ -87,7 +88,11 @@ describe('drill: hostile client', () => {
             .map((kv) => kv.split('=')),
         ),
       },
-      profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      [
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        // HOSTILE_NODE_FLAGS='--trace-gc …': flags for the server's node (its output is in HOSTILE_SERVER_LOG).
+        ...(process.env.HOSTILE_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+      ],
     );
     const workerServer = split
       ? drill.startServer({ NODE_OPTIONS: '--max-old-space-size=256', ROLE: 'worker' })
@@ -150,30 +155,49 @@ describe('drill: hostile client', () => {
 
     // The 400 deliveries of 256 KiB go out first: the attack is measured on its own.
     await eventually(async () => (await receiver.count()) >= 400, 60_000, 200);
-    const before = await victimLoad(5_000);
+    const startAttack = (seconds: number) => {
+      const attackProcess = startProcess(
+        'nice',
+        ['-n', '19', process.execPath, '--import', 'tsx', 'test/faults/hostile-attacker.ts'],
+        {
+          BASE: base,
+          ATTACKER_KEY: attacker,
+          BIG_EVENTS: bigEvents.join(','),
+          PADDED_WEBHOOK: paddedId,
+          VICTIM_WORKSPACE: victimWorkspace.id,
+          DATABASE_URL: drill.app.db.url,
+          ATTACK_SECONDS: String(seconds),
+        },
+        /^attacking$/m,
+      );
+      cleanup(() => signalGroup(attackProcess.child, 'SIGKILL'));
+      return attackProcess;
+    };
+    // A server in production has met each of these shapes before: a short rehearsal of the
+    // attack first, so that V8 compiling their code paths (a fifth of the server's CPU in a
+    // young process's first seconds of attack) is not counted as the attack's. Its
+    // deliveries drain before the quiet figures are taken.
+    if (WARMUP_SECONDS > 0) {
+      const rehearsal = startAttack(WARMUP_SECONDS);
+      expect(await rehearsal.exited, rehearsal.output()).toBe(0);
+      let delivered = -1;
+      for (let now = await receiver.count(); now !== delivered; now = await receiver.count()) {
+        delivered = now;
+        await sleep(1_000);
+      }
+    }
+    // Quiet, for as long as the attack lasts: its p99 is then read from as many requests.
+    const before = await victimLoad(ATTACK_SECONDS * 1000);
     const rssBefore = await peakRss(server.child.pid as number);
 
     // ---- the attack ----
     // The attacker runs in a process of its own at the lowest priority (hostile-attacker.ts):
     // in production it is on other machines, so its own CPU must not count against the
     // server, PostgreSQL and the victim, which all run at normal priority (low-priority.ts).
-    const attack = startProcess(
-      'nice',
-      ['-n', '19', process.execPath, '--import', 'tsx', 'test/faults/hostile-attacker.ts'],
-      {
-        BASE: base,
-        ATTACKER_KEY: attacker,
-        BIG_EVENTS: bigEvents.join(','),
-        PADDED_WEBHOOK: paddedId,
-        VICTIM_WORKSPACE: victimWorkspace.id,
-        DATABASE_URL: drill.app.db.url,
-        ATTACK_SECONDS: String(ATTACK_SECONDS),
-      },
-      /^attacking$/m,
-    );
-    cleanup(() => signalGroup(attack.child, 'SIGKILL'));
+    const attack = startAttack(ATTACK_SECONDS);
     await attack.started;
     const attackEnd = Date.now() + ATTACK_SECONDS * 1000;
+    if (process.env.HOSTILE_TRACE) console.log(`attack starts at ${Date.now()}`);
 
     // The live heap, sampled: what the process holds, as against the garbage its RSS may carry.
     let heapUsedMax = 0;
@@ -240,6 +264,8 @@ describe('drill: hostile client', () => {
         ['attacker:', ...(attack.output().match(/^FIRST .*/gm) ?? [])].join('\n'),
       );
     }
+    // HOSTILE_SERVER_LOG=file: the server's whole output, written there.
+    if (process.env.HOSTILE_SERVER_LOG) await fs.writeFile(process.env.HOSTILE_SERVER_LOG, server.output());
     // HOSTILE_CPU_PROF=dir: the server's CPU profile, written as it stops (the attack is its last 20 s or so).
     if (profileDir) {
       const metricsText = await (await fetch(`${base}/metrics`)).text();
@@ -276,7 +302,7 @@ describe('drill: hostile client', () => {
     // Events published by the aliased batches stay within the documented limit: 2,000 burst + 1,000/s.
     const [published] = await drill.app.sql<{ events: number }[]>`
       select count(*)::int as events from events where workspace_id = ${drill.workspaceId} and agent_id = 'p'`;
-    expect(published?.events).toBeLessThanOrEqual(2_000 + 1_000 * (ATTACK_SECONDS + 2));
+    expect(published?.events).toBeLessThanOrEqual(2 * 2_000 + 1_000 * (WARMUP_SECONDS + ATTACK_SECONDS + 4));
     expect(outcomes.get('nested, first omitted, 2 aliases')?.get(400)).toBeGreaterThan(0);
     expect(outcomes.get('nested, first omitted, 2 aliases')?.get(200)).toBeUndefined();
     expect(outcomes.get('nested ids only, 20 aliases')?.get(200)).toBeUndefined();
