@@ -99,7 +99,7 @@ export function createBuckets(rate: number, burst: number, now: () => number, cr
 
 /** What a refusal adds while the key's rate is its crowded share. */
 export const crowdedNote = (crowded: boolean) =>
-  crowded ? ` (an eighth of that while this server is congested and serving other API keys too)` : '';
+  crowded ? ` (1/${1 / CROWDED_SHARE} of that while this server is congested and serving other API keys too)` : '';
 
 export function rateLimited(message: string, retryAfterSeconds: number): GraphQLError {
   return new GraphQLError(message, {

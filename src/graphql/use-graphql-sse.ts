@@ -61,9 +61,9 @@ export type GraphQLSSEOptions = {
  * operation AST", and the client drops its whole stream and reconnects.
  */
 export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugin {
-  const pending = new Map<string, { keyId: string; timer: NodeJS.Timeout }>();
+  const pending = new Map<string, { budgetKeyId: string; timer: NodeJS.Timeout }>();
   // Reservations per API key, its sessions' counted with its own.
-  const pendingOf = (keyId: string) => [...pending.values()].filter((p) => p.keyId === keyId).length;
+  const pendingOf = (budgetKeyId: string) => [...pending.values()].filter((p) => p.budgetKeyId === budgetKeyId).length;
   // Every token belongs to the key that reserved it, for as long as it lives: only that
   // key may connect to it, post into it or stop its operations.
   const owners = new Map<string, string>();
@@ -123,7 +123,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
             const token = randomUUID();
             const timer = setTimeout(() => void drop(token), options.reservationTtlMs);
             timer.unref();
-            pending.set(token, { keyId: budgetKeyId, timer });
+            pending.set(token, { budgetKeyId, timer });
             owners.set(token, key.keyId);
             return token;
           },

@@ -94,7 +94,7 @@ describe('heavy rates while the process is crowded', () => {
     expect(passed, JSON.stringify(crowded)).toBeGreaterThanOrEqual(2);
     expect(passed, JSON.stringify(crowded)).toBeLessThanOrEqual(3);
     expect(refusal).toContain('at most 100 events published per second');
-    expect(refusal).toContain('an eighth of that while this server is congested and serving other API keys too');
+    expect(refusal).toContain('1/8 of that while this server is congested and serving other API keys too');
 
     // The loop relieved (congestion is held a second past its last reading): the full rate again.
     await sleep(2_500);
