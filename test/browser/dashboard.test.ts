@@ -275,12 +275,16 @@ describe('the dashboard in Chromium', () => {
     await see(page.getByRole('figure', { name: 'Success rate' })).toContainText('60.0 %');
     await see(page.getByRole('figure', { name: 'Attempts' })).toContainText('5');
     await see(page.getByRole('figure', { name: 'Failed attempts' })).toContainText('2');
-    // Drawn from those figures: a visible bar of each outcome, and a latency line.
+    // Drawn from those figures: a visible bar of each outcome, and a latency line. Polled: the
+    // figures above may still be the previous period's (the same attempts) while the hour's
+    // statistics load, and then no chart is drawn yet.
     for (const bar of ['rect.bar-succeeded', 'rect.bar-failed']) {
-      const heights = await page
-        .locator(bar)
-        .evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
-      expect(Math.max(0, ...heights), bar).toBeGreaterThan(0);
+      const tallest = async () =>
+        Math.max(
+          0,
+          ...(await page.locator(bar).evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))))),
+        );
+      await expect.poll(tallest, { message: bar, timeout: 10_000 }).toBeGreaterThan(0);
     }
     expect(await page.locator('polyline.line-p50').getAttribute('points')).toMatch(/\d/);
     await expectAccessible(page, 'overview with data');
