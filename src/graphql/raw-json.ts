@@ -53,10 +53,11 @@ function spliceRaw(json: string, opening: string, texts: string[]): string {
 }
 
 /** Answers of queries and mutations are written with the RawJson texts spliced in. */
+const withSplicing = (one: object) => ({ ...one, stringify: stringifyWithRawJson });
+
 export function useRawJsonAnswers(): Plugin {
   return {
     onResultProcess({ result, setResult }) {
-      const withSplicing = (one: object) => ({ ...one, stringify: stringifyWithRawJson });
       if (Array.isArray(result)) setResult(result.map(withSplicing));
       else if (result && typeof result === 'object' && !(Symbol.asyncIterator in result))
         setResult(withSplicing(result));
