@@ -52,20 +52,28 @@ export type Crowded = {
  * while the process is crowded for a key (its event loop congested, other keys served too)
  * the key's bucket refills at CROWDED_SHARE of the rate and holds at most that share of the
  * burst: the rates are what a key may use of a process that has room, and a loop that is
- * already late for everyone cannot also give one key all of them.
+ * already late for everyone cannot also give one key all of them. A debt run up while
+ * crowded is paid off at that share even once the crowding has passed: the work that ran
+ * it up is often what crowded the process, and congestion is only seen for a moment after.
  */
 export function createBuckets(rate: number, burst: number, now: () => number, crowded?: Crowded) {
-  const buckets = createLru<string, { tokens: number; at: number }>({ maxEntries: MAX_TRACKED_KEYS });
+  type Bucket = { tokens: number; at: number; crowdedDebt: boolean };
+  const buckets = createLru<string, Bucket>({ maxEntries: MAX_TRACKED_KEYS });
   const shareOf = (keyId: string) => (crowded?.when(keyId) ? CROWDED_SHARE : 1);
+  // The share a bucket refills at: a crowded debt keeps the crowded share until it is paid.
+  const refillShare = (bucket: Bucket, share: number) => (bucket.crowdedDebt ? CROWDED_SHARE : share);
   const current = (keyId: string, share: number) => {
     const t = now();
-    const bucket = buckets.get(keyId) ?? { tokens: burst, at: t };
+    const bucket = buckets.get(keyId) ?? { tokens: burst, at: t, crowdedDebt: false };
     const capacity = share === 1 ? burst : Math.max(burst * share, crowded?.atLeast ?? 0);
-    bucket.tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) / 1000) * rate * share);
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) / 1000) * rate * refillShare(bucket, share));
     bucket.at = t;
+    if (bucket.tokens >= 0) bucket.crowdedDebt = false;
     buckets.set(keyId, bucket);
     return bucket;
   };
+  const secondsUntil = (bucket: Bucket, amount: number, share: number) =>
+    Math.max(1, Math.ceil((amount - bucket.tokens) / (rate * refillShare(bucket, share))));
   return {
     /** Takes `amount` if the bucket holds it; otherwise the seconds until it will. */
     take(keyId: string, amount: number): number {
@@ -75,11 +83,14 @@ export function createBuckets(rate: number, burst: number, now: () => number, cr
         bucket.tokens -= amount;
         return 0;
       }
-      return Math.max(1, Math.ceil((amount - bucket.tokens) / (rate * share)));
+      return secondsUntil(bucket, amount, share);
     },
     /** Charges `amount` whatever the bucket holds. */
     charge(keyId: string, amount: number) {
-      current(keyId, shareOf(keyId)).tokens -= amount;
+      const share = shareOf(keyId);
+      const bucket = current(keyId, share);
+      bucket.tokens -= amount;
+      if (bucket.tokens < 0 && share < 1) bucket.crowdedDebt = true;
     },
     /**
      * Takes `amount` whether the bucket holds it or not (into a debt of at most `burst`), so a
@@ -90,7 +101,7 @@ export function createBuckets(rate: number, burst: number, now: () => number, cr
       const share = shareOf(keyId);
       const bucket = current(keyId, share);
       bucket.tokens = Math.max(bucket.tokens - amount, -burst);
-      return bucket.tokens >= 0 ? 0 : Math.max(1, Math.ceil(-bucket.tokens / (rate * share)));
+      return bucket.tokens >= 0 ? 0 : secondsUntil(bucket, 0, share);
     },
     /** Whether the key's rate is its crowded share now (for refusals to say so). */
     crowded: (keyId: string) => shareOf(keyId) < 1,

@@ -39,6 +39,27 @@ describe('heavy rates while the process is crowded', () => {
     expect(buckets.crowded('other')).toBe(false);
   });
 
+  it('a debt run up while crowded is paid off at the crowded share, even once the crowding has passed', () => {
+    let t = 0;
+    let crowded = true;
+    const buckets = createBuckets(100, 2_000, () => t, { when: () => crowded });
+    // A big read charged while crowded: 250 held, 1,000 charged, 750 owed.
+    buckets.charge('k', 1_000);
+    crowded = false;
+    // Paid at 12.5 a second, not 100: 60 s, not 7.5 s.
+    expect(buckets.take('k', 0)).toBe(60);
+    t += 30_000;
+    expect(buckets.take('k', 0)).toBe(30);
+    t += 30_000;
+    expect(buckets.take('k', 0)).toBe(0);
+    // Paid off, the full rate again.
+    t += 1_000;
+    expect(buckets.take('k', 100)).toBe(0);
+    // A debt run up while not crowded is paid at the full rate, whatever comes after.
+    buckets.charge('k', 2_500);
+    expect(buckets.take('k', 0)).toBe(25);
+  });
+
   it('in the server, its loop congested while another key is served: a key publishes an eighth of its burst, told why, then all of it again', async () => {
     // 100 events a second, bursts of 2,000: what refills while the loop is slow stays small.
     const app = await createTestApp({ PUBLISH_RATE_LIMIT_PER_SECOND: '100', PUBLISH_RATE_LIMIT_BURST: '2000' });
