@@ -272,14 +272,24 @@ async function* deliveryUpdates(
     // A key that has been sent its read rate's worth waits; its feed's queue fills meanwhile,
     // and past its bound the feed ends (FellBehind) rather than growing.
     const pace = (signal: AbortSignal) => ctx.readRate.paid(ctx.access.keyId, signal);
-    for await (const ids of ctx.deliveryFeed.subscribe(ctx.workspaceId, webhookId, until, pace)) {
-      // One query per page of changes.
-      // A portal session hears only of its agents' deliveries.
-      for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, ids, ctx.access.agentIds)) {
+    // A portal session hears only of its agents' deliveries: its feed queues no others, and
+    // each page is read through the same filter.
+    const pages = ctx.deliveryFeed.subscribe({
+      workspaceId: ctx.workspaceId,
+      webhookId,
+      agents: ctx.access.agentIds,
+      signal: until,
+      pace,
+    });
+    for await (const page of pages) {
+      // One query per page of changes. If the feed falls behind while this page is sent, the
+      // rest of the page is dropped and the feed ends (FellBehind) at once.
+      const sending = AbortSignal.any([until, page.fellBehind]);
+      for (const delivery of await store.findDeliveries(ctx.sql, ctx.workspaceId, page.ids, ctx.access.agentIds)) {
         // Each message waits for the rate, not only each page: twenty streams of one key
         // would otherwise send twenty pages before the first debt was known.
-        await pace(until);
-        if (until.aborted) break;
+        await pace(sending);
+        if (sending.aborted) break;
         // Each change is its own answer: nothing cached or spent for the previous one counts.
         startSubscriptionEvent(ctx);
         yield delivery;

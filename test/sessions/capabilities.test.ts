@@ -315,3 +315,38 @@ describe("a portal session limited to agent_a: agent_b's rows are invisible ever
     expect(own.errors).toBeUndefined();
   });
 });
+
+describe("a portal session's live feed and another agent's fan-out", () => {
+  it("queues only its agents' deliveries: a fan-out past the backlog of 1,000 ends a slow unscoped feed, not the portal's", async () => {
+    // A read rate of one 16 KiB message a second after a burst of 64: a feed of the whole
+    // workspace cannot follow 1,200 changes, and its backlog passes 1,000.
+    const slow = await createTestApp({ READ_RATE_LIMIT_BYTES_PER_SECOND: '16384', MAX_RESPONSE_BYTES: '1048576' });
+    const { apiKey: key } = await slow.newWorkspace();
+    const register = (agentId: string) =>
+      slow.graphql(REGISTER, { apiKey: key, variables: { input: validWebhook({ agentId }) } });
+    const mine = (await register('agent_a')).data?.registerWebhook.id;
+    for (let i = 0; i < 20; i++) expect((await register('agent_b')).errors).toBeUndefined();
+    const { token } = await portalSession(slow, key, { agentIds: ['agent_a'], capabilities: [] });
+    const url = await slow.listen();
+    const query = 'subscription { deliveryUpdates { id webhook { id } } }';
+    const portal = await subscribe(url, query, { headers: bearer(token) });
+    const everything = await subscribe(url, query, { apiKey: key });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // 60 events to agent_b's 20 webhooks: 1,200 deliveries created at once.
+      const fanOut = await slow.graphql(
+        'mutation($inputs: [PublishEventInput!]!) { publishEvents(inputs: $inputs) { id } }',
+        { apiKey: key, variables: { inputs: Array.from({ length: 60 }, () => conversationEnded('agent_b')) } },
+      );
+      expect(fanOut.errors).toBeUndefined();
+      await everything.until((events) => events.some((e) => e.errors));
+      expect(everything.events.at(-1).errors[0].extensions.code).toBe('SUBSCRIPTION_FELL_BEHIND');
+      await slow.graphql(PUBLISH, { apiKey: key, variables: { input: conversationEnded('agent_a') } });
+      await portal.until((events) => events.length >= 1);
+      expect(portal.events).toEqual([{ data: { deliveryUpdates: { id: expect.any(String), webhook: { id: mine } } } }]);
+    } finally {
+      await portal.close();
+      await everything.close();
+    }
+  });
+});
