@@ -184,6 +184,7 @@ const madeUp = (async () => {
   }
 })();
 // graphql-sse: a stream reserved and opened, never read, with 20 heavy queries posted into it.
+let unreadStreamBytes = 0;
 const unread = (async () => {
   if (!on('unread')) return;
   const token = await (await fetch(url, { method: 'PUT', headers: { 'x-api-key': attacker } })).text();
@@ -197,7 +198,16 @@ const unread = (async () => {
     });
     await settle('graphql-sse stream never read, 20 heavy queries', res);
   }
-  await stream.body?.cancel().catch(() => {});
+  // What the stream held for its reader once all were posted: closed at its bound, or results
+  // (refusals are small) that together stay under it. Read for at most 2 s.
+  const reader = stream.body?.getReader();
+  const stop = setTimeout(() => void reader?.cancel().catch(() => {}), 2_000);
+  for (;;) {
+    const chunk = await reader?.read().catch(() => undefined);
+    if (!chunk || chunk.done) break;
+    unreadStreamBytes += chunk.value.byteLength;
+  }
+  clearTimeout(stop);
 })();
 // 200 connections trickling their headers.
 const trickling = Array.from({ length: on('trickl') ? 200 : 0 }, () => {
@@ -221,6 +231,7 @@ const result = {
   outcomes: Object.fromEntries([...outcomes].map(([kind, byStatus]) => [kind, Object.fromEntries(byStatus)])),
   freshKeyStatuses,
   refusedStreams,
+  unreadStreamBytes,
   internal,
 };
 process.stdout.write(`result: ${JSON.stringify(result)}\n`);
