@@ -6,8 +6,23 @@ import { unauthenticated } from '../graphql/errors.js';
 import type { SessionCache } from './session-cache.js';
 import type { SessionRecord } from './store.js';
 
-/** The HttpOnly cookie a key's sign-in sets (docs/dashboard-sessions.md). */
+/** The HttpOnly cookie a key's sign-in sets over http (docs/dashboard-sessions.md). */
 export const SESSION_COOKIE = 'convo_hooks_session';
+/**
+ * Its name over https: a browser keeps a `__Host-` cookie only if it is Secure, for this host
+ * alone and path /, so a page on a sibling subdomain cannot plant or overwrite one.
+ */
+export const HOST_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+
+/** Whether the request came over https (directly, or as X-Forwarded-Proto says behind a proxy). */
+export function overHttps(request: { url?: string; headers: Pick<Headers, 'get'> }): boolean {
+  const proto = request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
+  return proto === 'https' || (request.url?.startsWith('https:') ?? false);
+}
+
+/** The session cookie's name for this request: `__Host-` over https. */
+export const sessionCookieName = (request: { url?: string; headers: Pick<Headers, 'get'> }) =>
+  overHttps(request) ? HOST_SESSION_COOKIE : SESSION_COOKIE;
 
 /** Who a request is from: its workspace, its own bucket for rates and streams, and its access. */
 export type Caller = { workspaceId: string; apiKeyId: string; access: Access };
@@ -17,10 +32,14 @@ export type SessionCredentials =
   | { token: string; via: 'bearer' }
   | { token: string; via: 'cookie'; csrf: string | null };
 
-export function sessionCredentials(request: { headers: Pick<Headers, 'get'> }): SessionCredentials | null {
+export function sessionCredentials(request: {
+  url?: string;
+  headers: Pick<Headers, 'get'>;
+}): SessionCredentials | null {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
   if (bearer?.[1]) return { token: bearer[1], via: 'bearer' };
-  const token = cookie(request, SESSION_COOKIE);
+  // Over https only the `__Host-` cookie counts: a plain one may have been planted.
+  const token = cookie(request, sessionCookieName(request));
   return token ? { token, via: 'cookie', csrf: request.headers.get('x-csrf-token') } : null;
 }
 

@@ -8,7 +8,7 @@ import { CAPABILITIES } from '../graphql/access.js';
 import { databaseUnavailable } from '../graphql/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createLookupLane, LookupsBusy } from '../lib/lookup-lane.js';
-import { csrfHolds, csrfTokenFor, SESSION_COOKIE, sessionAccess, sessionCredentials } from './caller.js';
+import { csrfHolds, csrfTokenFor, overHttps, sessionAccess, sessionCookieName, sessionCredentials } from './caller.js';
 import type { SessionCache } from './session-cache.js';
 import {
   createSession,
@@ -72,11 +72,8 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
     };
   };
 
-  const cookieFor = (request: Request, value: string, maxAgeSeconds: number) => {
-    const proto = request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
-    const secure = new URL(request.url).protocol === 'https:' || proto === 'https';
-    return `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
-  };
+  const cookieFor = (request: Request, value: string, maxAgeSeconds: number) =>
+    `${sessionCookieName(request)}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}${overHttps(request) ? '; Secure' : ''}`;
 
   async function post(request: Request): Promise<Response> {
     if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {

@@ -86,10 +86,28 @@ describe('a key signs in to the dashboard', () => {
     expect((await postSession(roomy, { apiKey: other.apiKey })).status).toBe(200);
   });
 
-  it('is Secure behind https (X-Forwarded-Proto)', async () => {
-    const { apiKey } = await app.newWorkspace();
-    const { headers } = await postSession(app, { apiKey }, { 'x-forwarded-proto': 'https' });
-    expect(headers.get('set-cookie')).toContain('; Secure');
+  it('behind https (X-Forwarded-Proto) is a Secure `__Host-` cookie, and only that name counts there', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const https = { 'x-forwarded-proto': 'https' };
+    const { headers, body } = await postSession(app, { apiKey }, https);
+    const setCookie = headers.get('set-cookie') ?? '';
+    expect(setCookie).toMatch(/^__Host-convo_hooks_session=chs_[0-9A-Za-z]{43}; HttpOnly; SameSite=Strict; Path=\/; /);
+    expect(setCookie).toContain('; Secure');
+    expect(setCookie).not.toMatch(/Domain=/i);
+    const token = (setCookie.split(';')[0] as string).split('=')[1] as string;
+    const as = (cookie: string, extra: Record<string, string> = {}) =>
+      app.graphql(WHO, { headers: { cookie, 'x-csrf-token': body.csrfToken, ...extra } });
+    expect((await as(`__Host-convo_hooks_session=${token}`, https)).data?.workspace.id).toBe(workspaceId);
+    // A plain cookie over https may have been planted by a sibling subdomain: it is not read.
+    const planted = await as(`convo_hooks_session=${token}`, https);
+    expect(planted.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    // Signing out clears the cookie of the same name.
+    const out = await app.yoga.fetch(SESSION_URL, {
+      method: 'DELETE',
+      headers: { cookie: `__Host-convo_hooks_session=${token}`, 'x-csrf-token': body.csrfToken, ...https },
+    });
+    expect(out.status).toBe(204);
+    expect(out.headers.get('set-cookie')).toMatch(/^__Host-convo_hooks_session=; .*Max-Age=0.*; Secure/);
   });
 
   it('a wrong or revoked key answers 401 and sets no cookie', async () => {
