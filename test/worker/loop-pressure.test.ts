@@ -16,7 +16,7 @@ afterEach(() => {
 });
 
 describe("the worker's attempts at once, beside the API", () => {
-  it('halves the attempts in flight at each congested reading (none in flight: nothing to halve), never below the floor; grows back an eighth at a time once the loop has room', () => {
+  it('halves the attempts in flight at each congested reading (none in flight: nothing to halve), never below the floor; grows back an eighth at a time while the loop has room and the attempts fill the limit', () => {
     let reading: (waitedMs: number) => void = () => {};
     let raised = 0;
     let inFlight = 64;
@@ -45,18 +45,34 @@ describe("the worker's attempts at once, beside the API", () => {
     expect(limitAfter(50)).toBe(16);
     expect(limitAfter(50, 50, 50)).toBe(8);
     expect(raised).toBe(0);
-    // Room again: an eighth at a time (at least one), each rise said, up to the ceiling.
+    // Room again, but nothing to send: the limit stays where it is, for the next fan-out.
+    inFlight = 0;
+    expect(limitAfter(5, 5, 5)).toBe(8);
+    // Attempts filling it: an eighth at a time (at least one), each rise said.
+    inFlight = 8;
     expect(limitAfter(5)).toBe(9);
+    inFlight = 9;
     expect(limitAfter(5)).toBe(11);
     expect(raised).toBe(2);
-    expect(limitAfter(...Array(60).fill(5))).toBe(256);
+    // Fewer in flight than the limit allows: it does not grow past what is used.
+    inFlight = 5;
+    expect(limitAfter(5, 5)).toBe(11);
+    // As many as it allows, every time: up to the ceiling.
+    for (let i = 0; i < 60; i++) {
+      inFlight = pressure.limit();
+      reading(5);
+    }
+    expect(pressure.limit()).toBe(256);
   });
 
   it("reads this process's event loop: a loop kept busy cuts the attempts well below those in flight, and they come back once it is idle", async () => {
-    const pressure = createLoopPressure({ ceiling: 256, floor: 8, inFlight: () => 64, intervalMs: 50 });
+    // Attempts fill whatever the limit allows (a fan-out waiting).
+    let inFlight = 64;
+    const pressure = createLoopPressure({ ceiling: 256, floor: 8, inFlight: () => inFlight, intervalMs: 50 });
     stops.push(pressure.stop);
     await congest(1_000);
     expect(pressure.limit()).toBeLessThanOrEqual(16);
+    inFlight = Number.POSITIVE_INFINITY;
     await eventually(async () => pressure.limit() === 256, 15_000, 50);
   });
 });
