@@ -4,8 +4,8 @@
  * `nice -n 19`, and its own CPU does not count against the server it attacks. Same loops,
  * same shapes, same duration as before it moved here.
  *
- * Reads its targets from the environment; prints `attacking` once its streams are open and
- * its loops start, then `result: {...}` (outcomes per kind and status) when it is done.
+ * Reads its targets from the environment; prints `attacking, late by N ms` once its streams
+ * are open and its loops start (at START_AT if given), then `result: {...}` (outcomes per kind and status) when it is done.
  */
 import net from 'node:net';
 import { createApiKey } from '../../src/auth/api-keys.js';
@@ -153,6 +153,11 @@ for (const until = Date.now() + 5_000; Date.now() < until; await sleep(20)) {
   if (streams.filter((s) => s.events.length > 0).length >= streams.length - 20) break;
 }
 
+// START_AT (ms since the epoch, 0: at once): when the attack begins, so the bystander can be
+// warm by then; the process reports how late it was.
+const startAt = Number(process.env.START_AT ?? 0);
+if (startAt > Date.now()) await sleep(startAt - Date.now());
+const late = startAt > 0 ? Date.now() - startAt : 0;
 attackEnd = Date.now() + attackMs;
 // publishEvents(100) to the 20 webhooks of one agent every 5 s: 2,000 deliveries each.
 const fanOut = (async () => {
@@ -218,7 +223,7 @@ const trickling = Array.from({ length: on('trickl') ? 200 : 0 }, () => {
   socket.on('close', () => clearInterval(timer));
   return socket;
 });
-process.stdout.write('attacking\n');
+process.stdout.write(`attacking, late by ${late} ms\n`);
 await Promise.all([...attacks.map((attack) => attack()), fanOut, madeUp, unread]);
 for (const socket of trickling) socket.destroy();
 await Promise.all(streams.map((s) => s.close()));

@@ -10,6 +10,10 @@ import { drillSetup, metric, report } from './support.js';
 
 const ATTACK_SECONDS = Number(process.env.HOSTILE_SECONDS ?? 20);
 const WARMUP_SECONDS = Number(process.env.HOSTILE_WARMUP_SECONDS ?? 5);
+// The bystander's untimed requests before its figures are taken: a dashboard already open.
+const VICTIM_WARM_MS = 3_000;
+// Time for the attacker's process to start and open its streams before the attack begins.
+const ATTACKER_UP_MS = 6_000;
 
 // A dashboard already open: its first requests in a fresh process (loading the HTTP client,
 // connecting), which took 1.8 s on a machine saturated by the attack's first burst, are
@@ -18,8 +22,13 @@ const VICTIM_SCRIPT = `
 const body = JSON.stringify({ query: '{ webhooks(first: 10) { totalCount edges { node { id name } } } }' });
 const headers = { 'content-type': 'application/json', 'x-api-key': process.env.API_KEY };
 const warmStarted = performance.now();
-await Promise.all([0, 1, 2, 3].map(async () => (await fetch(process.env.URL, { method: 'POST', headers, body })).text()));
-process.stderr.write('WARMUP ' + Math.round(performance.now() - warmStarted) + ' ms, process up ' + Math.round(performance.now()) + ' ms\\n');
+let warmRequests = 0;
+// A dashboard already open: the same requests, not timed, until START_AT.
+do {
+  await Promise.all([0, 1, 2, 3].map(async () => (await fetch(process.env.URL, { method: 'POST', headers, body })).text()));
+  warmRequests += 4;
+} while (Date.now() < Number(process.env.START_AT));
+process.stderr.write('WARMUP ' + warmRequests + ' requests in ' + Math.round(performance.now() - warmStarted) + ' ms, process up ' + Math.round(performance.now()) + ' ms\\n');
 const end = Date.now() + Number(process.env.MS);
 const latencies = [];
 const slow = [];
@@ -142,11 +151,12 @@ describe('drill: hostile client', () => {
      * The victim's dashboard: a count and a page, over and over, timed from a process of
      * its own, so its figures are the server's and not this busy test process's.
      */
-    const victimLoad = async (ms: number) => {
+    const victimLoad = async (ms: number, startAt: number) => {
       const run = await runCommand(process.execPath, ['--input-type=module', '-e', VICTIM_SCRIPT], {
         URL: url,
         API_KEY: victim,
         MS: String(ms),
+        START_AT: String(startAt),
       });
       expect(run.code, run.stderr).toBe(0);
       if (process.env.HOSTILE_TRACE) console.log(`victim: ${run.stderr.trim()}`);
@@ -155,7 +165,7 @@ describe('drill: hostile client', () => {
 
     // The 400 deliveries of 256 KiB go out first: the attack is measured on its own.
     await eventually(async () => (await receiver.count()) >= 400, 60_000, 200);
-    const startAttack = (seconds: number) => {
+    const startAttack = (seconds: number, startAt = 0) => {
       const attackProcess = startProcess(
         'nice',
         ['-n', '19', process.execPath, '--import', 'tsx', 'test/faults/hostile-attacker.ts'],
@@ -167,8 +177,9 @@ describe('drill: hostile client', () => {
           VICTIM_WORKSPACE: victimWorkspace.id,
           DATABASE_URL: drill.app.db.url,
           ATTACK_SECONDS: String(seconds),
+          START_AT: String(startAt),
         },
-        /^attacking$/m,
+        /^attacking/m,
       );
       cleanup(() => signalGroup(attackProcess.child, 'SIGKILL'));
       return attackProcess;
@@ -186,17 +197,23 @@ describe('drill: hostile client', () => {
         await sleep(1_000);
       }
     }
-    // Quiet, for as long as the attack lasts: its p99 is then read from as many requests.
-    const before = await victimLoad(ATTACK_SECONDS * 1000);
+    // Quiet, for as long as the attack lasts: its p99 is then read from as many requests. The
+    // bystander is a dashboard already open: untimed for a few seconds first, here and below.
+    const before = await victimLoad(ATTACK_SECONDS * 1000, Date.now() + VICTIM_WARM_MS);
     const rssBefore = await peakRss(server.child.pid as number);
 
     // ---- the attack ----
     // The attacker runs in a process of its own at the lowest priority (hostile-attacker.ts):
     // in production it is on other machines, so its own CPU must not count against the
     // server, PostgreSQL and the victim, which all run at normal priority (low-priority.ts).
-    const attack = startAttack(ATTACK_SECONDS);
+    // Both begin at `startAt`: the attacker once its process is up, the bystander warm by then.
+    const startAt = Date.now() + ATTACKER_UP_MS;
+    const attack = startAttack(ATTACK_SECONDS, startAt);
+    const duringLoad = victimLoad(ATTACK_SECONDS * 1000, startAt);
     await attack.started;
     const attackEnd = Date.now() + ATTACK_SECONDS * 1000;
+    // An attacker that was not up in time would leave part of the timed window quiet.
+    expect(Number(/^attacking, late by (-?\d+) ms$/m.exec(attack.output())?.[1])).toBeLessThan(500);
     if (process.env.HOSTILE_TRACE) console.log(`attack starts at ${Date.now()}`);
 
     // The live heap, sampled: what the process holds, as against the garbage its RSS may carry.
@@ -208,7 +225,7 @@ describe('drill: hostile client', () => {
         await sleep(1000);
       }
     })();
-    const [during, attackCode] = await Promise.all([victimLoad(ATTACK_SECONDS * 1000), attack.exited]);
+    const [during, attackCode] = await Promise.all([duringLoad, attack.exited]);
     expect(attackCode, attack.output()).toBe(0);
     const attackResult = JSON.parse(/^result: (.*)$/m.exec(attack.output())?.[1] ?? 'null') as {
       outcomes: Record<string, Record<string, number>>;
