@@ -17,8 +17,8 @@ const RESYNC_LIMIT = MAX_PENDING_CHANGES + 1;
 // Webhooks whose agent this process remembers, for feeds scoped to agents (portal sessions).
 // A webhook keeps its agent for life, so what is remembered never goes stale.
 const WEBHOOK_AGENTS_KEPT = 20_000;
-// Notices waiting for their webhooks' agents to be read; past this the scoped feeds are
-// closed (they fall behind) rather than the wait grown.
+// Notices of one workspace waiting for their webhooks' agents to be read; past this its
+// scoped feeds are closed (they fall behind) rather than the wait grown.
 const MAX_NOTICES_WAITING = 50;
 
 /** Why a feed ended: its subscriber fell further behind than MAX_PENDING_CHANGES. */
@@ -55,8 +55,8 @@ export function createDeliveryFeed(sql: Pool, options: { listener: Listener; log
   const subscribers = new Set<Subscriber>();
   let listening: Promise<{ unsubscribe: () => Promise<void> }> | undefined;
   const agentOf = createLru<string, string | null>({ maxEntries: WEBHOOK_AGENTS_KEPT });
-  let noticesWaiting = 0;
-  let scopedInOrder: Promise<void> = Promise.resolve();
+  // Per workspace with scoped feeds: the notices waiting for their webhooks' agents, in order.
+  const waitingForAgents = new Map<string, { notices: number; handedOut: Promise<void> }>();
 
   const fallBehind = (subscriber: Subscriber) => {
     subscriber.behind = true;
@@ -84,38 +84,51 @@ export function createDeliveryFeed(sql: Pool, options: { listener: Listener; log
   };
   const readAgents = async (webhookIds: string[]) => {
     if (webhookIds.length === 0) return;
+    // On the pool, so within its statement_timeout: a read that cannot finish ends.
     const rows = await sql<{ id: string; agentId: string }[]>`/* webhooks.agents */
       select id, agent_id from webhooks where id = any(${webhookIds}::text[])`;
     for (const id of webhookIds) agentOf.set(id, null);
     for (const row of rows) agentOf.set(row.id, row.agentId);
   };
-  /** Hands changes to every feed: unscoped ones now, scoped ones once their webhooks' agents are known, in order. */
-  const receive = (changes: DeliveryChange[]) => {
-    handOut(changes, false);
-    const scopedWorkspaces = new Set<string>();
-    for (const subscriber of subscribers) if (subscriber.agents) scopedWorkspaces.add(subscriber.workspaceId);
-    if (scopedWorkspaces.size === 0) return;
+  /** A workspace's changes to its scoped feeds, once their webhooks' agents are known, in order. */
+  const handOutScoped = (workspaceId: string, changes: DeliveryChange[]) => {
     const unknown = new Set<string>();
-    for (const change of changes) {
-      if (scopedWorkspaces.has(change.workspaceId) && agentOf.get(change.webhookId) === undefined) {
-        unknown.add(change.webhookId);
-      }
-    }
-    if (unknown.size === 0 && noticesWaiting === 0) return handOut(changes, true);
-    if (noticesWaiting >= MAX_NOTICES_WAITING) {
-      for (const subscriber of subscribers) if (subscriber.agents) fallBehind(subscriber);
+    for (const change of changes) if (agentOf.get(change.webhookId) === undefined) unknown.add(change.webhookId);
+    const waiting = waitingForAgents.get(workspaceId);
+    if (unknown.size === 0 && !waiting) return handOut(changes, true);
+    const line = waiting ?? { notices: 0, handedOut: Promise.resolve() };
+    if (line.notices >= MAX_NOTICES_WAITING) {
+      for (const subscriber of subscribers)
+        if (subscriber.agents && subscriber.workspaceId === workspaceId) fallBehind(subscriber);
       return;
     }
-    noticesWaiting += 1;
-    scopedInOrder = scopedInOrder
+    waitingForAgents.set(workspaceId, line);
+    line.notices += 1;
+    line.handedOut = line.handedOut
       .then(() => readAgents([...unknown]))
       .catch((error: unknown) =>
         options.log?.warn({ err: error }, "reading the agents of changed deliveries' webhooks failed"),
       )
       .then(() => handOut(changes, true))
       .finally(() => {
-        noticesWaiting -= 1;
+        line.notices -= 1;
+        if (line.notices === 0 && waitingForAgents.get(workspaceId) === line) waitingForAgents.delete(workspaceId);
       });
+  };
+  /** Hands changes to every feed: unscoped ones now, scoped ones per workspace as handOutScoped says. */
+  const receive = (changes: DeliveryChange[]) => {
+    handOut(changes, false);
+    const scopedWorkspaces = new Set<string>();
+    for (const subscriber of subscribers) if (subscriber.agents) scopedWorkspaces.add(subscriber.workspaceId);
+    if (scopedWorkspaces.size === 0) return;
+    const byWorkspace = new Map<string, DeliveryChange[]>();
+    for (const change of changes) {
+      if (!scopedWorkspaces.has(change.workspaceId)) continue;
+      const list = byWorkspace.get(change.workspaceId) ?? [];
+      list.push(change);
+      byWorkspace.set(change.workspaceId, list);
+    }
+    for (const [workspaceId, ofWorkspace] of byWorkspace) handOutScoped(workspaceId, ofWorkspace);
   };
   const resync = async ({ reconnected, lostAt }: Resync) => {
     const workspaces = [...new Set([...subscribers].map((s) => s.workspaceId))];

@@ -5,7 +5,7 @@ import { createDeliveryFeed, type DeliveryFeed, FellBehind } from '../../src/liv
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
 import { REGISTER, validWebhook } from '../support/operations.js';
-import { eventually } from '../support/receiver.js';
+import { eventually, sleep } from '../support/receiver.js';
 
 /**
  * The feed itself, on a real listening session: changes are sent with NOTIFY as writers send
@@ -70,8 +70,17 @@ describe('the delivery feed', () => {
       { workspaceId: 'ws_other', webhookId: a, deliveryId: 'dlv_elsewhere' },
     ]);
     await eventually(async () => everything.ids.includes('dlv_b2') && portal.ids.includes('dlv_a1'));
-    await notify([{ workspaceId, webhookId: a, deliveryId: 'dlv_a2' }]);
-    await eventually(async () => portal.ids.includes('dlv_a2'));
+    // Read once and remembered: with the webhooks table locked, its next change still passes.
+    const locker = await app.sql.reserve();
+    try {
+      await locker`begin`;
+      await locker`lock table webhooks in access exclusive mode`;
+      await notify([{ workspaceId, webhookId: a, deliveryId: 'dlv_a2' }]);
+      await eventually(async () => portal.ids.includes('dlv_a2'));
+    } finally {
+      await locker`rollback`;
+      locker.release();
+    }
     expect(portal.ids.filter((id) => !id.startsWith('dlv_probe'))).toEqual(['dlv_a1', 'dlv_a2']);
     expect(everything.ids.filter((id) => !id.startsWith('dlv_probe'))).toEqual([
       'dlv_b1',
@@ -81,11 +90,17 @@ describe('the delivery feed', () => {
     ]);
   });
 
-  it('while the agents cannot be read, at most 50 notices wait for them: past that the scoped feeds fall behind, and the others hear everything', async () => {
+  it("while the agents cannot be read, at most 50 notices of a workspace wait for them: past that its scoped feeds fall behind, the others hear everything, and other workspaces' portals are untouched", async () => {
     const { workspaceId, a } = await workspaceWithAgents();
     const everything = collect({ workspaceId });
     const portal = collect({ workspaceId, agents: ['agent_a'] });
     await listening(workspaceId, a, everything);
+    // Another workspace's portal, its webhook's agent already known to the feed.
+    const other = await workspaceWithAgents();
+    const otherEverything = collect({ workspaceId: other.workspaceId });
+    const otherPortal = collect({ workspaceId: other.workspaceId, agents: ['agent_a'] });
+    await listening(other.workspaceId, other.a, otherEverything);
+    await eventually(async () => otherPortal.ids.length > 0);
     // The webhooks table locked: reading any webhook's agent waits.
     const locker = await app.sql.reserve();
     try {
@@ -98,9 +113,21 @@ describe('the delivery feed', () => {
       expect(await portal.ended).toBeInstanceOf(FellBehind);
       await eventually(async () => everything.ids.includes('dlv_unseen_50'));
       expect(portal.ids.filter((id) => id.startsWith('dlv_unseen'))).toEqual([]);
+      // The other workspace's portal waits for nothing and is not closed.
+      await notify([{ workspaceId: other.workspaceId, webhookId: other.a, deliveryId: 'dlv_other' }]);
+      await eventually(async () => otherPortal.ids.includes('dlv_other'));
     } finally {
       await locker`rollback`;
       locker.release();
     }
+    // Once they can be read, what waited is handed out, and a new portal feed hears its
+    // agents again (one that subscribes while the line is still full falls behind at once).
+    await eventually(async () => {
+      const again = collect({ workspaceId, agents: ['agent_a'] });
+      await notify([{ workspaceId, webhookId: a, deliveryId: 'dlv_after' }]);
+      await sleep(100);
+      again.stop();
+      return again.ids.includes('dlv_after');
+    });
   });
 });
