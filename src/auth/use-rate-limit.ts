@@ -68,12 +68,23 @@ export function createBuckets(rate: number, burst: number, now: () => number, cr
     const capacity = share === 1 ? burst : Math.max(burst * share, crowded?.atLeast ?? 0);
     bucket.tokens = Math.min(capacity, bucket.tokens + ((t - bucket.at) / 1000) * rate * refillShare(bucket, share));
     bucket.at = t;
+    // A debt found while crowded is a crowded debt too: a read is charged when it ends, and the
+    // congestion it caused is seen after.
     if (bucket.tokens >= 0) bucket.crowdedDebt = false;
+    else if (share < 1) bucket.crowdedDebt = true;
     buckets.set(keyId, bucket);
     return bucket;
   };
+  // A crowded debt is paid at the crowded share, what comes after it at the share of now.
   const secondsUntil = (bucket: Bucket, amount: number, share: number) =>
-    Math.max(1, Math.ceil((amount - bucket.tokens) / (rate * refillShare(bucket, share))));
+    Math.max(
+      1,
+      Math.ceil(
+        bucket.crowdedDebt
+          ? -bucket.tokens / (rate * CROWDED_SHARE) + amount / (rate * share)
+          : (amount - bucket.tokens) / (rate * share),
+      ),
+    );
   return {
     /** Takes `amount` if the bucket holds it; otherwise the seconds until it will. */
     take(keyId: string, amount: number): number {
@@ -103,8 +114,8 @@ export function createBuckets(rate: number, burst: number, now: () => number, cr
       bucket.tokens = Math.max(bucket.tokens - amount, -burst);
       return bucket.tokens >= 0 ? 0 : secondsUntil(bucket, 0, share);
     },
-    /** Whether the key's rate is its crowded share now (for refusals to say so). */
-    crowded: (keyId: string) => shareOf(keyId) < 1,
+    /** Whether the key's rate is its crowded share now, or it pays a crowded debt (for refusals to say so). */
+    crowded: (keyId: string) => shareOf(keyId) < 1 || (buckets.get(keyId)?.crowdedDebt ?? false),
   };
 }
 

@@ -55,9 +55,25 @@ describe('heavy rates while the process is crowded', () => {
     // Paid off, the full rate again.
     t += 1_000;
     expect(buckets.take('k', 100)).toBe(0);
-    // A debt run up while not crowded is paid at the full rate, whatever comes after.
+    // A debt run up while not crowded is paid at the full rate, if no crowding is seen meanwhile.
     buckets.charge('k', 2_500);
     expect(buckets.take('k', 0)).toBe(25);
+    expect(buckets.crowded('k')).toBe(false);
+    // Crowding seen while it is owed (the read that ran it up crowded the loop, and was
+    // charged before that was seen): the rest is a crowded debt, said so in refusals.
+    // 5 s later, crowded: 2,500 - 5 × 12.5 owed (what has refilled meanwhile is reckoned at
+    // the share of the moment it is read), 195 s at the crowded share, crowded or not.
+    t += 5_000;
+    crowded = true;
+    expect(buckets.take('k', 0)).toBe(195);
+    crowded = false;
+    expect(buckets.take('k', 0)).toBe(195);
+    expect(buckets.crowded('k')).toBe(true);
+    // Taking more once it is paid: the debt at the crowded share, the rest at the full rate.
+    expect(buckets.take('k', 100)).toBe(196);
+    t += 196_000;
+    expect(buckets.take('k', 0)).toBe(0);
+    expect(buckets.crowded('k')).toBe(false);
   });
 
   it('in the server, its loop congested while another key is served: a key publishes an eighth of its burst, told why, then all of it again', async () => {
