@@ -20,10 +20,6 @@ export function overHttps(request: { url?: string; headers: Pick<Headers, 'get'>
   return proto === 'https' || (request.url?.startsWith('https:') ?? false);
 }
 
-/** The session cookie's name for this request: `__Host-` over https. */
-export const sessionCookieName = (request: { url?: string; headers: Pick<Headers, 'get'> }) =>
-  overHttps(request) ? HOST_SESSION_COOKIE : SESSION_COOKIE;
-
 /** Who a request is from: its workspace, its own bucket for rates and streams, and its access. */
 export type Caller = { workspaceId: string; apiKeyId: string; access: Access };
 
@@ -39,7 +35,7 @@ export function sessionCredentials(request: {
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
   if (bearer?.[1]) return { token: bearer[1], via: 'bearer' };
   // Over https only the `__Host-` cookie counts: a plain one may have been planted.
-  const token = cookie(request, sessionCookieName(request));
+  const token = cookie(request, overHttps(request) ? HOST_SESSION_COOKIE : SESSION_COOKIE);
   return token ? { token, via: 'cookie', csrf: request.headers.get('x-csrf-token') } : null;
 }
 

@@ -8,7 +8,15 @@ import { CAPABILITIES } from '../graphql/access.js';
 import { databaseUnavailable } from '../graphql/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { createLookupLane, LookupsBusy } from '../lib/lookup-lane.js';
-import { csrfHolds, csrfTokenFor, overHttps, sessionAccess, sessionCookieName, sessionCredentials } from './caller.js';
+import {
+  csrfHolds,
+  csrfTokenFor,
+  HOST_SESSION_COOKIE,
+  overHttps,
+  SESSION_COOKIE,
+  sessionAccess,
+  sessionCredentials,
+} from './caller.js';
 import type { SessionCache } from './session-cache.js';
 import {
   createSession,
@@ -72,8 +80,15 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
     };
   };
 
-  const cookieFor = (request: Request, value: string, maxAgeSeconds: number) =>
-    `${sessionCookieName(request)}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}${overHttps(request) ? '; Secure' : ''}`;
+  /** The session cookie; over https also the plain-named one expired, so none set before `__Host-` lingers. */
+  const cookiesFor = (request: Request, value: string, maxAgeSeconds: number): [string, string][] => {
+    const attributes = `HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAgeSeconds}`;
+    if (!overHttps(request)) return [['set-cookie', `${SESSION_COOKIE}=${value}; ${attributes}`]];
+    return [
+      ['set-cookie', `${HOST_SESSION_COOKIE}=${value}; ${attributes}; Secure`],
+      ['set-cookie', `${SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0; Secure`],
+    ];
+  };
 
   async function post(request: Request): Promise<Response> {
     if (!/^application\/json\b/i.test(request.headers.get('content-type') ?? '')) {
@@ -106,7 +121,7 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
       return json(
         429,
         { error: `At most ${SIGN_INS_PER_MINUTE} sign-ins a minute with one API key`, code: 'RATE_LIMITED' },
-        { 'retry-after': String(retryAfter) },
+        [['retry-after', String(retryAfter)]],
       );
     }
     const created = await signIns(() =>
@@ -127,7 +142,7 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
     return json(
       200,
       { csrfToken: csrfTokenFor(secretKey, created.token), ...describe(created.session) },
-      { 'set-cookie': cookieFor(request, created.token, KEY_SESSION_TTL_SECONDS) },
+      cookiesFor(request, created.token, KEY_SESSION_TTL_SECONDS),
     );
   }
 
@@ -161,11 +176,11 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
         await sessions.end(found.session);
         return new Response(null, {
           status: 204,
-          headers: { 'cache-control': 'no-store', 'set-cookie': cookieFor(request, '', 0) },
+          headers: [['cache-control', 'no-store'], ...cookiesFor(request, '', 0)],
         });
       }
       default:
-        return json(405, { error: 'Use POST, GET or DELETE' }, { allow: 'POST, GET, DELETE' });
+        return json(405, { error: 'Use POST, GET or DELETE' }, [['allow', 'POST, GET, DELETE']]);
     }
   }
 
@@ -185,12 +200,12 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
         }
         if (error instanceof LookupsBusy) {
           return endResponse(
-            json(503, { error: 'Too many sign-ins at once; try again shortly' }, { 'retry-after': '1' }),
+            json(503, { error: 'Too many sign-ins at once; try again shortly' }, [['retry-after', '1']]),
           );
         }
         if (databaseUnavailable(error)) {
           return endResponse(
-            json(503, { error: 'The service is temporarily unavailable; try again shortly' }, { 'retry-after': '5' }),
+            json(503, { error: 'The service is temporarily unavailable; try again shortly' }, [['retry-after', '5']]),
           );
         }
         options.log?.error({ err: error }, 'dashboard session request failed');
@@ -200,9 +215,9 @@ export function useSessionEndpoints(options: SessionEndpointsOptions): Plugin {
   };
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+function json(status: number, body: unknown, headers: [string, string][] = []): Response {
   return new Response(JSON.stringify(body), {
     status,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+    headers: [['content-type', 'application/json; charset=utf-8'], ['cache-control', 'no-store'], ...headers],
   });
 }
