@@ -22,7 +22,7 @@ export type LoopPressureOptions = {
  * API (ROLE=all): every attempt is callbacks on the loop every request waits behind, so a
  * fan-out of thousands to fast endpoints would answer for the API's latency. While the
  * loop's delay says callbacks wait, whatever makes them, the attempts in flight are halved
- * (down to `floor`); while it does not, and the attempts fill the limit, it grows back an
+ * (down to `floor`); while it does not, and the attempts fill the limit (7/8 of it), it grows back an
  * eighth at a time up to `ceiling`. An idle worker keeps the limit it had: the next fan-out
  * starts there and grows while the loop has room, instead of meeting the API's requests
  * with the whole ceiling at once (each fan-out of 2,000 deliveries did, every 5 s in the
@@ -39,7 +39,8 @@ export function createLoopPressure(options: LoopPressureOptions) {
       // that start while the loop is still congested are halved at the next reading.
       const inFlight = options.inFlight();
       if (inFlight > 0) limit = Math.max(options.floor, Math.floor(Math.min(limit, inFlight) / 2));
-    } else if (limit < options.ceiling && options.inFlight() >= limit) {
+    } else if (limit < options.ceiling && options.inFlight() * 8 >= limit * 7) {
+      // Most of the limit in use (a reading may fall between an attempt's end and the next's start).
       limit = Math.min(options.ceiling, limit + Math.max(1, Math.ceil(limit / 8)));
       options.onRaise?.();
     }
