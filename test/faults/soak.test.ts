@@ -115,7 +115,12 @@ describe('drill: soak', () => {
       openFdsAfterWarmUp: fdsFirst,
       openFdsLast30s: fdsLast,
     });
-    expect(undeclared).toEqual([]);
+    // With what the server logged of them (an unexpected error's cause is logged, never answered).
+    const serverErrors = server
+      .output()
+      .split('\n')
+      .filter((line) => line.includes('"level":50') || line.includes('request failed'));
+    expect(undeclared, serverErrors.slice(0, 5).join('\n')).toEqual([]);
     expect(heapFloorLast).toBeLessThan(heapFloorFirst * 1.25 + 30e6);
     // Only with two full collections after warm-up to compare (a lightly loaded run may
     // need just one); the floor above still holds either way.
