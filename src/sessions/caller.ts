@@ -14,10 +14,13 @@ export const SESSION_COOKIE = 'convo_hooks_session';
  */
 export const HOST_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 
+/** The scheme a proxy in front says the client used (X-Forwarded-Proto, its first hop). */
+export const forwardedProto = (headers: Pick<Headers, 'get'>) =>
+  headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
+
 /** Whether the request came over https (directly, or as X-Forwarded-Proto says behind a proxy). */
 export function overHttps(request: { url?: string; headers: Pick<Headers, 'get'> }): boolean {
-  const proto = request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
-  return proto === 'https' || (request.url?.startsWith('https:') ?? false);
+  return forwardedProto(request.headers) === 'https' || (request.url?.startsWith('https:') ?? false);
 }
 
 /** Who a request is from: its workspace, its own bucket for rates and streams, and its access. */

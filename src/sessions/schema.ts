@@ -4,6 +4,7 @@ import { CAPABILITIES, type Capability } from '../graphql/access.js';
 import { builder, type Context } from '../graphql/builder.js';
 import { badUserInput } from '../graphql/errors.js';
 import { webhookRules } from '../webhooks/rules.js';
+import { forwardedProto } from './caller.js';
 import { createSession, SessionLimitReached, type SessionRecord } from './store.js';
 
 export const PORTAL_TTL = { min: 300, max: 604_800, default: 3_600 } as const;
@@ -86,7 +87,7 @@ const PortalSessionRef = builder.objectRef<CreatedPortalSession>('PortalSession'
 export function publicOrigin(ctx: Pick<Context, 'config' | 'request'>): string {
   if (ctx.config.publicOrigin) return ctx.config.publicOrigin;
   const url = new URL(ctx.request.url);
-  const proto = ctx.request.headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
+  const proto = forwardedProto(ctx.request.headers);
   if (proto === 'https' || proto === 'http') url.protocol = `${proto}:`;
   return url.origin;
 }
