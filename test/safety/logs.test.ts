@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { createTestApp, type TestApp } from '../support/app.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { conversationEnded, oneCharOff, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually } from '../support/receiver.js';
 
 const lines: string[] = [];
@@ -37,8 +37,7 @@ describe('logs', () => {
     });
     const newSecret = rotated.data?.rotateWebhookSecret.secret as string;
     // Failures are logged too: a bad key, an invalid input, an unexpected error.
-    // A key one character off (never the same character: a key ending in X would still be valid).
-    const wrongKey = `${apiKey.slice(0, -1)}${apiKey.endsWith('X') ? 'Y' : 'X'}`;
+    const wrongKey = oneCharOff(apiKey);
     await app.graphql('{ webhooks { totalCount } }', { apiKey: wrongKey });
     await app.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ url: 'nope' }) } });
     await receiver.waitFor(2, 15_000);

@@ -5,7 +5,7 @@ import { createSessionCache } from '../../src/sessions/session-cache.js';
 import { createSession, redeemPortalToken } from '../../src/sessions/store.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { cleanup } from '../support/cleanup.js';
-import { conversationEnded, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
+import { conversationEnded, oneCharOff, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
 import { eventually } from '../support/receiver.js';
 import { subscribe } from '../support/sse.js';
 import {
@@ -114,7 +114,7 @@ describe('a key signs in to the dashboard', () => {
 
   it('a wrong or revoked key answers 401 and sets no cookie', async () => {
     const { apiKey, keyId } = await app.newWorkspace();
-    const wrong = await postSession(app, { apiKey: `${apiKey.slice(0, -1)}x` });
+    const wrong = await postSession(app, { apiKey: oneCharOff(apiKey) });
     expect(wrong.status).toBe(401);
     expect(wrong.body.error).toMatch(/Invalid or revoked API key/);
     expect(wrong.headers.get('set-cookie')).toBeNull();

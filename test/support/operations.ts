@@ -61,3 +61,6 @@ export const conversationEnded = (
   type: 'CONVERSATION_ENDED',
   data,
 });
+
+/** A key one character off: never the same character, or a key ending in it would still be valid. */
+export const oneCharOff = (apiKey: string) => `${apiKey.slice(0, -1)}${apiKey.endsWith('X') ? 'Y' : 'X'}`;
