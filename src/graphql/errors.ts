@@ -45,7 +45,8 @@ export function fellBehind(message: string): GraphQLError {
 }
 
 // Errors from postgres.js when the database cannot be reached, and PostgreSQL's own
-// "shutting down" / "starting up" codes: the request may succeed if retried shortly.
+// "shutting down" / "starting up" / "too many connections" codes: the request may succeed
+// if retried shortly.
 const DATABASE_UNAVAILABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -57,12 +58,17 @@ const DATABASE_UNAVAILABLE = new Set([
   '57P01',
   '57P02',
   '57P03',
+  // too_many_connections: the server's max_connections, or a role's or database's CONNECTION LIMIT.
+  '53300',
 ]);
 
 /** Whether `error` says the database cannot be reached now: the request may succeed if retried shortly. */
 export function databaseUnavailable(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && DATABASE_UNAVAILABLE.has(code);
+  if (typeof code !== 'string') return false;
+  // Class 08, connection exceptions: also what PgBouncer answers when it has no connection to give
+  // (08P01 "no more connections allowed", "query_wait_timeout").
+  return DATABASE_UNAVAILABLE.has(code) || code.startsWith('08');
 }
 
 export function serviceUnavailable(): GraphQLError {

@@ -70,4 +70,47 @@ describe('when the database is unreachable', () => {
     expect(JSON.parse(after.body).data.registerWebhook.id).toMatch(/^wh_/);
     expect((await yoga.fetch('http://localhost/ready')).status).toBe(200);
   });
+
+  it('answers 503 SERVICE_UNAVAILABLE while the database refuses new connections (too many for the role)', async () => {
+    const db = await createTestDatabase();
+    // A role allowed one connection, as an operator caps an application's share of the server.
+    const role = `capped_${randomBytes(4).toString('hex')}`;
+    await db.sql.unsafe(`create role ${role} login password 'capped' connection limit 1`);
+    await db.sql.unsafe(`grant usage on schema public to ${role}; grant all on all tables in schema public to ${role}`);
+    const asRole = new URL(db.url);
+    asRole.username = role;
+    asRole.password = 'capped';
+    const holder = createPool(asRole.toString(), { max: 1 });
+    const reserved = await holder.reserve();
+    const sql = createPool(asRole.toString(), { max: 1 });
+    cleanup(async () => {
+      await sql.end({ timeout: 1 });
+      await holder.end({ timeout: 1 });
+      await db.sql.unsafe(`drop owned by ${role}; drop role ${role}`);
+    });
+    const secretKey = randomBytes(32);
+    const config = loadConfig({ DATABASE_URL: asRole.toString(), SECRET_ENCRYPTION_KEY: secretKey.toString('hex') });
+    const yoga = createApp({ sql, config, secretKey, log: createLogger('silent') });
+    const workspace = await createWorkspace(db.sql, 'Crowded database');
+    const { apiKey } = await createApiKey(db.sql, workspace.id);
+
+    const response = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ query: REGISTER, variables: { input: validWebhook() } }),
+    });
+    const text = await response.text();
+    expect(response.status).toBe(503);
+    expect(JSON.parse(text).errors[0].extensions.code).toBe('SERVICE_UNAVAILABLE');
+    expect(text).not.toMatch(/too many|connection|role|capped/i);
+
+    reserved.release();
+    await holder.end({ timeout: 1 });
+    const after = await yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': apiKey },
+      body: JSON.stringify({ query: REGISTER, variables: { input: validWebhook() } }),
+    });
+    expect(after.status).toBe(200);
+  });
 });
