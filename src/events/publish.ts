@@ -8,6 +8,9 @@ import { type EventRecord, eventColumns } from './reads.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
+const UNIQUE_VIOLATION = '23505';
+const DEADLOCK = '40P01';
+
 export type NewEvent = {
   workspaceId: string;
   agentId: string;
@@ -67,8 +70,11 @@ export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Pub
   try {
     published = await pool.begin(publishAll);
   } catch (error) {
-    // Two requests with the same new key raced; the loser now finds the winner's event.
-    if ((error as { code?: string }).code !== '23505' || !inputs.some((input) => input.idempotencyKey)) throw error;
+    // Two requests with the same new key raced: the loser now finds the winner's event. (Keys
+    // are locked in one order, so two batches sharing keys wait for each other rather than
+    // deadlock; should another lock still make a cycle, the batch it ended is tried again.)
+    const code = (error as { code?: string }).code;
+    if ((code !== UNIQUE_VIOLATION && code !== DEADLOCK) || !inputs.some((input) => input.idempotencyKey)) throw error;
     published = await pool.begin(publishAll);
   }
   await announceCommitted(pool, published);
@@ -164,7 +170,9 @@ function newRow(input: NewEvent): NewRow {
 
 /**
  * The events the batch's idempotency keys were used for in the last 24 hours, locked
- * until the commit. A key older than that is freed here: it names a new event again.
+ * until the commit, in key order (whatever order the batch gives them in: two batches
+ * sharing keys then never hold one each that the other needs). A key older than that is
+ * freed here: it names a new event again.
  */
 async function findByIdempotencyKeys(
   tx: Sql,
@@ -179,6 +187,7 @@ async function findByIdempotencyKeys(
     from events
     where (workspace_id, idempotency_key) in (
       select * from unnest(${keyed.map((i) => i.workspaceId)}::text[], ${keyed.map((i) => i.idempotencyKey as string)}::text[]))
+    order by workspace_id, idempotency_key
     for update`;
   const expired = found.filter((row) => !row.fresh).map((row) => row.id);
   if (expired.length > 0) {
@@ -193,9 +202,22 @@ async function findByIdempotencyKeys(
     }));
 }
 
-/** The new events, in one statement; answered with their records, payloads included. */
-async function insertEvents(tx: Sql, rows: NewRow[]): Promise<EventRecord[]> {
-  if (rows.length === 0) return [];
+/** Keys grouped by workspace, in code unit order; events without a key last. */
+const byIdempotencyKey = (a: NewRow, b: NewRow) => {
+  const [x, y] = [a.idempotencyKey, b.idempotencyKey];
+  if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+  const [p, q] = [keyOf(a.workspaceId, x), keyOf(b.workspaceId, y)];
+  return p < q ? -1 : p > q ? 1 : 0;
+};
+
+/**
+ * The new events, in one statement; answered with their records, payloads included.
+ * Inserted in idempotency key order: each new key's index entry is a lock another batch
+ * with the same key waits on, so all batches take them in one order.
+ */
+async function insertEvents(tx: Sql, unsorted: NewRow[]): Promise<EventRecord[]> {
+  if (unsorted.length === 0) return [];
+  const rows = [...unsorted].sort(byIdempotencyKey);
   const column = <K extends keyof NewRow>(key: K) => rows.map((row) => row[key]);
   const inserted = await tx<EventRecord[]>`/* events.insert */
     insert into events (id, workspace_id, agent_id, conversation_id, type, payload, idempotency_key, created_at, traceparent)

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type Published, publishEvents } from '../../src/events/publish.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { REGISTER, validWebhook } from '../support/operations.js';
 import { createReceiver } from '../support/receiver.js';
@@ -157,6 +158,39 @@ describe('publishEvents: one idempotency key twice in a batch', () => {
       { id: oldId, idempotencyKey: null },
       { id: fresh.id, idempotencyKey: 'old' },
     ]);
+  });
+});
+
+describe('publishEvents: the same idempotency keys in two batches at once', () => {
+  // Each batch takes its keys' locks (new index entries, or stored events FOR UPDATE) in one
+  // fixed order, whatever order it lists them in. In the batch's order, two batches naming
+  // the same keys in opposite orders each held one the other needed: PostgreSQL ended one
+  // with a deadlock, answered INTERNAL. Called below the API, so the two overlap every time.
+  it('answers both, with the same events, when they list the keys in opposite orders', async () => {
+    const { workspaceId } = await app.newWorkspace();
+    for (let round = 0; round < 10; round++) {
+      const keys = Array.from({ length: 100 }, (_, n) => `round-${round}-${String(n).padStart(3, '0')}`);
+      const batch = (order: string[]) =>
+        publishEvents(
+          app.sql,
+          order.map((key) => ({
+            workspaceId,
+            agentId: 'b10',
+            type: 'conversation_ended',
+            data: { key },
+            idempotencyKey: key,
+          })),
+        );
+      const ids = (order: string[], published: Published[]) =>
+        new Map(published.map(({ event }, index) => [order[index], event.id]));
+      const reversed = [...keys].reverse();
+      // New keys, then the same keys again: stored events, read FOR UPDATE.
+      for (const stage of ['new', 'stored']) {
+        const [forward, backward] = await Promise.all([batch(keys), batch(reversed)]);
+        expect(ids(reversed, backward), `round ${round}, ${stage} keys`).toEqual(ids(keys, forward));
+      }
+    }
+    expect(await eventCount(workspaceId)).toBe(1_000);
   });
 });
 
