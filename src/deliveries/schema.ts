@@ -321,7 +321,10 @@ builder.mutationFields((t) => ({
         ctx.workspaceId,
         ['webhook.test'],
         async ([traceparent]) => {
-          const deliveryId = await publishTestEvent(ctx.sql, webhook, traceparent);
+          // Deleted since it was read: as if it had not been found.
+          const deliveryId = await mustFindOwn('webhook', webhookId, () =>
+            publishTestEvent(ctx.sql, webhook, traceparent),
+          );
           return (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
         },
         (delivery) => [{ eventId: delivery.eventId, webhooks: 1, replayed: false }],

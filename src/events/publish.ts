@@ -8,8 +8,16 @@ import { type EventRecord, eventColumns } from './reads.js';
 
 export const IDEMPOTENCY_WINDOW_HOURS = 24;
 
-const UNIQUE_VIOLATION = '23505';
-const DEADLOCK = '40P01';
+/**
+ * What a concurrent transaction that has now ended can make a publish fail with; tried
+ * again, it sees that transaction's work. Another request's event under the same new key
+ * (the retry finds and returns it), a webhook deleted while its delivery was written (its
+ * foreign key; the retry no longer fans out to it), or a deadlock.
+ */
+const RACES = new Set(['23505', '23503', '40P01']);
+/** Each retry follows another transaction's commit: a batch meets at most one per key it shares. */
+const MAX_TRIES = 5;
+const FOREIGN_KEY_VIOLATION = '23503';
 
 export type NewEvent = {
   workspaceId: string;
@@ -65,20 +73,15 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<Publish
  * the first one's event the second time, or is a conflict if the two differ.
  */
 export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Published[]> {
-  const publishAll = (tx: Sql) => publishIn(tx, inputs);
-  let published: Published[];
-  try {
-    published = await pool.begin(publishAll);
-  } catch (error) {
-    // Two requests with the same new key raced: the loser now finds the winner's event. (Keys
-    // are locked in one order, so two batches sharing keys wait for each other rather than
-    // deadlock; should another lock still make a cycle, the batch it ended is tried again.)
-    const code = (error as { code?: string }).code;
-    if ((code !== UNIQUE_VIOLATION && code !== DEADLOCK) || !inputs.some((input) => input.idempotencyKey)) throw error;
-    published = await pool.begin(publishAll);
+  for (let tries = 1; ; tries++) {
+    try {
+      const published = await pool.begin((tx) => publishIn(tx, inputs));
+      await announceCommitted(pool, published);
+      return published;
+    } catch (error) {
+      if (!RACES.has(String((error as { code?: unknown }).code)) || tries === MAX_TRIES) throw error;
+    }
   }
-  await announceCommitted(pool, published);
-  return published;
 }
 
 /** What an idempotency key stands for: a repeat must describe the same event. */
@@ -231,13 +234,16 @@ async function insertEvents(tx: Sql, unsorted: NewRow[]): Promise<EventRecord[]>
   return inserted.map((event) => ({ ...event, payload: payloads.get(event.id) }));
 }
 
-/** A test event for one webhook, sent even when it is not subscribed to anything like it, or paused. */
+/**
+ * A test event for one webhook, sent even when it is not subscribed to anything like it, or
+ * paused. Null when the webhook was deleted meanwhile (nothing is written).
+ */
 export async function publishTestEvent(
   pool: Pool,
   webhook: { id: string; workspaceId: string; agentId: string },
   traceparent?: string | null,
-) {
-  return pool.begin(async (tx) => {
+): Promise<string | null> {
+  const published = pool.begin(async (tx) => {
     const id = newId('event');
     const createdAt = new Date();
     const data = TEST_EVENT_DATA;
@@ -249,5 +255,9 @@ export async function publishTestEvent(
       insert into events (id, workspace_id, agent_id, type, payload, created_at, traceparent)
       values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt}, ${traceparent ?? null})`;
     return enqueueManualDelivery(tx, { id, workspaceId: webhook.workspaceId }, webhook.id);
+  });
+  return published.catch((error: unknown) => {
+    if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return null;
+    throw error;
   });
 }

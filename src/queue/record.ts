@@ -125,7 +125,7 @@ export async function recordOutcomes(
     const tallies = [...health.values()];
     const of = <T>(pick: (h: Tally) => T) => tallies.map(pick);
     const healthQuery = sql<TurnedOff[]>`/* webhooks.health */
-    with health as (
+    with health as materialized (
       select w.id, h.succeeded, h.gone, w.active as was_active, w.circuit_opened_at is not null as was_open,
         case when h.succeeded then 0 else w.consecutive_failures + h.failures end as streak,
         h.last_error,
@@ -138,6 +138,10 @@ export async function recordOutcomes(
       join webhooks w on w.id = h.webhook_id
       -- A success on a healthy webhook (the common case) changes nothing: skip the write.
       where h.gone or not h.succeeded or w.failing_since is not null or w.consecutive_failures > 0
+      -- Locked in id order: two batches (two workers) sharing failing webhooks in opposite
+      -- orders otherwise each held one the other needed.
+      order by w.id
+      for no key update of w
     )
     update webhooks w
     set failing_since = case when h.succeeded then null else coalesce(w.failing_since, now()) end,

@@ -3,6 +3,8 @@ import type { Pool } from '../db/sql.js';
 import { releaseChainHeads } from './conversations.js';
 import { announceDue, probeNow } from './enqueue.js';
 
+type Recovered = { id: string; pageMicros: string; conversationId: string | null };
+
 /** Deliveries recovered per transaction: a million failed ones never make one giant statement. */
 export const RECOVER_BATCH = 1000;
 
@@ -27,10 +29,14 @@ export async function recoverFailedDeliveries(
   // Keyset walk, oldest first, on (created_at, id) in exact microseconds.
   let after: PageKey | undefined;
   for (;;) {
-    const rows = await pool.begin(async (tx) => {
-      const batch = await tx<
-        { id: string; pageMicros: string; conversationId: string | null }[]
-      >`/* deliveries.recover */
+    const rows = await pool.begin(async (tx): Promise<Recovered[]> => {
+      // The webhook's row first, then its deliveries: the order a delete (and updateWebhook)
+      // takes them in. Deliveries first, a delete waiting on them held the row probeNow
+      // needs: a deadlock. Deleted meanwhile: nothing left to recover.
+      const [webhook] = await tx`/* webhooks.lock-for-recover */
+        select 1 from webhooks where id = ${webhookId} and workspace_id = ${workspaceId} for no key update`;
+      if (!webhook) return [];
+      const batch = await tx<Recovered[]>`/* deliveries.recover */
         with batch as (
           select id from deliveries
           where webhook_id = ${webhookId} and workspace_id = ${workspaceId} and status = 'failed'
