@@ -1,4 +1,5 @@
 import { type DeliveryChange, ERASED_PER_NOTICE, EVENTS_ERASED } from '../db/channels.js';
+import { retryRaces } from '../db/retry.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { releaseChains } from '../queue/conversations.js';
 import { announceDue } from '../queue/enqueue.js';
@@ -8,10 +9,6 @@ export type Erased = { events: number; deliveries: number };
 
 /** Which events to erase: one conversation's, or one event. Always within one workspace. */
 export type ErasureTarget = { conversationId: string } | { eventId: string };
-
-/** PostgreSQL's deadlock_detected: the other transaction went on; ours is tried again. */
-const DEADLOCK = '40P01';
-const TRIES = 3;
 
 /**
  * Deletes a workspace's events (one conversation's, or one), their deliveries and those
@@ -29,16 +26,10 @@ const TRIES = 3;
  * held) can still meet one in a cycle; PostgreSQL then ends one side, and ours is tried again.
  */
 export async function eraseEvents(pool: Pool, workspaceId: string, target: ErasureTarget): Promise<Erased> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { released, ...erased } = await pool.begin((tx) => eraseIn(tx, workspaceId, target));
-      // After the commit (see announceDue); lost, the released deliveries wait for the workers' poll.
-      await announceDue(pool, released).catch(() => {});
-      return erased;
-    } catch (error) {
-      if ((error as { code?: string }).code !== DEADLOCK || attempt >= TRIES) throw error;
-    }
-  }
+  const { released, ...erased } = await retryRaces(() => pool.begin((tx) => eraseIn(tx, workspaceId, target)));
+  // After the commit (see announceDue); lost, the released deliveries wait for the workers' poll.
+  await announceDue(pool, released).catch(() => {});
+  return erased;
 }
 
 async function eraseIn(

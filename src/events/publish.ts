@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DeliveryChange } from '../db/channels.js';
+import { DEADLOCK, retryRaces } from '../db/retry.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { announceDue, enqueueDeliveries, enqueueManualDelivery, type FanOutEvent } from '../queue/enqueue.js';
@@ -14,7 +15,7 @@ export const IDEMPOTENCY_WINDOW_HOURS = 24;
  * (the retry finds and returns it), a webhook deleted while its delivery was written (its
  * foreign key; the retry no longer fans out to it), or a deadlock.
  */
-const RACES = new Set(['23505', '23503', '40P01']);
+const RACES = new Set(['23505', '23503', DEADLOCK]);
 /** Each retry follows another transaction's commit: a batch meets at most one per key it shares. */
 const MAX_TRIES = 5;
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -73,15 +74,9 @@ export async function publishEvent(pool: Pool, input: NewEvent): Promise<Publish
  * the first one's event the second time, or is a conflict if the two differ.
  */
 export async function publishEvents(pool: Pool, inputs: NewEvent[]): Promise<Published[]> {
-  for (let tries = 1; ; tries++) {
-    try {
-      const published = await pool.begin((tx) => publishIn(tx, inputs));
-      await announceCommitted(pool, published);
-      return published;
-    } catch (error) {
-      if (!RACES.has(String((error as { code?: unknown }).code)) || tries === MAX_TRIES) throw error;
-    }
-  }
+  const published = await retryRaces(() => pool.begin((tx) => publishIn(tx, inputs)), RACES, MAX_TRIES);
+  await announceCommitted(pool, published);
+  return published;
 }
 
 /** What an idempotency key stands for: a repeat must describe the same event. */

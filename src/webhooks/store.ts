@@ -2,6 +2,7 @@ import { type AgentScope, agentFilter } from '../db/agent-filter.js';
 import { DELIVERIES_DUE } from '../db/channels.js';
 import { countRows } from '../db/count.js';
 import { type PageWindow, pageMicros, windowFilter, windowOrder } from '../db/keyset.js';
+import { retryRaces } from '../db/retry.js';
 import type { Pool, Sql } from '../db/sql.js';
 import { newId } from '../lib/ids.js';
 import { compileConditions, type DataCondition } from './conditions.js';
@@ -206,7 +207,7 @@ export async function countWebhooks(
  * at a new URL, gives the endpoint a fresh start: the reason the system gave for turning
  * it off, its failure streak and its open circuit are cleared. One transaction: turning
  * ordering off and releasing its chains happen together or not at all (alone, the first
- * would leave deliveries waiting in chains nothing moves on any more).
+ * would leave deliveries waiting in chains nothing moves on any more). A deadlock is tried again.
  */
 export async function updateWebhook(
   pool: Pool,
@@ -236,9 +237,10 @@ export async function updateWebhook(
       nextProbeAt: null,
     });
   }
-  return pool.begin(async (sql) => {
-    const conditions = patch.conditions && conditionColumns(patch.conditions);
-    const [row] = await sql<Webhook[]>`/* webhooks.update */
+  return retryRaces(() =>
+    pool.begin(async (sql) => {
+      const conditions = patch.conditions && conditionColumns(patch.conditions);
+      const [row] = await sql<Webhook[]>`/* webhooks.update */
       update webhooks set ${sql(changes)}
       ${
         conditions
@@ -249,11 +251,12 @@ export async function updateWebhook(
       ${patch.excludedFields ? sql`, excluded_fields = ${patch.excludedFields}::text[]` : sql``}
       where workspace_id = ${workspaceId} and id = ${id}
       returning ${columns(sql)}`;
-    if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);
-    // Paused or resumed: the workers hold or release its backlog (queue/sync-held.ts) as soon as they hear.
-    if (row && patch.active !== undefined) await sql`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
-    return row ?? null;
-  });
+      if (row && patch.ordering === 'none') await releaseConversationChains(sql, id);
+      // Paused or resumed: the workers hold or release its backlog (queue/sync-held.ts) as soon as they hear.
+      if (row && patch.active !== undefined) await sql`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
+      return row ?? null;
+    }),
+  );
 }
 
 /**
@@ -268,9 +271,16 @@ async function releaseConversationChains(sql: Sql, webhookId: string): Promise<v
   await sql`/* deliveries.wake */ select pg_notify(${DELIVERIES_DUE}, '')`;
 }
 
-export async function deleteWebhook(sql: Sql, workspaceId: string, id: string): Promise<boolean> {
-  const rows =
-    await sql`/* webhooks.delete */ delete from webhooks where workspace_id = ${workspaceId} and id = ${id} returning id`;
+/**
+ * Deletes a webhook with its deliveries and their attempts (the cascade). A deadlock with a
+ * writer that took those rows in another order (the worker sending a notice to this
+ * webhook while recording one of its deliveries) is tried again.
+ */
+export async function deleteWebhook(pool: Pool, workspaceId: string, id: string): Promise<boolean> {
+  const rows = await retryRaces(
+    () =>
+      pool`/* webhooks.delete */ delete from webhooks where workspace_id = ${workspaceId} and id = ${id} returning id`,
+  );
   return rows.length > 0;
 }
 

@@ -209,4 +209,29 @@ describe('concurrent changes to the same rows', () => {
     const rows = await app.sql`select consecutive_failures from webhooks where id in (${a}, ${b})`;
     expect(rows.map((r) => r.consecutiveFailures)).toEqual([4, 4]);
   });
+
+  it('a delete that PostgreSQL ends in a deadlock is tried again, and answers as if it had waited', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const webhookId = await register(apiKey, 'victim');
+    await seedDeliveries(workspaceId, webhookId, 1, 'pending');
+    // The worker's side: one of the webhook's deliveries held (recording its outcome)...
+    const worker = await openTransaction(app.sql);
+    await worker.sql`select 1 from deliveries where webhook_id = ${webhookId} for key share`;
+    const deleted = app.graphql('mutation Delete($id: ID!) { deleteWebhook(id: $id) }', {
+      apiKey,
+      variables: { id: webhookId },
+    });
+    await sleep(200);
+    // ...then a notice to that webhook, whose foreign key waits for the delete holding its row.
+    // The delete waited first: PostgreSQL ends it, and it is tried again once the worker commits.
+    const [event] = await worker.sql`select event_id from deliveries where webhook_id = ${webhookId}`;
+    await worker.sql`insert into deliveries (id, workspace_id, event_id, webhook_id, next_attempt_at)
+      values (random_id('dlv_'), ${workspaceId}, ${event?.eventId}, ${webhookId}, now())`;
+    await worker.commit();
+    const res = await deleted;
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.deleteWebhook).toBe(webhookId);
+    const [left] = await app.sql`select count(*)::int as n from deliveries where webhook_id = ${webhookId}`;
+    expect(left?.n).toBe(0);
+  });
 });
