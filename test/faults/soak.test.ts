@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LIST, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
+import { DELETE, LIST, PUBLISH, REGISTER, UPDATE, validWebhook } from '../support/operations.js';
 import { createReceiver, eventually, sleep } from '../support/receiver.js';
 import { drillSetup, fullCollections, metric, report } from './support.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 120);
 // Errors a client is told to expect. The soak registers about 1,500 webhooks on 50 agents
 // of one workspace: past MAX_WEBHOOKS_PER_AGENT and _PER_WORKSPACE it meets LIMIT_EXCEEDED.
+const SEND_TEST = 'mutation Test($id: ID!) { sendTestEvent(webhookId: $id) { id } }';
 const DECLARED = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'RATE_LIMITED', 'LIMIT_EXCEEDED']);
 
 describe('drill: soak', () => {
@@ -51,15 +52,21 @@ describe('drill: soak', () => {
             input: validWebhook({ agentId: `soak-reg-${i % 50}`, url: healthy.url }),
           });
           if (res.body.data?.registerWebhook) mine.push(res.body.data.registerWebhook.id);
-        } else if (roll < 0.2 && mine.length > 0) {
+        } else if (roll < 0.17 && mine.length > 0) {
           const id = mine[i % mine.length];
           res = await drill.call(base, UPDATE, { id, input: { name: `renamed ${i}`, active: i % 2 === 0 } });
+        } else if (roll < 0.19 && mine.length > 0) {
+          // Deleted while others update it, test it and publish to its agent: they wait, or find it gone.
+          const [id] = mine.splice(i % mine.length, 1);
+          res = await drill.call(base, DELETE, { id });
+        } else if (roll < 0.21 && mine.length > 0) {
+          res = await drill.call(base, SEND_TEST, { id: mine[i % mine.length] });
         } else if (roll < 0.25) {
           res = await drill.call(base, REGISTER, { input: validWebhook({ url: 'not a url' }) });
         } else if (roll < 0.65) {
-          res = await drill.call(base, PUBLISH, {
-            input: { agentId: 'soak', type: 'CONVERSATION_ENDED', data: { i } },
-          });
+          // Mostly to the two drill webhooks; some to the agents whose webhooks come and go.
+          const agentId = roll < 0.27 ? `soak-reg-${i % 50}` : 'soak';
+          res = await drill.call(base, PUBLISH, { input: { agentId, type: 'CONVERSATION_ENDED', data: { i } } });
         } else {
           res = await drill.call(base, LIST, { first: 20 });
         }
@@ -70,10 +77,11 @@ describe('drill: soak', () => {
       }
     };
     await Promise.all([sampler, ...Array.from({ length: 8 }, worker)]);
+    // Held deliveries wait for their paused webhooks.
     await eventually(
       async () => {
         const [row] = await drill.app
-          .sql`select count(*)::int as n from deliveries where status = 'pending' and next_attempt_at <= now()`;
+          .sql`select count(*)::int as n from deliveries where status = 'pending' and next_attempt_at <= now() and not held`;
         return row?.n === 0;
       },
       60_000,
