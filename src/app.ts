@@ -18,8 +18,9 @@ import { databaseUnavailable, serviceUnavailable } from './graphql/errors.js';
 import { useRawJsonAnswers } from './graphql/raw-json.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
+import { useDocumentNesting } from './graphql/use-document-nesting.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
-import { useBodyLimit, useExactEndpoint } from './graphql/use-http-guards.js';
+import { useBodyLimit, useExactEndpoint, useJsonParams } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
 import { useMetrics } from './graphql/use-metrics.js';
 import { useMultipartSubscriptions } from './graphql/use-multipart-subscriptions.js';
@@ -31,6 +32,7 @@ import type { Logger } from './lib/logger.js';
 import { LookupsBusy } from './lib/lookup-lane.js';
 import { watchLoopCongestion } from './lib/loop-delay.js';
 import { createMetrics, type Metrics } from './lib/metrics.js';
+import { withParsableUrl } from './lib/request-path.js';
 import { createDeliveryFeed } from './live/delivery-feed.js';
 import { createLiveStreams } from './live/streams.js';
 import { schema } from './schema.js';
@@ -203,9 +205,13 @@ export function createApp({
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies
       // and X-API-Key both force a preflight, so ordinary clients and GraphiQL pass.
       // A dashboard session's credentials count the same way: Authorization, or the cookie's X-CSRF-Token.
+      // `variables` and `extensions` of a GET or a form body that are not JSON: 400, naming them.
+      useJsonParams,
       useCSRFPrevention({
         requestHeaders: ['x-api-key', 'authorization', 'x-csrf-token', 'x-graphql-yoga-csrf', 'graphql-preflight'],
       }),
+      // Before the parser: graphql-js recurses into nested lists and objects.
+      useDocumentNesting(MAX_DOCUMENT_NESTING),
       EnvelopArmorPlugin({
         maxTokens: { n: 2000 },
         maxDepth: { n: 12, ignoreIntrospection: true, ...asValidationError },
@@ -237,7 +243,7 @@ export function createApp({
   });
   // `yoga` answers Fetch requests (`yoga.fetch`, in-process); `listener` is what a Node
   // server serves: the same, behind the door.
-  return Object.assign(yoga, { listener: door.guard(yoga) });
+  return Object.assign(yoga, { listener: withParsableUrl(door.guard(yoga)) });
 }
 
 /**
@@ -256,6 +262,12 @@ const asValidationError = {
       ),
   ],
 };
+
+/**
+ * Brackets nested in a document: event data written into it may be 64 levels deep (its own
+ * limit), inside the operation's few levels.
+ */
+const MAX_DOCUMENT_NESTING = 100;
 
 /** Large enough for a 256 KiB publishEvent payload even when every character is escaped. */
 const MAX_BODY_BYTES = 2 * 1024 * 1024;

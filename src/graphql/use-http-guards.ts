@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /** A GraphQL error answered before any GraphQL runs: one error with its code, as JSON. */
@@ -45,4 +46,40 @@ export function useExactEndpoint(endpoint: string): Plugin {
       }
     },
   };
+}
+
+const JSON_PARAMS = ['variables', 'extensions'] as const;
+
+/**
+ * `variables` and `extensions` in a query string or a form body that are not JSON answer
+ * 400 naming them. Yoga's parser for those calls JSON.parse unguarded, and its SyntaxError
+ * became an INTERNAL_SERVER_ERROR (a JSON body's own syntax errors it answers 400 itself).
+ */
+export const useJsonParams: Plugin = {
+  onRequestParse({ url, requestParser, setRequestParser }) {
+    if (!requestParser) return;
+    setRequestParser(async (request) => {
+      try {
+        return await requestParser(request);
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        // In the query string each can be named; a form body was read by the parser already.
+        const named = JSON_PARAMS.filter((name) => !isJson(url.searchParams.get(name)));
+        const fields = named.length > 0 ? named : JSON_PARAMS;
+        throw new GraphQLError(`${fields.map((name) => `\`${name}\``).join(' and ')} must be JSON`, {
+          extensions: { code: 'BAD_REQUEST', fields, http: { status: 400 } },
+        });
+      }
+    });
+  },
+};
+
+function isJson(text: string | null): boolean {
+  if (!text) return true;
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

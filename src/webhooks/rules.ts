@@ -39,9 +39,11 @@ export const webhookRules = {
           ? 'must start with http:// or https://'
           : /\s/.test(url) || CONTROL_CHARACTERS.test(url)
             ? 'must not contain spaces or control characters'
-            : !URL.canParse(url)
-              ? 'must be a valid absolute URL'
-              : undefined;
+            : UNPAIRED_SURROGATE.test(url)
+              ? 'must be valid Unicode (no unpaired surrogates)'
+              : !URL.canParse(url)
+                ? 'must be a valid absolute URL'
+                : undefined;
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   }),
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1, 'must name at least one event'),

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { REGISTER, validWebhook } from '../support/operations.js';
@@ -117,6 +118,51 @@ describe('malformed requests', () => {
     }
   });
 
+  it('variables or extensions that are not JSON, in a query string or a form body: 400 naming them', async () => {
+    const query = encodeURIComponent('{ webhooks { totalCount } }');
+    for (const [params, named] of [
+      ['variables=%7B', '`variables`'],
+      ['variables=undefined', '`variables`'],
+      ['variables=%7B%7D&extensions=NaN', '`extensions`'],
+    ] as const) {
+      const res = await fetch(`${url}?query=${query}&${params}`, { headers: { 'x-api-key': apiKey } });
+      expect(res.status, params).toBe(400);
+      const body = await res.json();
+      expect(body.errors[0].extensions.code).toBe('BAD_REQUEST');
+      expect(body.errors[0].message).toBe(`${named} must be JSON`);
+    }
+    const form = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-graphql-yoga-csrf': '1' },
+      body: `query=${query}&variables=%7B`,
+    });
+    expect(form.status).toBe(400);
+    expect((await form.json()).errors[0].message).toBe('`variables` and `extensions` must be JSON');
+    await stillServing();
+  });
+
+  it('a Host header that makes no URL: 400, without a stack', async () => {
+    const port = Number(new URL(url).port);
+    for (const host of ['[', 'a b', 'exa%mple.com', 'x:99999', '[::1']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1');
+        let text = '';
+        socket.on('connect', () =>
+          socket.write(`GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+        );
+        socket.on('data', (chunk) => {
+          text += chunk;
+        });
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      expect(answer, host).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('"code":"BAD_REQUEST"');
+      expect(answer).not.toMatch(/ at |node_modules|TypeError/);
+    }
+    await stillServing();
+  });
+
   it('a body over the limit: 413, without reading it', async () => {
     const res = await post(
       JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(3 * 1024 * 1024) } }),
@@ -185,6 +231,25 @@ describe('bounded operations', () => {
     const { status, message } = await errorOf(`{ ${fields} }`);
     expect(status).toBe(400);
     expect(message).toMatch(/token/i);
+  });
+
+  it('refuses brackets nested deeper than 100 before parsing (deeper, the parser ran out of stack), and counts none in strings or comments', async () => {
+    for (const depth of [101, 1990]) {
+      const { status, message, codes } = await errorOf(
+        `{ nodes(ids: ${'['.repeat(depth)}"x"${']'.repeat(depth)}) { id } }`,
+      );
+      expect(status, String(depth)).toBe(400);
+      expect(message).toMatch(/deeper than 100/);
+      expect(codes).toEqual(['OPERATION_TOO_COMPLEX']);
+    }
+    // Event data written into the document may nest as deep as data may (64 levels).
+    const data = `${'{ a: '.repeat(63)}1${' }'.repeat(63)}`;
+    const published = await errorOf(
+      `mutation { publishEvent(input: { agentId: "nesting", type: CONVERSATION_ENDED, data: ${data} }) { id } }`,
+    );
+    expect(published.status).toBe(200);
+    const quoted = await errorOf(`# ${'['.repeat(500)}\n{ webhooks(agentId: "${'['.repeat(500)}") { totalCount } }`);
+    expect(quoted.status).toBe(200);
   });
 
   it('refuses directive floods', async () => {

@@ -51,6 +51,8 @@ describe('registerWebhook input rules', () => {
     ['a URL without a scheme', { url: 'example.com/hook' }, 'url'],
     ['a URL that only looks like one', { url: 'https://exa mple.com:99999/' }, 'url'],
     ['a URL over 2048 characters', { url: `https://example.com/${'a'.repeat(2040)}` }, 'url'],
+    // Stored as UTF-8 it would come back as U+FFFD: another URL than the one sent.
+    ['a URL with an unpaired surrogate', { url: 'https://example.com/a\ud800b' }, 'url'],
     ['a URL with credentials', { url: 'https://user:pass@example.com/hook' }, 'url'],
     ['a loopback literal', { url: 'http://127.0.0.1:8080/hook' }, 'url'],
     ['an octal loopback', { url: 'http://0177.0.0.1/hook' }, 'url'],
