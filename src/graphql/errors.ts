@@ -26,7 +26,11 @@ const NOUN: Record<IdKind, string> = {
 };
 
 export function notFound(kind: IdKind, id: string): GraphQLError {
-  return new GraphQLError(`No ${NOUN[kind]} with id "${id}" in this workspace`, { extensions: { code: 'NOT_FOUND' } });
+  // Ids are about 30 characters; a made-up one is echoed in part, not whole.
+  const shown = id.length > 64 ? `${id.slice(0, 64)}…` : id;
+  return new GraphQLError(`No ${NOUN[kind]} with id "${shown}" in this workspace`, {
+    extensions: { code: 'NOT_FOUND' },
+  });
 }
 
 export function unauthenticated(message: string): GraphQLError {

@@ -128,7 +128,11 @@ describe('updateWebhook', () => {
   it('answers NOT_FOUND for an unknown id', async () => {
     const res = await app.graphql(UPDATE, { apiKey, variables: { id: 'wh_0000000000000000', input: { name: 'x' } } });
     expect(res.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(res.errors?.[0]?.message).toBe('No webhook with id "wh_0000000000000000" in this workspace');
     expect(res.data).toBeNull();
+    // A made-up id is echoed in part: the message does not grow with what was sent.
+    const long = await app.graphql(UPDATE, { apiKey, variables: { id: 'x'.repeat(100_000), input: { name: 'x' } } });
+    expect(long.errors?.[0]?.message).toBe(`No webhook with id "${'x'.repeat(64)}…" in this workspace`);
   });
 });
 
