@@ -19,6 +19,7 @@ import { useRawJsonAnswers } from './graphql/raw-json.js';
 import { createReadBudget } from './graphql/read-budget.js';
 import { readLimits } from './graphql/request-state.js';
 import { useDocumentNesting } from './graphql/use-document-nesting.js';
+import { useGraphiQLPage } from './graphql/use-graphiql-page.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
 import { useBodyLimit, useExactEndpoint, useJsonParams } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
@@ -139,23 +140,8 @@ export function createApp({
       budget: createReadBudget(readLimits(config)),
       tracing,
     }),
-    // Self-contained GraphiQL: works offline and behind firewalls (Yoga's default loads it from a CDN).
-    // Loaded when first opened: the bundle takes ~33 MB of heap that a server nobody browses never needs.
-    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
-    graphiql: (_request, serverContext) => ({
-      title: 'Conversation webhooks',
-      defaultQuery: SAMPLE_OPERATION,
-      // The bundled GraphiQL reads `initialQuery`; Yoga's typings still know only `defaultQuery`.
-      ...{ initialQuery: SAMPLE_OPERATION },
-      // The development key goes only to a browser on this machine, never to whoever reaches the port.
-      headers: JSON.stringify(
-        {
-          'X-API-Key': devApiKey && !config.production && isLoopback(serverContext?.req) ? devApiKey : '<your API key>',
-        },
-        null,
-        2,
-      ),
-    }),
+    // Ours (graphql/use-graphiql-page.ts): the page rendered once and shared by every answer.
+    graphiql: false,
     // isDev would attach stacks to masked errors; none may leave the server.
     maskedErrors: { maskError: maskUnexpected(config), isDev: false },
     // Mutations are never served over GET, and operations are single: no batching.
@@ -167,6 +153,16 @@ export function createApp({
       useMetrics(metrics),
       // The dashboard page at /dashboard: static files, answered before anything GraphQL.
       useDashboard({ directory: dashboardDirectory, frameAncestors: config.dashboardFrameAncestors }),
+      useGraphiQLPage('/graphql', (req) => ({
+        title: 'Conversation webhooks',
+        initialQuery: SAMPLE_OPERATION,
+        // The development key goes only to a browser on this machine, never to whoever reaches the port.
+        headers: JSON.stringify(
+          { 'X-API-Key': devApiKey && !config.production && isLoopback(req) ? devApiKey : '<your API key>' },
+          null,
+          2,
+        ),
+      })),
       // The door (in front, in `listener`) charges a key's refusals once they are known.
       door.plugin,
       useBodyLimit(MAX_BODY_BYTES),

@@ -93,6 +93,35 @@ describe('slow and idle connections', () => {
 });
 
 describe('a port already in use', () => {
+  it('40 clients asking for GraphiQL and never reading it hold one rendered page between them, not forty', async () => {
+    const { base, port } = await startServer();
+    const rss = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1]);
+    };
+    // Rendered once (the page is about 9 MB), read whole.
+    const first = await fetch(`${base}/graphql`, { headers: { accept: 'text/html' } });
+    const page = await first.text();
+    expect(page.length).toBeGreaterThan(1_000_000);
+    const before = await rss();
+    const readers = Array.from({ length: 40 }, () => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('connect', () => {
+        socket.write('GET /graphql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n\r\n');
+        socket.pause();
+      });
+      socket.on('error', () => {});
+      return socket;
+    });
+    await sleep(3000);
+    const grown = (await rss()) - before;
+    for (const socket of readers) socket.destroy();
+    console.log(
+      `RSS grew ${Math.round(grown / 1e6)} MB for 40 unread GraphiQL pages of ${Math.round(page.length / 1e6)} MB`,
+    );
+    expect(grown).toBeLessThan(60e6);
+  });
+
   it('stops the server with one line naming the port, not a stack', async () => {
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
