@@ -141,26 +141,48 @@ describe('malformed requests', () => {
     await stillServing();
   });
 
-  it('a Host header that makes no URL: 400, without a stack', async () => {
-    const port = Number(new URL(url).port);
-    for (const host of ['[', 'a b', 'exa%mple.com', 'x:99999', '[::1']) {
-      const answer = await new Promise<string>((resolve, reject) => {
-        const socket = net.connect(port, '127.0.0.1');
-        let text = '';
-        socket.on('connect', () =>
-          socket.write(`GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
-        );
-        socket.on('data', (chunk) => {
-          text += chunk;
-        });
-        socket.on('end', () => resolve(text));
-        socket.on('error', reject);
+  /** A raw GET, as sent: fetch would normalise the target and refuse such a Host. */
+  const rawGet = (host: string, target: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(new URL(url).port), '127.0.0.1');
+      let text = '';
+      socket.on('connect', () =>
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nx-api-key: ${apiKey}\r\nConnection: close\r\n\r\n`),
+      );
+      socket.on('data', (chunk) => {
+        text += chunk;
       });
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+  const typename = '?query=%7B__typename%7D';
+
+  it('a Host header that makes no URL: 400, without a stack', async () => {
+    for (const host of ['[', 'a b', 'exa%mple.com', 'x:99999', '[::1']) {
+      const answer = await rawGet(host, `/graphql${typename}`);
       expect(answer, host).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).toContain('"code":"BAD_REQUEST"');
       expect(answer).not.toMatch(/ at |node_modules|TypeError/);
     }
     await stillServing();
+  });
+
+  it('a target or Host that only resolves to /graphql (dot segments, a fragment, a path in Host): 400, not served past the door', async () => {
+    for (const [host, target] of [
+      ['x', `/./graphql${typename}`],
+      ['x', `/x/../graphql${typename}`],
+      ['x', `/%2e/graphql${typename}`],
+      ['x', '/graphql#'],
+      ['x', `/\\graphql${typename}`],
+      ['x/graphql#', `/${typename}`],
+      ['user@x', `/graphql${typename}`],
+    ]) {
+      const answer = await rawGet(host, target);
+      expect(answer, `${host} ${target}`).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('"code":"BAD_REQUEST"');
+    }
+    // The same request in normal form is served.
+    expect(await rawGet('x', `/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 [\s\S]*"__typename":"Query"/);
   });
 
   it('a body over the limit: 413, without reading it', async () => {
