@@ -21,7 +21,7 @@ import { readLimits } from './graphql/request-state.js';
 import { useDocumentNesting } from './graphql/use-document-nesting.js';
 import { useGraphiQLPage } from './graphql/use-graphiql-page.js';
 import { useGraphQLSSESingleConnection } from './graphql/use-graphql-sse.js';
-import { useBodyLimit, useExactEndpoint, useJsonParams } from './graphql/use-http-guards.js';
+import { useBodyLimit, useExactEndpoint, useRequestParseErrors } from './graphql/use-http-guards.js';
 import { useInputErrors } from './graphql/use-input-errors.js';
 import { useMetrics } from './graphql/use-metrics.js';
 import { useMultipartSubscriptions } from './graphql/use-multipart-subscriptions.js';
@@ -201,8 +201,8 @@ export function createApp({
       // "simple" (form or text/plain body, no custom headers): refuse those. JSON bodies
       // and X-API-Key both force a preflight, so ordinary clients and GraphiQL pass.
       // A dashboard session's credentials count the same way: Authorization, or the cookie's X-CSRF-Token.
-      // `variables` and `extensions` of a GET or a form body that are not JSON: 400, naming them.
-      useJsonParams,
+      // A request Yoga's parsers cannot read (GET or form `variables` not JSON, a broken multipart body): 400.
+      useRequestParseErrors,
       useCSRFPrevention({
         requestHeaders: ['x-api-key', 'authorization', 'x-csrf-token', 'x-graphql-yoga-csrf', 'graphql-preflight'],
       }),

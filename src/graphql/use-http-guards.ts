@@ -51,18 +51,25 @@ export function useExactEndpoint(endpoint: string): Plugin {
 const JSON_PARAMS = ['variables', 'extensions'] as const;
 
 /**
- * `variables` and `extensions` in a query string or a form body that are not JSON answer
- * 400 naming them. Yoga's parser for those calls JSON.parse unguarded, and its SyntaxError
- * became an INTERNAL_SERVER_ERROR (a JSON body's own syntax errors it answers 400 itself).
+ * A request Yoga's parsers cannot read answers 400, never INTERNAL. `variables` and
+ * `extensions` in a query string or a form body that are not JSON are named (that parser
+ * calls JSON.parse unguarded); a multipart body without a boundary, cut short, or whose
+ * `map` or `operations` are of the wrong shape is refused as a whole (that parser throws
+ * plain errors, stacks and all). A JSON body's own syntax errors Yoga answers 400 itself.
  */
-export const useJsonParams: Plugin = {
+export const useRequestParseErrors: Plugin = {
   onRequestParse({ url, requestParser, setRequestParser }) {
     if (!requestParser) return;
     setRequestParser(async (request) => {
       try {
         return await requestParser(request);
       } catch (error) {
-        if (!(error instanceof SyntaxError)) throw error;
+        if (error instanceof GraphQLError) throw error;
+        if (!(error instanceof SyntaxError)) {
+          throw new GraphQLError('The request body could not be read as a GraphQL request', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          });
+        }
         // In the query string each can be named; a form body was read by the parser already.
         const named = JSON_PARAMS.filter((name) => !isJson(url.searchParams.get(name)));
         const fields = named.length > 0 ? named : JSON_PARAMS;

@@ -176,13 +176,33 @@ describe('malformed requests', () => {
       ['x', `/\\graphql${typename}`],
       ['x/graphql#', `/${typename}`],
       ['user@x', `/graphql${typename}`],
-    ]) {
+    ] as const) {
       const answer = await rawGet(host, target);
       expect(answer, `${host} ${target}`).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).toContain('"code":"BAD_REQUEST"');
     }
     // The same request in normal form is served.
     expect(await rawGet('x', `/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 [\s\S]*"__typename":"Query"/);
+  });
+
+  it('a multipart body that cannot be read (no boundary, cut short, a map or operations of the wrong shape): 400', async () => {
+    const form = (contentType: string, body: string) =>
+      fetch(url, { method: 'POST', headers: { 'content-type': contentType, 'x-graphql-yoga-csrf': '1' }, body });
+    const part = (name: string, value: string) =>
+      `--b\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+    const operations = part('operations', JSON.stringify({ query: '{ __typename }', variables: { x: null } }));
+    for (const [contentType, body] of [
+      ['multipart/form-data', 'hello'],
+      ['multipart/form-data; boundary=b', '--b\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"qu'],
+      ['multipart/form-data; boundary=b', `${operations}${part('map', '{"0":5}')}--b--\r\n`],
+      ['multipart/form-data; boundary=b', `${operations}${part('map', '{"0":[5]}')}--b--\r\n`],
+      ['multipart/form-data; boundary=b', `${part('operations', '"abc"')}${part('map', '{"0":["x"]}')}--b--\r\n`],
+    ] as const) {
+      const res = await form(contentType, body);
+      expect(res.status, body).toBe(400);
+      expect((await res.json()).errors[0].extensions.code).toBe('BAD_REQUEST');
+    }
+    await stillServing();
   });
 
   it('a body over the limit: 413, without reading it', async () => {
