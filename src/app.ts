@@ -277,6 +277,9 @@ function maskUnexpected(config: Config) {
     const code = (cause as { code?: unknown } | undefined)?.code;
     if (databaseUnavailable(cause)) return serviceUnavailable();
     if (code === STATEMENT_TIMEOUT) return requestTimeout(config.requestTimeoutMs);
+    // The client left (its request's signal, passed to a subscription's execution): nobody
+    // is there to answer and nothing failed. Returned as it is, Yoga does not log it as ours.
+    if (cause instanceof DOMException && cause.name === 'AbortError') return error as Error;
     return maskError(error, message, isDev);
   };
 }

@@ -9,7 +9,7 @@ const CONTENT_TYPE = `multipart/mixed; boundary="${BOUNDARY}"; subscriptionSpec=
 /**
  * Subscriptions over `multipart/mixed` as Apollo Client's HttpLink speaks them
  * (`Accept: multipart/mixed;boundary=graphql;subscriptionSpec=1.0`): every result is a
- * part `{"payload": result}`, a `{}` part every 5 s keeps proxies from closing the
+ * part `{"payload": result}`, a `{}` part at once and every 5 s keeps proxies from closing the
  * connection, and a failure of the stream itself is a last `{"payload": null, "errors": […]}`.
  * Yoga serves multipart only for incremental delivery and answers a subscription that
  * asks for it with 406; this processor fills that gap. A client that also accepts
@@ -42,6 +42,9 @@ function multipartResponse(results: AsyncIterable<ExecutionResult>): Response {
   const stop = () => clearInterval(heartbeat);
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
+      // A first heartbeat at once: the answer's headers go out with it, so the client (and the
+      // request log) know the subscription is open before its first event or 5 s.
+      controller.enqueue(part({}));
       heartbeat = setInterval(() => {
         // A timer must never throw: the stream may have closed between two beats.
         try {

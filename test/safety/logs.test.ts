@@ -1,9 +1,10 @@
+import net from 'node:net';
 import { Writable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/lib/logger.js';
 import { createTestApp, type TestApp } from '../support/app.js';
 import { conversationEnded, oneCharOff, PUBLISH, REGISTER, validWebhook } from '../support/operations.js';
-import { createReceiver, eventually } from '../support/receiver.js';
+import { createReceiver, eventually, sleep } from '../support/receiver.js';
 
 const lines: string[] = [];
 const capture = new Writable({
@@ -71,6 +72,30 @@ describe('logs', () => {
       ...signatures,
     ]) {
       expect(log).not.toContain(leaked);
+    }
+  });
+
+  it('hold no error when a client closes its subscription, over SSE or multipart', async () => {
+    const { apiKey } = await app.newWorkspace();
+    const port = Number(new URL(await app.listen()).port);
+    const body = JSON.stringify({ query: 'subscription { deliveryUpdates { id } }' });
+    for (const accept of ['text/event-stream', 'multipart/mixed;subscriptionSpec=1.0']) {
+      const from = lines.length;
+      const socket = net.connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.on('connect', resolve));
+      socket.write(
+        `POST /graphql HTTP/1.1\r\nHost: x\r\nx-api-key: ${apiKey}\r\naccept: ${accept}\r\n` +
+          `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+      // Subscribed (its answer's headers sent and logged), then gone.
+      await eventually(async () => lines.slice(from).some((line) => line.includes('"msg":"request"')));
+      socket.destroy();
+      await sleep(500);
+      expect(
+        lines.slice(from).filter((line) => line.includes('"level":50')),
+        accept,
+      ).toEqual([]);
     }
   });
 });
