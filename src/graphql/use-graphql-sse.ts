@@ -240,10 +240,15 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
     caller: StreamCaller,
   ): Promise<Response> {
     const reservation = pending.get(token);
-    if (reservation) {
-      clearTimeout(reservation.timer);
-      pending.delete(token);
+    // Connected already: a second GET would have replaced the open stream's bookkeeping,
+    // leaving it running with no bound on what it holds unread.
+    if (!reservation) {
+      return json(409, {
+        errors: [{ message: 'This event stream is already open', extensions: { code: 'STREAM_ALREADY_OPEN' } }],
+      });
     }
+    clearTimeout(reservation.timer);
+    pending.delete(token);
     const live = await options.openStream(caller.keyId, caller.budgetKeyId ?? caller.keyId);
     if (!live) {
       owners.delete(token);
@@ -257,8 +262,9 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
       });
     }
     const response = await handle(handler, request);
-    if (!response.body) {
+    if (!response.ok || !response.body) {
       live.close();
+      owners.delete(token);
       return response;
     }
     const reader = response.body.getReader();

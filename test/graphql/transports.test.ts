@@ -160,6 +160,20 @@ describe('transports beside plain JSON', () => {
     while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
     expect(text).toContain('"totalCount"');
     expect(text).not.toContain('early');
+    // A second GET is refused, and the open stream stays the one operations go into: it had
+    // replaced the open stream's bookkeeping, which then ran unbounded and took no more posts.
+    const again = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+    expect(again.status).toBe(409);
+    expect((await again.json()).errors[0].extensions.code).toBe('STREAM_ALREADY_OPEN');
+    const after = await fetch(url, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: operation('after'),
+    });
+    expect(after.status).toBe(202);
+    text = '';
+    while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
+    expect(text).toContain('"totalCount"');
     await reader.cancel();
   });
 
