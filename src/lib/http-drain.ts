@@ -61,6 +61,7 @@ export function createDrainableServer(options: ServerOptions, handler: RequestLi
         connection.idleSince = Date.now();
       });
     }
+    keepAliveDecidedByNode(res, () => draining);
     if (draining) {
       res.setHeader('connection', 'close');
       if (requestPath(req.url) === '/ready') {
@@ -117,4 +118,31 @@ export function createDrainableServer(options: ServerOptions, handler: RequestLi
   }
 
   return { server, drain };
+}
+
+/**
+ * Node decides whether a connection stays open (HTTP/1.0 or 1.1, the client's `Connection`)
+ * and says so itself. Yoga's SSE and multipart answers, and graphql-sse's, set
+ * `Connection: keep-alive`, which Node obeys: a client that asked to close, or one a drain
+ * is closing, kept its socket open for the 65 s keep-alive timeout, and an HTTP/1.0 client
+ * got a chunked answer on a connection left open. As the head is written, such a header is
+ * made to say what Node decided, and close while draining.
+ */
+function keepAliveDecidedByNode(res: ServerResponse, draining: () => boolean) {
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+    const decided = this.shouldKeepAlive && !draining() ? 'keep-alive' : 'close';
+    if (draining() || this.hasHeader('connection')) this.setHeader('connection', decided);
+    const headers = args.at(-1);
+    if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
+      const given = headers as Record<string, unknown>;
+      const names = Object.keys(given).filter((name) => name.toLowerCase() === 'connection');
+      if (names.length > 0) {
+        const kept = { ...given };
+        for (const name of names) kept[name] = decided;
+        args[args.length - 1] = kept;
+      }
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof res.writeHead;
 }

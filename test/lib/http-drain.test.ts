@@ -46,6 +46,60 @@ describe('the HTTP server under the API (lib/http-drain.ts)', () => {
     few.socket.destroy();
   });
 
+  it('a client that asks to close (or speaks HTTP/1.0) has its connection closed even by an answer that says keep-alive, as event streams do', async () => {
+    const { server } = createDrainableServer(
+      {},
+      (req, res) => {
+        // As whatwg-node writes Yoga's SSE answers, and as graphql-sse's head is written.
+        if (req.url === '/set') {
+          res.setHeader('Connection', 'keep-alive');
+          res.setHeader('content-type', 'text/event-stream');
+          res.writeHead(200);
+        } else {
+          res.writeHead(200, { Connection: 'keep-alive', 'content-type': 'text/event-stream' });
+        }
+        res.end('data: done\n\n');
+      },
+      createLogger('silent'),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({
+      close: () => {
+        server.closeAllConnections();
+        server.close();
+      },
+    });
+    const port = (server.address() as net.AddressInfo).port;
+    const ask = (request: string) =>
+      new Promise<{ head: string; closed: boolean }>((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => socket.write(request));
+        let text = '';
+        socket.on('data', (chunk) => {
+          text += chunk;
+        });
+        const timer = setTimeout(() => {
+          socket.destroy();
+          resolve({ head: text, closed: false });
+        }, 1_000);
+        socket.on('close', () => {
+          clearTimeout(timer);
+          resolve({ head: text, closed: true });
+        });
+      });
+    for (const target of ['/set', '/object']) {
+      const closing = await ask(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      expect(closing.head, target).toMatch(/\r\nConnection: close\r\n/i);
+      expect(closing.closed, target).toBe(true);
+      const old = await ask(`GET ${target} HTTP/1.0\r\n\r\n`);
+      expect(old.head, target).not.toMatch(/keep-alive/i);
+      expect(old.closed, target).toBe(true);
+      // A client that keeps its connection keeps it, as Node says itself.
+      const kept = await ask(`GET ${target} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(kept.head, target).toMatch(/\r\nConnection: keep-alive\r\n/i);
+      expect(kept.closed, target).toBe(false);
+    }
+  });
+
   it('a request target that Node accepts but URL parsing refuses does not throw, draining or not', async () => {
     const { server, drain } = createDrainableServer(
       {},
