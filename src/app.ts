@@ -279,7 +279,7 @@ function maskUnexpected(config: Config) {
     if (code === STATEMENT_TIMEOUT) return requestTimeout(config.requestTimeoutMs);
     // The client left (its request's signal, passed to a subscription's execution): nobody
     // is there to answer and nothing failed. Returned as it is, Yoga does not log it as ours.
-    if (cause instanceof DOMException && cause.name === 'AbortError') return error as Error;
+    if (error instanceof GraphQLError && cause instanceof DOMException && cause.name === 'AbortError') return error;
     return maskError(error, message, isDev);
   };
 }

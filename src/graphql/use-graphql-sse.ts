@@ -85,10 +85,16 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
     errors: [error instanceof GraphQLError ? error : (options.maskError(error, 'Unexpected error.') as GraphQLError)],
   });
 
-  /** graphql-sse frees a reservation only when its stream ends: connect to it and leave at once. */
+  /** An unconnected reservation, dropped: forgotten here, and released in graphql-sse. */
   async function drop(token: string) {
-    if (!pending.delete(token) || !handler) return;
+    if (!pending.delete(token)) return;
     owners.delete(token);
+    await release(token);
+  }
+
+  /** graphql-sse frees a reservation only when its stream ends: connect to it and leave at once. */
+  async function release(token: string) {
+    if (!handler) return;
     const url = `http://localhost${options.endpoint}`;
     const response = await handler(
       new Request(url, { headers: { accept: 'text/event-stream', [TOKEN_HEADER]: token } }),
@@ -252,6 +258,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
     const live = await options.openStream(caller.keyId, caller.budgetKeyId ?? caller.keyId);
     if (!live) {
       owners.delete(token);
+      await release(token);
       return json(429, {
         errors: [
           {
@@ -261,10 +268,21 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
         ],
       });
     }
-    const response = await handle(handler, request);
+    // graphql-sse takes only `Accept: text/event-stream` as it is; `text/event-stream;
+    // charset=utf-8` or a list asks for the same stream.
+    const asked =
+      request.headers.get('accept') === 'text/event-stream'
+        ? request
+        : new Request(request.url, {
+            headers: { ...Object.fromEntries(request.headers), accept: 'text/event-stream' },
+          });
+    const response = await handle(handler, asked);
     if (!response.ok || !response.body) {
+      // Not connected (graphql-sse refused it: e.g. an Accept it does not take as is): the
+      // reservation is spent, here and there.
       live.close();
       owners.delete(token);
+      await release(token);
       return response;
     }
     const reader = response.body.getReader();

@@ -132,14 +132,16 @@ function keepAliveDecidedByNode(res: ServerResponse, draining: () => boolean) {
   const writeHead = res.writeHead;
   res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
     const decided = this.shouldKeepAlive && !draining() ? 'keep-alive' : 'close';
-    if (draining() || this.hasHeader('connection')) this.setHeader('connection', decided);
+    // Only ever towards close: an answer that asks to close (a refusal) is obeyed.
+    const settle = (value: unknown) => (/close/i.test(String(value)) ? 'close' : decided);
+    if (draining() || this.hasHeader('connection')) this.setHeader('connection', settle(this.getHeader('connection')));
     const headers = args.at(-1);
     if (headers && typeof headers === 'object' && !Array.isArray(headers)) {
       const given = headers as Record<string, unknown>;
       const names = Object.keys(given).filter((name) => name.toLowerCase() === 'connection');
       if (names.length > 0) {
         const kept = { ...given };
-        for (const name of names) kept[name] = decided;
+        for (const name of names) kept[name] = draining() ? 'close' : settle(kept[name]);
         args[args.length - 1] = kept;
       }
     }

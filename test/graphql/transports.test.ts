@@ -146,8 +146,8 @@ describe('transports beside plain JSON', () => {
     });
     expect(early.status).toBe(409);
     expect((await early.json()).errors[0].extensions.code).toBe('STREAM_NOT_CONNECTED');
-    // Opened with GET, it takes operations.
-    const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
+    // Opened with GET (an Accept with parameters asks for the same stream), it takes operations.
+    const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream; charset=utf-8' } });
     expect(stream.status).toBe(200);
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
     const posted = await fetch(url, {

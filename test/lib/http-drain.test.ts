@@ -51,6 +51,10 @@ describe('the HTTP server under the API (lib/http-drain.ts)', () => {
       {},
       (req, res) => {
         // As whatwg-node writes Yoga's SSE answers, and as graphql-sse's head is written.
+        if (req.url === '/refuse') {
+          res.writeHead(400, { connection: 'close' }).end();
+          return;
+        }
         if (req.url === '/set') {
           res.setHeader('Connection', 'keep-alive');
           res.setHeader('content-type', 'text/event-stream');
@@ -98,6 +102,10 @@ describe('the HTTP server under the API (lib/http-drain.ts)', () => {
       expect(kept.head, target).toMatch(/\r\nConnection: keep-alive\r\n/i);
       expect(kept.closed, target).toBe(false);
     }
+    // An answer that asks to close is obeyed, whatever the client would have kept.
+    const refused = await ask('GET /refuse HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(refused.head).toMatch(/\r\nConnection: close\r\n/i);
+    expect(refused.closed).toBe(true);
   });
 
   it('a request target that Node accepts but URL parsing refuses does not throw, draining or not', async () => {

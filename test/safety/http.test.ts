@@ -292,6 +292,11 @@ describe('bounded operations', () => {
     expect(published.status).toBe(200);
     const quoted = await errorOf(`# ${'['.repeat(500)}\n{ webhooks(agentId: "${'['.repeat(500)}") { totalCount } }`);
     expect(quoted.status).toBe(200);
+    // Nor in a block string, or after an escaped quote.
+    const block = await errorOf(`{ webhooks(agentId: """\\""" ${'['.repeat(500)}""") { totalCount } }`);
+    expect(block.status).toBe(200);
+    const escaped = await errorOf(`{ webhooks(agentId: "\\" ${'['.repeat(500)}") { totalCount } }`);
+    expect(escaped.status).toBe(200);
   });
 
   it('refuses directive floods', async () => {
