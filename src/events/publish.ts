@@ -15,10 +15,11 @@ export const IDEMPOTENCY_WINDOW_HOURS = 24;
  * (the retry finds and returns it), a webhook deleted while its delivery was written (its
  * foreign key; the retry no longer fans out to it), or a deadlock.
  */
-const RACES = new Set(['23505', '23503', DEADLOCK]);
+const UNIQUE_VIOLATION = '23505';
+const FOREIGN_KEY_VIOLATION = '23503';
+const RACES = new Set([UNIQUE_VIOLATION, FOREIGN_KEY_VIOLATION, DEADLOCK]);
 /** Each retry follows another transaction's commit: a batch meets at most one per key it shares. */
 const MAX_TRIES = 5;
-const FOREIGN_KEY_VIOLATION = '23503';
 
 export type NewEvent = {
   workspaceId: string;

@@ -128,6 +128,17 @@ describe('transports beside plain JSON', () => {
     const headers = { 'x-graphql-event-stream-token': token, 'x-api-key': apiKey };
     const operation = (operationId: string) =>
       JSON.stringify({ query: '{ webhooks { totalCount } }', extensions: { operationId } });
+    const postInto = (operationId: string) =>
+      fetch(url, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: operation(operationId),
+      });
+    const untilComplete = async (reader: ReadableStreamDefaultReader<Uint8Array>) => {
+      let text = '';
+      while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
+      return text;
+    };
     // Another method asking for the stream would open it past the count and the unread bound.
     for (const method of ['POST', 'PATCH']) {
       const res = await fetch(url, {
@@ -139,25 +150,16 @@ describe('transports beside plain JSON', () => {
       expect((await res.json()).errors[0].extensions.code).toBe('METHOD_NOT_ALLOWED');
     }
     // An operation before the stream is open would run with nobody reading.
-    const early = await fetch(url, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: operation('early'),
-    });
+    const early = await postInto('early');
     expect(early.status).toBe(409);
     expect((await early.json()).errors[0].extensions.code).toBe('STREAM_NOT_CONNECTED');
     // Opened with GET (an Accept with parameters asks for the same stream), it takes operations.
     const stream = await fetch(url, { headers: { ...headers, accept: 'text/event-stream; charset=utf-8' } });
     expect(stream.status).toBe(200);
     const reader = (stream.body as ReadableStream<Uint8Array>).getReader();
-    const posted = await fetch(url, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: operation('mine'),
-    });
+    const posted = await postInto('mine');
     expect(posted.status).toBe(202);
-    let text = '';
-    while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
+    const text = await untilComplete(reader);
     expect(text).toContain('"totalCount"');
     expect(text).not.toContain('early');
     // A second GET is refused, and the open stream stays the one operations go into: it had
@@ -165,15 +167,9 @@ describe('transports beside plain JSON', () => {
     const again = await fetch(url, { headers: { ...headers, accept: 'text/event-stream' } });
     expect(again.status).toBe(409);
     expect((await again.json()).errors[0].extensions.code).toBe('STREAM_ALREADY_OPEN');
-    const after = await fetch(url, {
-      method: 'POST',
-      headers: { ...headers, 'content-type': 'application/json' },
-      body: operation('after'),
-    });
+    const after = await postInto('after');
     expect(after.status).toBe(202);
-    text = '';
-    while (!text.includes('event: complete')) text += new TextDecoder().decode((await reader.read()).value);
-    expect(text).toContain('"totalCount"');
+    expect(await untilComplete(reader)).toContain('"totalCount"');
     await reader.cancel();
   });
 
