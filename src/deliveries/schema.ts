@@ -1,3 +1,4 @@
+import type { Sql } from '../db/sql.js';
 import { publishTestEvent } from '../events/publish.js';
 import { findEvents } from '../events/reads.js';
 import { EventRef } from '../events/schema.js';
@@ -322,10 +323,8 @@ builder.mutationFields((t) => ({
         ['webhook.test'],
         async ([traceparent]) => {
           // Deleted since it was read: as if it had not been found.
-          const deliveryId = await mustFindOwn('webhook', webhookId, () =>
-            publishTestEvent(ctx.sql, webhook, traceparent),
-          );
-          return (await store.findDelivery(ctx.sql, ctx.workspaceId, deliveryId)) as store.Delivery;
+          const read = (tx: Sql, id: string) => store.findDelivery(tx, ctx.workspaceId, id);
+          return mustFindOwn('webhook', webhookId, () => publishTestEvent(ctx.sql, webhook, traceparent, read));
         },
         (delivery) => [{ eventId: delivery.eventId, webhooks: 1, replayed: false }],
       );

@@ -232,13 +232,17 @@ async function insertEvents(tx: Sql, unsorted: NewRow[]): Promise<EventRecord[]>
 
 /**
  * A test event for one webhook, sent even when it is not subscribed to anything like it, or
- * paused. Null when the webhook was deleted meanwhile (nothing is written).
+ * paused. Returns its delivery as `read` finds it before the transaction ends, so a delete
+ * that commits right after cannot take it from under the caller. Null when the webhook was
+ * deleted meanwhile (nothing is written).
  */
-export async function publishTestEvent(
+export async function publishTestEvent<Delivery>(
   pool: Pool,
   webhook: { id: string; workspaceId: string; agentId: string },
-  traceparent?: string | null,
-): Promise<string | null> {
+  traceparent: string | null | undefined,
+  read: (tx: Sql, deliveryId: string) => Promise<Delivery | null>,
+): Promise<Delivery | null> {
+  // postgres.js's types unwrap a generic result into something else: it is `read`'s.
   const published = pool.begin(async (tx) => {
     const id = newId('event');
     const createdAt = new Date();
@@ -250,8 +254,9 @@ export async function publishTestEvent(
     await tx`/* events.insert-test */
       insert into events (id, workspace_id, agent_id, type, payload, created_at, traceparent)
       values (${id}, ${webhook.workspaceId}, ${webhook.agentId}, 'webhook.test', ${payload}, ${createdAt}, ${traceparent ?? null})`;
-    return enqueueManualDelivery(tx, { id, workspaceId: webhook.workspaceId }, webhook.id);
-  });
+    const deliveryId = await enqueueManualDelivery(tx, { id, workspaceId: webhook.workspaceId }, webhook.id);
+    return read(tx, deliveryId);
+  }) as Promise<Delivery | null>;
   return published.catch((error: unknown) => {
     if ((error as { code?: unknown }).code === FOREIGN_KEY_VIOLATION) return null;
     throw error;

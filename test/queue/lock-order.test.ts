@@ -90,6 +90,30 @@ describe('concurrent changes to the same rows', () => {
     expect(events?.n).toBe(0);
   });
 
+  it('a test event whose webhook is deleted the moment it commits still answers its delivery', async () => {
+    const { apiKey } = await app.newWorkspace();
+    for (let round = 0; round < 5; round++) {
+      const webhookId = await register(apiKey, 'tested');
+      // An open circuit makes the test event's transaction update the webhook's row (a probe
+      // now), after its delivery is written. Holding the row FOR SHARE stops it there...
+      await app.sql`update webhooks set circuit_opened_at = now() where id = ${webhookId}`;
+      const holder = await openTransaction(app.sql);
+      await holder.sql`select 1 from webhooks where id = ${webhookId} for share`;
+      const sent = app.graphql('mutation Test($id: ID!) { sendTestEvent(webhookId: $id) { id status } }', {
+        apiKey,
+        variables: { id: webhookId },
+      });
+      await sleep(150);
+      // ...with a delete queued behind it, which runs the instant the test event commits.
+      const deleted = app.sql`delete from webhooks where id = ${webhookId}`;
+      await sleep(100);
+      await holder.commit();
+      const [res] = await Promise.all([sent, deleted]);
+      expect(res.errors).toBeUndefined();
+      expect(res.data?.sendTestEvent.status).toBe('PENDING');
+    }
+  });
+
   it('a batch whose idempotency keys two other requests are inserting returns their events once both commit', async () => {
     const { workspaceId } = await app.newWorkspace();
     const others = [];
