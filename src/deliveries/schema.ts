@@ -17,6 +17,7 @@ import {
   badUserInput,
   fellBehind,
   findOwn,
+  inIdOrder,
   mustFindOwn,
   tooManySubscriptions,
   unauthenticated,
@@ -83,9 +84,8 @@ DeliveryRef.implement({
       load: async (ids: string[], ctx) => {
         const webhooks = await findWebhooks(ctx.sql, ctx.workspaceId, ids);
         ctx.budget.spend(webhooks.length);
-        return webhooks;
+        return inIdOrder('webhook', ids, webhooks);
       },
-      sort: (webhook) => webhook.id,
       resolve: (delivery) => delivery.webhookId,
     }),
     event: t.loadable({
@@ -94,9 +94,8 @@ DeliveryRef.implement({
       load: async (ids: string[], ctx) => {
         const events = await findEvents(ctx.sql, ctx.workspaceId, ids);
         ctx.budget.spend(events.length);
-        return events;
+        return inIdOrder('event', ids, events);
       },
-      sort: (event) => event.id,
       resolve: (delivery) => delivery.eventId,
     }),
     status: t.field({ type: DeliveryStatus, description: 'Where the delivery stands.', resolve: (d) => d.status }),

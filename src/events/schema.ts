@@ -10,7 +10,7 @@ import {
   timeRangeArgs,
   timeRangeIssues,
 } from '../graphql/connection.js';
-import { badUserInput, findOwn } from '../graphql/errors.js';
+import { badUserInput, findOwn, goneMeanwhile } from '../graphql/errors.js';
 import { CHARGES_PUBLISH_LIMIT } from '../graphql/mutation-rate.js';
 import { NodeRef } from '../graphql/node.js';
 import { RawJson } from '../graphql/raw-json.js';
@@ -56,7 +56,7 @@ const payloadLoader = createContextCache(
     new DataLoader<string, string>(async (ids) => {
       const payloads = await findPayloads(ctx.sql, ctx.workspaceId, ids);
       ctx.budget.spend(payloads.size);
-      return ids.map((id) => payloads.get(id) ?? new Error(`event ${id} is gone`));
+      return ids.map((id) => payloads.get(id) ?? goneMeanwhile('event', id));
     }),
 );
 

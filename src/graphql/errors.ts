@@ -33,6 +33,27 @@ export function notFound(kind: IdKind, id: string): GraphQLError {
   });
 }
 
+/**
+ * What a field points to was deleted between two statements of this request (a webhook
+ * deleted, an event erased, after the delivery that names it was read): its parent went
+ * with it. Asked again, the request no longer finds either.
+ */
+export function goneMeanwhile(kind: IdKind, id: string): GraphQLError {
+  return new GraphQLError(`The ${NOUN[kind]} "${id}" was deleted while this request ran; ask again`, {
+    extensions: { code: 'NOT_FOUND' },
+  });
+}
+
+/** Rows found by id, in the order of `ids`; an id without a row is `goneMeanwhile`. */
+export function inIdOrder<T extends { id: string }>(
+  kind: IdKind,
+  ids: readonly string[],
+  rows: T[],
+): (T | GraphQLError)[] {
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id) ?? goneMeanwhile(kind, id));
+}
+
 export function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } } });
 }

@@ -114,6 +114,31 @@ describe('concurrent changes to the same rows', () => {
     }
   });
 
+  it('a delivery whose webhook is deleted, or whose event is erased, between two reads of one request answers NOT_FOUND for it', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    for (const field of ['webhook', 'event'] as const) {
+      const webhookId = await register(apiKey, `vanishing-${field}`);
+      await seedDeliveries(workspaceId, webhookId, 1, 'pending');
+      const [delivery] = await app.sql`select id, event_id from deliveries where webhook_id = ${webhookId}`;
+      // The delivery is read first; the read of its webhook (or event) waits on the table...
+      const deleting = await openTransaction(app.sql);
+      await deleting.sql.unsafe(`lock table ${field}s in access exclusive mode`);
+      const read = app.graphql(`query One($id: ID!) { delivery(id: $id) { id ${field} { id } } }`, {
+        apiKey,
+        variables: { id: delivery?.id },
+      });
+      await sleep(300);
+      // ...while the webhook (or the event) goes, and its deliveries with it.
+      if (field === 'webhook') await deleting.sql`delete from webhooks where id = ${webhookId}`;
+      else await deleting.sql`delete from events where id = ${delivery?.eventId}`;
+      await deleting.commit();
+      const res = await read;
+      expect(res.errors?.[0]?.extensions?.code, field).toBe('NOT_FOUND');
+      expect(res.errors?.[0]?.path).toEqual(['delivery', field]);
+      expect(res.data?.delivery).toBeNull();
+    }
+  });
+
   it('a batch whose idempotency keys two other requests are inserting returns their events once both commit', async () => {
     const { workspaceId } = await app.newWorkspace();
     const others = [];
