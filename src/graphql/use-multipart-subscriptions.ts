@@ -1,5 +1,5 @@
 import type { ExecutionResult } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { type Plugin, processRegularResult } from 'graphql-yoga';
 
 /** Apollo's multipart subscription protocol asks for a heartbeat part this often. */
 const HEARTBEAT_MS = 5_000;
@@ -18,9 +18,14 @@ const CONTENT_TYPE = `multipart/mixed; boundary="${BOUNDARY}"; subscriptionSpec=
 export function useMultipartSubscriptions(): Plugin {
   return {
     onResultProcess({ request, result, resultProcessor, setResultProcessor }) {
-      if (resultProcessor || !isAsyncIterable(result)) return;
-      if (!acceptsMultipart(request.headers.get('accept'))) return;
-      setResultProcessor((stream) => multipartResponse(stream as AsyncIterable<ExecutionResult>), 'multipart/mixed');
+      if (resultProcessor || !acceptsMultipart(request.headers.get('accept'))) return;
+      if (isAsyncIterable(result)) {
+        setResultProcessor((stream) => multipartResponse(stream as AsyncIterable<ExecutionResult>), 'multipart/mixed');
+        return;
+      }
+      // Refused before it opened (429 past SUBSCRIPTIONS_PER_KEY, a bad argument): the refusal
+      // as JSON with its status, which tells the client more than the 406 Yoga would answer.
+      setResultProcessor(processRegularResult, 'application/json');
     },
   };
 }

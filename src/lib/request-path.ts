@@ -15,6 +15,8 @@ const NOT_NORMAL = refusal('The request path must be in normal form (no dot segm
 
 // What a Host header may not hold: anything that would make part of it a path, a query, a fragment or credentials.
 const NOT_A_HOST = /[/?#@\\\s]/;
+// An absolute-form target: scheme, authority (checked like a Host), and the origin-form rest.
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)(.*)$/is;
 
 /**
  * `handler` for requests whose URL is what the server counts. The Fetch adapter in front
@@ -26,6 +28,13 @@ const NOT_A_HOST = /[/?#@\\\s]/;
  */
 export function withParsableUrl(handler: RequestListener): RequestListener {
   return (req, res) => {
+    const absolute = ABSOLUTE_FORM.exec(req.url ?? '');
+    if (absolute) {
+      // `GET http://host/graphql`, which HTTP/1.1 servers must accept: its authority is the
+      // Host (RFC 9112 §3.2.2), and the rest is the target every later step reads.
+      req.headers.host = absolute[1];
+      req.url = absolute[2]?.startsWith('/') ? absolute[2] : `/${absolute[2] ?? ''}`;
+    }
     const host = req.headers.host || 'localhost';
     const target = req.url || '/';
     const url = NOT_A_HOST.test(host) ? null : parseUrl(`http://${host}${target}`);

@@ -115,6 +115,14 @@ describe('a key at SUBSCRIPTIONS_PER_KEY is refused a stream on every transport'
         body: JSON.stringify({ query: FEED }),
       });
       expect(await multipart.text()).toContain('TOO_MANY_SUBSCRIPTIONS');
+      // A client that accepts only multipart is told the refusal too, not 406.
+      const multipartOnly = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'multipart/mixed;subscriptionSpec="1.0"', 'x-api-key': key },
+        body: JSON.stringify({ query: FEED }),
+      });
+      expect(multipartOnly.status).toBe(429);
+      expect(code(await multipartOnly.json())).toBe('TOO_MANY_SUBSCRIPTIONS');
 
       const token = await (await fetch(url, { method: 'PUT', headers: { 'x-api-key': key } })).text();
       const single = await fetch(url, {

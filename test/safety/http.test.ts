@@ -185,6 +185,16 @@ describe('malformed requests', () => {
     expect(await rawGet('x', `/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 [\s\S]*"__typename":"Query"/);
   });
 
+  it('an absolute-form target (as sent through a forward proxy) is served as its path, and held to the same rules', async () => {
+    expect(await rawGet('ignored', `http://x/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 [\s\S]*"__typename":"Query"/);
+    expect(await rawGet('ignored', `HTTPS://x:8443/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 /);
+    for (const target of [`http://x/./graphql${typename}`, `http://user@x/graphql${typename}`, `http://[/graphql${typename}`]) {
+      const answer = await rawGet('x', target);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 400 /);
+      expect(answer).toContain('"code":"BAD_REQUEST"');
+    }
+  });
+
   it('a multipart body that cannot be read (no boundary, cut short, a map or operations of the wrong shape): 400', async () => {
     const form = (contentType: string, body: string) =>
       fetch(url, { method: 'POST', headers: { 'content-type': contentType, 'x-graphql-yoga-csrf': '1' }, body });
