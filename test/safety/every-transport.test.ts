@@ -118,7 +118,11 @@ describe('a key at SUBSCRIPTIONS_PER_KEY is refused a stream on every transport'
       // A client that accepts only multipart is told the refusal too, not 406.
       const multipartOnly = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'multipart/mixed;subscriptionSpec="1.0"', 'x-api-key': key },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'multipart/mixed;subscriptionSpec="1.0"',
+          'x-api-key': key,
+        },
         body: JSON.stringify({ query: FEED }),
       });
       expect(multipartOnly.status).toBe(429);

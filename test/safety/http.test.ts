@@ -186,9 +186,15 @@ describe('malformed requests', () => {
   });
 
   it('an absolute-form target (as sent through a forward proxy) is served as its path, and held to the same rules', async () => {
-    expect(await rawGet('ignored', `http://x/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 [\s\S]*"__typename":"Query"/);
+    expect(await rawGet('ignored', `http://x/graphql${typename}`)).toMatch(
+      /^HTTP\/1\.1 200 [\s\S]*"__typename":"Query"/,
+    );
     expect(await rawGet('ignored', `HTTPS://x:8443/graphql${typename}`)).toMatch(/^HTTP\/1\.1 200 /);
-    for (const target of [`http://x/./graphql${typename}`, `http://user@x/graphql${typename}`, `http://[/graphql${typename}`]) {
+    for (const target of [
+      `http://x/./graphql${typename}`,
+      `http://user@x/graphql${typename}`,
+      `http://[/graphql${typename}`,
+    ]) {
       const answer = await rawGet('x', target);
       expect(answer, target).toMatch(/^HTTP\/1\.1 400 /);
       expect(answer).toContain('"code":"BAD_REQUEST"');
