@@ -9,7 +9,7 @@ let splicing: { nonce: string; texts: string[] } | undefined;
  * payload without parsing. A JSON answer splices the text in as it is (see
  * `stringifyWithRawJson`), so reading 20 events of 256 KiB no longer parses 5 MiB into
  * objects only to serialise them again, and leaves 5 MiB less garbage behind. Any other
- * serialiser (a subscription's message) meets `toJSON` and gets the parsed value.
+ * serialiser meets `toJSON` and gets the parsed value.
  */
 export class RawJson {
   constructor(readonly text: string) {}
@@ -52,11 +52,51 @@ function spliceRaw(json: string, opening: string, texts: string[]): string {
   return parts.join('');
 }
 
+/**
+ * For answers a library serialises itself (graphql-sse writes each message with
+ * JSON.stringify): `hold` writes an answer here, RawJson texts spliced in, and hands the
+ * library a stand-in it writes as a short string; `restore` puts the text back in place of
+ * the stand-in in the bytes the library wrote, one message per chunk. The library never
+ * meets a RawJson, so no event's data is parsed only to be written again.
+ */
+export function createStandIns() {
+  const nonce = randomUUID();
+  const opening = Buffer.from(`"\\u0000${nonce}:`);
+  const held = new Map<number, Buffer>();
+  let next = 0;
+  return {
+    /** The answer written out, and what to hand the library in its place. */
+    hold(answer: unknown): { bytes: Buffer; standIn: { toJSON(): string } } {
+      const bytes = Buffer.from(stringifyWithRawJson(answer));
+      const n = next++;
+      held.set(n, bytes);
+      return { bytes, standIn: { toJSON: () => `\u0000${nonce}:${n}` } };
+    },
+    /** `chunk` with the held answer in place of its stand-in, if it has one. */
+    restore(chunk: Uint8Array): Uint8Array {
+      if (held.size === 0) return chunk;
+      const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const at = bytes.indexOf(opening);
+      if (at === -1) return chunk;
+      const close = bytes.indexOf('"', at + opening.length);
+      const n = Number(bytes.subarray(at + opening.length, close).toString());
+      const answer = held.get(n);
+      if (!answer) return chunk;
+      held.delete(n);
+      return Buffer.concat([bytes.subarray(0, at), answer, bytes.subarray(close + 1)]);
+    },
+  };
+}
+
 /** Answers of queries and mutations are written with the RawJson texts spliced in. */
-const withSplicing = (one: object) => ({ ...one, stringify: stringifyWithRawJson });
+const withSplicing = <T extends object>(one: T) => ({ ...one, stringify: stringifyWithRawJson });
 
 export function useRawJsonAnswers(): Plugin {
   return {
+    // Each message of a subscription too (Yoga's server-sent events write it with `stringify`).
+    onSubscribe: () => ({
+      onSubscribeResult: () => ({ onNext: ({ result, setResult }) => setResult(withSplicing(result)) }),
+    }),
     onResultProcess({ result, setResult }) {
       if (Array.isArray(result)) setResult(result.map(withSplicing));
       else if (result && typeof result === 'object' && !(Symbol.asyncIterator in result))

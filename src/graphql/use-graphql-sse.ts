@@ -3,6 +3,7 @@ import { type ExecutionArgs, type ExecutionResult, GraphQLError, getOperationAST
 import type { Response as SSEResponse } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Plugin } from 'graphql-yoga';
+import { createStandIns } from './raw-json.js';
 import { clientResult } from './use-multipart-subscriptions.js';
 
 const TOKEN_HEADER = 'x-graphql-event-stream-token';
@@ -68,7 +69,10 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
   // key may connect to it, post into it or stop its operations.
   const owners = new Map<string, string>();
   // Results produced into each connected stream, and what its reader has taken.
-  const streams = new Map<string, { produced: number; taken: number; end: () => void }>();
+  const streams = new Map<
+    string,
+    { produced: number; taken: number; end: () => void; standIns: ReturnType<typeof createStandIns> }
+  >();
   let handler: ((request: Request) => Promise<Response>) | undefined;
 
   /** The request's key (or session), 'busy', or why it has none. */
@@ -161,12 +165,13 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
           onNext: (_ctx, request, result) => {
             const answer = clientResult(result as ExecutionResult) as ExecutionResult;
             const stream = streams.get(streamToken(request.raw) ?? '');
-            if (stream) {
-              // In bytes, as the reader's side counts what it took.
-              stream.produced += Buffer.byteLength(JSON.stringify(answer));
-              if (stream.produced - stream.taken > options.maxUnreadBytes) stream.end();
-            }
-            return answer;
+            if (!stream) return answer;
+            // Written once, here, event data as stored (never parsed), and weighed in bytes as
+            // the reader's side counts what it took.
+            const { bytes, standIn } = stream.standIns.hold(answer);
+            stream.produced += bytes.byteLength;
+            if (stream.produced - stream.taken > options.maxUnreadBytes) stream.end();
+            return standIn as ExecutionResult;
           },
         },
         yoga.fetchAPI,
@@ -296,7 +301,7 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
       live.signal.removeEventListener('abort', revoked);
       void reader.cancel().catch(() => {});
     };
-    const stream = { produced: 0, taken: 0, end };
+    const stream = { produced: 0, taken: 0, end, standIns: createStandIns() };
     streams.set(token, stream);
     // A revoked key: its operations end themselves with a last UNAUTHENTICATED result, which
     // has a moment to reach the client before the connection goes too.
@@ -314,8 +319,9 @@ export function useGraphQLSSESingleConnection(options: GraphQLSSEOptions): Plugi
           controller.close();
           return;
         }
-        stream.taken += chunk.value.byteLength;
-        controller.enqueue(chunk.value);
+        const message = stream.standIns.restore(chunk.value);
+        stream.taken += message.byteLength;
+        controller.enqueue(message);
       },
       cancel: end,
     });

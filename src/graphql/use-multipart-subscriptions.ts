@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import { type Plugin, processRegularResult } from 'graphql-yoga';
+import { stringifyWithRawJson } from './raw-json.js';
 
 /** Apollo's multipart subscription protocol asks for a heartbeat part this often. */
 const HEARTBEAT_MS = 5_000;
@@ -41,7 +42,9 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
 function multipartResponse(results: AsyncIterable<ExecutionResult>): Response {
   const encoder = new TextEncoder();
   const part = (body: unknown) =>
-    encoder.encode(`\r\n--${BOUNDARY}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${JSON.stringify(body)}`);
+    encoder.encode(
+      `\r\n--${BOUNDARY}\r\ncontent-type: application/json; charset=utf-8\r\n\r\n${stringifyWithRawJson(body)}`,
+    );
   const iterator = results[Symbol.asyncIterator]();
   let heartbeat: NodeJS.Timeout | undefined;
   const stop = () => clearInterval(heartbeat);

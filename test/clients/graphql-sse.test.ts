@@ -65,6 +65,29 @@ describe.each([
     }
   });
 
+  it('reads event data as it was published, two events in one answer, escapes and all', async () => {
+    const client = createSSEClient(f.url, f.apiKey, { singleConnection });
+    try {
+      // Strings that look like the stand-in a single-connection stream writes, and text to escape.
+      const data = [
+        { text: 'quote " backslash \\ nul \u0000 line\nbreak ☎ 😀', standIn: '\u0000not-a-nonce:0' },
+        { nested: { list: [1, 2.5, null, true, 'é'] }, empty: {} },
+      ];
+      const ids: string[] = [];
+      for (const one of data) {
+        const res = await once(client, PUBLISH, {
+          input: { agentId: 'sse-data', type: 'CONVERSATION_ENDED', data: one },
+        });
+        ids.push(res.data.publishEvent.id);
+      }
+      const read = await once(client, 'query($ids: [ID!]!) { nodes(ids: $ids) { ... on Event { data } } }', { ids });
+      expect(read.errors).toBeUndefined();
+      expect(read.data.nodes.map((node: { data: unknown }) => node.data)).toEqual(data);
+    } finally {
+      client.dispose();
+    }
+  });
+
   it('a subscription sees a test delivery', async () => {
     const client = createSSEClient(f.url, f.apiKey, { singleConnection });
     const seen: any[] = [];
