@@ -35,7 +35,7 @@ export function withParsableUrl(handler: RequestListener): RequestListener {
       req.headers.host = absolute[1];
       req.url = absolute[2]?.startsWith('/') ? absolute[2] : `/${absolute[2] ?? ''}`;
     }
-    const host = req.headers.host || 'localhost';
+    const host = absolute ? (absolute[1] as string) : req.headers.host || 'localhost';
     const target = req.url || '/';
     const url = NOT_A_HOST.test(host) ? null : parseUrl(`http://${host}${target}`);
     if (url && url.pathname === requestPath(target)) return handler(req, res);

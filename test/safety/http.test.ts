@@ -194,6 +194,7 @@ describe('malformed requests', () => {
       `http://x/./graphql${typename}`,
       `http://user@x/graphql${typename}`,
       `http://[/graphql${typename}`,
+      `http:///graphql${typename}`,
     ]) {
       const answer = await rawGet('x', target);
       expect(answer, target).toMatch(/^HTTP\/1\.1 400 /);
