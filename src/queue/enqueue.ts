@@ -138,6 +138,9 @@ export async function enqueueManualDelivery(
  * The deliveries of operational notices (events/notices.ts), any number in one
  * statement, in the caller's transaction: every active webhook of the notice's workspace
  * subscribed to its type, whatever its agent, except the webhook the notice is about.
+ * A recipient being deleted is stepped over (only a delete holds a webhook FOR UPDATE):
+ * its foreign key would otherwise fail the worker's whole outcome batch, every workspace's
+ * outcomes in it, once the delete commits.
  */
 export async function enqueueNoticeDeliveries(
   tx: Sql,
@@ -152,8 +155,11 @@ export async function enqueueNoticeDeliveries(
       as n(event_id, workspace_id, type, about_webhook_id)
     -- Stored notices only (those with a recipient when stored).
     join events e on e.id = n.event_id
-    join webhooks w on w.workspace_id = n.workspace_id and w.active and n.type = any(w.events)
-      and w.id <> n.about_webhook_id
+    join lateral (
+      select w.id, w.workspace_id from webhooks w
+      where w.workspace_id = n.workspace_id and w.active and n.type = any(w.events) and w.id <> n.about_webhook_id
+      for key share of w skip locked
+    ) w on true
     returning id, webhook_id, workspace_id`;
   await announceDue(
     tx,

@@ -37,7 +37,8 @@ export async function syncSwitchedBacklogs(sql: Pool): Promise<number> {
       where not w.backlog_synced and not exists (
         select 1 from deliveries d
         where d.webhook_id = w.id and d.status = 'pending' and not d.manual and d.held = w.active)
-      for update skip locked)`;
+      -- No key changes: the weakest lock an update needs, so notices never step over it.
+      for no key update skip locked)`;
   return moved;
 }
 

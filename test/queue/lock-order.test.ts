@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from '../../src/db/sql.js';
+import { emitNotices, webhookDisabled } from '../../src/events/notices.js';
 import { publishEvents } from '../../src/events/publish.js';
 import { type Outcome, recordOutcomes } from '../../src/queue/record.js';
 import { syncHeldDeliveries, syncSwitchedBacklogs } from '../../src/queue/sync-held.js';
@@ -257,6 +258,31 @@ describe('concurrent changes to the same rows', () => {
     }
     const rows = await app.sql`select consecutive_failures from webhooks where id in (${a}, ${b})`;
     expect(rows.map((r) => r.consecutiveFailures)).toEqual([4, 4]);
+  });
+
+  it('a notice to a webhook being deleted steps over it: the worker’s outcome batch neither waits nor fails', async () => {
+    const { apiKey, workspaceId } = await app.newWorkspace();
+    const about = await register(apiKey, 'notice-about');
+    const doomed = await register(apiKey, 'notice-doomed', { events: ['WEBHOOK_DISABLED'] });
+    const kept = await register(apiKey, 'notice-kept', { events: ['WEBHOOK_DISABLED'] });
+    const deleting = await openTransaction(app.sql);
+    await deleting.sql`delete from webhooks where id = ${doomed}`;
+    // As the worker's outcome batch emits it, in its own transaction.
+    const notice = webhookDisabled({
+      id: about,
+      workspaceId,
+      agentId: 'notice-about',
+      name: 'n',
+      url: 'u',
+      reason: 'r',
+    });
+    const emitted = app.sql.begin((tx) => emitNotices(tx, [notice]));
+    const ended = await endsWithin(emitted, 1_000);
+    await deleting.commit();
+    await emitted;
+    expect(ended).toBe(true);
+    const rows = await app.sql`select webhook_id from deliveries where workspace_id = ${workspaceId}`;
+    expect(rows.map((r) => r.webhookId)).toEqual([kept]);
   });
 
   it('a delete that PostgreSQL ends in a deadlock is tried again, and answers as if it had waited', async () => {
