@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { z } from 'zod';
 import { CAPABILITIES, type Capability } from '../graphql/access.js';
 import { builder, type Context } from '../graphql/builder.js';
-import { badUserInput } from '../graphql/errors.js';
+import { badUserInput, unauthenticated } from '../graphql/errors.js';
 import { webhookRules } from '../webhooks/rules.js';
 import { forwardedProto } from './caller.js';
 import { createSession, SessionLimitReached, type SessionRecord } from './store.js';
@@ -131,8 +131,7 @@ builder.mutationField('createPortalSession', (t) =>
         if (error instanceof SessionLimitReached) throw sessionLimitExceeded(error.max);
         throw error;
       });
-      if (!created)
-        throw new GraphQLError('The API key of this request was revoked', { extensions: { code: 'UNAUTHENTICATED' } });
+      if (!created) throw unauthenticated('The API key of this request was revoked');
       // In the fragment: browsers send it neither to the server (logs) nor in a Referer.
       return { url: `${publicOrigin(ctx)}/dashboard/portal#token=${created.token}`, session: created.session };
     },

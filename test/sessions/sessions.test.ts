@@ -327,6 +327,27 @@ describe('sessions end with the key that made them', () => {
   });
 });
 
+describe('a key revoked while its request runs', () => {
+  it('createPortalSession answers 401 UNAUTHENTICATED, and no session is made', async () => {
+    const { apiKey, keyId, workspaceId } = await app.newWorkspace();
+    expect((await app.graphql(WHO, { apiKey })).status).toBe(200);
+    // The request waits on the workspace's session lock while the key is revoked (in the
+    // database only, its notice not sent: this instance still holds the key live).
+    const revoking = await app.sql.reserve();
+    await revoking`begin`;
+    await revoking`select pg_advisory_xact_lock(hashtextextended(${`dashboard_sessions ${workspaceId}`}, 0))`;
+    await revoking`update api_keys set revoked_at = now() where id = ${keyId}`;
+    const creating = createPortal(app, apiKey, { capabilities: [] });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await revoking`commit`;
+    revoking.release();
+    const created = await creating;
+    expect(created.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(created.status).toBe(401);
+    expect(await countSessions(app, workspaceId)).toBe(0);
+  });
+});
+
 describe('sessions per workspace (DASHBOARD_SESSIONS_PER_WORKSPACE)', () => {
   it('past the limit, sign-in answers 429 and createPortalSession LIMIT_EXCEEDED; signing out makes room', async () => {
     const { apiKey, workspaceId } = await app.newWorkspace();
