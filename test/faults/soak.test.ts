@@ -6,7 +6,16 @@ import { drillSetup, fullCollections, metric, report } from './support.js';
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 120);
 // Errors a client is told to expect. The soak registers about 1,500 webhooks on 50 agents
 // of one workspace: past MAX_WEBHOOKS_PER_AGENT and _PER_WORKSPACE it meets LIMIT_EXCEEDED.
-const SEND_TEST = 'mutation Test($id: ID!) { sendTestEvent(webhookId: $id) { id } }';
+const SEND_TEST = 'mutation Test($id: ID!) { sendTestEvent(webhookId: $id) { id webhook { id } event { id data } } }';
+// The other writers of the same rows, and reads that join what they change.
+const ROTATE = 'mutation Rotate($id: ID!) { rotateWebhookSecret(id: $id, expireCurrentInSeconds: 60) { id } }';
+const RETRY = 'mutation Retry($id: ID!) { retryDelivery(id: $id) { id webhook { id } event { data } } }';
+const RECOVER = 'mutation Recover($id: ID!, $since: DateTime!) { recoverDeliveries(webhookId: $id, since: $since) }';
+const ERASE = 'mutation Erase($id: ID!) { eraseEvent(id: $id) }';
+const DELIVERIES = `query Deliveries($ids: [ID!]!) {
+  deliveries(first: 20) { edges { node { id status webhook { id } event { id data } attempts { statusCode } } } }
+  nodes(ids: $ids) { id ... on Delivery { webhook { id } event { data } } ... on Event { data } }
+}`;
 const DECLARED = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'RATE_LIMITED', 'LIMIT_EXCEEDED']);
 
 describe('drill: soak', () => {
@@ -22,6 +31,13 @@ describe('drill: soak', () => {
     await drill.registerAt(base, healthy.url, 'soak');
     await drill.registerAt(base, flaky.url, 'soak');
     const mine: string[] = [];
+    // Recent deliveries of test events and events published to the agents whose webhooks come and go.
+    const deliveryIds: string[] = [];
+    const eventIds: string[] = [];
+    const recent = (ids: string[], id: string | undefined) => {
+      if (id) ids.push(id);
+      if (ids.length > 200) ids.shift();
+    };
 
     const counts: Record<string, number> = {};
     const undeclared: string[] = [];
@@ -61,12 +77,25 @@ describe('drill: soak', () => {
           res = await drill.call(base, DELETE, { id });
         } else if (roll < 0.21 && mine.length > 0) {
           res = await drill.call(base, SEND_TEST, { id: mine[i % mine.length] });
+          recent(deliveryIds, res.body.data?.sendTestEvent?.id);
+        } else if (roll < 0.22 && mine.length > 0) {
+          res = await drill.call(base, ROTATE, { id: mine[i % mine.length] });
+        } else if (roll < 0.23 && deliveryIds.length > 0) {
+          res = await drill.call(base, RETRY, { id: deliveryIds[i % deliveryIds.length] });
+        } else if (roll < 0.235 && mine.length > 0) {
+          const since = new Date(Date.now() - 60_000).toISOString();
+          res = await drill.call(base, RECOVER, { id: mine[i % mine.length], since });
+        } else if (roll < 0.24 && eventIds.length > 0) {
+          res = await drill.call(base, ERASE, { id: eventIds.splice(i % eventIds.length, 1)[0] });
         } else if (roll < 0.25) {
           res = await drill.call(base, REGISTER, { input: validWebhook({ url: 'not a url' }) });
         } else if (roll < 0.65) {
           // Mostly to the two drill webhooks; some to the agents whose webhooks come and go.
           const agentId = roll < 0.27 ? `soak-reg-${i % 50}` : 'soak';
           res = await drill.call(base, PUBLISH, { input: { agentId, type: 'CONVERSATION_ENDED', data: { i } } });
+          if (agentId !== 'soak') recent(eventIds, res.body.data?.publishEvent?.id);
+        } else if (roll < 0.68) {
+          res = await drill.call(base, DELIVERIES, { ids: [...deliveryIds.slice(-5), ...eventIds.slice(-5)] });
         } else {
           res = await drill.call(base, LIST, { first: 20 });
         }
