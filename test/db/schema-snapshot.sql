@@ -124,11 +124,14 @@ create table webhooks (
   conditions_vars jsonb not null default '{}'::jsonb,
   excluded_fields text[] not null default '{}'::text[]
 );
+create table workspace_webhook_counts (
+  workspace_id text not null,
+  webhooks integer not null
+);
 create table workspaces (
   id text not null,
   name text not null,
-  created_at timestamp with time zone not null default now(),
-  webhook_count integer not null default 0
+  created_at timestamp with time zone not null default now()
 );
 
 -- constraints
@@ -165,6 +168,8 @@ alter table webhooks add constraint webhooks_pkey PRIMARY KEY (id);
 alter table webhooks add constraint webhooks_rate_limit_per_second_check CHECK (((rate_limit_per_second >= 1) AND (rate_limit_per_second <= 10000)));
 alter table webhooks add constraint webhooks_url_check CHECK ((char_length(url) <= 2048));
 alter table webhooks add constraint webhooks_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
+alter table workspace_webhook_counts add constraint workspace_webhook_counts_pkey PRIMARY KEY (workspace_id);
+alter table workspace_webhook_counts add constraint workspace_webhook_counts_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES workspaces(id) ON DELETE CASCADE;
 alter table workspaces add constraint workspaces_pkey PRIMARY KEY (id);
 
 -- indexes
@@ -205,6 +210,7 @@ CREATE INDEX webhooks_circuit_open ON public.webhooks USING btree (circuit_opene
 CREATE UNIQUE INDEX webhooks_pkey ON public.webhooks USING btree (id);
 CREATE INDEX webhooks_with_conditions ON public.webhooks USING btree (workspace_id, agent_id) WHERE (conditions_match IS NOT NULL);
 CREATE INDEX webhooks_workspace_page ON public.webhooks USING btree (workspace_id, created_at DESC, id DESC);
+CREATE UNIQUE INDEX workspace_webhook_counts_pkey ON public.workspace_webhook_counts USING btree (workspace_id);
 CREATE UNIQUE INDEX workspaces_pkey ON public.workspaces USING btree (id);
 
 -- functions
@@ -239,8 +245,8 @@ CREATE OR REPLACE FUNCTION public.give_back_webhook_slots()
  LANGUAGE plpgsql
 AS $function$
 begin
-  update workspaces w set webhook_count = greatest(0, w.webhook_count - d.n)
-    from (select workspace_id, count(*) as n from gone group by workspace_id) d where w.id = d.workspace_id;
+  update workspace_webhook_counts c set webhooks = greatest(0, c.webhooks - d.n)
+    from (select workspace_id, count(*) as n from gone group by workspace_id) d where c.workspace_id = d.workspace_id;
   update agent_webhook_counts c set webhooks = greatest(0, c.webhooks - d.n)
     from (select workspace_id, agent_id, count(*) as n from gone group by workspace_id, agent_id) d
     where c.workspace_id = d.workspace_id and c.agent_id = d.agent_id;
@@ -281,8 +287,9 @@ CREATE OR REPLACE FUNCTION public.take_webhook_slot(ws text, agent text, per_wor
  LANGUAGE plpgsql
 AS $function$
 begin
-  update workspaces set webhook_count = webhook_count + 1
-    where id = ws and (per_workspace = 0 or webhook_count < per_workspace);
+  insert into workspace_webhook_counts as c (workspace_id, webhooks) values (ws, 1)
+    on conflict (workspace_id) do update set webhooks = c.webhooks + 1
+    where per_workspace = 0 or c.webhooks < per_workspace;
   if not found then
     raise exception 'webhook limit reached' using detail = 'MAX_WEBHOOKS_PER_WORKSPACE';
   end if;

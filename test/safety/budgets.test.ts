@@ -348,6 +348,25 @@ describe('amplification is bounded: webhooks per agent and per workspace', () =>
     });
     expect(theirs.data?.registerWebhook).toBeTruthy();
   });
+
+  it('registrations, refusals and deletes never write the workspace row every foreign key share-locks', async () => {
+    // An update of that row rolled back (a refusal) could make PostgreSQL fail the next one
+    // with "new multixact has more than one updating member" (migrations/0027).
+    const capped = await createTestApp({ MAX_WEBHOOKS_PER_AGENT: '1', MAX_WEBHOOKS_PER_WORKSPACE: '2' });
+    const { apiKey, workspaceId } = await capped.newWorkspace();
+    const version = async () =>
+      (await capped.sql<{ xmin: string }[]>`select xmin::text from workspaces where id = ${workspaceId}`)[0]?.xmin;
+    const before = await version();
+    const register = (agentId: string) =>
+      capped.graphql(REGISTER, { apiKey, variables: { input: validWebhook({ agentId }) } });
+    const id = (await register('a')).data?.registerWebhook.id;
+    expect((await register('a')).errors?.[0]?.extensions?.limit).toBe('MAX_WEBHOOKS_PER_AGENT');
+    expect((await register('b')).data?.registerWebhook).toBeTruthy();
+    expect((await register('c')).errors?.[0]?.extensions?.limit).toBe('MAX_WEBHOOKS_PER_WORKSPACE');
+    await capped.graphql('mutation($id: ID!) { deleteWebhook(id: $id) }', { apiKey, variables: { id } });
+    expect((await register('c')).data?.registerWebhook).toBeTruthy();
+    expect(await version()).toBe(before);
+  });
 });
 
 describe('the publish limit counts what an event fans out to', () => {
